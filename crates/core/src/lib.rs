@@ -1,1 +1,19 @@
+//! Tollgate's pure domain.
+//!
+//! Everything here is a function of its inputs: no I/O, no clock, no
+//! randomness source. Callers pass the current time and fresh random bytes,
+//! so expiry, identifiers and hashes are tested deterministically. The storage
+//! layer and the HTTP shell depend on this crate; it depends on nothing of
+//! ours.
 
+pub mod access;
+pub mod audit;
+pub mod base32;
+pub mod email;
+pub mod id;
+pub mod time;
+pub mod token;
+
+pub use access::{Access, Denied, Role, Scope, ScopeSet};
+pub use id::{ApiKeyId, EventId, IdError, OrgId, UserId};
+pub use time::UnixMicros;

@@ -1,1 +1,147 @@
+//! Tollgate's storage layer: every SQL statement of the product lives here.
+//!
+//! Tenant data is reachable only through an [`OrgScope`], and an `OrgScope`
+//! comes only from an authenticated [`Actor`], which only this crate can
+//! construct (by verifying a credential). No function here takes an
+//! organization id from request input. On PostgreSQL, row-level security
+//! enforces the same boundary a second time, underneath this code.
 
+mod api_keys;
+mod audit;
+mod auth;
+mod bootstrap;
+pub(crate) mod db;
+mod keys;
+mod members;
+mod migrate;
+mod orgs;
+mod scope;
+
+use std::sync::Arc;
+
+use tollgate_core::id::{Id, IdKind};
+use tollgate_core::token::TokenHasher;
+use tollgate_core::{IdError, UnixMicros};
+
+pub use api_keys::{ApiKey, NewApiKey};
+pub use audit::{AuditPage, StoredEvent};
+pub use auth::AuthFailure;
+pub use bootstrap::{BootstrapInput, BootstrapOutcome, BootstrapState};
+pub use db::{Backend, PoolSettings};
+pub use keys::KeyCheck;
+pub use members::{Member, MemberInvite};
+pub use migrate::{MigrationReport, migrate};
+pub use orgs::{Org, OrgPatch};
+pub use scope::{Actor, Ctx, OrgScope, Principal};
+
+/// Everything that can go wrong below the HTTP shell. The server maps each
+/// variant to a stable problem code in one place.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
+    #[error("refused: {0}")]
+    Refused(Refusal),
+    #[error("invalid input: {0}")]
+    Invalid(String),
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+    #[error("randomness unavailable")]
+    Random,
+}
+
+/// A domain rule that refused an otherwise well-formed change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The organization would be left without an owner.
+    LastOwner,
+    /// Only owners may grant, change or remove the owner role.
+    OwnerOnly,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Refusal::LastOwner => "the last owner cannot be removed or demoted",
+            Refusal::OwnerOnly => "only an owner may grant, change or remove the owner role",
+        })
+    }
+}
+
+impl From<IdError> for StoreError {
+    fn from(e: IdError) -> Self {
+        StoreError::Corrupt(format!("stored identifier: {e}"))
+    }
+}
+
+/// A handle on the database. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pool: db::Pool,
+    hasher: Arc<TokenHasher>,
+}
+
+impl Store {
+    /// Opens a pool. Does not migrate: see [`migrate`].
+    pub async fn open(
+        url: &str,
+        settings: &PoolSettings,
+        hasher: Arc<TokenHasher>,
+    ) -> Result<Store, StoreError> {
+        Ok(Store {
+            pool: db::Pool::open(url, settings).await?,
+            hasher,
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.pool.backend()
+    }
+
+    pub fn hasher(&self) -> &TokenHasher {
+        &self.hasher
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await
+    }
+
+    /// The org-bound handle for an authenticated actor.
+    pub fn scope<'a>(&'a self, actor: &'a Actor) -> OrgScope<'a> {
+        OrgScope::new(self, actor)
+    }
+
+    /// Whether the database answers a trivial query.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let mut tx = self.pool.read().await?;
+        db::fetch_one!(&mut tx, (i32,), "SELECT 1")?;
+        Ok(())
+    }
+}
+
+/// A new identifier of kind `K`, created now.
+pub(crate) fn new_id<K: IdKind>(now: UnixMicros) -> Result<Id<K>, StoreError> {
+    let mut random = [0u8; 10];
+    getrandom::fill(&mut random).map_err(|_| StoreError::Random)?;
+    Ok(Id::generate(now.millis(), random))
+}
+
+pub(crate) fn random_bytes<const N: usize>() -> Result<zeroize::Zeroizing<[u8; N]>, StoreError> {
+    let mut out = zeroize::Zeroizing::new([0u8; N]);
+    getrandom::fill(out.as_mut()).map_err(|_| StoreError::Random)?;
+    Ok(out)
+}
+
+pub(crate) fn mac_array(bytes: Vec<u8>) -> Result<[u8; 32], StoreError> {
+    bytes
+        .try_into()
+        .map_err(|_| StoreError::Corrupt("stored hash is not 32 bytes".into()))
+}

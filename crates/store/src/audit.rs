@@ -1,0 +1,226 @@
+//! Appending to and reading an organization's audit chain.
+//!
+//! Appends run inside the transaction of the change they describe: if the
+//! event cannot be written, the change rolls back with it. The chain head
+//! (`audit_heads`) is advanced with `UPDATE … RETURNING`, which takes the
+//! head's row lock on PostgreSQL, so concurrent appends of one organization
+//! queue instead of forking the chain.
+
+use serde::Serialize;
+use tollgate_core::UnixMicros;
+use tollgate_core::audit::{ActorRef, AuditEvent, GENESIS, RequestMeta, TargetRef, to_hex};
+use tollgate_core::id::EventKind;
+
+use crate::db::{Tx, exec, fetch_all, fetch_optional};
+use crate::scope::{Ctx, OrgScope};
+use crate::{StoreError, mac_array, new_id};
+
+/// What a change says about itself; the chain fields are added on append.
+pub(crate) struct Draft {
+    pub actor: ActorRef,
+    pub action: &'static str,
+    pub target: Option<TargetRef>,
+    pub details: serde_json::Value,
+}
+
+pub(crate) fn target(kind: &str, id: impl ToString) -> Option<TargetRef> {
+    Some(TargetRef {
+        kind: kind.into(),
+        id: id.to_string(),
+    })
+}
+
+/// Starts an organization's chain. Called once, when the org is created.
+pub(crate) async fn start_chain(tx: &mut Tx, org_id: &str) -> Result<(), StoreError> {
+    exec!(
+        tx,
+        "INSERT INTO audit_heads (org_id, seq, hash) VALUES ($1, 0, $2)",
+        org_id,
+        GENESIS.to_vec()
+    )?;
+    Ok(())
+}
+
+pub(crate) async fn append(
+    tx: &mut Tx,
+    org_id: &str,
+    draft: Draft,
+    ctx: &Ctx,
+) -> Result<(), StoreError> {
+    let (seq, prev) = fetch_optional!(
+        &mut *tx,
+        (i64, Vec<u8>),
+        "UPDATE audit_heads SET seq = seq + 1 WHERE org_id = $1 RETURNING seq, hash",
+        org_id
+    )?
+    .ok_or_else(|| StoreError::Corrupt(format!("organization {org_id} has no audit chain")))?;
+    let event = AuditEvent {
+        id: new_id::<EventKind>(ctx.now)?.to_string(),
+        org_id: org_id.to_owned(),
+        seq,
+        occurred_at: ctx.now,
+        actor: draft.actor,
+        action: draft.action.to_owned(),
+        target: draft.target,
+        outcome: "success".to_owned(),
+        request: ctx.request.clone(),
+        details: draft.details,
+        prev_hash: mac_array(prev)?,
+    };
+    let hash = event.hash();
+    exec!(
+        &mut *tx,
+        "UPDATE audit_heads SET hash = $2 WHERE org_id = $1",
+        org_id,
+        hash.to_vec()
+    )?;
+    let (target_kind, target_id) = match &event.target {
+        Some(t) => (Some(t.kind.clone()), Some(t.id.clone())),
+        None => (None, None),
+    };
+    exec!(
+        &mut *tx,
+        "INSERT INTO audit_events (org_id, seq, id, occurred_at, actor_kind, actor_id, action, \
+         target_kind, target_id, outcome, request_id, ip, user_agent, method, route, details, prev_hash, hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+        event.org_id,
+        event.seq,
+        event.id,
+        event.occurred_at.0,
+        event.actor.kind,
+        event.actor.id,
+        event.action,
+        target_kind,
+        target_id,
+        event.outcome,
+        event.request.request_id,
+        event.request.ip,
+        event.request.user_agent,
+        event.request.method,
+        event.request.route,
+        event.details.to_string(),
+        event.prev_hash.to_vec(),
+        hash.to_vec(),
+    )?;
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct EventRow {
+    org_id: String,
+    seq: i64,
+    id: String,
+    occurred_at: i64,
+    actor_kind: String,
+    actor_id: Option<String>,
+    action: String,
+    target_kind: Option<String>,
+    target_id: Option<String>,
+    outcome: String,
+    request_id: Option<String>,
+    ip: Option<String>,
+    user_agent: Option<String>,
+    method: Option<String>,
+    route: Option<String>,
+    details: String,
+    prev_hash: Vec<u8>,
+    hash: Vec<u8>,
+}
+
+impl EventRow {
+    fn into_stored(self) -> Result<StoredEvent, StoreError> {
+        let event = AuditEvent {
+            id: self.id,
+            org_id: self.org_id,
+            seq: self.seq,
+            occurred_at: UnixMicros(self.occurred_at),
+            actor: ActorRef {
+                kind: self.actor_kind,
+                id: self.actor_id,
+            },
+            action: self.action,
+            target: match (self.target_kind, self.target_id) {
+                (Some(kind), Some(id)) => Some(TargetRef { kind, id }),
+                _ => None,
+            },
+            outcome: self.outcome,
+            request: RequestMeta {
+                request_id: self.request_id,
+                ip: self.ip,
+                user_agent: self.user_agent,
+                method: self.method,
+                route: self.route,
+            },
+            details: serde_json::from_str(&self.details)
+                .map_err(|e| StoreError::Corrupt(format!("audit details: {e}")))?,
+            prev_hash: mac_array(self.prev_hash)?,
+        };
+        let hash = mac_array(self.hash)?;
+        Ok(StoredEvent {
+            event,
+            hash: to_hex(&hash),
+            raw_hash: hash,
+        })
+    }
+}
+
+/// An event as read back, with the hash stored beside it.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredEvent {
+    #[serde(flatten)]
+    pub event: AuditEvent,
+    pub hash: String,
+    #[serde(skip)]
+    pub raw_hash: [u8; 32],
+}
+
+/// A page of events, newest first.
+#[derive(Debug, Serialize)]
+pub struct AuditPage {
+    pub data: Vec<StoredEvent>,
+    /// Pass as `before` to read the next (older) page.
+    pub next_before: Option<i64>,
+}
+
+impl OrgScope<'_> {
+    /// Events newest first, `limit` at a time, strictly older than `before`.
+    pub async fn audit_events(
+        &self,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<AuditPage, StoreError> {
+        let mut tx = self.read().await?;
+        let before = before.unwrap_or(i64::MAX);
+        let rows = fetch_all!(
+            &mut tx,
+            EventRow,
+            "SELECT * FROM audit_events WHERE org_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3",
+            self.org(),
+            before,
+            i64::from(limit) + 1
+        )?;
+        let mut data = rows
+            .into_iter()
+            .map(EventRow::into_stored)
+            .collect::<Result<Vec<_>, _>>()?;
+        let next_before = if data.len() > limit as usize {
+            data.truncate(limit as usize);
+            data.last().map(|e| e.event.seq)
+        } else {
+            None
+        };
+        Ok(AuditPage { data, next_before })
+    }
+
+    /// The whole chain in order, for verification.
+    pub async fn audit_chain(&self) -> Result<Vec<StoredEvent>, StoreError> {
+        let mut tx = self.read().await?;
+        let rows = fetch_all!(
+            &mut tx,
+            EventRow,
+            "SELECT * FROM audit_events WHERE org_id = $1 ORDER BY seq",
+            self.org()
+        )?;
+        rows.into_iter().map(EventRow::into_stored).collect()
+    }
+}

@@ -1,0 +1,297 @@
+//! Memberships: who belongs to an organization, and in which role.
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use tollgate_core::access::may_change_member;
+use tollgate_core::id::UserKind;
+use tollgate_core::{Role, UnixMicros, UserId};
+
+use crate::audit::{self, Draft};
+use crate::db::{Tx, exec, fetch_all, fetch_one, fetch_optional};
+use crate::scope::{Ctx, OrgScope};
+use crate::{Refusal, StoreError, new_id};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Member {
+    pub user_id: UserId,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    /// `active`, or `invited` until the person first signs in.
+    pub status: String,
+    pub created_at: UnixMicros,
+    pub updated_at: UnixMicros,
+}
+
+#[derive(sqlx::FromRow)]
+struct MemberRow {
+    user_id: String,
+    email: String,
+    name: String,
+    role: String,
+    status: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl MemberRow {
+    fn into_member(self) -> Result<Member, StoreError> {
+        Ok(Member {
+            user_id: UserId::parse(&self.user_id)?,
+            email: self.email,
+            name: self.name,
+            role: self
+                .role
+                .parse()
+                .map_err(|()| StoreError::Corrupt(format!("role `{}`", self.role)))?,
+            status: self.status,
+            created_at: UnixMicros(self.created_at),
+            updated_at: UnixMicros(self.updated_at),
+        })
+    }
+}
+
+/// A validated invitation: the address is already normalized.
+#[derive(Debug, Clone)]
+pub struct MemberInvite {
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+}
+
+/// Hash of a normalized address for the directory; see the migration.
+pub(crate) fn email_hash(email: &str) -> Vec<u8> {
+    let mut h = Sha256::new();
+    h.update(b"tollgate user directory v1\0");
+    h.update(email.as_bytes());
+    h.finalize().to_vec()
+}
+
+/// Finds or creates the person with this address. Creating needs the
+/// transaction to be bound to an organization (row-level security).
+pub(crate) async fn find_or_create_user(
+    tx: &mut Tx,
+    email: &str,
+    name: &str,
+    now: UnixMicros,
+) -> Result<UserId, StoreError> {
+    let hash = email_hash(email);
+    if let Some((id,)) = fetch_optional!(
+        &mut *tx,
+        (String,),
+        "SELECT user_id FROM user_directory WHERE email_hash = $1",
+        hash.clone()
+    )? {
+        return Ok(UserId::parse(&id)?);
+    }
+    let id = new_id::<UserKind>(now)?;
+    exec!(
+        &mut *tx,
+        "INSERT INTO users (id, email, name, created_at) VALUES ($1, $2, $3, $4)",
+        id.as_str(),
+        email,
+        name,
+        now.0
+    )?;
+    exec!(
+        &mut *tx,
+        "INSERT INTO user_directory (email_hash, user_id) VALUES ($1, $2)",
+        hash,
+        id.as_str()
+    )?;
+    Ok(id)
+}
+
+impl OrgScope<'_> {
+    pub async fn list_members(
+        &self,
+        after: Option<&UserId>,
+        limit: u32,
+    ) -> Result<Vec<Member>, StoreError> {
+        let mut tx = self.read().await?;
+        let rows = fetch_all!(
+            &mut tx,
+            MemberRow,
+            "SELECT m.user_id, u.email, u.name, m.role, m.status, m.created_at, m.updated_at \
+             FROM memberships m JOIN users u ON u.id = m.user_id \
+             WHERE m.org_id = $1 AND m.user_id > $2 ORDER BY m.user_id LIMIT $3",
+            self.org(),
+            after.map(|a| a.to_string()).unwrap_or_default(),
+            i64::from(limit)
+        )?;
+        rows.into_iter().map(MemberRow::into_member).collect()
+    }
+
+    pub async fn get_member(&self, user_id: &UserId) -> Result<Member, StoreError> {
+        let mut tx = self.read().await?;
+        member_in(&mut tx, self.org(), user_id).await
+    }
+
+    pub async fn invite_member(
+        &self,
+        invite: MemberInvite,
+        ctx: &Ctx,
+    ) -> Result<Member, StoreError> {
+        if !may_change_member(self.actor.role(), Role::Viewer, Some(invite.role)) {
+            return Err(StoreError::Refused(Refusal::OwnerOnly));
+        }
+        let mut tx = self.write().await?;
+        let user_id = find_or_create_user(&mut tx, &invite.email, &invite.name, ctx.now).await?;
+        let inserted = exec!(
+            &mut tx,
+            "INSERT INTO memberships (org_id, user_id, role, status, invited_by, created_at, updated_at) \
+             VALUES ($1, $2, $3, 'invited', $4, $5, $5) ON CONFLICT (org_id, user_id) DO NOTHING",
+            self.org(),
+            user_id.as_str(),
+            invite.role.as_str(),
+            self.actor.user_id().as_str(),
+            ctx.now.0
+        )?;
+        if inserted == 0 {
+            return Err(StoreError::Conflict("member_exists"));
+        }
+        audit::append(
+            &mut tx,
+            self.org(),
+            Draft {
+                actor: self.actor.audit_ref(),
+                action: "member.invited",
+                target: audit::target("user", &user_id),
+                details: serde_json::json!({ "role": invite.role }),
+            },
+            ctx,
+        )
+        .await?;
+        let member = member_in(&mut tx, self.org(), &user_id).await?;
+        tx.commit().await?;
+        Ok(member)
+    }
+
+    pub async fn change_member_role(
+        &self,
+        user_id: &UserId,
+        role: Role,
+        ctx: &Ctx,
+    ) -> Result<Member, StoreError> {
+        let mut tx = self.write().await?;
+        tx.lock_org(self.org()).await?;
+        let current = member_in(&mut tx, self.org(), user_id).await?;
+        if !may_change_member(self.actor.role(), current.role, Some(role)) {
+            return Err(StoreError::Refused(Refusal::OwnerOnly));
+        }
+        if current.role == role {
+            return Ok(current);
+        }
+        if current.role == Role::Owner && owner_count(&mut tx, self.org()).await? <= 1 {
+            return Err(StoreError::Refused(Refusal::LastOwner));
+        }
+        exec!(
+            &mut tx,
+            "UPDATE memberships SET role = $3, updated_at = $4 WHERE org_id = $1 AND user_id = $2",
+            self.org(),
+            user_id.as_str(),
+            role.as_str(),
+            ctx.now.0
+        )?;
+        audit::append(
+            &mut tx,
+            self.org(),
+            Draft {
+                actor: self.actor.audit_ref(),
+                action: "member.role_changed",
+                target: audit::target("user", user_id),
+                details: serde_json::json!({ "before": { "role": current.role }, "after": { "role": role } }),
+            },
+            ctx,
+        )
+        .await?;
+        let member = member_in(&mut tx, self.org(), user_id).await?;
+        tx.commit().await?;
+        Ok(member)
+    }
+
+    /// Removes a member. Their API keys stop working at once: a key acts on
+    /// behalf of its creator, and this also marks each one revoked so the
+    /// admin sees why.
+    pub async fn remove_member(&self, user_id: &UserId, ctx: &Ctx) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        tx.lock_org(self.org()).await?;
+        let current = member_in(&mut tx, self.org(), user_id).await?;
+        if !may_change_member(self.actor.role(), current.role, None) {
+            return Err(StoreError::Refused(Refusal::OwnerOnly));
+        }
+        if current.role == Role::Owner && owner_count(&mut tx, self.org()).await? <= 1 {
+            return Err(StoreError::Refused(Refusal::LastOwner));
+        }
+        let revoked = fetch_all!(
+            &mut tx,
+            (String,),
+            "UPDATE api_keys SET revoked_at = $3, revoked_reason = 'creator_removed' \
+             WHERE org_id = $1 AND created_by = $2 AND revoked_at IS NULL RETURNING id",
+            self.org(),
+            user_id.as_str(),
+            ctx.now.0
+        )?;
+        exec!(
+            &mut tx,
+            "DELETE FROM memberships WHERE org_id = $1 AND user_id = $2",
+            self.org(),
+            user_id.as_str()
+        )?;
+        for (key_id,) in &revoked {
+            audit::append(
+                &mut tx,
+                self.org(),
+                Draft {
+                    actor: self.actor.audit_ref(),
+                    action: "api_key.revoked",
+                    target: audit::target("api_key", key_id),
+                    details: serde_json::json!({ "reason": "creator_removed" }),
+                },
+                ctx,
+            )
+            .await?;
+        }
+        audit::append(
+            &mut tx,
+            self.org(),
+            Draft {
+                actor: self.actor.audit_ref(),
+                action: "member.removed",
+                target: audit::target("user", user_id),
+                details: serde_json::json!({ "role": current.role, "api_keys_revoked": revoked.len() }),
+            },
+            ctx,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+pub(crate) async fn member_in(
+    tx: &mut Tx,
+    org: &str,
+    user_id: &UserId,
+) -> Result<Member, StoreError> {
+    fetch_optional!(
+        tx,
+        MemberRow,
+        "SELECT m.user_id, u.email, u.name, m.role, m.status, m.created_at, m.updated_at \
+         FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.org_id = $1 AND m.user_id = $2",
+        org,
+        user_id.as_str()
+    )?
+    .ok_or(StoreError::NotFound)?
+    .into_member()
+}
+
+async fn owner_count(tx: &mut Tx, org: &str) -> Result<i64, StoreError> {
+    let (n,) = fetch_one!(
+        tx,
+        (i64,),
+        "SELECT COUNT(*) FROM memberships WHERE org_id = $1 AND role = 'owner'",
+        org
+    )?;
+    Ok(n)
+}

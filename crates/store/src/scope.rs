@@ -1,0 +1,99 @@
+//! The authenticated actor and the org-bound handle it unlocks.
+
+use tollgate_core::audit::{ActorRef, RequestMeta};
+use tollgate_core::{ApiKeyId, OrgId, Role, ScopeSet, UnixMicros, UserId};
+
+use crate::db::Tx;
+use crate::{Store, StoreError};
+
+/// Who is acting, in which organization, with what authority. Only this
+/// crate constructs one, and only after verifying a credential.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub(crate) org_id: OrgId,
+    pub(crate) principal: Principal,
+    pub(crate) role: Role,
+    pub(crate) scopes: Option<ScopeSet>,
+}
+
+/// The credential behind an actor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    /// A bot's API key, acting on behalf of the member who created it.
+    ApiKey {
+        key_id: ApiKeyId,
+        on_behalf_of: UserId,
+    },
+}
+
+impl Actor {
+    pub fn org_id(&self) -> &OrgId {
+        &self.org_id
+    }
+    pub fn principal(&self) -> &Principal {
+        &self.principal
+    }
+    /// The effective role: for an API key, its creator's current role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+    /// An API key's scopes; `None` for a human session (role only).
+    pub fn scopes(&self) -> Option<ScopeSet> {
+        self.scopes
+    }
+    pub(crate) fn audit_ref(&self) -> ActorRef {
+        match &self.principal {
+            Principal::ApiKey { key_id, .. } => ActorRef {
+                kind: "api_key".into(),
+                id: Some(key_id.to_string()),
+            },
+        }
+    }
+    pub(crate) fn user_id(&self) -> &UserId {
+        match &self.principal {
+            Principal::ApiKey { on_behalf_of, .. } => on_behalf_of,
+        }
+    }
+}
+
+/// The context of a change: when, and which request asked for it (for the
+/// audit event written in the same transaction).
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub now: UnixMicros,
+    pub request: RequestMeta,
+}
+
+/// Every tenant operation goes through this handle: it opens transactions
+/// bound to the actor's organization, and every statement it runs filters
+/// on that organization.
+pub struct OrgScope<'a> {
+    pub(crate) store: &'a Store,
+    pub(crate) actor: &'a Actor,
+}
+
+impl<'a> OrgScope<'a> {
+    pub(crate) fn new(store: &'a Store, actor: &'a Actor) -> Self {
+        OrgScope { store, actor }
+    }
+
+    pub fn actor(&self) -> &Actor {
+        self.actor
+    }
+
+    pub(crate) fn org(&self) -> &str {
+        self.actor.org_id.as_str()
+    }
+
+    pub(crate) async fn read(&self) -> Result<Tx, StoreError> {
+        let mut tx = self.store.pool.read().await?;
+        tx.bind_org(self.org()).await?;
+        Ok(tx)
+    }
+
+    pub(crate) async fn write(&self) -> Result<Tx, StoreError> {
+        let mut tx = self.store.pool.write().await?;
+        tx.bind_org(self.org()).await?;
+        Ok(tx)
+    }
+}
