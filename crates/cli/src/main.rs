@@ -1,1 +1,162 @@
-fn main() {}
+//! The `tollgate` binary.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use tollgate_server::config;
+
+#[derive(Parser)]
+#[command(
+    name = "tollgate",
+    version,
+    about = "Compliance and security gateway for AI voice agents"
+)]
+struct Cli {
+    /// Configuration file (default: ./tollgate.toml when present).
+    #[arg(long, global = true, env = "TOLLGATE_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway. With no configuration: 127.0.0.1:8080, SQLite in ./tollgate-data.
+    Serve,
+    /// Apply pending database migrations (on PostgreSQL, as the owner role) and grant the application role.
+    Migrate,
+    /// Inspect the configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Print a new one-time link that creates an organization.
+    Bootstrap,
+    /// Print the version.
+    Version,
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Validate the configuration without starting; prints it with secrets redacted.
+    Check,
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    if let Command::Version = cli.command {
+        println!("tollgate {}", env!("CARGO_PKG_VERSION"));
+        return std::process::ExitCode::SUCCESS;
+    }
+    let loaded = match config::load(cli.config.as_deref(), &config::process_env()) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: invalid configuration: {e:#}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    if let Command::Config {
+        command: ConfigCommand::Check,
+    } = cli.command
+    {
+        match &loaded.file {
+            Some(f) => println!(
+                "# configuration valid: defaults, {}, environment",
+                f.display()
+            ),
+            None => println!("# configuration valid: defaults and environment (no tollgate.toml)"),
+        }
+        print!("{}", loaded.config.redacted_toml());
+        return std::process::ExitCode::SUCCESS;
+    }
+    tollgate_server::telemetry::init(&loaded.config.log);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command, loaded.config)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, config: tollgate_server::Config) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => serve(config).await,
+        Command::Migrate => {
+            let url = config.migration_url().context(
+                "set database.migration_url (TOLLGATE_DATABASE_MIGRATION_URL) to the owner role's URL to migrate PostgreSQL",
+            )?;
+            let report = tollgate_store::migrate(&url, Some(&config.database.app_role)).await?;
+            println!(
+                "{}: {} migration(s) applied now, {} before{}",
+                report.backend.as_str(),
+                report.applied_now,
+                report.applied_before,
+                report
+                    .granted_to
+                    .map(|r| format!("; privileges granted to {r}"))
+                    .unwrap_or_default()
+            );
+            Ok(())
+        }
+        Command::Bootstrap => {
+            let (store, _) = tollgate_server::open_store(&config, true).await?;
+            let link = tollgate_server::app::mint_bootstrap_link(&store, &config).await?;
+            println!("{link}");
+            println!(
+                "Open it within {} minutes; it works once.",
+                config.bootstrap.link_ttl_secs / 60
+            );
+            Ok(())
+        }
+        Command::Config { .. } | Command::Version => Ok(()),
+    }
+}
+
+async fn serve(config: tollgate_server::Config) -> anyhow::Result<()> {
+    let backend = config.backend();
+    let prepared = tollgate_server::prepare(config).await?;
+    let addr = prepared.listener.local_addr()?;
+    for f in &prepared.created_key_files {
+        tracing::info!(path = %f.display(), "created a key file (mode 0600); back it up with the database");
+    }
+    tracing::info!(%addr, backend = backend.as_str(), "tollgate is listening");
+    if let Some(link) = &prepared.bootstrap_link {
+        // Printed to standard output, not the log, so log shipping does not
+        // carry it; it expires in minutes and works once.
+        println!(
+            "\nNo organization exists yet. Open this link within 15 minutes to create the first one:\n\n    {link}\n"
+        );
+    }
+    tollgate_server::serve(prepared, shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

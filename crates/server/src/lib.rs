@@ -1,1 +1,14 @@
+//! Tollgate's HTTP shell: configuration, keys, the permission table, the
+//! routes and their middleware. Handlers are thin: they validate input,
+//! call the org-bound storage handle, and shape the answer.
 
+pub mod access;
+pub mod api;
+pub mod app;
+pub mod config;
+pub mod error;
+pub mod keys;
+pub mod telemetry;
+
+pub use app::{AppState, Prepared, build, open_store, openapi_document, prepare, serve};
+pub use config::Config;

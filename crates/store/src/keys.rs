@@ -7,7 +7,7 @@
 
 use tollgate_core::UnixMicros;
 
-use crate::db::{exec, fetch_optional};
+use crate::db::{Pool, PoolSettings, exec, fetch_one, fetch_optional};
 use crate::{Store, StoreError};
 
 /// The outcome of comparing a configured key with the recorded one.
@@ -82,4 +82,22 @@ impl Store {
         tx.commit().await?;
         Ok(outcome)
     }
+}
+
+/// How many key fingerprints the database at `url` holds: zero means no
+/// data is keyed yet, so keys may be generated.
+pub async fn recorded_key_count(url: &str) -> Result<i64, StoreError> {
+    let pool = Pool::open(
+        url,
+        &PoolSettings {
+            max_connections: 1,
+            ..Default::default()
+        },
+    )
+    .await?;
+    let mut tx = pool.read().await?;
+    let (n,) = fetch_one!(&mut tx, (i64,), "SELECT COUNT(*) FROM key_fingerprints")?;
+    drop(tx);
+    pool.close().await;
+    Ok(n)
 }

@@ -1,0 +1,123 @@
+//! The organization of the caller, and who the caller is.
+
+use serde::{Deserialize, Serialize};
+use tollgate_core::email;
+use tollgate_store::{Org, OrgPatch, Principal};
+use utoipa::ToSchema;
+
+use super::extract::{Authenticated, Body, RequestCtx};
+use super::{clean_text, rfc3339};
+use crate::app::AppState;
+use crate::error::ApiError;
+use axum::Json;
+use axum::extract::State;
+
+#[derive(Serialize, ToSchema)]
+pub struct OrgView {
+    #[schema(example = "org_01jd3k5v7x9z1b3d5f7h9k1m3p")]
+    pub id: String,
+    pub name: String,
+    /// Where compliance incidents are announced.
+    pub contact_email: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<Org> for OrgView {
+    fn from(o: Org) -> Self {
+        OrgView {
+            id: o.id.to_string(),
+            name: o.name,
+            contact_email: o.contact_email,
+            created_at: rfc3339(o.created_at),
+            updated_at: rfc3339(o.updated_at),
+        }
+    }
+}
+
+/// The caller's organization.
+#[utoipa::path(get, path = "/v1/org", tag = "org", security(("bearer" = [])), responses(
+    (status = 200, body = OrgView), (status = 401, body = crate::error::Problem)))]
+pub async fn get_org(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+) -> Result<Json<OrgView>, ApiError> {
+    Ok(Json(state.store.scope(&actor).get_org().await?.into()))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchOrg {
+    /// 1 to 100 characters.
+    pub name: Option<String>,
+    /// An email address, or "" to clear it.
+    pub contact_email: Option<String>,
+}
+
+/// Changes the organization's settings. Audited with before and after values.
+#[utoipa::path(patch, path = "/v1/org", tag = "org", security(("bearer" = [])), request_body = PatchOrg, responses(
+    (status = 200, body = OrgView), (status = 422, body = crate::error::Problem)))]
+pub async fn patch_org(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    RequestCtx(ctx): RequestCtx,
+    Body(input): Body<PatchOrg>,
+) -> Result<Json<OrgView>, ApiError> {
+    let patch = OrgPatch {
+        name: input
+            .name
+            .as_deref()
+            .map(|n| clean_text("name", n, 100))
+            .transpose()?,
+        contact_email: match input.contact_email.as_deref().map(str::trim) {
+            None => None,
+            Some("") => Some(None),
+            Some(e) => {
+                Some(Some(email::normalize(e).map_err(|e| {
+                    ApiError::invalid(format!("`contact_email`: {e}."))
+                })?))
+            }
+        },
+    };
+    Ok(Json(
+        state
+            .store
+            .scope(&actor)
+            .update_org(patch, &ctx)
+            .await?
+            .into(),
+    ))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Me {
+    pub org_id: String,
+    /// `api_key`.
+    pub actor_kind: String,
+    pub actor_id: String,
+    /// The member the key acts for.
+    pub on_behalf_of: String,
+    /// That member's current role, which bounds the key.
+    pub role: String,
+    pub scopes: Vec<String>,
+}
+
+/// Who the caller is: its organization, credential, role and scopes.
+#[utoipa::path(get, path = "/v1/me", tag = "org", security(("bearer" = [])), responses((status = 200, body = Me)))]
+pub async fn me(Authenticated(actor): Authenticated) -> Json<Me> {
+    let Principal::ApiKey {
+        key_id,
+        on_behalf_of,
+    } = actor.principal();
+    Json(Me {
+        org_id: actor.org_id().to_string(),
+        actor_kind: "api_key".into(),
+        actor_id: key_id.to_string(),
+        on_behalf_of: on_behalf_of.to_string(),
+        role: actor.role().to_string(),
+        scopes: actor
+            .scopes()
+            .map(|s| s.iter().map(|x| x.as_str().to_owned()).collect())
+            .unwrap_or_default(),
+    })
+}

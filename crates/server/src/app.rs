@@ -1,0 +1,422 @@
+//! Assembling the server: state, routes, middleware, start-up and shutdown.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, bail};
+use axum::Router;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tollgate_core::UnixMicros;
+use tollgate_store::{KeyCheck, PoolSettings, Store};
+use tracing::Instrument;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::api;
+use crate::config::Config;
+use crate::error::{ApiError, Code};
+use crate::keys::{self, Generate};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub config: Arc<Config>,
+    pub metrics: Option<PrometheusHandle>,
+    pub openapi: Arc<OnceLock<String>>,
+}
+
+impl AppState {
+    pub fn now(&self) -> UnixMicros {
+        let d = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        UnixMicros(i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+    }
+}
+
+/// The request id of this request, echoed in `x-request-id`.
+#[derive(Clone, Debug)]
+pub struct RequestId(pub String);
+
+/// The peer address of this request.
+#[derive(Clone, Copy, Debug)]
+pub struct ClientIp(pub std::net::IpAddr);
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Tollgate", description = "Compliance and security gateway for AI voice agents. \
+        Bots authenticate with `Authorization: Bearer tg_live_…`. Errors are RFC 9457 problem documents \
+        (`application/problem+json`) with a stable `code`."),
+    modifiers(&BearerAuth),
+    components(schemas(crate::error::Problem))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("An API key, `tg_live_…`"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// Every route, registered once for both routing and the OpenAPI document.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(api::meta::healthz))
+        .routes(routes!(api::meta::readyz))
+        .routes(routes!(api::meta::metrics))
+        .routes(routes!(api::meta::openapi))
+        .routes(routes!(api::meta::security_txt))
+        .routes(routes!(api::meta::stylesheet))
+        .routes(routes!(api::bootstrap::show))
+        .routes(routes!(api::bootstrap::redeem))
+        .routes(routes!(api::org::me))
+        .routes(routes!(api::org::get_org, api::org::patch_org))
+        .routes(routes!(
+            api::members::list_members,
+            api::members::invite_member
+        ))
+        .routes(routes!(
+            api::members::get_member,
+            api::members::change_member,
+            api::members::remove_member
+        ))
+        .routes(routes!(
+            api::api_keys::list_api_keys,
+            api::api_keys::create_api_key
+        ))
+        .routes(routes!(
+            api::api_keys::get_api_key,
+            api::api_keys::revoke_api_key
+        ))
+        .routes(routes!(api::audit::list_audit_events))
+}
+
+/// The OpenAPI document as served at /openapi.json.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    routes().split_for_parts().1
+}
+
+/// The complete application with its middleware.
+pub fn build(state: AppState) -> Router {
+    let (router, doc) = routes().split_for_parts();
+    let _ = state.openapi.set(doc.to_pretty_json().unwrap_or_default());
+    let timeout = Duration::from_secs(state.config.server.request_timeout_secs);
+    router
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::access::enforce,
+        ))
+        .fallback(|| async { ApiError::new(Code::NotFound) })
+        .method_not_allowed_fallback(|| async { ApiError::new(Code::MethodNotAllowed) })
+        .layer(DefaultBodyLimit::max(state.config.server.body_limit_bytes))
+        .layer(middleware::from_fn(move |req, next| {
+            deadline(timeout, req, next)
+        }))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
+            tracing::error!("handler panicked");
+            ApiError::internal().into_response()
+        }))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            security_headers,
+        ))
+        .layer(middleware::from_fn(request_context))
+        .with_state(state)
+}
+
+async fn deadline(limit: Duration, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(res) => res,
+        // Dropping the handler's future drops its open transaction, which rolls back.
+        Err(_) => ApiError::new(Code::Timeout).into_response(),
+    }
+}
+
+async fn security_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    let hsts = format!(
+        "max-age={}; includeSubDomains",
+        state.config.server.hsts_max_age_secs
+    );
+    let fixed: [(HeaderName, &str); 8] = [
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; \
+             connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (
+            HeaderName::from_static("permissions-policy"),
+            "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
+        ),
+        (
+            HeaderName::from_static("cross-origin-opener-policy"),
+            "same-origin",
+        ),
+        (
+            HeaderName::from_static("cross-origin-resource-policy"),
+            "same-origin",
+        ),
+        (header::CACHE_CONTROL, "no-store"),
+    ];
+    for (name, value) in fixed {
+        if !h.contains_key(&name) {
+            h.insert(name, HeaderValue::from_static(value));
+        }
+    }
+    if let Ok(v) = HeaderValue::from_str(&hsts) {
+        h.insert(header::STRICT_TRANSPORT_SECURITY, v);
+    }
+    res
+}
+
+fn acceptable_request_id(v: &str) -> bool {
+    (1..=64).contains(&v.len())
+        && v.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || b"-_.".contains(&c))
+}
+
+/// Gives every request an id, a log span and one summary log line, and
+/// counts it. Logs name the route template, never the raw path or query,
+/// which can carry tokens.
+async fn request_context(mut req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| acceptable_request_id(v))
+        .map(str::to_owned)
+        .unwrap_or_else(|| {
+            let mut r = [0u8; 10];
+            let _ = getrandom::fill(&mut r);
+            format!("req_{}", tollgate_core::base32::encode(&r))
+        });
+    if let Some(ConnectInfo(addr)) = req.extensions().get::<ConnectInfo<SocketAddr>>().copied() {
+        req.extensions_mut().insert(ClientIp(addr.ip()));
+    }
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned());
+    let span = tracing::info_span!("request", request_id = %id, method = %method, route = tracing::field::Empty, org_id = tracing::field::Empty);
+    let mut res = next.run(req).instrument(span.clone()).await;
+    let route = route
+        .or_else(|| {
+            res.extensions()
+                .get::<MatchedPath>()
+                .map(|m| m.as_str().to_owned())
+        })
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let status = res.status().as_u16();
+    let elapsed = started.elapsed();
+    span.record("route", route.as_str());
+    span.in_scope(|| {
+        tracing::info!(
+            status,
+            latency_ms = elapsed.as_secs_f64() * 1000.0,
+            "request"
+        )
+    });
+    metrics::counter!("tollgate_http_requests_total", "method" => method.to_string(), "route" => route.clone(), "status" => status.to_string())
+        .increment(1);
+    metrics::histogram!("tollgate_http_request_duration_seconds", "method" => method.to_string(), "route" => route)
+        .record(elapsed.as_secs_f64());
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        res.headers_mut().insert("x-request-id", v);
+    }
+    res
+}
+
+fn metrics_handle() -> Option<PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| match PrometheusBuilder::new().install_recorder() {
+            Ok(h) => Some(h),
+            Err(e) => {
+                tracing::warn!(error = %e, "metrics recorder unavailable");
+                None
+            }
+        })
+        .clone()
+}
+
+fn now() -> UnixMicros {
+    let d = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    UnixMicros(i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+}
+
+/// A server ready to accept connections.
+pub struct Prepared {
+    pub state: AppState,
+    pub listener: tokio::net::TcpListener,
+    /// Printed at first start: creates the first organization.
+    pub bootstrap_link: Option<String>,
+    pub created_key_files: Vec<std::path::PathBuf>,
+}
+
+/// Opens the database (migrating when configured), loads or creates the
+/// keys, checks privileges and key fingerprints, and binds the listener.
+/// Every failure here stops the start with a message naming the fix.
+pub async fn prepare(config: Config) -> anyhow::Result<Prepared> {
+    let store = open_store(&config, true).await?;
+    let keys = store.1;
+    let store = store.0;
+    let bootstrap_link = if store.bootstrapped().await? {
+        None
+    } else {
+        Some(mint_bootstrap_link(&store, &config).await?)
+    };
+    let listener = tokio::net::TcpListener::bind(config.server.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.server.listen))?;
+    let state = AppState {
+        store,
+        config: Arc::new(config),
+        metrics: metrics_handle(),
+        openapi: Arc::new(OnceLock::new()),
+    };
+    Ok(Prepared {
+        state,
+        listener,
+        bootstrap_link,
+        created_key_files: keys,
+    })
+}
+
+/// Opens the store with every start-up check; `migrate` runs pending
+/// migrations where the configuration allows.
+pub async fn open_store(
+    config: &Config,
+    migrate: bool,
+) -> anyhow::Result<(Store, Vec<std::path::PathBuf>)> {
+    if config.backend() == tollgate_store::Backend::Sqlite {
+        create_private_dir(&config.data_dir)?;
+    }
+    let url = config.database_url();
+    if migrate && config.database.migrate_on_start && config.migration_url().is_some() {
+        let owner = config.migration_url().expect("checked above");
+        tollgate_store::migrate(&owner, Some(&config.database.app_role))
+            .await
+            .context("running database migrations")?;
+    }
+    let recorded = tollgate_store::recorded_key_count(&url)
+        .await
+        .context("reading the database")?;
+    let keys = keys::load(
+        config,
+        if recorded == 0 {
+            Generate::Allowed
+        } else {
+            Generate::Refused
+        },
+    )?;
+    let settings = PoolSettings {
+        max_connections: config.database.max_connections,
+        ..Default::default()
+    };
+    let created = keys.created.clone();
+    let store = Store::open(&url, &settings, Arc::new(keys.token_hasher))
+        .await
+        .context("opening the database")?;
+    store.check_least_privilege().await?;
+    if !store.migrations_current().await? {
+        bail!(
+            "the database schema is not current: run `tollgate migrate` (with database.migration_url) first"
+        );
+    }
+    let t = now();
+    for (purpose, ids) in [
+        ("kek", vec![keys.kek.id().to_owned()]),
+        (
+            "token_hash",
+            store.hasher().key_ids().map(str::to_owned).collect(),
+        ),
+    ] {
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        if let KeyCheck::Mismatch { recorded } = store.check_key(purpose, &ids, t).await? {
+            bail!(
+                "the configured {purpose} key (id {}) is not the one this database was initialized with (id {recorded}); \
+                 restore the right key, or list the old key after the new one to rotate",
+                ids[0]
+            );
+        }
+    }
+    Ok((store, created))
+}
+
+/// A fresh one-time link that creates an organization.
+pub async fn mint_bootstrap_link(store: &Store, config: &Config) -> anyhow::Result<String> {
+    let token = store
+        .create_bootstrap_token(now(), config.bootstrap.link_ttl_secs)
+        .await?;
+    Ok(format!(
+        "{}/bootstrap/{}",
+        config.public_url(),
+        token.plaintext.as_str()
+    ))
+}
+
+fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .create(dir)
+        .with_context(|| format!("cannot create the data directory {}", dir.display()))
+}
+
+/// Serves until `shutdown` resolves, then lets in-flight requests finish
+/// within the configured grace period.
+pub async fn serve(
+    prepared: Prepared,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let grace = Duration::from_secs(prepared.state.config.server.shutdown_grace_secs);
+    let store = prepared.state.store.clone();
+    let app = build(prepared.state);
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(
+        prepared.listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        let _ = tx.send(());
+    });
+    let mut server = std::pin::pin!(server.into_future());
+    tokio::select! {
+        res = &mut server => res?,
+        _ = async { let _ = rx.await; tokio::time::sleep(grace).await } => {
+            tracing::warn!("shutdown grace period over; closing remaining connections");
+        }
+    }
+    store.close().await;
+    Ok(())
+}

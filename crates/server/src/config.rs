@@ -1,0 +1,374 @@
+//! Configuration: the checked-in defaults, then `tollgate.toml`, then
+//! `TOLLGATE_*` environment variables (with `_FILE` variants for secrets).
+//!
+//! figment is used because its errors name the file or variable that
+//! supplied a bad value, which is what an operator needs at 3 a.m.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+pub const DEFAULTS: &str = include_str!("../../../config/defaults.toml");
+
+/// Sections of the file; `TOLLGATE_<SECTION>_<KEY>` maps to `<section>.<key>`.
+const SECTIONS: &[&str] = &["server", "database", "security", "bootstrap", "log"];
+
+/// Settings that hold secrets: they get `_FILE` variants and are never printed.
+pub const SECRET_KEYS: &[&str] = &[
+    "database.url",
+    "database.migration_url",
+    "security.kek",
+    "security.token_hash_keys",
+];
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub security: SecurityConfig,
+    pub bootstrap: BootstrapConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub public_url: String,
+    pub body_limit_bytes: usize,
+    pub request_timeout_secs: u64,
+    pub shutdown_grace_secs: u64,
+    pub hsts_max_age_secs: u64,
+    pub metrics: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    pub url: String,
+    pub migration_url: String,
+    pub app_role: String,
+    pub migrate_on_start: bool,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecurityConfig {
+    pub kek: String,
+    pub kek_file: String,
+    pub token_hash_keys: String,
+    pub token_hash_keys_file: String,
+    pub security_contact: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BootstrapConfig {
+    pub link_ttl_secs: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Maps an environment variable name (without the prefix, any case) to a
+/// dotted key: `DATABASE_URL` → `database.url`, `DATA_DIR` → `data_dir`.
+fn env_key(name: &str) -> String {
+    let lower = name.to_ascii_lowercase();
+    for section in SECTIONS {
+        if let Some(rest) = lower
+            .strip_prefix(section)
+            .and_then(|r| r.strip_prefix('_'))
+        {
+            return format!("{section}.{rest}");
+        }
+    }
+    lower
+}
+
+/// Where the configuration came from, for `config check`.
+pub struct Loaded {
+    pub config: Config,
+    pub file: Option<PathBuf>,
+}
+
+/// Loads the configuration from the defaults, `file` (or `./tollgate.toml`
+/// when it exists) and the environment given as `(name, value)` pairs.
+pub fn load(file: Option<&Path>, env: &[(String, String)]) -> anyhow::Result<Loaded> {
+    let mut figment = Figment::new().merge(Toml::string(DEFAULTS));
+    let file = match file {
+        Some(f) => {
+            anyhow::ensure!(
+                f.exists(),
+                "configuration file {} does not exist",
+                f.display()
+            );
+            Some(f.to_path_buf())
+        }
+        None => Some(PathBuf::from("tollgate.toml")).filter(|p| p.exists()),
+    };
+    if let Some(f) = &file {
+        figment = figment.merge(Toml::file_exact(f));
+    }
+    for (name, value) in env {
+        let Some(rest) = name.strip_prefix("TOLLGATE_") else {
+            continue;
+        };
+        if rest == "CONFIG" {
+            continue;
+        }
+        if let Some(stem) = rest.strip_suffix("_FILE") {
+            let key = env_key(stem);
+            if SECRET_KEYS.contains(&key.as_str()) {
+                let text = std::fs::read_to_string(value)
+                    .map_err(|e| anyhow::anyhow!("{name}: cannot read {value}: {e}"))?;
+                figment = figment.merge(Serialized::default(
+                    &key,
+                    text.trim_end_matches(['\n', '\r']),
+                ));
+                continue;
+            }
+        }
+        let key = env_key(rest);
+        // Secrets are taken verbatim; other values are read like TOML
+        // literals, so `TOLLGATE_SERVER_METRICS=false` is a boolean.
+        let parsed: figment::value::Value = if SECRET_KEYS.contains(&key.as_str()) {
+            value.clone().into()
+        } else {
+            value
+                .parse()
+                .unwrap_or_else(|never: std::convert::Infallible| match never {})
+        };
+        figment =
+            figment.merge(Serialized::default(&key, parsed).profile(figment::Profile::Default));
+    }
+    let config: Config = figment.extract()?;
+    config.validate()?;
+    Ok(Loaded { config, file })
+}
+
+/// The process environment, for [`load`].
+pub fn process_env() -> Vec<(String, String)> {
+    std::env::vars()
+        .filter(|(k, _)| k.starts_with("TOLLGATE_"))
+        .collect()
+}
+
+impl Config {
+    fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            (1024..=64 * 1024 * 1024).contains(&self.server.body_limit_bytes),
+            "server.body_limit_bytes must be between 1 KiB and 64 MiB"
+        );
+        anyhow::ensure!(
+            (1..=600).contains(&self.server.request_timeout_secs),
+            "server.request_timeout_secs must be between 1 and 600"
+        );
+        anyhow::ensure!(
+            (60..=86_400).contains(&self.bootstrap.link_ttl_secs),
+            "bootstrap.link_ttl_secs must be between 60 and 86400"
+        );
+        anyhow::ensure!(
+            (1..=1000).contains(&self.database.max_connections),
+            "database.max_connections must be between 1 and 1000"
+        );
+        for (key, url) in [
+            ("database.url", &self.database.url),
+            ("database.migration_url", &self.database.migration_url),
+        ] {
+            anyhow::ensure!(
+                url.is_empty() || tollgate_store::Backend::for_url(url).is_some(),
+                "{key} must start with sqlite: or postgres://"
+            );
+        }
+        anyhow::ensure!(
+            self.database.migration_url.is_empty()
+                || tollgate_store::Backend::for_url(&self.database.migration_url)
+                    == Some(self.backend()),
+            "database.migration_url must point at the same kind of database as database.url"
+        );
+        anyhow::ensure!(
+            !self.server.public_url.ends_with('/'),
+            "server.public_url must not end with a slash"
+        );
+        anyhow::ensure!(
+            self.server.public_url.is_empty()
+                || self.server.public_url.starts_with("https://")
+                || self.server.public_url.starts_with("http://"),
+            "server.public_url must start with https:// (or http:// for local use)"
+        );
+        anyhow::ensure!(
+            self.security.security_contact.starts_with("mailto:")
+                || self.security.security_contact.starts_with("https://"),
+            "security.security_contact must be a mailto: or https: URI (RFC 9116)"
+        );
+        tracing_subscriber::EnvFilter::try_new(&self.log.level)
+            .map_err(|e| anyhow::anyhow!("log.level: {e}"))?;
+        Ok(())
+    }
+
+    pub fn backend(&self) -> tollgate_store::Backend {
+        if self.database.url.is_empty() {
+            tollgate_store::Backend::Sqlite
+        } else {
+            tollgate_store::Backend::for_url(&self.database.url)
+                .unwrap_or(tollgate_store::Backend::Sqlite)
+        }
+    }
+
+    /// The URL the server connects with.
+    pub fn database_url(&self) -> String {
+        if self.database.url.is_empty() {
+            format!("sqlite://{}", self.data_dir.join("tollgate.db").display())
+        } else {
+            self.database.url.clone()
+        }
+    }
+
+    /// The URL migrations run with: the owner's, or the embedded database.
+    pub fn migration_url(&self) -> Option<String> {
+        match self.backend() {
+            tollgate_store::Backend::Sqlite => Some(self.database_url()),
+            tollgate_store::Backend::Postgres => {
+                Some(self.database.migration_url.clone()).filter(|u| !u.is_empty())
+            }
+        }
+    }
+
+    pub fn public_url(&self) -> String {
+        if self.server.public_url.is_empty() {
+            format!("http://{}", self.server.listen)
+        } else {
+            self.server.public_url.clone()
+        }
+    }
+
+    /// The configuration as TOML with every secret replaced, for display.
+    pub fn redacted_toml(&self) -> String {
+        let mut shown = self.clone();
+        for value in [
+            &mut shown.database.url,
+            &mut shown.database.migration_url,
+            &mut shown.security.kek,
+            &mut shown.security.token_hash_keys,
+        ] {
+            if !value.is_empty() {
+                *value = "<redacted>".into();
+            }
+        }
+        let value = serde_json::to_value(&shown).unwrap_or_default();
+        toml_like(&value)
+    }
+}
+
+/// A TOML rendering of a two-level JSON object (the shape of [`Config`]).
+fn toml_like(value: &serde_json::Value) -> String {
+    let mut top = String::new();
+    let mut sections = String::new();
+    if let Some(map) = value.as_object() {
+        for (k, v) in map {
+            match v.as_object() {
+                Some(inner) => {
+                    sections.push_str(&format!("\n[{k}]\n"));
+                    for (ik, iv) in inner {
+                        sections.push_str(&format!("{ik} = {iv}\n"));
+                    }
+                }
+                None => top.push_str(&format!("{k} = {v}\n")),
+            }
+        }
+    }
+    top + &sections
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_alone_are_valid() {
+        let c = load(None, &[]).unwrap().config;
+        assert_eq!(c.server.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.data_dir, PathBuf::from("./tollgate-data"));
+        assert_eq!(c.backend(), tollgate_store::Backend::Sqlite);
+    }
+
+    #[test]
+    fn environment_overrides_file_overrides_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t.toml");
+        std::fs::write(
+            &file,
+            "[server]\nlisten = \"127.0.0.1:9000\"\nbody_limit_bytes = 2048\n",
+        )
+        .unwrap();
+        let c = load(
+            Some(&file),
+            &env(&[
+                ("TOLLGATE_SERVER_LISTEN", "127.0.0.1:9001"),
+                ("TOLLGATE_DATA_DIR", "/srv/tg"),
+            ]),
+        )
+        .unwrap()
+        .config;
+        assert_eq!(c.server.listen.to_string(), "127.0.0.1:9001");
+        assert_eq!(c.server.body_limit_bytes, 2048);
+        assert_eq!(c.data_dir, PathBuf::from("/srv/tg"));
+    }
+
+    #[test]
+    fn secrets_come_from_files_and_are_redacted() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("db");
+        std::fs::write(&secret, "postgres://app:s3cret@db/tollgate\n").unwrap();
+        let c = load(
+            None,
+            &env(&[("TOLLGATE_DATABASE_URL_FILE", secret.to_str().unwrap())]),
+        )
+        .unwrap()
+        .config;
+        assert_eq!(c.database.url, "postgres://app:s3cret@db/tollgate");
+        assert!(!c.redacted_toml().contains("s3cret"));
+        assert!(c.redacted_toml().contains("<redacted>"));
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let err = load(None, &env(&[("TOLLGATE_SERVER_LISTEN", "not an address")]))
+            .err()
+            .unwrap();
+        assert!(format!("{err:#}").contains("listen"), "{err:#}");
+        let err = load(None, &env(&[("TOLLGATE_DATABASE_URL", "mysql://x")]))
+            .err()
+            .unwrap();
+        assert!(format!("{err:#}").contains("database.url"), "{err:#}");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t.toml");
+        std::fs::write(&file, "[server]\nlisen = \"typo\"\n").unwrap();
+        let err = load(Some(&file), &[]).err().unwrap();
+        assert!(format!("{err:#}").contains("lisen"), "{err:#}");
+    }
+}
