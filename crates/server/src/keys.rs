@@ -83,7 +83,7 @@ pub fn load(config: &Config, generate: Generate) -> anyhow::Result<Keys> {
     )?;
     let mut hash_keys = Vec::new();
     for part in hash_text
-        .split(|c: char| c == ',' || c == '\n')
+        .split([',', '\n'])
         .map(str::trim)
         .filter(|p| !p.is_empty())
     {

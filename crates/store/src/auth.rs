@@ -124,3 +124,29 @@ impl Store {
         })
     }
 }
+
+impl Store {
+    /// An actor for an operator of this deployment (the CLI) acting as
+    /// `user_id` inside `org_id`, for recovery tasks such as issuing a key
+    /// for a member. Never reachable from HTTP: request input cannot name an
+    /// organization. Fails unless the person is a member.
+    pub async fn operator_actor_for_member(&self, org_id: &OrgId, user_id: &UserId) -> Result<Actor, StoreError> {
+        let mut tx = self.pool.read().await?;
+        tx.bind_org(org_id.as_str()).await?;
+        let (role,) = fetch_optional!(
+            &mut tx,
+            (String,),
+            "SELECT role FROM memberships WHERE org_id = $1 AND user_id = $2",
+            org_id.as_str(),
+            user_id.as_str()
+        )?
+        .ok_or(StoreError::NotFound)?;
+        let role: Role = role.parse().map_err(|()| StoreError::Corrupt(format!("role `{role}`")))?;
+        Ok(Actor {
+            org_id: org_id.clone(),
+            principal: Principal::Operator { on_behalf_of: user_id.clone() },
+            role,
+            scopes: None,
+        })
+    }
+}

@@ -164,10 +164,12 @@ impl Store {
                 .await?;
         exec!(
             &mut tx,
-            "INSERT INTO memberships (org_id, user_id, role, status, created_at, updated_at) VALUES ($1, $2, 'owner', 'active', $3, $3)",
+            "INSERT INTO memberships (org_id, user_id, name, role, status, created_at, updated_at) \
+             VALUES ($1, $2, $4, 'owner', 'active', $3, $3)",
             org_id.as_str(),
             owner_id.as_str(),
-            ctx.now.0
+            ctx.now.0,
+            input.owner_name.clone()
         )?;
         let key_input = NewApiKey {
             name: "bootstrap".into(),

@@ -112,7 +112,7 @@ impl OrgScope<'_> {
         let rows = fetch_all!(
             &mut tx,
             MemberRow,
-            "SELECT m.user_id, u.email, u.name, m.role, m.status, m.created_at, m.updated_at \
+            "SELECT m.user_id, u.email, m.name, m.role, m.status, m.created_at, m.updated_at \
              FROM memberships m JOIN users u ON u.id = m.user_id \
              WHERE m.org_id = $1 AND m.user_id > $2 ORDER BY m.user_id LIMIT $3",
             self.org(),
@@ -139,13 +139,14 @@ impl OrgScope<'_> {
         let user_id = find_or_create_user(&mut tx, &invite.email, &invite.name, ctx.now).await?;
         let inserted = exec!(
             &mut tx,
-            "INSERT INTO memberships (org_id, user_id, role, status, invited_by, created_at, updated_at) \
-             VALUES ($1, $2, $3, 'invited', $4, $5, $5) ON CONFLICT (org_id, user_id) DO NOTHING",
+            "INSERT INTO memberships (org_id, user_id, name, role, status, invited_by, created_at, updated_at) \
+             VALUES ($1, $2, $6, $3, 'invited', $4, $5, $5) ON CONFLICT (org_id, user_id) DO NOTHING",
             self.org(),
             user_id.as_str(),
             invite.role.as_str(),
             self.actor.user_id().as_str(),
-            ctx.now.0
+            ctx.now.0,
+            invite.name.clone()
         )?;
         if inserted == 0 {
             return Err(StoreError::Conflict("member_exists"));
@@ -277,7 +278,7 @@ pub(crate) async fn member_in(
     fetch_optional!(
         tx,
         MemberRow,
-        "SELECT m.user_id, u.email, u.name, m.role, m.status, m.created_at, m.updated_at \
+        "SELECT m.user_id, u.email, m.name, m.role, m.status, m.created_at, m.updated_at \
          FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.org_id = $1 AND m.user_id = $2",
         org,
         user_id.as_str()

@@ -24,6 +24,8 @@ pub enum Principal {
         key_id: ApiKeyId,
         on_behalf_of: UserId,
     },
+    /// An operator of the deployment at the command line, acting for a member.
+    Operator { on_behalf_of: UserId },
 }
 
 impl Actor {
@@ -47,11 +49,15 @@ impl Actor {
                 kind: "api_key".into(),
                 id: Some(key_id.to_string()),
             },
+            Principal::Operator { on_behalf_of } => ActorRef {
+                kind: "operator".into(),
+                id: Some(on_behalf_of.to_string()),
+            },
         }
     }
     pub(crate) fn user_id(&self) -> &UserId {
         match &self.principal {
-            Principal::ApiKey { on_behalf_of, .. } => on_behalf_of,
+            Principal::ApiKey { on_behalf_of, .. } | Principal::Operator { on_behalf_of } => on_behalf_of,
         }
     }
 }

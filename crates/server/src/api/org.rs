@@ -105,14 +105,14 @@ pub struct Me {
 /// Who the caller is: its organization, credential, role and scopes.
 #[utoipa::path(get, path = "/v1/me", tag = "org", security(("bearer" = [])), responses((status = 200, body = Me)))]
 pub async fn me(Authenticated(actor): Authenticated) -> Json<Me> {
-    let Principal::ApiKey {
-        key_id,
-        on_behalf_of,
-    } = actor.principal();
+    let (kind, id, on_behalf_of) = match actor.principal() {
+        Principal::ApiKey { key_id, on_behalf_of } => ("api_key", key_id.to_string(), on_behalf_of),
+        Principal::Operator { on_behalf_of } => ("operator", on_behalf_of.to_string(), on_behalf_of),
+    };
     Json(Me {
         org_id: actor.org_id().to_string(),
-        actor_kind: "api_key".into(),
-        actor_id: key_id.to_string(),
+        actor_kind: kind.into(),
+        actor_id: id,
         on_behalf_of: on_behalf_of.to_string(),
         role: actor.role().to_string(),
         scopes: actor

@@ -27,6 +27,9 @@ CREATE TABLE user_directory (
 CREATE TABLE memberships (
     org_id     TEXT NOT NULL REFERENCES organizations(id),
     user_id    TEXT NOT NULL REFERENCES users(id),
+    -- The name this organization knows the person by; the person's name in
+    -- another organization is that organization's data.
+    name       TEXT NOT NULL,
     role       TEXT NOT NULL CHECK (role IN ('owner', 'admin', 'member', 'viewer')),
     status     TEXT NOT NULL CHECK (status IN ('active', 'invited')),
     invited_by TEXT,

@@ -1,0 +1,180 @@
+use std::sync::Arc;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tollgate_core::{OrgId, UserId};
+use tollgate_server::{AppState, Config};
+use tollgate_store::{Ctx, NewApiKey, Store};
+
+/// Fixed test keys: every test process of a PostgreSQL run shares one
+/// database, which records the key fingerprints of its first start.
+const KEK: &str = "dGVzdC1rZWstdGVzdC1rZWstdGVzdC1rZWstdGVzdC0=";
+const TOKEN_HASH: &str = "dGVzdC10b2tlbi1oYXNoLXRlc3QtdG9rZW4taGFzaDE=";
+
+pub fn backend() -> String {
+    std::env::var("TOLLGATE_TEST_BACKEND").unwrap_or_else(|_| "sqlite".into())
+}
+
+pub struct TestServer {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub state: AppState,
+    pub data_dir: tempfile::TempDir,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+/// An organization made through the bootstrap link, with its owner's key.
+#[derive(Clone)]
+pub struct TestOrg {
+    pub id: String,
+    pub name: String,
+    pub owner_id: String,
+    pub owner_email: String,
+    pub key: String,
+    pub key_id: String,
+    pub bootstrap_token: String,
+}
+
+pub fn config(data_dir: &std::path::Path) -> Config {
+    let mut env = vec![
+        ("TOLLGATE_SERVER_LISTEN".to_string(), "127.0.0.1:0".to_string()),
+        ("TOLLGATE_SECURITY_KEK".to_string(), KEK.to_string()),
+        ("TOLLGATE_SECURITY_TOKEN_HASH_KEYS".to_string(), TOKEN_HASH.to_string()),
+        ("TOLLGATE_LOG_LEVEL".to_string(), "warn".to_string()),
+    ];
+    if backend() == "postgres" {
+        let app = std::env::var("TOLLGATE_TEST_DATABASE_URL").expect("TOLLGATE_TEST_DATABASE_URL for the postgres backend");
+        let owner = std::env::var("TOLLGATE_TEST_MIGRATION_URL").expect("TOLLGATE_TEST_MIGRATION_URL for the postgres backend");
+        env.push(("TOLLGATE_DATABASE_URL".into(), app));
+        env.push(("TOLLGATE_DATABASE_MIGRATION_URL".into(), owner));
+    }
+    let mut c = tollgate_server::config::load(None, &env).expect("test configuration").config;
+    c.data_dir = data_dir.to_path_buf();
+    c
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        let data_dir = tempfile::tempdir().unwrap();
+        Self::start_with(config(data_dir.path()), data_dir).await
+    }
+
+    pub async fn start_with(config: Config, data_dir: tempfile::TempDir) -> TestServer {
+        let prepared = tollgate_server::prepare(config).await.expect("server prepares");
+        let addr = prepared.listener.local_addr().unwrap();
+        let state = prepared.state.clone();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(tollgate_server::serve(prepared, async move {
+            let _ = rx.await;
+        }));
+        TestServer {
+            base: format!("http://{addr}"),
+            http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
+            state,
+            data_dir,
+            _shutdown: tx,
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.state.store
+    }
+
+    pub async fn bootstrap_token(&self) -> String {
+        let t = self.store().create_bootstrap_token(self.state.now(), 900).await.unwrap();
+        t.plaintext.to_string()
+    }
+
+    /// Creates an organization the way a new user does: through the link.
+    pub async fn new_org(&self, label: &str) -> TestOrg {
+        let token = self.bootstrap_token().await;
+        let suffix = &token[8..16];
+        let name = format!("{label} Org {suffix}");
+        let email = format!("owner-{suffix}@{}.example.com", label.to_lowercase());
+        let res = self
+            .http
+            .post(format!("{}/bootstrap", self.base))
+            .form(&[("token", token.as_str()), ("org_name", &name), ("owner_name", "Owner Person"), ("owner_email", &email)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::CREATED);
+        let html = res.text().await.unwrap();
+        let key = extract_token(&html, "tg_live_").expect("the page shows the key");
+        let me = self.call(&key, Method::GET, "/v1/me", None).await;
+        assert_eq!(me.0, StatusCode::OK, "{}", me.1);
+        TestOrg {
+            id: me.1["org_id"].as_str().unwrap().to_owned(),
+            name,
+            owner_id: me.1["on_behalf_of"].as_str().unwrap().to_owned(),
+            owner_email: email,
+            key_id: me.1["actor_id"].as_str().unwrap().to_owned(),
+            key,
+            bootstrap_token: token,
+        }
+    }
+
+    /// Sends a request with a bearer key; returns status and JSON (or Null).
+    pub async fn call(&self, key: &str, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let (status, text, _) = self.raw(Some(key), method, path, body).await;
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    pub async fn raw(&self, key: Option<&str>, method: Method, path: &str, body: Option<Value>) -> (StatusCode, String, reqwest::header::HeaderMap) {
+        let mut req = self.http.request(method, format!("{}{}", self.base, path));
+        if let Some(k) = key {
+            req = req.bearer_auth(k);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        (status, res.text().await.unwrap(), headers)
+    }
+
+    /// A key acting for `user_id`, issued the way an operator does (CLI).
+    pub async fn key_for_member(&self, org: &TestOrg, user_id: &str) -> String {
+        let actor = self
+            .store()
+            .operator_actor_for_member(&OrgId::parse(&org.id).unwrap(), &UserId::parse(user_id).unwrap())
+            .await
+            .unwrap();
+        let ctx = Ctx { now: self.state.now(), request: Default::default() };
+        let (_, token) = self
+            .store()
+            .scope(&actor)
+            .create_api_key(NewApiKey { name: "member key".into(), scopes: tollgate_core::ScopeSet::all(), expires_at: None }, &ctx)
+            .await
+            .unwrap();
+        token.plaintext.to_string()
+    }
+
+    /// Invites a member with `role` and returns their user id.
+    pub async fn invite(&self, org: &TestOrg, email: &str, role: &str) -> String {
+        let (s, v) = self.call(&org.key, Method::POST, "/v1/members", Some(json!({"email": email, "role": role}))).await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        v["user_id"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn audit_count(&self, org: &TestOrg) -> usize {
+        let (s, v) = self.call(&org.key, Method::GET, "/v1/audit-events?limit=500", None).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        v["data"].as_array().unwrap().len()
+    }
+}
+
+pub fn extract_token(text: &str, prefix: &str) -> Option<String> {
+    let start = text.find(prefix)?;
+    Some(text[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect())
+}
+
+pub fn unique_email(label: &str) -> String {
+    let mut r = [0u8; 6];
+    getrandom::fill(&mut r).unwrap();
+    format!("{label}-{}@example.com", tollgate_core::base32::encode(&r))
+}
+
+#[allow(dead_code)]
+pub type Shared<T> = Arc<T>;
