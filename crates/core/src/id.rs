@@ -151,8 +151,11 @@ macro_rules! id_kinds {
 id_kinds! {
     /// An organization: the tenant.
     OrgId / OrgKind = "org_";
-    /// A person. One person may belong to several organizations.
+    /// A person. One person may belong to several organizations; this id
+    /// never leaves the server, so it cannot correlate tenants.
     UserId / UserKind = "usr_";
+    /// A person's membership in one organization: how the API names them.
+    MemberId / MemberKind = "mem_";
     /// An API key of a bot.
     ApiKeyId / ApiKeyKind = "key_";
     /// An audit event.

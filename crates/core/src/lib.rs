@@ -15,5 +15,5 @@ pub mod time;
 pub mod token;
 
 pub use access::{Access, Denied, Role, Scope, ScopeSet};
-pub use id::{ApiKeyId, EventId, IdError, OrgId, UserId};
+pub use id::{ApiKeyId, EventId, IdError, MemberId, OrgId, UserId};
 pub use time::UnixMicros;

@@ -3,7 +3,7 @@
 use serde::Serialize;
 use tollgate_core::id::ApiKeyKind;
 use tollgate_core::token::{self, NewToken, TokenKind};
-use tollgate_core::{ApiKeyId, ScopeSet, UnixMicros, UserId};
+use tollgate_core::{ApiKeyId, MemberId, ScopeSet, UnixMicros, UserId};
 
 use crate::audit::{self, Draft};
 use crate::db::{Tx, exec, fetch_all, fetch_optional};
@@ -18,7 +18,7 @@ pub struct ApiKey {
     pub scopes: Vec<String>,
     /// The public start of the token (`tg_live_<lookup>_`), to recognise it.
     pub token_prefix: String,
-    pub created_by: UserId,
+    pub created_by: MemberId,
     pub created_at: UnixMicros,
     pub expires_at: Option<UnixMicros>,
     pub last_used_at: Option<UnixMicros>,
@@ -49,7 +49,7 @@ impl ApiKeyRow {
             name: self.name,
             scopes: scopes.iter().map(|s| s.as_str().to_owned()).collect(),
             token_prefix: format!("{}{}_", TokenKind::ApiKey.prefix(), self.lookup),
-            created_by: UserId::parse(&self.created_by)?,
+            created_by: MemberId::parse(&self.created_by)?,
             created_at: UnixMicros(self.created_at),
             expires_at: self.expires_at.map(UnixMicros),
             last_used_at: self.last_used_at.map(UnixMicros),
@@ -73,6 +73,7 @@ pub(crate) async fn insert(
     tx: &mut Tx,
     org: &str,
     creator: &UserId,
+    creator_member: &MemberId,
     input: &NewApiKey,
     hasher: &tollgate_core::token::TokenHasher,
     now: UnixMicros,
@@ -90,8 +91,8 @@ pub(crate) async fn insert(
     )?;
     exec!(
         &mut *tx,
-        "INSERT INTO api_keys (id, org_id, lookup, name, scopes, hash_key_id, hash, created_by, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        "INSERT INTO api_keys (id, org_id, lookup, name, scopes, hash_key_id, hash, created_by, created_at, expires_at, created_by_member) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         id.as_str(),
         org,
         token.lookup.clone(),
@@ -101,7 +102,8 @@ pub(crate) async fn insert(
         hash.mac.to_vec(),
         creator.as_str(),
         now.0,
-        input.expires_at.map(|t| t.0)
+        input.expires_at.map(|t| t.0),
+        creator_member.as_str()
     )?;
     let key = by_id(tx, org, &id).await?;
     Ok((key, token))
@@ -111,7 +113,7 @@ async fn by_id(tx: &mut Tx, org: &str, id: &ApiKeyId) -> Result<ApiKey, StoreErr
     fetch_optional!(
         tx,
         ApiKeyRow,
-        "SELECT id, lookup, name, scopes, created_by, created_at, expires_at, last_used_at, revoked_at, revoked_reason \
+        "SELECT id, lookup, name, scopes, created_by_member AS created_by, created_at, expires_at, last_used_at, revoked_at, revoked_reason \
          FROM api_keys WHERE org_id = $1 AND id = $2",
         org,
         id.as_str()
@@ -130,7 +132,7 @@ impl OrgScope<'_> {
         let rows = fetch_all!(
             &mut tx,
             ApiKeyRow,
-            "SELECT id, lookup, name, scopes, created_by, created_at, expires_at, last_used_at, revoked_at, revoked_reason \
+            "SELECT id, lookup, name, scopes, created_by_member AS created_by, created_at, expires_at, last_used_at, revoked_at, revoked_reason \
              FROM api_keys WHERE org_id = $1 AND id > $2 ORDER BY id LIMIT $3",
             self.org(),
             after.map(|a| a.to_string()).unwrap_or_default(),
@@ -154,6 +156,7 @@ impl OrgScope<'_> {
             &mut tx,
             self.org(),
             self.actor.user_id(),
+            self.actor.member_id(),
             &input,
             self.store.hasher(),
             ctx.now,
@@ -170,7 +173,7 @@ impl OrgScope<'_> {
                     "name": key.name,
                     "scopes": key.scopes,
                     "expires_at": key.expires_at,
-                    "on_behalf_of": self.actor.user_id(),
+                    "on_behalf_of": self.actor.member_id(),
                 }),
             },
             ctx,

@@ -1,7 +1,7 @@
 //! Turning a presented credential into an [`Actor`].
 
 use tollgate_core::token::{self, TokenHash, TokenKind};
-use tollgate_core::{ApiKeyId, OrgId, Role, ScopeSet, UnixMicros, UserId};
+use tollgate_core::{ApiKeyId, MemberId, OrgId, Role, ScopeSet, UnixMicros, UserId};
 
 use crate::db::{exec, fetch_optional};
 use crate::scope::{Actor, Principal};
@@ -39,6 +39,7 @@ struct KeyAuthRow {
     last_used_at: Option<i64>,
     revoked_at: Option<i64>,
     role: Option<String>,
+    member_id: Option<String>,
 }
 
 /// `last_used_at` is written at most this often per key, so a busy bot does
@@ -67,7 +68,7 @@ impl Store {
         let row = fetch_optional!(
             &mut tx,
             KeyAuthRow,
-            "SELECT k.id, k.scopes, k.hash_key_id, k.hash, k.created_by, k.expires_at, k.last_used_at, k.revoked_at, m.role \
+            "SELECT k.id, k.scopes, k.hash_key_id, k.hash, k.created_by, k.expires_at, k.last_used_at, k.revoked_at, m.role, m.id AS member_id \
              FROM api_keys k LEFT JOIN memberships m ON m.org_id = k.org_id AND m.user_id = k.created_by \
              WHERE k.org_id = $1 AND k.lookup = $2",
             org.as_str(),
@@ -88,14 +89,17 @@ impl Store {
         if row.expires_at.is_some_and(|e| e <= now.0) {
             return Err(AuthFailure::Expired);
         }
-        let role: Role = match row.role.as_deref() {
-            Some(r) => r
-                .parse()
-                .map_err(|()| StoreError::Corrupt(format!("role `{r}`")))?,
-            // The creator left; their keys were revoked with them, but a key
-            // without a member behind it never authenticates either way.
-            None => return Err(AuthFailure::Revoked),
-        };
+        let (role, member_id): (Role, MemberId) =
+            match (row.role.as_deref(), row.member_id.as_deref()) {
+                (Some(r), Some(m)) => (
+                    r.parse()
+                        .map_err(|()| StoreError::Corrupt(format!("role `{r}`")))?,
+                    MemberId::parse(m).map_err(StoreError::from)?,
+                ),
+                // The creator left; their keys were revoked with them, but a key
+                // without a member behind it never authenticates either way.
+                _ => return Err(AuthFailure::Revoked),
+            };
         let scopes = ScopeSet::parse_text(&row.scopes)
             .map_err(|s| StoreError::Corrupt(format!("scope `{s}`")))?;
         if row
@@ -117,8 +121,9 @@ impl Store {
             org_id: OrgId::parse(&org).map_err(StoreError::from)?,
             principal: Principal::ApiKey {
                 key_id: ApiKeyId::parse(&row.id).map_err(StoreError::from)?,
-                on_behalf_of: UserId::parse(&row.created_by).map_err(StoreError::from)?,
+                on_behalf_of: member_id,
             },
+            user_id: UserId::parse(&row.created_by).map_err(StoreError::from)?,
             role,
             scopes: Some(scopes),
         })
@@ -127,24 +132,33 @@ impl Store {
 
 impl Store {
     /// An actor for an operator of this deployment (the CLI) acting as
-    /// `user_id` inside `org_id`, for recovery tasks such as issuing a key
+    /// `member_id` inside `org_id`, for recovery tasks such as issuing a key
     /// for a member. Never reachable from HTTP: request input cannot name an
     /// organization. Fails unless the person is a member.
-    pub async fn operator_actor_for_member(&self, org_id: &OrgId, user_id: &UserId) -> Result<Actor, StoreError> {
+    pub async fn operator_actor_for_member(
+        &self,
+        org_id: &OrgId,
+        member_id: &MemberId,
+    ) -> Result<Actor, StoreError> {
         let mut tx = self.pool.read().await?;
         tx.bind_org(org_id.as_str()).await?;
-        let (role,) = fetch_optional!(
+        let (role, user_id) = fetch_optional!(
             &mut tx,
-            (String,),
-            "SELECT role FROM memberships WHERE org_id = $1 AND user_id = $2",
+            (String, String),
+            "SELECT role, user_id FROM memberships WHERE org_id = $1 AND id = $2",
             org_id.as_str(),
-            user_id.as_str()
+            member_id.as_str()
         )?
         .ok_or(StoreError::NotFound)?;
-        let role: Role = role.parse().map_err(|()| StoreError::Corrupt(format!("role `{role}`")))?;
+        let role: Role = role
+            .parse()
+            .map_err(|()| StoreError::Corrupt(format!("role `{role}`")))?;
         Ok(Actor {
             org_id: org_id.clone(),
-            principal: Principal::Operator { on_behalf_of: user_id.clone() },
+            principal: Principal::Operator {
+                on_behalf_of: member_id.clone(),
+            },
+            user_id: UserId::parse(&user_id)?,
             role,
             scopes: None,
         })

@@ -6,7 +6,7 @@
 //! a link scanner that fetches it cannot burn it; only the POST consumes it,
 //! with a conditional UPDATE that succeeds for exactly one caller.
 
-use tollgate_core::id::OrgKind;
+use tollgate_core::id::{MemberKind, OrgKind};
 use tollgate_core::token::{self, NewToken, TokenHash, TokenKind};
 use tollgate_core::{Role, ScopeSet, UnixMicros};
 
@@ -162,14 +162,16 @@ impl Store {
         let owner_id =
             members::find_or_create_user(&mut tx, &input.owner_email, &input.owner_name, ctx.now)
                 .await?;
+        let member_id = new_id::<MemberKind>(ctx.now)?;
         exec!(
             &mut tx,
-            "INSERT INTO memberships (org_id, user_id, name, role, status, created_at, updated_at) \
-             VALUES ($1, $2, $4, 'owner', 'active', $3, $3)",
+            "INSERT INTO memberships (id, org_id, user_id, name, role, status, created_at, updated_at) \
+             VALUES ($5, $1, $2, $4, 'owner', 'active', $3, $3)",
             org_id.as_str(),
             owner_id.as_str(),
             ctx.now.0,
-            input.owner_name.clone()
+            input.owner_name.clone(),
+            member_id.as_str()
         )?;
         let key_input = NewApiKey {
             name: "bootstrap".into(),
@@ -180,6 +182,7 @@ impl Store {
             &mut tx,
             org_id.as_str(),
             &owner_id,
+            &member_id,
             &key_input,
             &self.hasher,
             ctx.now,
@@ -197,13 +200,13 @@ impl Store {
             ),
             (
                 "member.added",
-                audit::target("user", &owner_id),
+                audit::target("member", &member_id),
                 serde_json::json!({ "role": Role::Owner }),
             ),
             (
                 "api_key.created",
                 audit::target("api_key", &api_key.id),
-                serde_json::json!({ "name": api_key.name, "scopes": api_key.scopes, "on_behalf_of": owner_id }),
+                serde_json::json!({ "name": api_key.name, "scopes": api_key.scopes, "on_behalf_of": member_id }),
             ),
         ];
         for (action, target, details) in events {
@@ -227,7 +230,7 @@ impl Store {
             org_id.as_str()
         )?
         .into_org()?;
-        let owner = members::member_in(&mut tx, org_id.as_str(), &owner_id).await?;
+        let owner = members::member_in(&mut tx, org_id.as_str(), &member_id).await?;
         tx.commit().await?;
         Ok(BootstrapOutcome {
             org,

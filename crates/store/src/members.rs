@@ -3,8 +3,8 @@
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tollgate_core::access::may_change_member;
-use tollgate_core::id::UserKind;
-use tollgate_core::{Role, UnixMicros, UserId};
+use tollgate_core::id::{MemberKind, UserKind};
+use tollgate_core::{MemberId, Role, UnixMicros, UserId};
 
 use crate::audit::{self, Draft};
 use crate::db::{Tx, exec, fetch_all, fetch_one, fetch_optional};
@@ -13,6 +13,9 @@ use crate::{Refusal, StoreError, new_id};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Member {
+    pub id: MemberId,
+    /// The global person id: internal, never shown by the API.
+    #[serde(skip)]
     pub user_id: UserId,
     pub email: String,
     pub name: String,
@@ -25,6 +28,7 @@ pub struct Member {
 
 #[derive(sqlx::FromRow)]
 struct MemberRow {
+    id: String,
     user_id: String,
     email: String,
     name: String,
@@ -37,6 +41,7 @@ struct MemberRow {
 impl MemberRow {
     fn into_member(self) -> Result<Member, StoreError> {
         Ok(Member {
+            id: MemberId::parse(&self.id)?,
             user_id: UserId::parse(&self.user_id)?,
             email: self.email,
             name: self.name,
@@ -105,16 +110,16 @@ pub(crate) async fn find_or_create_user(
 impl OrgScope<'_> {
     pub async fn list_members(
         &self,
-        after: Option<&UserId>,
+        after: Option<&MemberId>,
         limit: u32,
     ) -> Result<Vec<Member>, StoreError> {
         let mut tx = self.read().await?;
         let rows = fetch_all!(
             &mut tx,
             MemberRow,
-            "SELECT m.user_id, u.email, m.name, m.role, m.status, m.created_at, m.updated_at \
+            "SELECT m.id, m.user_id, u.email, m.name, m.role, m.status, m.created_at, m.updated_at \
              FROM memberships m JOIN users u ON u.id = m.user_id \
-             WHERE m.org_id = $1 AND m.user_id > $2 ORDER BY m.user_id LIMIT $3",
+             WHERE m.org_id = $1 AND m.id > $2 ORDER BY m.id LIMIT $3",
             self.org(),
             after.map(|a| a.to_string()).unwrap_or_default(),
             i64::from(limit)
@@ -122,9 +127,9 @@ impl OrgScope<'_> {
         rows.into_iter().map(MemberRow::into_member).collect()
     }
 
-    pub async fn get_member(&self, user_id: &UserId) -> Result<Member, StoreError> {
+    pub async fn get_member(&self, id: &MemberId) -> Result<Member, StoreError> {
         let mut tx = self.read().await?;
-        member_in(&mut tx, self.org(), user_id).await
+        member_in(&mut tx, self.org(), id).await
     }
 
     pub async fn invite_member(
@@ -137,16 +142,18 @@ impl OrgScope<'_> {
         }
         let mut tx = self.write().await?;
         let user_id = find_or_create_user(&mut tx, &invite.email, &invite.name, ctx.now).await?;
+        let member_id = new_id::<MemberKind>(ctx.now)?;
         let inserted = exec!(
             &mut tx,
-            "INSERT INTO memberships (org_id, user_id, name, role, status, invited_by, created_at, updated_at) \
-             VALUES ($1, $2, $6, $3, 'invited', $4, $5, $5) ON CONFLICT (org_id, user_id) DO NOTHING",
+            "INSERT INTO memberships (id, org_id, user_id, name, role, status, invited_by, created_at, updated_at) \
+             VALUES ($7, $1, $2, $6, $3, 'invited', $4, $5, $5) ON CONFLICT (org_id, user_id) DO NOTHING",
             self.org(),
             user_id.as_str(),
             invite.role.as_str(),
-            self.actor.user_id().as_str(),
+            self.actor.member_id().as_str(),
             ctx.now.0,
-            invite.name.clone()
+            invite.name.clone(),
+            member_id.as_str()
         )?;
         if inserted == 0 {
             return Err(StoreError::Conflict("member_exists"));
@@ -157,26 +164,26 @@ impl OrgScope<'_> {
             Draft {
                 actor: self.actor.audit_ref(),
                 action: "member.invited",
-                target: audit::target("user", &user_id),
+                target: audit::target("member", &member_id),
                 details: serde_json::json!({ "role": invite.role }),
             },
             ctx,
         )
         .await?;
-        let member = member_in(&mut tx, self.org(), &user_id).await?;
+        let member = member_in(&mut tx, self.org(), &member_id).await?;
         tx.commit().await?;
         Ok(member)
     }
 
     pub async fn change_member_role(
         &self,
-        user_id: &UserId,
+        id: &MemberId,
         role: Role,
         ctx: &Ctx,
     ) -> Result<Member, StoreError> {
         let mut tx = self.write().await?;
         tx.lock_org(self.org()).await?;
-        let current = member_in(&mut tx, self.org(), user_id).await?;
+        let current = member_in(&mut tx, self.org(), id).await?;
         if !may_change_member(self.actor.role(), current.role, Some(role)) {
             return Err(StoreError::Refused(Refusal::OwnerOnly));
         }
@@ -188,9 +195,9 @@ impl OrgScope<'_> {
         }
         exec!(
             &mut tx,
-            "UPDATE memberships SET role = $3, updated_at = $4 WHERE org_id = $1 AND user_id = $2",
+            "UPDATE memberships SET role = $3, updated_at = $4 WHERE org_id = $1 AND id = $2",
             self.org(),
-            user_id.as_str(),
+            id.as_str(),
             role.as_str(),
             ctx.now.0
         )?;
@@ -200,13 +207,13 @@ impl OrgScope<'_> {
             Draft {
                 actor: self.actor.audit_ref(),
                 action: "member.role_changed",
-                target: audit::target("user", user_id),
+                target: audit::target("member", id),
                 details: serde_json::json!({ "before": { "role": current.role }, "after": { "role": role } }),
             },
             ctx,
         )
         .await?;
-        let member = member_in(&mut tx, self.org(), user_id).await?;
+        let member = member_in(&mut tx, self.org(), id).await?;
         tx.commit().await?;
         Ok(member)
     }
@@ -214,10 +221,11 @@ impl OrgScope<'_> {
     /// Removes a member. Their API keys stop working at once: a key acts on
     /// behalf of its creator, and this also marks each one revoked so the
     /// admin sees why.
-    pub async fn remove_member(&self, user_id: &UserId, ctx: &Ctx) -> Result<(), StoreError> {
+    pub async fn remove_member(&self, id: &MemberId, ctx: &Ctx) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
         tx.lock_org(self.org()).await?;
-        let current = member_in(&mut tx, self.org(), user_id).await?;
+        let current = member_in(&mut tx, self.org(), id).await?;
+        let user_id = &current.user_id;
         if !may_change_member(self.actor.role(), current.role, None) {
             return Err(StoreError::Refused(Refusal::OwnerOnly));
         }
@@ -235,9 +243,9 @@ impl OrgScope<'_> {
         )?;
         exec!(
             &mut tx,
-            "DELETE FROM memberships WHERE org_id = $1 AND user_id = $2",
+            "DELETE FROM memberships WHERE org_id = $1 AND id = $2",
             self.org(),
-            user_id.as_str()
+            id.as_str()
         )?;
         for (key_id,) in &revoked {
             audit::append(
@@ -259,7 +267,7 @@ impl OrgScope<'_> {
             Draft {
                 actor: self.actor.audit_ref(),
                 action: "member.removed",
-                target: audit::target("user", user_id),
+                target: audit::target("member", id),
                 details: serde_json::json!({ "role": current.role, "api_keys_revoked": revoked.len() }),
             },
             ctx,
@@ -270,18 +278,14 @@ impl OrgScope<'_> {
     }
 }
 
-pub(crate) async fn member_in(
-    tx: &mut Tx,
-    org: &str,
-    user_id: &UserId,
-) -> Result<Member, StoreError> {
+pub(crate) async fn member_in(tx: &mut Tx, org: &str, id: &MemberId) -> Result<Member, StoreError> {
     fetch_optional!(
         tx,
         MemberRow,
-        "SELECT m.user_id, u.email, m.name, m.role, m.status, m.created_at, m.updated_at \
-         FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.org_id = $1 AND m.user_id = $2",
+        "SELECT m.id, m.user_id, u.email, m.name, m.role, m.status, m.created_at, m.updated_at \
+         FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.org_id = $1 AND m.id = $2",
         org,
-        user_id.as_str()
+        id.as_str()
     )?
     .ok_or(StoreError::NotFound)?
     .into_member()

@@ -1,7 +1,7 @@
 //! The authenticated actor and the org-bound handle it unlocks.
 
 use tollgate_core::audit::{ActorRef, RequestMeta};
-use tollgate_core::{ApiKeyId, OrgId, Role, ScopeSet, UnixMicros, UserId};
+use tollgate_core::{ApiKeyId, MemberId, OrgId, Role, ScopeSet, UnixMicros, UserId};
 
 use crate::db::Tx;
 use crate::{Store, StoreError};
@@ -11,6 +11,8 @@ use crate::{Store, StoreError};
 #[derive(Debug, Clone)]
 pub struct Actor {
     pub(crate) org_id: OrgId,
+    /// The person behind the actor; internal, never shown by the API.
+    pub(crate) user_id: UserId,
     pub(crate) principal: Principal,
     pub(crate) role: Role,
     pub(crate) scopes: Option<ScopeSet>,
@@ -22,10 +24,10 @@ pub enum Principal {
     /// A bot's API key, acting on behalf of the member who created it.
     ApiKey {
         key_id: ApiKeyId,
-        on_behalf_of: UserId,
+        on_behalf_of: MemberId,
     },
     /// An operator of the deployment at the command line, acting for a member.
-    Operator { on_behalf_of: UserId },
+    Operator { on_behalf_of: MemberId },
 }
 
 impl Actor {
@@ -56,8 +58,14 @@ impl Actor {
         }
     }
     pub(crate) fn user_id(&self) -> &UserId {
+        &self.user_id
+    }
+    /// The membership the actor acts for.
+    pub fn member_id(&self) -> &MemberId {
         match &self.principal {
-            Principal::ApiKey { on_behalf_of, .. } | Principal::Operator { on_behalf_of } => on_behalf_of,
+            Principal::ApiKey { on_behalf_of, .. } | Principal::Operator { on_behalf_of } => {
+                on_behalf_of
+            }
         }
     }
 }

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use tollgate_core::id::UserKind;
+use tollgate_core::id::MemberKind;
 use tollgate_core::{Role, email};
 use tollgate_store::{Member, MemberInvite};
 use utoipa::{IntoParams, ToSchema};
@@ -16,7 +16,8 @@ use crate::error::{ApiError, Problem};
 
 #[derive(Serialize, ToSchema)]
 pub struct MemberView {
-    pub user_id: String,
+    /// This organization's id for the person (`mem_`).
+    pub id: String,
     pub email: String,
     pub name: String,
     #[schema(example = "admin")]
@@ -30,7 +31,7 @@ pub struct MemberView {
 impl From<Member> for MemberView {
     fn from(m: Member) -> Self {
         MemberView {
-            user_id: m.user_id.to_string(),
+            id: m.id.to_string(),
             email: m.email,
             name: m.name,
             role: m.role.to_string(),
@@ -73,7 +74,7 @@ pub async fn list_members(
     QueryParams(q): QueryParams<ListQuery>,
 ) -> Result<Json<Page<MemberView>>, ApiError> {
     let limit = q.limit()?;
-    let after = q.after.as_deref().map(path_id::<UserKind>).transpose()?;
+    let after = q.after.as_deref().map(path_id::<MemberKind>).transpose()?;
     let rows = state
         .store
         .scope(&actor)
@@ -81,7 +82,7 @@ pub async fn list_members(
         .await?;
     let rows = rows.into_iter().map(MemberView::from).collect();
     Ok(Json(Page::from_rows(rows, limit, |m: &MemberView| {
-        m.user_id.clone()
+        m.id.clone()
     })))
 }
 
@@ -123,15 +124,15 @@ pub async fn invite_member(
 }
 
 /// One member.
-#[utoipa::path(get, path = "/v1/members/{user_id}", tag = "members", security(("bearer" = [])),
-    params(("user_id" = String, Path, description = "A `usr_` id")), responses(
+#[utoipa::path(get, path = "/v1/members/{member_id}", tag = "members", security(("bearer" = [])),
+    params(("member_id" = String, Path, description = "A `mem_` id")), responses(
     (status = 200, body = MemberView), (status = 404, body = Problem)))]
 pub async fn get_member(
     State(state): State<AppState>,
     Authenticated(actor): Authenticated,
-    Path(user_id): Path<String>,
+    Path(member_id): Path<String>,
 ) -> Result<Json<MemberView>, ApiError> {
-    let id = path_id::<UserKind>(&user_id)?;
+    let id = path_id::<MemberKind>(&member_id)?;
     let member = state
         .store
         .scope(&actor)
@@ -148,17 +149,17 @@ pub struct ChangeMember {
 }
 
 /// Changes a member's role. Takes effect on the member's (and their keys') next request.
-#[utoipa::path(patch, path = "/v1/members/{user_id}", tag = "members", security(("bearer" = [])),
-    params(("user_id" = String, Path, description = "A `usr_` id")), request_body = ChangeMember, responses(
+#[utoipa::path(patch, path = "/v1/members/{member_id}", tag = "members", security(("bearer" = [])),
+    params(("member_id" = String, Path, description = "A `mem_` id")), request_body = ChangeMember, responses(
     (status = 200, body = MemberView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn change_member(
     State(state): State<AppState>,
     Authenticated(actor): Authenticated,
     RequestCtx(ctx): RequestCtx,
-    Path(user_id): Path<String>,
+    Path(member_id): Path<String>,
     Body(input): Body<ChangeMember>,
 ) -> Result<Json<MemberView>, ApiError> {
-    let id = path_id::<UserKind>(&user_id)?;
+    let id = path_id::<MemberKind>(&member_id)?;
     let role = parse_role(&input.role)?;
     let member = state
         .store
@@ -170,16 +171,16 @@ pub async fn change_member(
 }
 
 /// Removes a member; every API key they created is revoked with them.
-#[utoipa::path(delete, path = "/v1/members/{user_id}", tag = "members", security(("bearer" = [])),
-    params(("user_id" = String, Path, description = "A `usr_` id")), responses(
+#[utoipa::path(delete, path = "/v1/members/{member_id}", tag = "members", security(("bearer" = [])),
+    params(("member_id" = String, Path, description = "A `mem_` id")), responses(
     (status = 204), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn remove_member(
     State(state): State<AppState>,
     Authenticated(actor): Authenticated,
     RequestCtx(ctx): RequestCtx,
-    Path(user_id): Path<String>,
+    Path(member_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let id = path_id::<UserKind>(&user_id)?;
+    let id = path_id::<MemberKind>(&member_id)?;
     state
         .store
         .scope(&actor)

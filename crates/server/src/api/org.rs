@@ -95,7 +95,7 @@ pub struct Me {
     /// `api_key`.
     pub actor_kind: String,
     pub actor_id: String,
-    /// The member the key acts for.
+    /// The member (`mem_`) the key acts for.
     pub on_behalf_of: String,
     /// That member's current role, which bounds the key.
     pub role: String,
@@ -106,8 +106,13 @@ pub struct Me {
 #[utoipa::path(get, path = "/v1/me", tag = "org", security(("bearer" = [])), responses((status = 200, body = Me)))]
 pub async fn me(Authenticated(actor): Authenticated) -> Json<Me> {
     let (kind, id, on_behalf_of) = match actor.principal() {
-        Principal::ApiKey { key_id, on_behalf_of } => ("api_key", key_id.to_string(), on_behalf_of),
-        Principal::Operator { on_behalf_of } => ("operator", on_behalf_of.to_string(), on_behalf_of),
+        Principal::ApiKey {
+            key_id,
+            on_behalf_of,
+        } => ("api_key", key_id.to_string(), on_behalf_of),
+        Principal::Operator { on_behalf_of } => {
+            ("operator", on_behalf_of.to_string(), on_behalf_of)
+        }
     };
     Json(Me {
         org_id: actor.org_id().to_string(),

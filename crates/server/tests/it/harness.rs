@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use tollgate_core::{OrgId, UserId};
+use tollgate_core::{MemberId, OrgId};
 use tollgate_server::{AppState, Config};
 use tollgate_store::{Ctx, NewApiKey, Store};
 
@@ -37,18 +37,28 @@ pub struct TestOrg {
 
 pub fn config(data_dir: &std::path::Path) -> Config {
     let mut env = vec![
-        ("TOLLGATE_SERVER_LISTEN".to_string(), "127.0.0.1:0".to_string()),
+        (
+            "TOLLGATE_SERVER_LISTEN".to_string(),
+            "127.0.0.1:0".to_string(),
+        ),
         ("TOLLGATE_SECURITY_KEK".to_string(), KEK.to_string()),
-        ("TOLLGATE_SECURITY_TOKEN_HASH_KEYS".to_string(), TOKEN_HASH.to_string()),
+        (
+            "TOLLGATE_SECURITY_TOKEN_HASH_KEYS".to_string(),
+            TOKEN_HASH.to_string(),
+        ),
         ("TOLLGATE_LOG_LEVEL".to_string(), "warn".to_string()),
     ];
     if backend() == "postgres" {
-        let app = std::env::var("TOLLGATE_TEST_DATABASE_URL").expect("TOLLGATE_TEST_DATABASE_URL for the postgres backend");
-        let owner = std::env::var("TOLLGATE_TEST_MIGRATION_URL").expect("TOLLGATE_TEST_MIGRATION_URL for the postgres backend");
+        let app = std::env::var("TOLLGATE_TEST_DATABASE_URL")
+            .expect("TOLLGATE_TEST_DATABASE_URL for the postgres backend");
+        let owner = std::env::var("TOLLGATE_TEST_MIGRATION_URL")
+            .expect("TOLLGATE_TEST_MIGRATION_URL for the postgres backend");
         env.push(("TOLLGATE_DATABASE_URL".into(), app));
         env.push(("TOLLGATE_DATABASE_MIGRATION_URL".into(), owner));
     }
-    let mut c = tollgate_server::config::load(None, &env).expect("test configuration").config;
+    let mut c = tollgate_server::config::load(None, &env)
+        .expect("test configuration")
+        .config;
     c.data_dir = data_dir.to_path_buf();
     c
 }
@@ -60,7 +70,9 @@ impl TestServer {
     }
 
     pub async fn start_with(config: Config, data_dir: tempfile::TempDir) -> TestServer {
-        let prepared = tollgate_server::prepare(config).await.expect("server prepares");
+        let prepared = tollgate_server::prepare(config)
+            .await
+            .expect("server prepares");
         let addr = prepared.listener.local_addr().unwrap();
         let state = prepared.state.clone();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -69,7 +81,10 @@ impl TestServer {
         }));
         TestServer {
             base: format!("http://{addr}"),
-            http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
             state,
             data_dir,
             _shutdown: tx,
@@ -81,7 +96,11 @@ impl TestServer {
     }
 
     pub async fn bootstrap_token(&self) -> String {
-        let t = self.store().create_bootstrap_token(self.state.now(), 900).await.unwrap();
+        let t = self
+            .store()
+            .create_bootstrap_token(self.state.now(), 900)
+            .await
+            .unwrap();
         t.plaintext.to_string()
     }
 
@@ -94,7 +113,12 @@ impl TestServer {
         let res = self
             .http
             .post(format!("{}/bootstrap", self.base))
-            .form(&[("token", token.as_str()), ("org_name", &name), ("owner_name", "Owner Person"), ("owner_email", &email)])
+            .form(&[
+                ("token", token.as_str()),
+                ("org_name", &name),
+                ("owner_name", "Owner Person"),
+                ("owner_email", &email),
+            ])
             .send()
             .await
             .unwrap();
@@ -115,12 +139,24 @@ impl TestServer {
     }
 
     /// Sends a request with a bearer key; returns status and JSON (or Null).
-    pub async fn call(&self, key: &str, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn call(
+        &self,
+        key: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let (status, text, _) = self.raw(Some(key), method, path, body).await;
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
-    pub async fn raw(&self, key: Option<&str>, method: Method, path: &str, body: Option<Value>) -> (StatusCode, String, reqwest::header::HeaderMap) {
+    pub async fn raw(
+        &self,
+        key: Option<&str>,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, String, reqwest::header::HeaderMap) {
         let mut req = self.http.request(method, format!("{}{}", self.base, path));
         if let Some(k) = key {
             req = req.bearer_auth(k);
@@ -138,14 +174,27 @@ impl TestServer {
     pub async fn key_for_member(&self, org: &TestOrg, user_id: &str) -> String {
         let actor = self
             .store()
-            .operator_actor_for_member(&OrgId::parse(&org.id).unwrap(), &UserId::parse(user_id).unwrap())
+            .operator_actor_for_member(
+                &OrgId::parse(&org.id).unwrap(),
+                &MemberId::parse(user_id).unwrap(),
+            )
             .await
             .unwrap();
-        let ctx = Ctx { now: self.state.now(), request: Default::default() };
+        let ctx = Ctx {
+            now: self.state.now(),
+            request: Default::default(),
+        };
         let (_, token) = self
             .store()
             .scope(&actor)
-            .create_api_key(NewApiKey { name: "member key".into(), scopes: tollgate_core::ScopeSet::all(), expires_at: None }, &ctx)
+            .create_api_key(
+                NewApiKey {
+                    name: "member key".into(),
+                    scopes: tollgate_core::ScopeSet::all(),
+                    expires_at: None,
+                },
+                &ctx,
+            )
             .await
             .unwrap();
         token.plaintext.to_string()
@@ -153,13 +202,22 @@ impl TestServer {
 
     /// Invites a member with `role` and returns their user id.
     pub async fn invite(&self, org: &TestOrg, email: &str, role: &str) -> String {
-        let (s, v) = self.call(&org.key, Method::POST, "/v1/members", Some(json!({"email": email, "role": role}))).await;
+        let (s, v) = self
+            .call(
+                &org.key,
+                Method::POST,
+                "/v1/members",
+                Some(json!({"email": email, "role": role})),
+            )
+            .await;
         assert_eq!(s, StatusCode::CREATED, "{v}");
-        v["user_id"].as_str().unwrap().to_owned()
+        v["id"].as_str().unwrap().to_owned()
     }
 
     pub async fn audit_count(&self, org: &TestOrg) -> usize {
-        let (s, v) = self.call(&org.key, Method::GET, "/v1/audit-events?limit=500", None).await;
+        let (s, v) = self
+            .call(&org.key, Method::GET, "/v1/audit-events?limit=500", None)
+            .await;
         assert_eq!(s, StatusCode::OK, "{v}");
         v["data"].as_array().unwrap().len()
     }
@@ -167,7 +225,12 @@ impl TestServer {
 
 pub fn extract_token(text: &str, prefix: &str) -> Option<String> {
     let start = text.find(prefix)?;
-    Some(text[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect())
+    Some(
+        text[start..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect(),
+    )
 }
 
 pub fn unique_email(label: &str) -> String {

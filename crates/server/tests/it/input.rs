@@ -27,9 +27,9 @@ async fn malformed_requests_are_refused_with_stable_codes_and_write_nothing() {
         (server.http.post(url("/v1/api-keys")).bearer_auth(&org.key).json(&json!({"name": "k", "scopes": ["dial:check", "dial:check"]})), StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
         (server.http.post(url("/v1/api-keys")).bearer_auth(&org.key).json(&json!({"name": "k", "scopes": ["dial:check"], "expires_at": "2001-01-01T00:00:00Z"})), StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
         (server.http.post(url("/v1/api-keys")).bearer_auth(&org.key).json(&json!({"name": "k", "scopes": ["dial:check"], "expires_at": "tomorrow"})), StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
-        (server.http.get(url("/v1/members/usr_nope")).bearer_auth(&org.key), StatusCode::BAD_REQUEST, "malformed_id"),
+        (server.http.get(url("/v1/members/mem_nope")).bearer_auth(&org.key), StatusCode::BAD_REQUEST, "malformed_id"),
         (server.http.get(url(&format!("/v1/members/{}", org.key_id))).bearer_auth(&org.key), StatusCode::BAD_REQUEST, "malformed_id"),
-        (server.http.get(url("/v1/members/usr_01m82revkbe8jr8an9w0fk965e")).bearer_auth(&org.key), StatusCode::NOT_FOUND, "not_found"),
+        (server.http.get(url("/v1/members/mem_01m82revkbe8jr8an9w0fk965e")).bearer_auth(&org.key), StatusCode::NOT_FOUND, "not_found"),
         (server.http.get(url("/v1/members?limit=0")).bearer_auth(&org.key), StatusCode::BAD_REQUEST, "invalid_query"),
         (server.http.get(url("/v1/members?color=red")).bearer_auth(&org.key), StatusCode::BAD_REQUEST, "invalid_query"),
         (server.http.get(url("/v1/org")), StatusCode::UNAUTHORIZED, "unauthenticated"),
@@ -43,12 +43,19 @@ async fn malformed_requests_are_refused_with_stable_codes_and_write_nothing() {
     for (req, status, code) in cases {
         let res = req.send().await.unwrap();
         let got = res.status();
-        let ct = res.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned());
+        let ct = res
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_owned());
         let body: serde_json::Value = res.json().await.unwrap_or_default();
         assert_eq!((got, body["code"].as_str()), (status, Some(code)), "{body}");
         assert_eq!(ct.as_deref(), Some("application/problem+json"));
     }
-    assert_eq!(server.audit_count(&org).await, before, "a refused request wrote an audit event");
+    assert_eq!(
+        server.audit_count(&org).await,
+        before,
+        "a refused request wrote an audit event"
+    );
     let (_, o) = server.call(&org.key, Method::GET, "/v1/org", None).await;
     assert_eq!(o["name"].as_str(), Some(org.name.as_str()));
 }
@@ -57,13 +64,28 @@ async fn malformed_requests_are_refused_with_stable_codes_and_write_nothing() {
 async fn a_key_without_the_scope_is_refused() {
     let server = TestServer::start().await;
     let org = server.new_org("Scopes").await;
-    let (s, v) = server.call(&org.key, Method::POST, "/v1/api-keys", Some(json!({"name": "dialer", "scopes": ["dial:check"]}))).await;
+    let (s, v) = server
+        .call(
+            &org.key,
+            Method::POST,
+            "/v1/api-keys",
+            Some(json!({"name": "dialer", "scopes": ["dial:check"]})),
+        )
+        .await;
     assert_eq!(s, StatusCode::CREATED);
     let dialer = v["token"].as_str().unwrap().to_owned();
     let (s, v) = server.call(&dialer, Method::GET, "/v1/members", None).await;
-    assert_eq!((s, v["code"].as_str()), (StatusCode::FORBIDDEN, Some("missing_scope")));
-    let (s, v) = server.call(&dialer, Method::GET, "/v1/audit-events", None).await;
-    assert_eq!((s, v["code"].as_str()), (StatusCode::FORBIDDEN, Some("missing_scope")));
+    assert_eq!(
+        (s, v["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("missing_scope"))
+    );
+    let (s, v) = server
+        .call(&dialer, Method::GET, "/v1/audit-events", None)
+        .await;
+    assert_eq!(
+        (s, v["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("missing_scope"))
+    );
     let (s, _) = server.call(&dialer, Method::GET, "/v1/org", None).await;
     assert_eq!(s, StatusCode::OK);
 }
@@ -71,16 +93,37 @@ async fn a_key_without_the_scope_is_refused() {
 #[tokio::test]
 async fn every_response_carries_the_security_headers_and_a_request_id() {
     let server = TestServer::start().await;
-    for path in ["/healthz", "/v1/org", "/nowhere", "/bootstrap/tg_boot_x", "/openapi.json"] {
+    for path in [
+        "/healthz",
+        "/v1/org",
+        "/nowhere",
+        "/bootstrap/tg_boot_x",
+        "/openapi.json",
+    ] {
         let (_, _, h) = server.raw(None, Method::GET, path, None).await;
         let csp = h["content-security-policy"].to_str().unwrap();
-        assert!(csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"), "{path}: {csp}");
+        assert!(
+            csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"),
+            "{path}: {csp}"
+        );
         assert_eq!(h["x-frame-options"], "DENY", "{path}");
         assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
         assert!(h.contains_key("strict-transport-security"), "{path}");
-        assert!(h.contains_key("referrer-policy") && h.contains_key("permissions-policy"), "{path}");
-        assert!(h["x-request-id"].to_str().unwrap().starts_with("req_"), "{path}");
+        assert!(
+            h.contains_key("referrer-policy") && h.contains_key("permissions-policy"),
+            "{path}"
+        );
+        assert!(
+            h["x-request-id"].to_str().unwrap().starts_with("req_"),
+            "{path}"
+        );
     }
-    let res = server.http.get(format!("{}/healthz", server.base)).header("x-request-id", "trace-123").send().await.unwrap();
+    let res = server
+        .http
+        .get(format!("{}/healthz", server.base))
+        .header("x-request-id", "trace-123")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.headers()["x-request-id"], "trace-123");
 }

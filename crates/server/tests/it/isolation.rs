@@ -18,7 +18,11 @@ enum Case {
     /// No credential; the answer must not mention A.
     Public { path: String, expect: StatusCode },
     /// B's own collection or settings; the answer must not mention A.
-    Own { path: String, body: Option<Value>, expect: StatusCode },
+    Own {
+        path: String,
+        body: Option<Value>,
+        expect: StatusCode,
+    },
     /// A's object addressed by id: must be 404.
     Foreign { path: String, body: Option<Value> },
     /// The bootstrap form posted with A's (used) link.
@@ -33,13 +37,23 @@ async fn every_route_denies_another_orgs_data() {
     let a_member_email = unique_email("alpha-member");
     let a_member = server.invite(&a, &a_member_email, "member").await;
     let (s, created) = server
-        .call(&a.key, Method::POST, "/v1/api-keys", Some(json!({"name": "alpha bot", "scopes": ["dial:check"]})))
+        .call(
+            &a.key,
+            Method::POST,
+            "/v1/api-keys",
+            Some(json!({"name": "alpha bot", "scopes": ["dial:check"]})),
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED);
     let a_key_id = created["api_key"]["id"].as_str().unwrap().to_owned();
     let a_bot_token = created["token"].as_str().unwrap().to_owned();
     let (s, _) = server
-        .call(&a.key, Method::PATCH, "/v1/org", Some(json!({"contact_email": "compliance@alpha-secret.example.com"})))
+        .call(
+            &a.key,
+            Method::PATCH,
+            "/v1/org",
+            Some(json!({"contact_email": "compliance@alpha-secret.example.com"})),
+        )
         .await;
     assert_eq!(s, StatusCode::OK);
 
@@ -60,7 +74,15 @@ async fn every_route_denies_another_orgs_data() {
         "alpha bot".into(),
     ];
 
-    let doc: Value = server.http.get(format!("{}/openapi.json", server.base)).send().await.unwrap().json().await.unwrap();
+    let doc: Value = server
+        .http
+        .get(format!("{}/openapi.json", server.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let mut routes = Vec::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for method in item.as_object().unwrap().keys() {
@@ -72,34 +94,122 @@ async fn every_route_denies_another_orgs_data() {
     let mut add = |m: &str, p: &str, c: Case| {
         cases.insert((m.to_owned(), p.to_owned()), c);
     };
-    let public = |p: &str, expect: StatusCode| Case::Public { path: p.to_owned(), expect };
+    let public = |p: &str, expect: StatusCode| Case::Public {
+        path: p.to_owned(),
+        expect,
+    };
     add("GET", "/healthz", public("/healthz", StatusCode::OK));
     add("GET", "/readyz", public("/readyz", StatusCode::OK));
     add("GET", "/metrics", public("/metrics", StatusCode::OK));
-    add("GET", "/openapi.json", public("/openapi.json", StatusCode::OK));
-    add("GET", "/.well-known/security.txt", public("/.well-known/security.txt", StatusCode::OK));
-    add("GET", "/assets/tollgate.css", public("/assets/tollgate.css", StatusCode::OK));
-    add("GET", "/bootstrap/{token}", public(&format!("/bootstrap/{}", a.bootstrap_token), StatusCode::GONE));
+    add(
+        "GET",
+        "/openapi.json",
+        public("/openapi.json", StatusCode::OK),
+    );
+    add(
+        "GET",
+        "/.well-known/security.txt",
+        public("/.well-known/security.txt", StatusCode::OK),
+    );
+    add(
+        "GET",
+        "/assets/tollgate.css",
+        public("/assets/tollgate.css", StatusCode::OK),
+    );
+    add(
+        "GET",
+        "/bootstrap/{token}",
+        public(
+            &format!("/bootstrap/{}", a.bootstrap_token),
+            StatusCode::GONE,
+        ),
+    );
     add("POST", "/bootstrap", Case::BootstrapForm);
-    let own = |p: &str, body: Option<Value>, expect: StatusCode| Case::Own { path: p.to_owned(), body, expect };
+    let own = |p: &str, body: Option<Value>, expect: StatusCode| Case::Own {
+        path: p.to_owned(),
+        body,
+        expect,
+    };
     add("GET", "/v1/me", own("/v1/me", None, StatusCode::OK));
     add("GET", "/v1/org", own("/v1/org", None, StatusCode::OK));
-    add("PATCH", "/v1/org", own("/v1/org", Some(json!({"name": "Bravo Renamed"})), StatusCode::OK));
-    add("GET", "/v1/members", own("/v1/members", None, StatusCode::OK));
+    add(
+        "PATCH",
+        "/v1/org",
+        own(
+            "/v1/org",
+            Some(json!({"name": "Bravo Renamed"})),
+            StatusCode::OK,
+        ),
+    );
+    add(
+        "GET",
+        "/v1/members",
+        own("/v1/members", None, StatusCode::OK),
+    );
     // Inviting A's member's address into B must not reveal that the person exists elsewhere.
-    add("POST", "/v1/members", own("/v1/members", Some(json!({"email": a_member_email, "role": "viewer"})), StatusCode::CREATED));
-    add("GET", "/v1/api-keys", own("/v1/api-keys", None, StatusCode::OK));
-    add("POST", "/v1/api-keys", own("/v1/api-keys", Some(json!({"name": "bravo bot", "scopes": ["leads:read"]})), StatusCode::CREATED));
-    add("GET", "/v1/audit-events", own("/v1/audit-events", None, StatusCode::OK));
+    add(
+        "POST",
+        "/v1/members",
+        own(
+            "/v1/members",
+            Some(json!({"email": a_member_email, "role": "viewer"})),
+            StatusCode::CREATED,
+        ),
+    );
+    add(
+        "GET",
+        "/v1/api-keys",
+        own("/v1/api-keys", None, StatusCode::OK),
+    );
+    add(
+        "POST",
+        "/v1/api-keys",
+        own(
+            "/v1/api-keys",
+            Some(json!({"name": "bravo bot", "scopes": ["leads:read"]})),
+            StatusCode::CREATED,
+        ),
+    );
+    add(
+        "GET",
+        "/v1/audit-events",
+        own("/v1/audit-events", None, StatusCode::OK),
+    );
     let foreign = |p: String, body: Option<Value>| Case::Foreign { path: p, body };
-    add("GET", "/v1/members/{user_id}", foreign(format!("/v1/members/{a_member}"), None));
-    add("PATCH", "/v1/members/{user_id}", foreign(format!("/v1/members/{a_member}"), Some(json!({"role": "admin"}))));
-    add("DELETE", "/v1/members/{user_id}", foreign(format!("/v1/members/{a_member}"), None));
-    add("GET", "/v1/api-keys/{key_id}", foreign(format!("/v1/api-keys/{a_key_id}"), None));
-    add("DELETE", "/v1/api-keys/{key_id}", foreign(format!("/v1/api-keys/{a_key_id}"), None));
+    add(
+        "GET",
+        "/v1/members/{member_id}",
+        foreign(format!("/v1/members/{a_member}"), None),
+    );
+    add(
+        "PATCH",
+        "/v1/members/{member_id}",
+        foreign(
+            format!("/v1/members/{a_member}"),
+            Some(json!({"role": "admin"})),
+        ),
+    );
+    add(
+        "DELETE",
+        "/v1/members/{member_id}",
+        foreign(format!("/v1/members/{a_member}"), None),
+    );
+    add(
+        "GET",
+        "/v1/api-keys/{key_id}",
+        foreign(format!("/v1/api-keys/{a_key_id}"), None),
+    );
+    add(
+        "DELETE",
+        "/v1/api-keys/{key_id}",
+        foreign(format!("/v1/api-keys/{a_key_id}"), None),
+    );
 
     let missing: Vec<_> = routes.iter().filter(|r| !cases.contains_key(*r)).collect();
-    assert!(missing.is_empty(), "routes without an isolation case: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "routes without an isolation case: {missing:?}"
+    );
 
     let mut covered = 0;
     for route in &routes {
@@ -126,7 +236,12 @@ async fn every_route_denies_another_orgs_data() {
                 let res = server
                     .http
                     .post(format!("{}/bootstrap", server.base))
-                    .form(&[("token", a.bootstrap_token.as_str()), ("org_name", "x"), ("owner_name", "y"), ("owner_email", "y@example.com")])
+                    .form(&[
+                        ("token", a.bootstrap_token.as_str()),
+                        ("org_name", "x"),
+                        ("owner_name", "y"),
+                        ("owner_email", "y@example.com"),
+                    ])
                     .send()
                     .await
                     .unwrap();
@@ -138,35 +253,72 @@ async fn every_route_denies_another_orgs_data() {
             if route.1 == "/v1/members" && route.0 == "POST" && *secret == a_member_email {
                 continue;
             }
-            assert!(!text.contains(secret.as_str()), "{route:?} ({status}) leaked A's `{secret}`: {text}");
+            assert!(
+                !text.contains(secret.as_str()),
+                "{route:?} ({status}) leaked A's `{secret}`: {text}"
+            );
         }
         covered += 1;
     }
 
     // A's objects are untouched by B's attempts.
-    let (s, member) = server.call(&a.key, Method::GET, &format!("/v1/members/{a_member}"), None).await;
-    assert_eq!((s, member["role"].as_str()), (StatusCode::OK, Some("member")));
-    let (s, key) = server.call(&a.key, Method::GET, &format!("/v1/api-keys/{a_key_id}"), None).await;
+    let (s, member) = server
+        .call(
+            &a.key,
+            Method::GET,
+            &format!("/v1/members/{a_member}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (s, member["role"].as_str()),
+        (StatusCode::OK, Some("member"))
+    );
+    let (s, key) = server
+        .call(
+            &a.key,
+            Method::GET,
+            &format!("/v1/api-keys/{a_key_id}"),
+            None,
+        )
+        .await;
     assert_eq!((s, &key["revoked_at"]), (StatusCode::OK, &Value::Null));
     let (s, org) = server.call(&a.key, Method::GET, "/v1/org", None).await;
-    assert_eq!((s, org["name"].as_str()), (StatusCode::OK, Some(a.name.as_str())));
+    assert_eq!(
+        (s, org["name"].as_str()),
+        (StatusCode::OK, Some(a.name.as_str()))
+    );
 
-    println!("isolation: covered {covered} of {} routes ({} backend)", routes.len(), crate::harness::backend());
+    println!(
+        "isolation: covered {covered} of {} routes ({} backend)",
+        routes.len(),
+        crate::harness::backend()
+    );
     assert_eq!(covered, routes.len());
-    assert_eq!(routes.len(), tollgate_server::access::ROUTES.len(), "OpenAPI and the permission table disagree");
+    assert_eq!(
+        routes.len(),
+        tollgate_server::access::ROUTES.len(),
+        "OpenAPI and the permission table disagree"
+    );
 }
 
 #[tokio::test]
 async fn openapi_and_permission_table_list_the_same_routes() {
     let doc = serde_json::to_value(tollgate_server::openapi_document()).unwrap();
-    assert_eq!(doc["openapi"].as_str().map(|v| v.starts_with("3.1")), Some(true));
+    assert_eq!(
+        doc["openapi"].as_str().map(|v| v.starts_with("3.1")),
+        Some(true)
+    );
     let mut from_doc = Vec::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for method in item.as_object().unwrap().keys() {
             from_doc.push(format!("{} {path}", method.to_uppercase()));
         }
     }
-    let mut from_table: Vec<String> = tollgate_server::access::ROUTES.iter().map(|r| format!("{} {}", r.method, r.path)).collect();
+    let mut from_table: Vec<String> = tollgate_server::access::ROUTES
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
     from_doc.sort();
     from_table.sort();
     assert_eq!(from_doc, from_table);

@@ -15,7 +15,10 @@ async fn a_fresh_embedded_server_prints_a_bootstrap_link_that_works_once() {
     let dir = tempfile::tempdir().unwrap();
     let config = crate::harness::config(dir.path());
     let prepared = tollgate_server::prepare(config).await.unwrap();
-    let link = prepared.bootstrap_link.clone().expect("first start prints a link");
+    let link = prepared
+        .bootstrap_link
+        .clone()
+        .expect("first start prints a link");
     let addr = prepared.listener.local_addr().unwrap();
     let (_tx, rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(tollgate_server::serve(prepared, async move {
@@ -26,21 +29,41 @@ async fn a_fresh_embedded_server_prints_a_bootstrap_link_that_works_once() {
     let base = format!("http://{addr}");
     // Opening the link (as a mail scanner would) does not use it.
     for _ in 0..3 {
-        let page = http.get(format!("{base}/bootstrap/{token}")).send().await.unwrap();
+        let page = http
+            .get(format!("{base}/bootstrap/{token}"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(page.status(), StatusCode::OK);
         assert!(page.text().await.unwrap().contains("<form method=\"post\""));
     }
     // Two simultaneous submissions: exactly one creates an organization.
     let submit = |name: &'static str| {
         http.post(format!("{base}/bootstrap"))
-            .form(&[("token", token.as_str()), ("org_name", name), ("owner_name", "Ann"), ("owner_email", "ann@example.com")])
+            .form(&[
+                ("token", token.as_str()),
+                ("org_name", name),
+                ("owner_name", "Ann"),
+                ("owner_email", "ann@example.com"),
+            ])
             .send()
     };
     let (r1, r2) = tokio::join!(submit("First"), submit("Second"));
     let statuses = [r1.unwrap().status(), r2.unwrap().status()];
-    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::CREATED).count(), 1, "{statuses:?}");
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| **s == StatusCode::CREATED)
+            .count(),
+        1,
+        "{statuses:?}"
+    );
     assert!(statuses.contains(&StatusCode::GONE), "{statuses:?}");
-    let page = http.get(format!("{base}/bootstrap/{token}")).send().await.unwrap();
+    let page = http
+        .get(format!("{base}/bootstrap/{token}"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.status(), StatusCode::GONE);
     assert!(dir.path().join("tollgate.db").exists());
 }
@@ -48,12 +71,28 @@ async fn a_fresh_embedded_server_prints_a_bootstrap_link_that_works_once() {
 #[tokio::test]
 async fn an_expired_or_invalid_bootstrap_link_is_refused() {
     let server = TestServer::start().await;
-    let t = server.store().create_bootstrap_token(tollgate_core::UnixMicros(server.state.now().0 - 3_600_000_000), 900).await.unwrap();
-    let (s, body, _) = server.raw(None, Method::GET, &format!("/bootstrap/{}", t.plaintext.as_str()), None).await;
+    let t = server
+        .store()
+        .create_bootstrap_token(
+            tollgate_core::UnixMicros(server.state.now().0 - 3_600_000_000),
+            900,
+        )
+        .await
+        .unwrap();
+    let (s, body, _) = server
+        .raw(
+            None,
+            Method::GET,
+            &format!("/bootstrap/{}", t.plaintext.as_str()),
+            None,
+        )
+        .await;
     assert_eq!(s, StatusCode::GONE);
     assert!(body.contains("expired"));
     let forged = format!("{}x", &t.plaintext[..t.plaintext.len() - 1]);
-    let (s, _, _) = server.raw(None, Method::GET, &format!("/bootstrap/{forged}"), None).await;
+    let (s, _, _) = server
+        .raw(None, Method::GET, &format!("/bootstrap/{forged}"), None)
+        .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 }
 
@@ -66,24 +105,38 @@ async fn api_keys_are_shown_once_stored_hashed_and_revocable() {
         .await;
     // Two years at most.
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{created}");
-    let in_a_year = tollgate_core::UnixMicros(server.state.now().0 + 365 * 86_400 * 1_000_000).to_rfc3339();
+    let in_a_year =
+        tollgate_core::UnixMicros(server.state.now().0 + 365 * 86_400 * 1_000_000).to_rfc3339();
     let (s, created) = server
         .call(&org.key, Method::POST, "/v1/api-keys", Some(json!({"name": "dialer", "scopes": ["dial:check", "leads:read"], "expires_at": in_a_year})))
         .await;
     assert_eq!(s, StatusCode::CREATED, "{created}");
     let token = created["token"].as_str().unwrap().to_owned();
     let id = created["api_key"]["id"].as_str().unwrap().to_owned();
-    assert!(token.starts_with("tg_live_") && token.starts_with(created["api_key"]["token_prefix"].as_str().unwrap()));
+    assert!(
+        token.starts_with("tg_live_")
+            && token.starts_with(created["api_key"]["token_prefix"].as_str().unwrap())
+    );
 
     let (s, me) = server.call(&token, Method::GET, "/v1/me", None).await;
-    assert_eq!((s, me["scopes"].clone()), (StatusCode::OK, json!(["leads:read", "dial:check"])));
+    assert_eq!(
+        (s, me["scopes"].clone()),
+        (StatusCode::OK, json!(["leads:read", "dial:check"]))
+    );
 
     // Never again: not in the list, not in the single view.
-    let (_, list) = server.call(&org.key, Method::GET, "/v1/api-keys", None).await;
-    let (_, one) = server.call(&org.key, Method::GET, &format!("/v1/api-keys/{id}"), None).await;
+    let (_, list) = server
+        .call(&org.key, Method::GET, "/v1/api-keys", None)
+        .await;
+    let (_, one) = server
+        .call(&org.key, Method::GET, &format!("/v1/api-keys/{id}"), None)
+        .await;
     let secret_part = &token[25..];
     assert!(!list.to_string().contains(secret_part) && !one.to_string().contains(secret_part));
-    assert!(one["last_used_at"].is_string(), "last use is recorded: {one}");
+    assert!(
+        one["last_used_at"].is_string(),
+        "last use is recorded: {one}"
+    );
 
     // Not in the database either (the embedded file is scanned byte by byte).
     if crate::harness::backend() == "sqlite" {
@@ -93,17 +146,43 @@ async fn api_keys_are_shown_once_stored_hashed_and_revocable() {
             bytes.extend(std::fs::read(server.data_dir.path().join(f)).unwrap_or_default());
         }
         let haystack = String::from_utf8_lossy(&bytes);
-        assert!(!haystack.contains(secret_part), "a token secret is stored in plaintext");
-        assert!(!haystack.contains(&org.key[25..]), "the bootstrap key is stored in plaintext");
+        assert!(
+            !haystack.contains(secret_part),
+            "a token secret is stored in plaintext"
+        );
+        assert!(
+            !haystack.contains(&org.key[25..]),
+            "the bootstrap key is stored in plaintext"
+        );
         return;
     }
 
-    let (s, revoked) = server.call(&org.key, Method::DELETE, &format!("/v1/api-keys/{id}"), None).await;
-    assert_eq!((s, revoked["revoked_reason"].as_str()), (StatusCode::OK, Some("revoked")));
+    let (s, revoked) = server
+        .call(
+            &org.key,
+            Method::DELETE,
+            &format!("/v1/api-keys/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (s, revoked["revoked_reason"].as_str()),
+        (StatusCode::OK, Some("revoked"))
+    );
     let (s, v) = server.call(&token, Method::GET, "/v1/me", None).await;
-    assert_eq!((s, v["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("api_key_revoked")));
+    assert_eq!(
+        (s, v["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("api_key_revoked"))
+    );
     // Idempotent.
-    let (s, _) = server.call(&org.key, Method::DELETE, &format!("/v1/api-keys/{id}"), None).await;
+    let (s, _) = server
+        .call(
+            &org.key,
+            Method::DELETE,
+            &format!("/v1/api-keys/{id}"),
+            None,
+        )
+        .await;
     assert_eq!(s, StatusCode::OK);
 }
 
@@ -111,12 +190,36 @@ async fn api_keys_are_shown_once_stored_hashed_and_revocable() {
 async fn revocation_applies_at_once_on_the_embedded_backend_too() {
     let server = TestServer::start().await;
     let org = server.new_org("Revoke").await;
-    let (_, created) = server.call(&org.key, Method::POST, "/v1/api-keys", Some(json!({"name": "b", "scopes": ["dial:check"]}))).await;
+    let (_, created) = server
+        .call(
+            &org.key,
+            Method::POST,
+            "/v1/api-keys",
+            Some(json!({"name": "b", "scopes": ["dial:check"]})),
+        )
+        .await;
     let token = created["token"].as_str().unwrap();
     let id = created["api_key"]["id"].as_str().unwrap();
-    assert_eq!(server.call(token, Method::GET, "/v1/me", None).await.0, StatusCode::OK);
-    assert_eq!(server.call(&org.key, Method::DELETE, &format!("/v1/api-keys/{id}"), None).await.0, StatusCode::OK);
-    assert_eq!(server.call(token, Method::GET, "/v1/me", None).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        server.call(token, Method::GET, "/v1/me", None).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        server
+            .call(
+                &org.key,
+                Method::DELETE,
+                &format!("/v1/api-keys/{id}"),
+                None
+            )
+            .await
+            .0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        server.call(token, Method::GET, "/v1/me", None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[tokio::test]
@@ -124,40 +227,119 @@ async fn changes_are_audited_in_a_verifiable_chain() {
     let server = TestServer::start().await;
     let org = server.new_org("Audit").await;
     let person = server.invite(&org, &unique_email("p"), "member").await;
-    server.call(&org.key, Method::PATCH, &format!("/v1/members/{person}"), Some(json!({"role": "admin"}))).await;
-    server.call(&org.key, Method::PATCH, "/v1/org", Some(json!({"name": "Audit Renamed"}))).await;
-    let (_, created) = server.call(&org.key, Method::POST, "/v1/api-keys", Some(json!({"name": "b", "scopes": ["dial:check"]}))).await;
+    server
+        .call(
+            &org.key,
+            Method::PATCH,
+            &format!("/v1/members/{person}"),
+            Some(json!({"role": "admin"})),
+        )
+        .await;
+    server
+        .call(
+            &org.key,
+            Method::PATCH,
+            "/v1/org",
+            Some(json!({"name": "Audit Renamed"})),
+        )
+        .await;
+    let (_, created) = server
+        .call(
+            &org.key,
+            Method::POST,
+            "/v1/api-keys",
+            Some(json!({"name": "b", "scopes": ["dial:check"]})),
+        )
+        .await;
     let key_id = created["api_key"]["id"].as_str().unwrap();
-    server.call(&org.key, Method::DELETE, &format!("/v1/api-keys/{key_id}"), None).await;
-    server.call(&org.key, Method::DELETE, &format!("/v1/members/{person}"), None).await;
+    server
+        .call(
+            &org.key,
+            Method::DELETE,
+            &format!("/v1/api-keys/{key_id}"),
+            None,
+        )
+        .await;
+    server
+        .call(
+            &org.key,
+            Method::DELETE,
+            &format!("/v1/members/{person}"),
+            None,
+        )
+        .await;
 
-    let (s, page) = server.call(&org.key, Method::GET, "/v1/audit-events", None).await;
+    let (s, page) = server
+        .call(&org.key, Method::GET, "/v1/audit-events", None)
+        .await;
     assert_eq!(s, StatusCode::OK);
-    let actions: Vec<&str> = page["data"].as_array().unwrap().iter().rev().map(|e| e["action"].as_str().unwrap()).collect();
+    let actions: Vec<&str> = page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
     assert_eq!(
         actions,
-        ["org.created", "member.added", "api_key.created", "member.invited", "member.role_changed", "org.updated", "api_key.created", "api_key.revoked", "member.removed"]
+        [
+            "org.created",
+            "member.added",
+            "api_key.created",
+            "member.invited",
+            "member.role_changed",
+            "org.updated",
+            "api_key.created",
+            "api_key.revoked",
+            "member.removed"
+        ]
     );
-    let role_change = page["data"].as_array().unwrap().iter().find(|e| e["action"] == "member.role_changed").unwrap();
-    assert_eq!(role_change["details"], json!({"before": {"role": "member"}, "after": {"role": "admin"}}));
-    assert_eq!(role_change["route"], "/v1/members/{user_id}");
+    let role_change = page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "member.role_changed")
+        .unwrap();
+    assert_eq!(
+        role_change["details"],
+        json!({"before": {"role": "member"}, "after": {"role": "admin"}})
+    );
+    assert_eq!(role_change["route"], "/v1/members/{member_id}");
     assert_eq!(role_change["actor_kind"], "api_key");
-    assert!(role_change["request_id"].as_str().unwrap().starts_with("req_"));
+    assert!(
+        role_change["request_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("req_")
+    );
     // No token or secret in the log.
-    assert!(!page.to_string().contains("tg_live_"), "a token reached the audit log");
+    assert!(
+        !page.to_string().contains("tg_live_"),
+        "a token reached the audit log"
+    );
 
-    let actor = server.store().authenticate_api_key(&org.key, server.state.now()).await.unwrap();
+    let actor = server
+        .store()
+        .authenticate_api_key(&org.key, server.state.now())
+        .await
+        .unwrap();
     let chain = server.store().scope(&actor).audit_chain().await.unwrap();
-    let (count, _) = verify_chain(chain.into_iter().map(|e| (e.event, e.raw_hash))).expect("the chain verifies");
+    let (count, _) =
+        verify_chain(chain.into_iter().map(|e| (e.event, e.raw_hash))).expect("the chain verifies");
     assert_eq!(count, 9);
 }
 
 #[tokio::test]
 async fn metadata_endpoints_answer_without_credentials() {
     let server = TestServer::start().await;
-    let (s, body, _) = server.raw(None, Method::GET, "/.well-known/security.txt", None).await;
+    let (s, body, _) = server
+        .raw(None, Method::GET, "/.well-known/security.txt", None)
+        .await;
     assert_eq!(s, StatusCode::OK);
-    assert!(body.contains("Contact: mailto:") && body.contains("Expires: "), "{body}");
+    assert!(
+        body.contains("Contact: mailto:") && body.contains("Expires: "),
+        "{body}"
+    );
     let (s, body, _) = server.raw(None, Method::GET, "/readyz", None).await;
     assert_eq!(s, StatusCode::OK, "{body}");
     let (s, body, _) = server.raw(None, Method::GET, "/metrics", None).await;
@@ -165,5 +347,8 @@ async fn metadata_endpoints_answer_without_credentials() {
     assert!(body.contains("tollgate_http_requests_total"), "{body}");
     let (s, body, _) = server.raw(None, Method::GET, "/openapi.json", None).await;
     assert_eq!(s, StatusCode::OK);
-    assert!(extract_token(&body, "tg_live_").is_none_or(|t| t.len() < 30), "no real token in the API description");
+    assert!(
+        extract_token(&body, "tg_live_").is_none_or(|t| t.len() < 30),
+        "no real token in the API description"
+    );
 }

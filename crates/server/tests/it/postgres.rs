@@ -10,7 +10,10 @@ fn urls() -> Option<(String, String)> {
     if crate::harness::backend() != "postgres" {
         return None;
     }
-    Some((std::env::var("TOLLGATE_TEST_DATABASE_URL").ok()?, std::env::var("TOLLGATE_TEST_MIGRATION_URL").ok()?))
+    Some((
+        std::env::var("TOLLGATE_TEST_DATABASE_URL").ok()?,
+        std::env::var("TOLLGATE_TEST_MIGRATION_URL").ok()?,
+    ))
 }
 
 #[tokio::test]
@@ -37,7 +40,10 @@ async fn postgres_every_tenant_table_has_forced_rls_with_using_and_with_check() 
             .fetch_one(&mut conn)
             .await
             .unwrap();
-        assert!(row.get::<bool, _>(0) && row.get::<bool, _>(1), "{table} lacks forced row-level security");
+        assert!(
+            row.get::<bool, _>(0) && row.get::<bool, _>(1),
+            "{table} lacks forced row-level security"
+        );
         let policies = sqlx::query("SELECT qual, with_check FROM pg_policies WHERE tablename = $1")
             .bind(table)
             .fetch_all(&mut conn)
@@ -47,7 +53,10 @@ async fn postgres_every_tenant_table_has_forced_rls_with_using_and_with_check() 
         for p in policies {
             let using: Option<String> = p.get(0);
             let check: Option<String> = p.get(1);
-            assert!(using.is_some() && check.is_some(), "{table}: a policy lacks USING or WITH CHECK");
+            assert!(
+                using.is_some() && check.is_some(),
+                "{table}: a policy lacks USING or WITH CHECK"
+            );
         }
     }
 }
@@ -58,34 +67,66 @@ async fn postgres_the_app_role_sees_nothing_without_the_org_setting() {
     let server = TestServer::start().await;
     let org = server.new_org("Rls").await;
     let mut conn = PgConnection::connect(&app).await.unwrap();
-    for table in ["organizations", "memberships", "users", "api_keys", "audit_events", "audit_heads"] {
+    for table in [
+        "organizations",
+        "memberships",
+        "users",
+        "api_keys",
+        "audit_events",
+        "audit_heads",
+    ] {
         let sql = format!("SELECT COUNT(*) FROM {table}");
-        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(&mut conn).await.unwrap();
+        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
         assert_eq!(n, 0, "{table}: the app role saw rows without app.org_id");
     }
     // With the setting, only that organization's rows.
     let mut tx = conn.begin().await.unwrap();
-    sqlx::query("SELECT set_config('app.org_id', $1, true)").bind(&org.id).execute(&mut *tx).await.unwrap();
-    let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM organizations").fetch_all(&mut *tx).await.unwrap();
-    assert_eq!(ids, vec![org.id.clone()]);
-    // Writing into another organization is refused by WITH CHECK.
-    let err = sqlx::query("INSERT INTO organizations (id, name, created_at, updated_at) VALUES ('org_x', 'x', 0, 0)")
+    sqlx::query("SELECT set_config('app.org_id', $1, true)")
+        .bind(&org.id)
         .execute(&mut *tx)
         .await
-        .unwrap_err();
+        .unwrap();
+    let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM organizations")
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(ids, vec![org.id.clone()]);
+    // Writing into another organization is refused by WITH CHECK.
+    let err = sqlx::query(
+        "INSERT INTO organizations (id, name, created_at, updated_at) VALUES ('org_x', 'x', 0, 0)",
+    )
+    .execute(&mut *tx)
+    .await
+    .unwrap_err();
     assert!(err.to_string().contains("row-level security"), "{err}");
     tx.rollback().await.unwrap();
     // The app role holds no UPDATE or DELETE on the audit log.
     let mut tx = conn.begin().await.unwrap();
-    sqlx::query("SELECT set_config('app.org_id', $1, true)").bind(&org.id).execute(&mut *tx).await.unwrap();
-    let err = sqlx::query("UPDATE audit_events SET action = 'x'").execute(&mut *tx).await.unwrap_err();
+    sqlx::query("SELECT set_config('app.org_id', $1, true)")
+        .bind(&org.id)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let err = sqlx::query("UPDATE audit_events SET action = 'x'")
+        .execute(&mut *tx)
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("permission denied"), "{err}");
     tx.rollback().await.unwrap();
     let mut tx = conn.begin().await.unwrap();
-    let err = sqlx::query("DELETE FROM audit_events").execute(&mut *tx).await.unwrap_err();
+    let err = sqlx::query("DELETE FROM audit_events")
+        .execute(&mut *tx)
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("permission denied"), "{err}");
     tx.rollback().await.unwrap();
-    assert_eq!(server.call(&org.key, Method::GET, "/v1/org", None).await.0, 200);
+    assert_eq!(
+        server.call(&org.key, Method::GET, "/v1/org", None).await.0,
+        200
+    );
 }
 
 #[tokio::test]
@@ -94,6 +135,12 @@ async fn postgres_the_server_refuses_a_privileged_connection_role() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = crate::harness::config(dir.path());
     config.database.url = owner;
-    let err = tollgate_server::prepare(config).await.err().expect("the owner role is refused");
-    assert!(format!("{err:#}").contains("row-level security would not bind it"), "{err:#}");
+    let err = tollgate_server::prepare(config)
+        .await
+        .err()
+        .expect("the owner role is refused");
+    assert!(
+        format!("{err:#}").contains("row-level security would not bind it"),
+        "{err:#}"
+    );
 }

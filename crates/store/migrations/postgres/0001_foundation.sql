@@ -30,6 +30,9 @@ CREATE TABLE user_directory (
 );
 
 CREATE TABLE memberships (
+    -- Per-organization id (mem_): the API never shows the global user id,
+    -- which would tell one tenant that a person exists in another.
+    id         TEXT NOT NULL UNIQUE,
     org_id     TEXT NOT NULL REFERENCES organizations(id),
     user_id    TEXT NOT NULL REFERENCES users(id),
     -- The name this organization knows the person by; the person's name in
@@ -53,6 +56,7 @@ CREATE TABLE api_keys (
     hash_key_id    TEXT NOT NULL,
     hash           BYTEA NOT NULL,
     created_by     TEXT NOT NULL REFERENCES users(id),
+    created_by_member TEXT NOT NULL,
     created_at     BIGINT NOT NULL,
     expires_at     BIGINT,
     last_used_at   BIGINT,
