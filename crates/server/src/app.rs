@@ -111,12 +111,56 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 /// The OpenAPI document as served at /openapi.json.
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
-    routes().split_for_parts().1
+    let mut doc = routes().split_for_parts().1;
+    document_common_errors(&mut doc);
+    doc
+}
+
+/// Adds the answers every authenticated operation can give (401, 403, and
+/// 400 for a malformed path id) in one place, so no handler can forget them.
+fn document_common_errors(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    let problem = |description: &str| {
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/problem+json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("Problem")))
+                    .build(),
+            )
+            .build()
+    };
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let ops = [
+            &mut item.get,
+            &mut item.post,
+            &mut item.patch,
+            &mut item.put,
+            &mut item.delete,
+        ];
+        for op in ops.into_iter().flatten() {
+            if !op.security.as_ref().is_some_and(|s| !s.is_empty()) {
+                continue;
+            }
+            let r = &mut op.responses.responses;
+            r.entry("401".into())
+                .or_insert_with(|| problem("Missing, invalid, revoked or expired API key").into());
+            r.entry("403".into()).or_insert_with(|| {
+                problem("The key's scope or its member's role does not allow this").into()
+            });
+            if path.contains('{') {
+                r.entry("400".into())
+                    .or_insert_with(|| problem("Malformed identifier in the path").into());
+            }
+        }
+    }
 }
 
 /// The complete application with its middleware.
 pub fn build(state: AppState) -> Router {
-    let (router, doc) = routes().split_for_parts();
+    let (router, mut doc) = routes().split_for_parts();
+    document_common_errors(&mut doc);
     let _ = state.openapi.set(doc.to_pretty_json().unwrap_or_default());
     let timeout = Duration::from_secs(state.config.server.request_timeout_secs);
     router

@@ -74,7 +74,7 @@ pub struct CreateApiKey {
 
 /// API keys of the organization, revoked ones included.
 #[utoipa::path(get, path = "/v1/api-keys", tag = "api-keys", security(("bearer" = [])), params(ListQuery), responses(
-    (status = 200, body = Page<ApiKeyView>)))]
+    (status = 200, description = "Success", body = Page<ApiKeyView>)))]
 pub async fn list_api_keys(
     State(state): State<AppState>,
     Authenticated(actor): Authenticated,
@@ -96,7 +96,7 @@ pub async fn list_api_keys(
 /// Creates a key acting on behalf of the caller's member. The response holds
 /// the only copy of the token.
 #[utoipa::path(post, path = "/v1/api-keys", tag = "api-keys", security(("bearer" = [])), request_body = CreateApiKey, responses(
-    (status = 201, body = CreatedApiKey), (status = 422, body = Problem)))]
+    (status = 201, description = "Created", body = CreatedApiKey), (status = 422, description = "A field is missing or invalid", body = Problem)))]
 pub async fn create_api_key(
     State(state): State<AppState>,
     Authenticated(actor): Authenticated,
@@ -158,7 +158,7 @@ pub async fn create_api_key(
 /// One key.
 #[utoipa::path(get, path = "/v1/api-keys/{key_id}", tag = "api-keys", security(("bearer" = [])),
     params(("key_id" = String, Path, description = "A `key_` id")), responses(
-    (status = 200, body = ApiKeyView), (status = 404, body = Problem)))]
+    (status = 200, description = "Success", body = ApiKeyView), (status = 404, description = "No such object in this organization", body = Problem)))]
 pub async fn get_api_key(
     State(state): State<AppState>,
     Authenticated(actor): Authenticated,
@@ -179,7 +179,7 @@ pub async fn get_api_key(
 /// Revokes a key at once. Revoking a revoked key succeeds and changes nothing.
 #[utoipa::path(delete, path = "/v1/api-keys/{key_id}", tag = "api-keys", security(("bearer" = [])),
     params(("key_id" = String, Path, description = "A `key_` id")), responses(
-    (status = 200, body = ApiKeyView), (status = 404, body = Problem)))]
+    (status = 200, description = "Success", body = ApiKeyView), (status = 404, description = "No such object in this organization", body = Problem)))]
 pub async fn revoke_api_key(
     State(state): State<AppState>,
     Authenticated(actor): Authenticated,

@@ -81,7 +81,7 @@ pub struct AuditQuery {
 
 /// Audit events of the organization, newest first.
 #[utoipa::path(get, path = "/v1/audit-events", tag = "audit", security(("bearer" = [])), params(AuditQuery), responses(
-    (status = 200, body = AuditPageView)))]
+    (status = 200, description = "Success", body = AuditPageView)))]
 pub async fn list_audit_events(
     State(state): State<AppState>,
     Authenticated(actor): Authenticated,

@@ -105,7 +105,7 @@ fn form(token: &str, error: Option<&str>, values: (&str, &str, &str)) -> String 
 /// The bootstrap form. Checking the link does not use it up.
 #[utoipa::path(get, path = "/bootstrap/{token}", tag = "bootstrap",
     params(("token" = String, Path, description = "The one-time bootstrap token printed at first start")),
-    responses((status = 200, content_type = "text/html", body = String), (status = 404), (status = 410)))]
+    responses((status = 200, description = "Success", content_type = "text/html", body = String), (status = 404, description = "No such object in this organization"), (status = 410, description = "The link was used or has expired")))]
 pub async fn show(State(state): State<AppState>, Path(token): Path<String>) -> Response {
     let token = Zeroizing::new(token);
     match state.store.bootstrap_state(&token, state.now()).await {
@@ -139,7 +139,7 @@ pub struct BootstrapForm {
 /// all-scope API key, shown once.
 #[utoipa::path(post, path = "/bootstrap", tag = "bootstrap",
     request_body(content = BootstrapForm, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 201, content_type = "text/html", body = String), (status = 404), (status = 410), (status = 422)))]
+    responses((status = 201, description = "Created", content_type = "text/html", body = String), (status = 404, description = "No such object in this organization"), (status = 410, description = "The link was used or has expired"), (status = 422, description = "A field is missing or invalid")))]
 pub async fn redeem(
     State(state): State<AppState>,
     RequestCtx(ctx): RequestCtx,

@@ -67,7 +67,7 @@ impl ListQuery {
 
 /// Members of the organization, ordered by user id.
 #[utoipa::path(get, path = "/v1/members", tag = "members", security(("bearer" = [])), params(ListQuery), responses(
-    (status = 200, body = Page<MemberView>)))]
+    (status = 200, description = "Success", body = Page<MemberView>)))]
 pub async fn list_members(
     State(state): State<AppState>,
     Authenticated(actor): Authenticated,
@@ -103,7 +103,7 @@ fn parse_role(s: &str) -> Result<Role, ApiError> {
 
 /// Invites a person (by email) into the organization with a role.
 #[utoipa::path(post, path = "/v1/members", tag = "members", security(("bearer" = [])), request_body = InviteMember, responses(
-    (status = 201, body = MemberView), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    (status = 201, description = "Created", body = MemberView), (status = 409, description = "Conflicts with the current state", body = Problem), (status = 422, description = "A field is missing or invalid", body = Problem)))]
 pub async fn invite_member(
     State(state): State<AppState>,
     Authenticated(actor): Authenticated,
@@ -126,7 +126,7 @@ pub async fn invite_member(
 /// One member.
 #[utoipa::path(get, path = "/v1/members/{member_id}", tag = "members", security(("bearer" = [])),
     params(("member_id" = String, Path, description = "A `mem_` id")), responses(
-    (status = 200, body = MemberView), (status = 404, body = Problem)))]
+    (status = 200, description = "Success", body = MemberView), (status = 404, description = "No such object in this organization", body = Problem)))]
 pub async fn get_member(
     State(state): State<AppState>,
     Authenticated(actor): Authenticated,
@@ -151,7 +151,7 @@ pub struct ChangeMember {
 /// Changes a member's role. Takes effect on the member's (and their keys') next request.
 #[utoipa::path(patch, path = "/v1/members/{member_id}", tag = "members", security(("bearer" = [])),
     params(("member_id" = String, Path, description = "A `mem_` id")), request_body = ChangeMember, responses(
-    (status = 200, body = MemberView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+    (status = 200, description = "Success", body = MemberView), (status = 403, description = "The key's scope or its member's role does not allow this", body = Problem), (status = 404, description = "No such object in this organization", body = Problem), (status = 409, description = "Conflicts with the current state", body = Problem)))]
 pub async fn change_member(
     State(state): State<AppState>,
     Authenticated(actor): Authenticated,
@@ -173,7 +173,7 @@ pub async fn change_member(
 /// Removes a member; every API key they created is revoked with them.
 #[utoipa::path(delete, path = "/v1/members/{member_id}", tag = "members", security(("bearer" = [])),
     params(("member_id" = String, Path, description = "A `mem_` id")), responses(
-    (status = 204), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+    (status = 204, description = "Done; no content"), (status = 403, description = "The key's scope or its member's role does not allow this", body = Problem), (status = 404, description = "No such object in this organization", body = Problem), (status = 409, description = "Conflicts with the current state", body = Problem)))]
 pub async fn remove_member(
     State(state): State<AppState>,
     Authenticated(actor): Authenticated,

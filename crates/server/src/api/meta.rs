@@ -15,7 +15,7 @@ pub struct Health {
 }
 
 /// Liveness: the process answers.
-#[utoipa::path(get, path = "/healthz", tag = "meta", responses((status = 200, body = Health)))]
+#[utoipa::path(get, path = "/healthz", tag = "meta", responses((status = 200, description = "Success", body = Health)))]
 pub async fn healthz() -> axum::Json<Health> {
     axum::Json(Health { status: "ok" })
 }
@@ -30,7 +30,7 @@ pub struct Readiness {
 
 /// Readiness: the database answers and its schema is the one this binary expects.
 #[utoipa::path(get, path = "/readyz", tag = "meta", responses(
-    (status = 200, body = Readiness),
+    (status = 200, description = "Success", body = Readiness),
     (status = 503, body = Readiness, description = "Database unreachable or migrations not current")))]
 pub async fn readyz(State(state): State<AppState>) -> Response {
     let database = state.store.ping().await.is_ok();
@@ -56,7 +56,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 /// Prometheus metrics (text exposition format). No tenant data.
-#[utoipa::path(get, path = "/metrics", tag = "meta", responses((status = 200, content_type = "text/plain", body = String)))]
+#[utoipa::path(get, path = "/metrics", tag = "meta", responses((status = 200, description = "Success", content_type = "text/plain", body = String)))]
 pub async fn metrics(State(state): State<AppState>) -> Response {
     match (&state.metrics, state.config.server.metrics) {
         (Some(handle), true) => (
@@ -72,7 +72,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
 }
 
 /// This API's OpenAPI 3.1 description, generated from the code.
-#[utoipa::path(get, path = "/openapi.json", tag = "meta", responses((status = 200, content_type = "application/json", body = Object)))]
+#[utoipa::path(get, path = "/openapi.json", tag = "meta", responses((status = 200, description = "Success", content_type = "application/json", body = Object)))]
 pub async fn openapi(State(state): State<AppState>) -> Response {
     match state.openapi.get() {
         Some(doc) => (
@@ -88,7 +88,7 @@ pub async fn openapi(State(state): State<AppState>) -> Response {
 }
 
 /// How to report a vulnerability (RFC 9116).
-#[utoipa::path(get, path = "/.well-known/security.txt", tag = "meta", responses((status = 200, content_type = "text/plain", body = String)))]
+#[utoipa::path(get, path = "/.well-known/security.txt", tag = "meta", responses((status = 200, description = "Success", content_type = "text/plain", body = String)))]
 pub async fn security_txt(State(state): State<AppState>) -> Response {
     // RFC 9116 requires Expires; a year ahead of now keeps it always valid.
     let expires = state.now().plus_secs(365 * 86_400).to_rfc3339();
@@ -111,7 +111,7 @@ const CSS: &str = include_str!("../../assets/tollgate.css");
 
 /// The stylesheet of server-rendered pages (kept out of the HTML so the
 /// Content-Security-Policy needs no inline allowance).
-#[utoipa::path(get, path = "/assets/tollgate.css", tag = "meta", responses((status = 200, content_type = "text/css", body = String)))]
+#[utoipa::path(get, path = "/assets/tollgate.css", tag = "meta", responses((status = 200, description = "Success", content_type = "text/css", body = String)))]
 pub async fn stylesheet() -> Response {
     (
         [

@@ -37,7 +37,7 @@ impl From<Org> for OrgView {
 
 /// The caller's organization.
 #[utoipa::path(get, path = "/v1/org", tag = "org", security(("bearer" = [])), responses(
-    (status = 200, body = OrgView), (status = 401, body = crate::error::Problem)))]
+    (status = 200, description = "Success", body = OrgView), (status = 401, description = "Missing, invalid, revoked or expired API key", body = crate::error::Problem)))]
 pub async fn get_org(
     State(state): State<AppState>,
     Authenticated(actor): Authenticated,
@@ -56,7 +56,7 @@ pub struct PatchOrg {
 
 /// Changes the organization's settings. Audited with before and after values.
 #[utoipa::path(patch, path = "/v1/org", tag = "org", security(("bearer" = [])), request_body = PatchOrg, responses(
-    (status = 200, body = OrgView), (status = 422, body = crate::error::Problem)))]
+    (status = 200, description = "Success", body = OrgView), (status = 422, description = "A field is missing or invalid", body = crate::error::Problem)))]
 pub async fn patch_org(
     State(state): State<AppState>,
     Authenticated(actor): Authenticated,
@@ -103,7 +103,7 @@ pub struct Me {
 }
 
 /// Who the caller is: its organization, credential, role and scopes.
-#[utoipa::path(get, path = "/v1/me", tag = "org", security(("bearer" = [])), responses((status = 200, body = Me)))]
+#[utoipa::path(get, path = "/v1/me", tag = "org", security(("bearer" = [])), responses((status = 200, description = "Success", body = Me)))]
 pub async fn me(Authenticated(actor): Authenticated) -> Json<Me> {
     let (kind, id, on_behalf_of) = match actor.principal() {
         Principal::ApiKey {

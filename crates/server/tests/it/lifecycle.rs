@@ -352,3 +352,30 @@ async fn metadata_endpoints_answer_without_credentials() {
         "no real token in the API description"
     );
 }
+
+#[tokio::test]
+async fn a_key_expires_at_its_expiry_instant() {
+    let server = TestServer::start().await;
+    let org = server.new_org("Expiry").await;
+    let in_an_hour = tollgate_core::UnixMicros(server.state.now().0 + 3_600_000_000);
+    let (s, created) = server
+        .call(&org.key, Method::POST, "/v1/api-keys", Some(json!({"name": "short", "scopes": ["dial:check"], "expires_at": in_an_hour.to_rfc3339()})))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{created}");
+    let token = created["token"].as_str().unwrap();
+    // Time is a parameter of authentication: check either side of the instant.
+    let just_before = tollgate_core::UnixMicros(in_an_hour.0 - 1);
+    assert!(
+        server
+            .store()
+            .authenticate_api_key(token, just_before)
+            .await
+            .is_ok()
+    );
+    let err = server
+        .store()
+        .authenticate_api_key(token, in_an_hour)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, tollgate_store::AuthFailure::Expired), "{err}");
+}
