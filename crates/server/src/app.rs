@@ -140,7 +140,7 @@ fn document_common_errors(doc: &mut utoipa::openapi::OpenApi) {
             &mut item.delete,
         ];
         for op in ops.into_iter().flatten() {
-            if !op.security.as_ref().is_some_and(|s| !s.is_empty()) {
+            if op.security.as_ref().is_none_or(|s| s.is_empty()) {
                 continue;
             }
             let r = &mut op.responses.responses;
