@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::extract::{Authenticated, QueryParams};
 use super::rfc3339;
 use crate::app::AppState;
-use crate::error::{ApiError, Code};
+use crate::error::ApiError;
 
 #[derive(Serialize, ToSchema)]
 pub struct AuditEventView {
@@ -87,16 +87,7 @@ pub async fn list_audit_events(
     Authenticated(actor): Authenticated,
     QueryParams(q): QueryParams<AuditQuery>,
 ) -> Result<Json<AuditPageView>, ApiError> {
-    let limit = match q.limit {
-        None => 100,
-        Some(l @ 1..=500) => l,
-        Some(_) => {
-            return Err(ApiError::with(
-                Code::InvalidQuery,
-                "`limit` must be between 1 and 500.",
-            ));
-        }
-    };
+    let limit = super::page_limit(q.limit)?;
     let page = state
         .store
         .scope(&actor)

@@ -54,14 +54,7 @@ pub struct ListQuery {
 
 impl ListQuery {
     pub fn limit(&self) -> Result<u32, ApiError> {
-        match self.limit {
-            None => Ok(100),
-            Some(l @ 1..=500) => Ok(l),
-            Some(_) => Err(ApiError::with(
-                crate::error::Code::InvalidQuery,
-                "`limit` must be between 1 and 500.",
-            )),
-        }
+        super::page_limit(self.limit)
     }
 }
 

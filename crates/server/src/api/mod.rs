@@ -58,6 +58,18 @@ pub fn clean_text(
     Ok(v.to_owned())
 }
 
+/// The `limit` of a list request: 1 to 500, default 100.
+pub fn page_limit(limit: Option<u32>) -> Result<u32, crate::error::ApiError> {
+    match limit {
+        None => Ok(100),
+        Some(l @ 1..=500) => Ok(l),
+        Some(_) => Err(crate::error::ApiError::with(
+            crate::error::Code::InvalidQuery,
+            "`limit` must be between 1 and 500.",
+        )),
+    }
+}
+
 pub fn rfc3339(t: tollgate_core::UnixMicros) -> String {
     t.to_rfc3339()
 }
