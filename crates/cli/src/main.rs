@@ -33,8 +33,24 @@ enum Command {
     },
     /// Print a new one-time link that creates an organization.
     Bootstrap,
+    /// Work with the audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Print the version.
     Version,
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Walk each organization's hash chain and report the first broken link.
+    /// Exits 1 when any chain is broken.
+    Verify {
+        /// Only this organization (`org_…`); default: every organization.
+        #[arg(long)]
+        org: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -118,6 +134,46 @@ async fn run(command: Command, config: tollgate_server::Config) -> anyhow::Resul
                 "Open it within {} minutes; it works once.",
                 config.bootstrap.link_ttl_secs / 60
             );
+            Ok(())
+        }
+        Command::Audit {
+            command: AuditCommand::Verify { org },
+        } => {
+            let (store, _) = tollgate_server::open_store(&config, false).await?;
+            let orgs = match org {
+                Some(id) => vec![
+                    tollgate_core::OrgId::parse(&id).map_err(|e| anyhow::anyhow!("--org: {e}"))?,
+                ],
+                None => store.org_ids().await?,
+            };
+            let mut broken = 0;
+            for org_id in &orgs {
+                let report = store.verify_audit_chain(org_id).await?;
+                let head = tollgate_core::audit::to_hex(&report.head_hash);
+                match (&report.broken, report.head_mismatch) {
+                    (None, None) => {
+                        println!("{org_id}: ok, {} events, head {head}", report.verified)
+                    }
+                    (Some(b), _) => {
+                        broken += 1;
+                        println!(
+                            "{org_id}: BROKEN after {} intact events: {b}",
+                            report.verified
+                        );
+                    }
+                    (None, Some((recorded, found))) => {
+                        broken += 1;
+                        println!(
+                            "{org_id}: BROKEN: the chain ends at event {found} but its recorded head is event {recorded}: \
+                             events were removed from the end, or the head was altered"
+                        );
+                    }
+                }
+            }
+            if broken > 0 {
+                anyhow::bail!("{broken} of {} audit chains are broken", orgs.len());
+            }
+            println!("{} audit chain(s) verified", orgs.len());
             Ok(())
         }
         Command::Config { .. } | Command::Version => Ok(()),

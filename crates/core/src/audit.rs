@@ -87,31 +87,85 @@ pub enum ChainBreak {
     SequenceGap { expected: i64, found: i64 },
 }
 
+/// Checks a chain one event at a time, so any length verifies in constant
+/// memory. Feed events in sequence order.
+#[derive(Debug, Clone)]
+pub struct ChainVerifier {
+    prev: [u8; 32],
+    expected: i64,
+}
+
+impl Default for ChainVerifier {
+    fn default() -> Self {
+        ChainVerifier {
+            prev: GENESIS,
+            expected: 1,
+        }
+    }
+}
+
+impl ChainVerifier {
+    /// Starts after a known head, e.g. a checkpoint or the last pruned event.
+    pub fn after(count: i64, head: [u8; 32]) -> Self {
+        ChainVerifier {
+            prev: head,
+            expected: count + 1,
+        }
+    }
+
+    pub fn push(&mut self, event: &AuditEvent, stored_hash: &[u8; 32]) -> Result<(), ChainBreak> {
+        if event.seq != self.expected {
+            return Err(ChainBreak::SequenceGap {
+                expected: self.expected,
+                found: event.seq,
+            });
+        }
+        if event.prev_hash != self.prev {
+            return Err(ChainBreak::BrokenLink { seq: event.seq });
+        }
+        if event.hash() != *stored_hash {
+            return Err(ChainBreak::HashMismatch { seq: event.seq });
+        }
+        self.prev = *stored_hash;
+        self.expected += 1;
+        Ok(())
+    }
+
+    /// Events verified so far and the hash of the last one.
+    pub fn head(&self) -> (i64, [u8; 32]) {
+        (self.expected - 1, self.prev)
+    }
+}
+
+impl std::fmt::Display for ChainBreak {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ChainBreak::HashMismatch { seq } => {
+                write!(f, "event {seq} does not match its hash: it was edited")
+            }
+            ChainBreak::BrokenLink { seq } => write!(
+                f,
+                "event {seq} does not follow the event before it: an event was removed, inserted or reordered before it"
+            ),
+            ChainBreak::SequenceGap { expected, found } => write!(
+                f,
+                "expected event {expected} but found {found}: events were removed or reordered"
+            ),
+        }
+    }
+}
+
 /// Walks `(event, stored_hash)` pairs in sequence order and reports the
 /// first break, or the head (count, last hash) when the chain is whole.
 pub fn verify_chain<I>(events: I) -> Result<(i64, [u8; 32]), ChainBreak>
 where
     I: IntoIterator<Item = (AuditEvent, [u8; 32])>,
 {
-    let mut prev = GENESIS;
-    let mut expected = 1;
+    let mut v = ChainVerifier::default();
     for (event, stored) in events {
-        if event.seq != expected {
-            return Err(ChainBreak::SequenceGap {
-                expected,
-                found: event.seq,
-            });
-        }
-        if event.prev_hash != prev {
-            return Err(ChainBreak::BrokenLink { seq: event.seq });
-        }
-        if event.hash() != stored {
-            return Err(ChainBreak::HashMismatch { seq: event.seq });
-        }
-        prev = stored;
-        expected += 1;
+        v.push(&event, &stored)?;
     }
-    Ok((expected - 1, prev))
+    Ok(v.head())
 }
 
 pub fn to_hex(bytes: &[u8]) -> String {

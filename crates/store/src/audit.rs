@@ -7,13 +7,15 @@
 //! queue instead of forking the chain.
 
 use serde::Serialize;
-use tollgate_core::UnixMicros;
-use tollgate_core::audit::{ActorRef, AuditEvent, GENESIS, RequestMeta, TargetRef, to_hex};
+use tollgate_core::audit::{
+    ActorRef, AuditEvent, ChainBreak, ChainVerifier, GENESIS, RequestMeta, TargetRef, to_hex,
+};
 use tollgate_core::id::EventKind;
+use tollgate_core::{OrgId, UnixMicros};
 
 use crate::db::{Tx, exec, fetch_all, fetch_optional};
 use crate::scope::{Ctx, OrgScope};
-use crate::{StoreError, mac_array, new_id};
+use crate::{Store, StoreError, mac_array, new_id};
 
 /// What a change says about itself; the chain fields are added on append.
 pub(crate) struct Draft {
@@ -222,5 +224,104 @@ impl OrgScope<'_> {
             self.org()
         )?;
         rows.into_iter().map(EventRow::into_stored).collect()
+    }
+}
+
+/// The outcome of walking one organization's chain.
+#[derive(Debug, Clone)]
+pub struct ChainReport {
+    pub org_id: OrgId,
+    /// Events that verified before the first break (or all of them).
+    pub verified: i64,
+    pub head_hash: [u8; 32],
+    pub broken: Option<ChainBreak>,
+    /// The recorded head (count, hash) disagrees with the chain: events were
+    /// removed from the end, or the head itself was altered.
+    pub head_mismatch: Option<(i64, i64)>,
+}
+
+impl ChainReport {
+    pub fn is_intact(&self) -> bool {
+        self.broken.is_none() && self.head_mismatch.is_none()
+    }
+}
+
+/// Events are read this many at a time, so verification runs in constant
+/// memory however long the chain is.
+const VERIFY_BATCH: i64 = 5_000;
+
+impl Store {
+    /// Every organization id (operator tasks only; ids carry no tenant data).
+    pub async fn org_ids(&self) -> Result<Vec<OrgId>, StoreError> {
+        let mut tx = self.pool.read().await?;
+        let rows = fetch_all!(
+            &mut tx,
+            (String,),
+            "SELECT org_id FROM org_directory ORDER BY org_id"
+        )?;
+        rows.into_iter()
+            .map(|(id,)| OrgId::parse(&id).map_err(StoreError::from))
+            .collect()
+    }
+
+    /// Walks an organization's audit chain from its first event and reports
+    /// the first break. Operator task (the CLI): not reachable from HTTP.
+    pub async fn verify_audit_chain(&self, org_id: &OrgId) -> Result<ChainReport, StoreError> {
+        let org = org_id.as_str();
+        // The head is read first and the walk stops there, so events appended
+        // while verifying (the server keeps running) are left for next time
+        // instead of looking like a mismatch.
+        let head = {
+            let mut tx = self.pool.read().await?;
+            tx.bind_org(org).await?;
+            fetch_optional!(
+                &mut tx,
+                (i64, Vec<u8>),
+                "SELECT seq, hash FROM audit_heads WHERE org_id = $1",
+                org
+            )?
+        };
+        let limit_seq = head.as_ref().map_or(i64::MAX, |(seq, _)| *seq);
+        let mut verifier = ChainVerifier::default();
+        let mut after = 0i64;
+        let mut broken = None;
+        'walk: loop {
+            let mut tx = self.pool.read().await?;
+            tx.bind_org(org).await?;
+            let rows = fetch_all!(
+                &mut tx,
+                EventRow,
+                "SELECT * FROM audit_events WHERE org_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq LIMIT $4",
+                org,
+                after,
+                limit_seq,
+                VERIFY_BATCH
+            )?;
+            if rows.is_empty() {
+                break;
+            }
+            for row in rows {
+                after = row.seq;
+                let stored = row.into_stored()?;
+                if let Err(b) = verifier.push(&stored.event, &stored.raw_hash) {
+                    broken = Some(b);
+                    break 'walk;
+                }
+            }
+        }
+        let (verified, head_hash) = verifier.head();
+        let head_mismatch = match (&broken, head) {
+            (Some(_), _) => None,
+            (None, Some((seq, hash))) if seq == verified && hash == head_hash.to_vec() => None,
+            (None, Some((seq, _))) => Some((seq, verified)),
+            (None, None) => Some((-1, verified)),
+        };
+        Ok(ChainReport {
+            org_id: org_id.clone(),
+            verified,
+            head_hash,
+            broken,
+            head_mismatch,
+        })
     }
 }

@@ -158,6 +158,12 @@ impl Store {
             input.org_name.clone(),
             ctx.now.0
         )?;
+        exec!(
+            &mut tx,
+            "INSERT INTO org_directory (org_id, created_at) VALUES ($1, $2)",
+            org_id.as_str(),
+            ctx.now.0
+        )?;
         audit::start_chain(&mut tx, org_id.as_str()).await?;
         let owner_id =
             members::find_or_create_user(&mut tx, &input.owner_email, &input.owner_name, ctx.now)

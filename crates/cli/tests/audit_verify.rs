@@ -1,0 +1,243 @@
+//! `tollgate audit verify` names every kind of tampering. The test plays an
+//! attacker with direct database access: it disables the append-only
+//! triggers and edits, deletes, reorders, inserts and truncates events, each
+//! in its own organization, then runs the real binary.
+
+use std::process::Command;
+
+use tollgate_core::{MemberId, Role};
+use tollgate_store::{BootstrapInput, Ctx, MemberInvite, Store};
+
+const KEK: &str = "dGVzdC1rZWstdGVzdC1rZWstdGVzdC1rZWstdGVzdC0=";
+const TOKEN_HASH: &str = "dGVzdC10b2tlbi1oYXNoLXRlc3QtdG9rZW4taGFzaDE=";
+
+struct Env {
+    dir: tempfile::TempDir,
+    pg: Option<(String, String)>,
+}
+
+impl Env {
+    fn new() -> Env {
+        let pg = (std::env::var("TOLLGATE_TEST_BACKEND").as_deref() == Ok("postgres")).then(|| {
+            (
+                std::env::var("TOLLGATE_TEST_DATABASE_URL").unwrap(),
+                std::env::var("TOLLGATE_TEST_MIGRATION_URL").unwrap(),
+            )
+        });
+        Env {
+            dir: tempfile::tempdir().unwrap(),
+            pg,
+        }
+    }
+
+    fn vars(&self) -> Vec<(String, String)> {
+        let mut v = vec![
+            (
+                "TOLLGATE_DATA_DIR".to_string(),
+                self.dir.path().display().to_string(),
+            ),
+            ("TOLLGATE_SECURITY_KEK".to_string(), KEK.to_string()),
+            (
+                "TOLLGATE_SECURITY_TOKEN_HASH_KEYS".to_string(),
+                TOKEN_HASH.to_string(),
+            ),
+            ("TOLLGATE_LOG_LEVEL".to_string(), "error".to_string()),
+        ];
+        if let Some((app, owner)) = &self.pg {
+            v.push(("TOLLGATE_DATABASE_URL".into(), app.clone()));
+            v.push(("TOLLGATE_DATABASE_MIGRATION_URL".into(), owner.clone()));
+        }
+        v
+    }
+
+    fn verify(&self, org: &str) -> (bool, String) {
+        let out = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+            .args(["audit", "verify", "--org", org])
+            .env_clear()
+            .envs(self.vars())
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    }
+}
+
+/// Runs SQL as someone with direct access, bypassing the append-only guards.
+async fn tamper(env: &Env, org: &str, statements: &[&str]) {
+    use sqlx::Connection;
+    match &env.pg {
+        None => {
+            let url = format!("sqlite://{}", env.dir.path().join("tollgate.db").display());
+            let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            for s in [
+                "DROP TRIGGER IF EXISTS audit_events_no_update",
+                "DROP TRIGGER IF EXISTS audit_events_no_delete",
+            ]
+            .iter()
+            .chain(statements)
+            {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(s.replace("{org}", org)))
+                    .execute(&mut c)
+                    .await
+                    .unwrap();
+            }
+        }
+        Some((_, owner)) => {
+            let mut c = sqlx::PgConnection::connect(owner).await.unwrap();
+            let mut tx = c.begin().await.unwrap();
+            sqlx::raw_sql("ALTER TABLE audit_events DISABLE TRIGGER USER")
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            sqlx::query("SELECT set_config('app.org_id', $1, true)")
+                .bind(org)
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            for s in statements {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(s.replace("{org}", org)))
+                    .execute(&mut *tx)
+                    .await
+                    .unwrap();
+            }
+            sqlx::raw_sql("ALTER TABLE audit_events ENABLE TRIGGER USER")
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+        }
+    }
+}
+
+/// An organization with 6 audit events.
+async fn org_with_events(store: &Store, label: &str) -> String {
+    let now = tollgate_core::UnixMicros(1_795_000_000_000_000);
+    let token = store.create_bootstrap_token(now, 900).await.unwrap();
+    let ctx = Ctx {
+        now,
+        request: Default::default(),
+    };
+    let done = store
+        .redeem_bootstrap(
+            &token.plaintext,
+            BootstrapInput {
+                org_name: label.into(),
+                owner_name: "Owner".into(),
+                owner_email: format!("o@{label}.example.com"),
+            },
+            &ctx,
+        )
+        .await
+        .unwrap();
+    let actor = store
+        .authenticate_api_key(&done.token.plaintext, now)
+        .await
+        .unwrap();
+    let scope = store.scope(&actor);
+    for i in 0..3 {
+        let invite = MemberInvite {
+            email: format!("m{i}@{label}.example.com"),
+            name: format!("M{i}"),
+            role: Role::Viewer,
+        };
+        let m = scope.invite_member(invite, &ctx).await.unwrap();
+        let _: &MemberId = &m.id;
+    }
+    done.org.id.to_string()
+}
+
+#[tokio::test]
+async fn verify_names_each_kind_of_tampering() {
+    let env = Env::new();
+    let config = tollgate_server::config::load(None, &env.vars())
+        .unwrap()
+        .config;
+    let (store, _) = tollgate_server::open_store(&config, true).await.unwrap();
+    let mut orgs = Vec::new();
+    for label in [
+        "intact",
+        "edited",
+        "deleted",
+        "reordered",
+        "inserted",
+        "truncated",
+    ] {
+        orgs.push(org_with_events(&store, label).await);
+    }
+    store.close().await;
+
+    let (ok, out) = env.verify(&orgs[0]);
+    assert!(ok && out.contains("ok, 6 events"), "{out}");
+
+    tamper(&env, &orgs[1], &["UPDATE audit_events SET details = '{\"role\":\"owner\"}' WHERE org_id = '{org}' AND seq = 4"]).await;
+    tamper(
+        &env,
+        &orgs[2],
+        &["DELETE FROM audit_events WHERE org_id = '{org}' AND seq = 3"],
+    )
+    .await;
+    tamper(
+        &env,
+        &orgs[3],
+        &[
+            "UPDATE audit_events SET seq = -1 WHERE org_id = '{org}' AND seq = 2",
+            "UPDATE audit_events SET seq = 2 WHERE org_id = '{org}' AND seq = 3",
+            "UPDATE audit_events SET seq = 3 WHERE org_id = '{org}' AND seq = -1",
+        ],
+    )
+    .await;
+    // A forged event slipped in at position 3, later events renumbered.
+    tamper(
+        &env,
+        &orgs[4],
+        &[
+            "UPDATE audit_events SET seq = seq + 100 WHERE org_id = '{org}' AND seq >= 3",
+            "UPDATE audit_events SET seq = seq - 99 WHERE org_id = '{org}' AND seq >= 103",
+            "INSERT INTO audit_events (org_id, seq, id, occurred_at, actor_kind, action, outcome, details, prev_hash, hash) \
+             SELECT org_id, 3, 'evt_forged', occurred_at, 'system', 'member.removed', 'success', '{}', hash, hash \
+             FROM audit_events WHERE org_id = '{org}' AND seq = 2",
+        ],
+    )
+    .await;
+    tamper(
+        &env,
+        &orgs[5],
+        &["DELETE FROM audit_events WHERE org_id = '{org}' AND seq = 6"],
+    )
+    .await;
+
+    let expectations = [
+        (&orgs[1], "event 4 does not match its hash: it was edited"),
+        (&orgs[2], "expected event 3 but found 4"),
+        (&orgs[3], "event 2 does not follow the event before it"),
+        (&orgs[4], "event 3 does not match its hash"),
+        (
+            &orgs[5],
+            "the chain ends at event 5 but its recorded head is event 6",
+        ),
+    ];
+    for (org, expected) in expectations {
+        let (ok, out) = env.verify(org);
+        assert!(!ok, "tampering with {org} went unnoticed: {out}");
+        assert!(
+            out.contains(expected),
+            "for {org} expected `{expected}` in: {out}"
+        );
+    }
+    // Without --org, every chain is walked and the broken ones are counted.
+    let out = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(["audit", "verify"])
+        .env_clear()
+        .envs(env.vars())
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    for org in &orgs[1..] {
+        assert!(text.contains(&format!("{org}: BROKEN")), "{text}");
+    }
+}
