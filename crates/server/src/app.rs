@@ -464,3 +464,45 @@ pub async fn serve(
     store.close().await;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower::ServiceExt;
+
+    // Paused time: the sleep and the deadline advance deterministically, so
+    // this proves the behaviour without depending on the machine's speed.
+    #[tokio::test(start_paused = true)]
+    async fn a_request_past_its_deadline_gets_a_problem_and_its_work_is_dropped() {
+        let finished = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = finished.clone();
+        let app = Router::new()
+            .route(
+                "/slow",
+                axum::routing::get(move || async move {
+                    tokio::time::sleep(Duration::from_secs(60)).await;
+                    flag.store(true, std::sync::atomic::Ordering::SeqCst);
+                    "done"
+                }),
+            )
+            .layer(middleware::from_fn(|req, next| {
+                deadline(Duration::from_secs(30), req, next)
+            }));
+        let res = app
+            .oneshot(
+                Request::get("/slow")
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(res.status(), axum::http::StatusCode::SERVICE_UNAVAILABLE);
+        let body = axum::body::to_bytes(res.into_body(), 4096).await.unwrap();
+        assert!(String::from_utf8_lossy(&body).contains("\"code\":\"timeout\""));
+        tokio::time::sleep(Duration::from_secs(120)).await;
+        assert!(
+            !finished.load(std::sync::atomic::Ordering::SeqCst),
+            "the handler kept running"
+        );
+    }
+}
