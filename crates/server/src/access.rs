@@ -80,7 +80,7 @@ pub fn rule_for(method: &str, path: &str) -> Option<&'static RouteRule> {
 pub async fn enforce(
     State(state): State<AppState>,
     matched: Option<MatchedPath>,
-    mut req: Request,
+    req: Request,
     next: Next,
 ) -> Response {
     let Some(matched) = matched else {
@@ -103,12 +103,40 @@ pub async fn enforce(
         Ok(actor) => actor,
         Err(e) => return ApiError::from(e).into_response(),
     };
-    if let Err(denied) = authorize(rule.access, actor.role(), actor.scopes()) {
-        return ApiError::from(denied).into_response();
-    }
     tracing::Span::current().record("org_id", actor.org_id().as_str());
-    req.extensions_mut().insert(actor);
-    next.run(req).await
+    let started = std::time::Instant::now();
+    let (mut parts, body) = req.into_parts();
+    let ctx = crate::api::extract::request_ctx(&parts, &state);
+    let path_ids = path_ids(matched.as_str(), parts.uri.path());
+    let response = match authorize(rule.access, actor.role(), actor.scopes()) {
+        Err(denied) => ApiError::from(denied).into_response(),
+        Ok(()) => {
+            parts.extensions.insert(actor.clone());
+            next.run(Request::from_parts(parts, body)).await
+        }
+    };
+    state
+        .audit
+        .record(tollgate_store::ApiCall {
+            actor,
+            ctx,
+            status: response.status().as_u16(),
+            latency_micros: i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX),
+            path_ids,
+        })
+        .await;
+    response
+}
+
+/// The identifiers a request names in its path: the segments standing where
+/// the route template has a `{placeholder}`.
+fn path_ids(template: &str, path: &str) -> Vec<String> {
+    template
+        .split('/')
+        .zip(path.split('/'))
+        .filter(|(t, _)| t.starts_with('{'))
+        .map(|(_, p)| p.chars().take(64).collect())
+        .collect()
 }
 
 fn bearer(req: &Request) -> Option<&str> {

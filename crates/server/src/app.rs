@@ -29,6 +29,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub metrics: Option<PrometheusHandle>,
     pub openapi: Arc<OnceLock<String>>,
+    pub audit: crate::audit_sink::AuditSink,
 }
 
 impl AppState {
@@ -339,11 +340,13 @@ pub async fn prepare(config: Config) -> anyhow::Result<Prepared> {
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.server.listen))?;
+    let audit = crate::audit_sink::AuditSink::start(store.clone());
     let state = AppState {
         store,
         config: Arc::new(config),
         metrics: metrics_handle(),
         openapi: Arc::new(OnceLock::new()),
+        audit,
     };
     Ok(Prepared {
         state,
@@ -444,6 +447,7 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let grace = Duration::from_secs(prepared.state.config.server.shutdown_grace_secs);
     let store = prepared.state.store.clone();
+    let audit = prepared.state.audit.clone();
     let app = build(prepared.state);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let server = axum::serve(
@@ -461,6 +465,8 @@ pub async fn serve(
             tracing::warn!("shutdown grace period over; closing remaining connections");
         }
     }
+    // Every request answered so far has its record written before we exit.
+    audit.flush().await;
     store.close().await;
     Ok(())
 }

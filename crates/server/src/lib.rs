@@ -5,6 +5,7 @@
 pub mod access;
 pub mod api;
 pub mod app;
+pub mod audit_sink;
 pub mod config;
 pub mod error;
 pub mod keys;

@@ -14,7 +14,7 @@ use tollgate_core::id::EventKind;
 use tollgate_core::{OrgId, UnixMicros};
 
 use crate::db::{Tx, exec, fetch_all, fetch_optional};
-use crate::scope::{Ctx, OrgScope};
+use crate::scope::{Actor, Ctx, OrgScope};
 use crate::{Store, StoreError, mac_array, new_id};
 
 /// What a change says about itself; the chain fields are added on append.
@@ -49,6 +49,16 @@ pub(crate) async fn append(
     draft: Draft,
     ctx: &Ctx,
 ) -> Result<(), StoreError> {
+    append_with_outcome(tx, org_id, draft, "success", ctx).await
+}
+
+async fn append_with_outcome(
+    tx: &mut Tx,
+    org_id: &str,
+    draft: Draft,
+    outcome: &str,
+    ctx: &Ctx,
+) -> Result<(), StoreError> {
     let (seq, prev) = fetch_optional!(
         &mut *tx,
         (i64, Vec<u8>),
@@ -64,7 +74,7 @@ pub(crate) async fn append(
         actor: draft.actor,
         action: draft.action.to_owned(),
         target: draft.target,
-        outcome: "success".to_owned(),
+        outcome: outcome.to_owned(),
         request: ctx.request.clone(),
         details: draft.details,
         prev_hash: mac_array(prev)?,
@@ -323,5 +333,52 @@ impl Store {
             broken,
             head_mismatch,
         })
+    }
+}
+
+/// One authenticated API request, for the audit log.
+#[derive(Debug, Clone)]
+pub struct ApiCall {
+    pub actor: Actor,
+    pub ctx: Ctx,
+    pub status: u16,
+    pub latency_micros: i64,
+    /// Identifiers named in the path, e.g. the `mem_` of `/v1/members/{member_id}`.
+    pub path_ids: Vec<String>,
+}
+
+impl ApiCall {
+    /// `success` below 400; `denied` for 401, 403 and 404 (a 404 is also how
+    /// a probe for another tenant's object is answered); `failure` otherwise.
+    pub fn outcome(&self) -> &'static str {
+        match self.status {
+            0..=399 => "success",
+            401 | 403 | 404 => "denied",
+            _ => "failure",
+        }
+    }
+}
+
+impl Store {
+    /// Appends a batch of API-call events in one transaction (group commit),
+    /// each to its own organization's chain.
+    pub async fn append_api_calls(&self, calls: &[ApiCall]) -> Result<(), StoreError> {
+        let mut tx = self.pool.write().await?;
+        for call in calls {
+            let org = call.actor.org_id().as_str();
+            tx.bind_org(org).await?;
+            let draft = Draft {
+                actor: call.actor.audit_ref(),
+                action: "api.call",
+                target: None,
+                details: serde_json::json!({
+                    "status": call.status,
+                    "latency_micros": call.latency_micros,
+                    "path_ids": call.path_ids,
+                }),
+            };
+            append_with_outcome(&mut tx, org, draft, call.outcome(), &call.ctx).await?;
+        }
+        tx.commit().await
     }
 }

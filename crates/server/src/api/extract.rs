@@ -87,23 +87,28 @@ impl FromRequestParts<AppState> for RequestCtx {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let user_agent = parts
-            .headers
-            .get(axum::http::header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(|s| s.chars().take(256).collect());
-        Ok(RequestCtx(Ctx {
-            now: state.now(),
-            request: RequestMeta {
-                request_id: parts.extensions.get::<RequestId>().map(|r| r.0.clone()),
-                ip: parts.extensions.get::<ClientIp>().map(|c| c.0.to_string()),
-                user_agent,
-                method: Some(parts.method.to_string()),
-                route: parts
-                    .extensions
-                    .get::<MatchedPath>()
-                    .map(|m| m.as_str().to_owned()),
-            },
-        }))
+        Ok(RequestCtx(request_ctx(parts, state)))
+    }
+}
+
+/// The audit context of a request: now, its id, peer, agent, method, route.
+pub fn request_ctx(parts: &Parts, state: &AppState) -> Ctx {
+    let user_agent = parts
+        .headers
+        .get(axum::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.chars().take(256).collect());
+    Ctx {
+        now: state.now(),
+        request: RequestMeta {
+            request_id: parts.extensions.get::<RequestId>().map(|r| r.0.clone()),
+            ip: parts.extensions.get::<ClientIp>().map(|c| c.0.to_string()),
+            user_agent,
+            method: Some(parts.method.to_string()),
+            route: parts
+                .extensions
+                .get::<MatchedPath>()
+                .map(|m| m.as_str().to_owned()),
+        },
     }
 }

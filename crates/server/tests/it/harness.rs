@@ -214,12 +214,26 @@ impl TestServer {
         v["id"].as_str().unwrap().to_owned()
     }
 
+    /// Audit events describing changes (not the records of API calls).
     pub async fn audit_count(&self, org: &TestOrg) -> usize {
+        self.audit_events(org)
+            .await
+            .iter()
+            .filter(|e| e["action"] != "api.call")
+            .count()
+    }
+
+    /// Every audit event of the org, oldest first, after flushing the
+    /// API-call records still queued.
+    pub async fn audit_events(&self, org: &TestOrg) -> Vec<Value> {
+        self.state.audit.flush().await;
         let (s, v) = self
             .call(&org.key, Method::GET, "/v1/audit-events?limit=500", None)
             .await;
         assert_eq!(s, StatusCode::OK, "{v}");
-        v["data"].as_array().unwrap().len()
+        let mut events = v["data"].as_array().unwrap().clone();
+        events.reverse();
+        events
     }
 }
 

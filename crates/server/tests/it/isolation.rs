@@ -248,6 +248,13 @@ async fn every_route_denies_another_orgs_data() {
                 (res.status(), res.text().await.unwrap())
             }
         };
+        // B's own log records B's probes, including the ids B typed; those
+        // echoes are B's input. Everything else in it is still scanned.
+        let text = if route.1 == "/v1/audit-events" {
+            without_own_path_ids(&text)
+        } else {
+            text
+        };
         for secret in &secrets {
             // B typed this address itself when inviting; echoing it is fine.
             if route.1 == "/v1/members" && route.0 == "POST" && *secret == a_member_email {
@@ -322,4 +329,14 @@ async fn openapi_and_permission_table_list_the_same_routes() {
     from_doc.sort();
     from_table.sort();
     assert_eq!(from_doc, from_table);
+}
+
+fn without_own_path_ids(text: &str) -> String {
+    let mut v: Value = serde_json::from_str(text).unwrap();
+    for e in v["data"].as_array_mut().unwrap() {
+        if e["action"] == "api.call" {
+            e["details"]["path_ids"] = Value::Null;
+        }
+    }
+    v.to_string()
 }

@@ -1,0 +1,83 @@
+//! Records every authenticated API call in the audit log without putting a
+//! commit on each request's path.
+//!
+//! Requests hand their record to a bounded channel; one writer task drains
+//! it and appends up to [`BATCH`] events per transaction (group commit). A
+//! full channel makes requests wait rather than drop records. Changes are
+//! not recorded here: their events are written inside the change's own
+//! transaction. A record still queued when the process is killed (not
+//! stopped) is lost; a clean stop flushes first.
+
+use tokio::sync::{mpsc, oneshot};
+use tollgate_store::{ApiCall, Store};
+
+const BATCH: usize = 512;
+const QUEUE: usize = 8_192;
+
+enum Msg {
+    Call(Box<ApiCall>),
+    Flush(oneshot::Sender<()>),
+}
+
+#[derive(Clone)]
+pub struct AuditSink {
+    tx: mpsc::Sender<Msg>,
+}
+
+impl AuditSink {
+    /// Starts the writer task on the current runtime.
+    pub fn start(store: Store) -> AuditSink {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        tokio::spawn(write_loop(store, rx));
+        AuditSink { tx }
+    }
+
+    pub async fn record(&self, call: ApiCall) {
+        if self.tx.send(Msg::Call(Box::new(call))).await.is_err() {
+            tracing::error!("audit writer stopped; an API call record was not written");
+        }
+    }
+
+    /// Waits until every record handed over before this call is written.
+    pub async fn flush(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.tx.send(Msg::Flush(done)).await.is_ok() {
+            let _ = wait.await;
+        }
+    }
+}
+
+async fn write_loop(store: Store, mut rx: mpsc::Receiver<Msg>) {
+    let mut inbox = Vec::with_capacity(BATCH);
+    let mut batch: Vec<ApiCall> = Vec::with_capacity(BATCH);
+    while rx.recv_many(&mut inbox, BATCH).await > 0 {
+        for msg in inbox.drain(..) {
+            match msg {
+                Msg::Call(call) => batch.push(*call),
+                Msg::Flush(done) => {
+                    write(&store, &mut batch).await;
+                    let _ = done.send(());
+                }
+            }
+        }
+        write(&store, &mut batch).await;
+    }
+}
+
+async fn write(store: &Store, batch: &mut Vec<ApiCall>) {
+    if batch.is_empty() {
+        return;
+    }
+    // One retry covers a momentary lock or connection loss; after that the
+    // records are reported, never silently dropped.
+    let mut result = store.append_api_calls(batch).await;
+    if result.is_err() {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        result = store.append_api_calls(batch).await;
+    }
+    if let Err(e) = result {
+        tracing::error!(error = %e, lost = batch.len(), "could not write API call records to the audit log");
+        metrics::counter!("tollgate_audit_records_lost_total").increment(batch.len() as u64);
+    }
+    batch.clear();
+}
