@@ -51,6 +51,15 @@ enum AuditCommand {
         #[arg(long)]
         org: Option<String>,
     },
+    /// Stream one organization's log to standard output, oldest first, for
+    /// SIEM ingestion. Memory use does not grow with the log.
+    Export {
+        #[arg(long)]
+        org: String,
+        /// `jsonl` or `csv`.
+        #[arg(long, default_value = "jsonl")]
+        format: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -174,6 +183,41 @@ async fn run(command: Command, config: tollgate_server::Config) -> anyhow::Resul
                 anyhow::bail!("{broken} of {} audit chains are broken", orgs.len());
             }
             println!("{} audit chain(s) verified", orgs.len());
+            Ok(())
+        }
+        Command::Audit {
+            command: AuditCommand::Export { org, format },
+        } => {
+            use std::io::Write;
+            use tollgate_server::api::audit::{AuditEventView, CSV_HEADER, Format};
+            let format = match format.as_str() {
+                "jsonl" => Format::JsonLines,
+                "csv" => Format::Csv,
+                other => anyhow::bail!("--format must be jsonl or csv, not {other}"),
+            };
+            let org_id =
+                tollgate_core::OrgId::parse(&org).map_err(|e| anyhow::anyhow!("--org: {e}"))?;
+            let (store, _) = tollgate_server::open_store(&config, false).await?;
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            if format == Format::Csv {
+                out.write_all(CSV_HEADER.as_bytes())?;
+            }
+            let (mut after, mut count) = (0i64, 0u64);
+            loop {
+                let page = store
+                    .operator_audit_events_after(&org_id, after, 1_000)
+                    .await?;
+                let Some(last) = page.last() else { break };
+                after = last.event.seq;
+                let mut chunk = String::new();
+                for e in page {
+                    format.write(&AuditEventView::from(e), &mut chunk);
+                    count += 1;
+                }
+                out.write_all(chunk.as_bytes())?;
+            }
+            out.flush()?;
+            eprintln!("{count} events exported");
             Ok(())
         }
         Command::Config { .. } | Command::Version => Ok(()),

@@ -169,6 +169,36 @@ async fn verify_names_each_kind_of_tampering() {
     }
     store.close().await;
 
+    let export = |format: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+            .args(["audit", "export", "--org", &orgs[0], "--format", format])
+            .env_clear()
+            .envs(env.vars())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let jsonl = export("jsonl");
+    let seqs: Vec<i64> = jsonl
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["seq"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(seqs, (1..=6).collect::<Vec<_>>());
+    let csv = export("csv");
+    assert!(
+        csv.starts_with("seq,id,occurred_at,") && csv.lines().count() == 7,
+        "{csv}"
+    );
+
     let (ok, out) = env.verify(&orgs[0]);
     assert!(ok && out.contains("ok, 6 events"), "{out}");
 

@@ -69,6 +69,7 @@ pub const ROUTES: &[RouteRule] = &[
     org("GET", "/v1/api-keys/{key_id}", Some(OrgAdmin), Admin),
     org("DELETE", "/v1/api-keys/{key_id}", Some(OrgAdmin), Admin),
     org("GET", "/v1/audit-events", Some(AuditRead), Admin),
+    org("GET", "/v1/audit-events/export", Some(AuditRead), Admin),
 ];
 
 pub fn rule_for(method: &str, path: &str) -> Option<&'static RouteRule> {

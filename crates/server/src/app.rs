@@ -108,6 +108,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
             api::api_keys::revoke_api_key
         ))
         .routes(routes!(api::audit::list_audit_events))
+        .routes(routes!(api::audit::export_audit_events))
 }
 
 /// The OpenAPI document as served at /openapi.json.

@@ -186,6 +186,17 @@ pub struct StoredEvent {
     pub raw_hash: [u8; 32],
 }
 
+/// Which events to list; unset fields do not filter.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub since: Option<UnixMicros>,
+    pub until: Option<UnixMicros>,
+    pub actor_id: Option<String>,
+    pub action: Option<String>,
+    pub route: Option<String>,
+    pub outcome: Option<String>,
+}
+
 /// A page of events, newest first.
 #[derive(Debug, Serialize)]
 pub struct AuditPage {
@@ -196,20 +207,38 @@ pub struct AuditPage {
 
 impl OrgScope<'_> {
     /// Events newest first, `limit` at a time, strictly older than `before`.
+    /// Events newest first, `limit` at a time, strictly older than `before`,
+    /// matching every filter that is set.
     pub async fn audit_events(
         &self,
         before: Option<i64>,
         limit: u32,
+        filter: &AuditFilter,
     ) -> Result<AuditPage, StoreError> {
         let mut tx = self.read().await?;
         let before = before.unwrap_or(i64::MAX);
+        // Each optional filter reads `(CAST($n AS T) IS NULL OR column = $n)`:
+        // one statement for every combination, valid on both engines.
         let rows = fetch_all!(
             &mut tx,
             EventRow,
-            "SELECT * FROM audit_events WHERE org_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3",
+            "SELECT * FROM audit_events WHERE org_id = $1 AND seq < $2 \
+             AND (CAST($4 AS BIGINT) IS NULL OR occurred_at >= $4) \
+             AND (CAST($5 AS BIGINT) IS NULL OR occurred_at < $5) \
+             AND (CAST($6 AS TEXT) IS NULL OR actor_id = $6) \
+             AND (CAST($7 AS TEXT) IS NULL OR action = $7) \
+             AND (CAST($8 AS TEXT) IS NULL OR route = $8) \
+             AND (CAST($9 AS TEXT) IS NULL OR outcome = $9) \
+             ORDER BY seq DESC LIMIT $3",
             self.org(),
             before,
-            i64::from(limit) + 1
+            i64::from(limit) + 1,
+            filter.since.map(|t| t.0),
+            filter.until.map(|t| t.0),
+            filter.actor_id.clone(),
+            filter.action.clone(),
+            filter.route.clone(),
+            filter.outcome.clone()
         )?;
         let mut data = rows
             .into_iter()
@@ -222,6 +251,25 @@ impl OrgScope<'_> {
             None
         };
         Ok(AuditPage { data, next_before })
+    }
+
+    /// Events oldest first, strictly after `after`, for exports that stream
+    /// the whole log page by page.
+    pub async fn audit_events_after(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let mut tx = self.read().await?;
+        let rows = fetch_all!(
+            &mut tx,
+            EventRow,
+            "SELECT * FROM audit_events WHERE org_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+            self.org(),
+            after,
+            i64::from(limit)
+        )?;
+        rows.into_iter().map(EventRow::into_stored).collect()
     }
 
     /// The whole chain in order, for verification.
@@ -261,6 +309,27 @@ impl ChainReport {
 const VERIFY_BATCH: i64 = 5_000;
 
 impl Store {
+    /// An organization's events oldest first, strictly after `after`, for
+    /// the operator's export (the CLI). Not reachable from HTTP.
+    pub async fn operator_audit_events_after(
+        &self,
+        org_id: &OrgId,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let mut tx = self.pool.read().await?;
+        tx.bind_org(org_id.as_str()).await?;
+        let rows = fetch_all!(
+            &mut tx,
+            EventRow,
+            "SELECT * FROM audit_events WHERE org_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+            org_id.as_str(),
+            after,
+            i64::from(limit)
+        )?;
+        rows.into_iter().map(EventRow::into_stored).collect()
+    }
+
     /// Every organization id (operator tasks only; ids carry no tenant data).
     pub async fn org_ids(&self) -> Result<Vec<OrgId>, StoreError> {
         let mut tx = self.pool.read().await?;

@@ -163,10 +163,13 @@ impl Tx {
 
     /// Serializes writers of one organization until commit, for invariants
     /// that count rows (the last owner). SQLite's IMMEDIATE transaction
-    /// already excludes every other writer.
+    /// already excludes every other writer. `NO KEY UPDATE`, not `UPDATE`:
+    /// inserts that reference the organization (audit events) take a
+    /// KEY SHARE lock on its row for the foreign key, and a full `FOR UPDATE`
+    /// would deadlock them against this transaction's own audit append.
     pub(crate) async fn lock_org(&mut self, org_id: &str) -> Result<(), StoreError> {
         if let Tx::Postgres(t) = self {
-            sqlx::query("SELECT 1 FROM organizations WHERE id = $1 FOR UPDATE")
+            sqlx::query("SELECT 1 FROM organizations WHERE id = $1 FOR NO KEY UPDATE")
                 .bind(org_id)
                 .execute(&mut **t)
                 .await?;

@@ -24,7 +24,7 @@ use tollgate_core::token::TokenHasher;
 use tollgate_core::{IdError, UnixMicros};
 
 pub use api_keys::{ApiKey, NewApiKey};
-pub use audit::{ApiCall, AuditPage, ChainReport, StoredEvent};
+pub use audit::{ApiCall, AuditFilter, AuditPage, ChainReport, StoredEvent};
 pub use auth::AuthFailure;
 pub use bootstrap::{BootstrapInput, BootstrapOutcome, BootstrapState};
 pub use db::{Backend, PoolSettings};

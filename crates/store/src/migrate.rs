@@ -82,6 +82,11 @@ async fn grant(pool: &sqlx::PgPool, role: &str) -> Result<(), StoreError> {
     }
     let mut conn = pool.acquire().await?;
     let mut tx = conn.begin().await?;
+    // Several servers may start (and migrate) at once; concurrent GRANTs on
+    // the same objects fail with "tuple concurrently updated".
+    sqlx::query("SELECT pg_advisory_xact_lock(74610002)")
+        .execute(&mut *tx)
+        .await?;
     // Identifiers cannot be bound as parameters; the name is validated above.
     let statements = [
         format!("GRANT USAGE ON SCHEMA public TO {role}"),
