@@ -50,7 +50,19 @@ enum AuditCommand {
         /// Only this organization (`org_…`); default: every organization.
         #[arg(long)]
         org: Option<String>,
+        /// Signed checkpoints (JSON Lines, as printed by `audit checkpoint`)
+        /// kept outside the database; default: the checkpoints stored in it.
+        #[arg(long)]
+        checkpoints: Option<PathBuf>,
     },
+    /// Verify each organization's chain and sign its head; prints the signed
+    /// checkpoints as JSON Lines, to keep where the database's owner cannot change them.
+    Checkpoint {
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// Print the public key that verifies checkpoints (base64), for auditors.
+    PublicKey,
     /// Stream one organization's log to standard output, oldest first, for
     /// SIEM ingestion. Memory use does not grow with the log.
     Export {
@@ -136,7 +148,7 @@ async fn run(command: Command, config: tollgate_server::Config) -> anyhow::Resul
             Ok(())
         }
         Command::Bootstrap => {
-            let (store, _) = tollgate_server::open_store(&config, true).await?;
+            let store = tollgate_server::open_store(&config, true).await?.store;
             let link = tollgate_server::app::mint_bootstrap_link(&store, &config).await?;
             println!("{link}");
             println!(
@@ -146,36 +158,76 @@ async fn run(command: Command, config: tollgate_server::Config) -> anyhow::Resul
             Ok(())
         }
         Command::Audit {
-            command: AuditCommand::Verify { org },
+            command: AuditCommand::Verify { org, checkpoints },
         } => {
-            let (store, _) = tollgate_server::open_store(&config, false).await?;
+            let opened = tollgate_server::open_store(&config, false).await?;
+            let store = opened.store;
+            let public = opened.checkpoint_key.public();
             let orgs = match org {
                 Some(id) => vec![
                     tollgate_core::OrgId::parse(&id).map_err(|e| anyhow::anyhow!("--org: {e}"))?,
                 ],
                 None => store.org_ids().await?,
             };
+            let from_file = match &checkpoints {
+                Some(path) => {
+                    let text = std::fs::read_to_string(path)
+                        .with_context(|| format!("reading {}", path.display()))?;
+                    let mut list = Vec::new();
+                    for (n, line) in text
+                        .lines()
+                        .enumerate()
+                        .filter(|(_, l)| !l.trim().is_empty())
+                    {
+                        let cp: tollgate_core::checkpoint::Checkpoint = serde_json::from_str(line)
+                            .with_context(|| format!("{} line {}", path.display(), n + 1))?;
+                        list.push(cp);
+                    }
+                    Some(list)
+                }
+                None => None,
+            };
             let mut broken = 0;
             for org_id in &orgs {
-                let report = store.verify_audit_chain(org_id).await?;
+                let cps = match &from_file {
+                    Some(list) => list
+                        .iter()
+                        .filter(|c| c.org_id == org_id.as_str())
+                        .cloned()
+                        .collect(),
+                    None => store.checkpoints(org_id).await?,
+                };
+                let forged: Vec<_> = cps
+                    .iter()
+                    .filter(|c| !c.verify(&public))
+                    .map(|c| c.seq)
+                    .collect();
+                let report = store.verify_audit_chain_against(org_id, &cps).await?;
                 let head = tollgate_core::audit::to_hex(&report.head_hash);
-                match (&report.broken, report.head_mismatch) {
-                    (None, None) => {
-                        println!("{org_id}: ok, {} events, head {head}", report.verified)
-                    }
-                    (Some(b), _) => {
-                        broken += 1;
-                        println!(
-                            "{org_id}: BROKEN after {} intact events: {b}",
-                            report.verified
-                        );
-                    }
-                    (None, Some((recorded, found))) => {
-                        broken += 1;
-                        println!(
-                            "{org_id}: BROKEN: the chain ends at event {found} but its recorded head is event {recorded}: \
-                             events were removed from the end, or the head was altered"
-                        );
+                let mut problems = Vec::new();
+                if let Some(b) = &report.broken {
+                    problems.push(format!("after {} intact events: {b}", report.verified));
+                }
+                if let Some((recorded, found)) = report.head_mismatch {
+                    problems.push(format!(
+                        "the chain ends at event {found} but its recorded head is event {recorded}: \
+                         events were removed from the end, or the head was altered"
+                    ));
+                }
+                problems.extend(report.checkpoint_failures.iter().cloned());
+                if !forged.is_empty() {
+                    problems.push(format!("checkpoints at events {forged:?} carry no valid signature of this server's key"));
+                }
+                if problems.is_empty() {
+                    println!(
+                        "{org_id}: ok, {} events, head {head}, {} checkpoint(s) matched",
+                        report.verified,
+                        cps.len()
+                    );
+                } else {
+                    broken += 1;
+                    for p in problems {
+                        println!("{org_id}: BROKEN: {p}");
                     }
                 }
             }
@@ -183,6 +235,61 @@ async fn run(command: Command, config: tollgate_server::Config) -> anyhow::Resul
                 anyhow::bail!("{broken} of {} audit chains are broken", orgs.len());
             }
             println!("{} audit chain(s) verified", orgs.len());
+            Ok(())
+        }
+        Command::Audit {
+            command: AuditCommand::Checkpoint { org },
+        } => {
+            let opened = tollgate_server::open_store(&config, false).await?;
+            let orgs = match org {
+                Some(id) => vec![
+                    tollgate_core::OrgId::parse(&id).map_err(|e| anyhow::anyhow!("--org: {e}"))?,
+                ],
+                None => opened.store.org_ids().await?,
+            };
+            let now = tollgate_core::UnixMicros(i64::try_from(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)?
+                    .as_micros(),
+            )?);
+            let mut failed = 0;
+            for org_id in &orgs {
+                match tollgate_server::checkpoints::checkpoint_org(
+                    &opened.store,
+                    &opened.checkpoint_key,
+                    org_id,
+                    now,
+                )
+                .await
+                {
+                    Ok(_) => {
+                        // Print the newest checkpoint, new or already stored.
+                        if let Some(cp) = opened.store.checkpoints(org_id).await?.last() {
+                            println!("{}", serde_json::to_string(cp)?);
+                        }
+                    }
+                    Err(e) => {
+                        failed += 1;
+                        eprintln!("{e:#}");
+                    }
+                }
+            }
+            if failed > 0 {
+                anyhow::bail!("{failed} chain(s) could not be signed");
+            }
+            Ok(())
+        }
+        Command::Audit {
+            command: AuditCommand::PublicKey,
+        } => {
+            use base64::Engine;
+            let opened = tollgate_server::open_store(&config, false).await?;
+            let public = opened.checkpoint_key.public();
+            println!(
+                "{}",
+                base64::engine::general_purpose::STANDARD.encode(public.as_bytes())
+            );
+            eprintln!("key id {}", opened.checkpoint_key.id());
             Ok(())
         }
         Command::Audit {
@@ -197,7 +304,7 @@ async fn run(command: Command, config: tollgate_server::Config) -> anyhow::Resul
             };
             let org_id =
                 tollgate_core::OrgId::parse(&org).map_err(|e| anyhow::anyhow!("--org: {e}"))?;
-            let (store, _) = tollgate_server::open_store(&config, false).await?;
+            let store = tollgate_server::open_store(&config, false).await?.store;
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             if format == Format::Csv {
                 out.write_all(CSV_HEADER.as_bytes())?;

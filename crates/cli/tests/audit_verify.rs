@@ -10,6 +10,7 @@ use tollgate_store::{BootstrapInput, Ctx, MemberInvite, Store};
 
 const KEK: &str = "dGVzdC1rZWstdGVzdC1rZWstdGVzdC1rZWstdGVzdC0=";
 const TOKEN_HASH: &str = "dGVzdC10b2tlbi1oYXNoLXRlc3QtdG9rZW4taGFzaDE=";
+const AUDIT_SIGNING: &str = "dGVzdC1hdWRpdC1zaWduaW5nLWtleS10ZXN0LWtleTE=";
 
 struct Env {
     dir: tempfile::TempDir,
@@ -40,6 +41,10 @@ impl Env {
             (
                 "TOLLGATE_SECURITY_TOKEN_HASH_KEYS".to_string(),
                 TOKEN_HASH.to_string(),
+            ),
+            (
+                "TOLLGATE_SECURITY_AUDIT_SIGNING_KEY".to_string(),
+                AUDIT_SIGNING.to_string(),
             ),
             ("TOLLGATE_LOG_LEVEL".to_string(), "error".to_string()),
         ];
@@ -75,6 +80,7 @@ async fn tamper(env: &Env, org: &str, statements: &[&str]) {
             for s in [
                 "DROP TRIGGER IF EXISTS audit_events_no_update",
                 "DROP TRIGGER IF EXISTS audit_events_no_delete",
+                "DROP TRIGGER IF EXISTS audit_checkpoints_no_delete",
             ]
             .iter()
             .chain(statements)
@@ -88,10 +94,14 @@ async fn tamper(env: &Env, org: &str, statements: &[&str]) {
         Some((_, owner)) => {
             let mut c = sqlx::PgConnection::connect(owner).await.unwrap();
             let mut tx = c.begin().await.unwrap();
-            sqlx::raw_sql("ALTER TABLE audit_events DISABLE TRIGGER USER")
+            for t in ["audit_events", "audit_checkpoints"] {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                    "ALTER TABLE {t} DISABLE TRIGGER USER"
+                )))
                 .execute(&mut *tx)
                 .await
                 .unwrap();
+            }
             sqlx::query("SELECT set_config('app.org_id', $1, true)")
                 .bind(org)
                 .execute(&mut *tx)
@@ -103,10 +113,14 @@ async fn tamper(env: &Env, org: &str, statements: &[&str]) {
                     .await
                     .unwrap();
             }
-            sqlx::raw_sql("ALTER TABLE audit_events ENABLE TRIGGER USER")
+            for t in ["audit_events", "audit_checkpoints"] {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                    "ALTER TABLE {t} ENABLE TRIGGER USER"
+                )))
                 .execute(&mut *tx)
                 .await
                 .unwrap();
+            }
             tx.commit().await.unwrap();
         }
     }
@@ -155,7 +169,10 @@ async fn verify_names_each_kind_of_tampering() {
     let config = tollgate_server::config::load(None, &env.vars())
         .unwrap()
         .config;
-    let (store, _) = tollgate_server::open_store(&config, true).await.unwrap();
+    let store = tollgate_server::open_store(&config, true)
+        .await
+        .unwrap()
+        .store;
     let mut orgs = Vec::new();
     for label in [
         "intact",
@@ -270,4 +287,92 @@ async fn verify_names_each_kind_of_tampering() {
     for org in &orgs[1..] {
         assert!(text.contains(&format!("{org}: BROKEN")), "{text}");
     }
+}
+
+fn run(env: &Env, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(args)
+        .env_clear()
+        .envs(env.vars())
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn signed_checkpoints_expose_a_truncation_that_rewrote_the_head() {
+    let env = Env::new();
+    let config = tollgate_server::config::load(None, &env.vars())
+        .unwrap()
+        .config;
+    let store = tollgate_server::open_store(&config, true)
+        .await
+        .unwrap()
+        .store;
+    let org = org_with_events(&store, "checkpointed").await;
+    store.close().await;
+
+    let (ok, checkpoints, err) = run(&env, &["audit", "checkpoint", "--org", &org]);
+    assert!(ok, "{err}");
+    let cp: serde_json::Value = serde_json::from_str(checkpoints.trim()).unwrap();
+    assert_eq!(cp["seq"], 6);
+    let file = env.dir.path().join("checkpoints.jsonl");
+    std::fs::write(&file, &checkpoints).unwrap();
+    let file = file.to_str().unwrap();
+    let (ok, out, _) = run(
+        &env,
+        &["audit", "verify", "--org", &org, "--checkpoints", file],
+    );
+    assert!(ok && out.contains("1 checkpoint(s) matched"), "{out}");
+    let (ok, key, _) = run(&env, &["audit", "public-key"]);
+    assert!(ok && key.trim().len() == 44, "{key}");
+
+    // The attacker removes the last two events, rewrites the head to match
+    // event 4, and deletes the stored checkpoints.
+    tamper(
+        &env,
+        &org,
+        &[
+            "DELETE FROM audit_events WHERE org_id = '{org}' AND seq > 4",
+            "UPDATE audit_heads SET seq = 4, hash = (SELECT hash FROM audit_events WHERE org_id = '{org}' AND seq = 4) WHERE org_id = '{org}'",
+            "DELETE FROM audit_checkpoints WHERE org_id = '{org}'",
+        ],
+    )
+    .await;
+    // What the database alone says is consistent...
+    let (ok, out, _) = run(&env, &["audit", "verify", "--org", &org]);
+    assert!(ok && out.contains("ok, 4 events"), "{out}");
+    // ...but the exported checkpoint still proves six events existed.
+    let (ok, out, _) = run(
+        &env,
+        &["audit", "verify", "--org", &org, "--checkpoints", file],
+    );
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("covers 6 events but the chain has only 4"),
+        "{out}"
+    );
+
+    // A checkpoint edited to fit the truncated chain no longer verifies.
+    let mut forged: tollgate_core::checkpoint::Checkpoint =
+        serde_json::from_str(checkpoints.trim()).unwrap();
+    forged.seq = 4;
+    let forged_file = env.dir.path().join("forged.jsonl");
+    std::fs::write(&forged_file, serde_json::to_string(&forged).unwrap()).unwrap();
+    let (ok, out, _) = run(
+        &env,
+        &[
+            "audit",
+            "verify",
+            "--org",
+            &org,
+            "--checkpoints",
+            forged_file.to_str().unwrap(),
+        ],
+    );
+    assert!(!ok && out.contains("no valid signature"), "{out}");
 }

@@ -9,6 +9,7 @@
 pub mod access;
 pub mod audit;
 pub mod base32;
+pub mod checkpoint;
 pub mod email;
 pub mod id;
 pub mod time;

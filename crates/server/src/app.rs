@@ -21,7 +21,7 @@ use utoipa_axum::routes;
 use crate::api;
 use crate::config::Config;
 use crate::error::{ApiError, Code};
-use crate::keys::{self, Generate};
+use crate::keys;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -30,6 +30,7 @@ pub struct AppState {
     pub metrics: Option<PrometheusHandle>,
     pub openapi: Arc<OnceLock<String>>,
     pub audit: crate::audit_sink::AuditSink,
+    pub checkpoint_key: Arc<tollgate_core::checkpoint::CheckpointKey>,
 }
 
 impl AppState {
@@ -310,7 +311,7 @@ fn metrics_handle() -> Option<PrometheusHandle> {
         .clone()
 }
 
-fn now() -> UnixMicros {
+pub(crate) fn now() -> UnixMicros {
     let d = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
@@ -330,9 +331,11 @@ pub struct Prepared {
 /// keys, checks privileges and key fingerprints, and binds the listener.
 /// Every failure here stops the start with a message naming the fix.
 pub async fn prepare(config: Config) -> anyhow::Result<Prepared> {
-    let store = open_store(&config, true).await?;
-    let keys = store.1;
-    let store = store.0;
+    let Opened {
+        store,
+        checkpoint_key,
+        created_key_files: keys,
+    } = open_store(&config, true).await?;
     let bootstrap_link = if store.bootstrapped().await? {
         None
     } else {
@@ -348,6 +351,7 @@ pub async fn prepare(config: Config) -> anyhow::Result<Prepared> {
         metrics: metrics_handle(),
         openapi: Arc::new(OnceLock::new()),
         audit,
+        checkpoint_key,
     };
     Ok(Prepared {
         state,
@@ -357,12 +361,17 @@ pub async fn prepare(config: Config) -> anyhow::Result<Prepared> {
     })
 }
 
+/// An opened, checked store and the keys that live beside it.
+pub struct Opened {
+    pub store: Store,
+    pub checkpoint_key: Arc<tollgate_core::checkpoint::CheckpointKey>,
+    /// Key files this start created (first start of an embedded deployment).
+    pub created_key_files: Vec<std::path::PathBuf>,
+}
+
 /// Opens the store with every start-up check; `migrate` runs pending
 /// migrations where the configuration allows.
-pub async fn open_store(
-    config: &Config,
-    migrate: bool,
-) -> anyhow::Result<(Store, Vec<std::path::PathBuf>)> {
+pub async fn open_store(config: &Config, migrate: bool) -> anyhow::Result<Opened> {
     if config.backend() == tollgate_store::Backend::Sqlite {
         create_private_dir(&config.data_dir)?;
     }
@@ -373,17 +382,10 @@ pub async fn open_store(
             .await
             .context("running database migrations")?;
     }
-    let recorded = tollgate_store::recorded_key_count(&url)
+    let recorded = tollgate_store::recorded_key_purposes(&url)
         .await
         .context("reading the database")?;
-    let keys = keys::load(
-        config,
-        if recorded == 0 {
-            Generate::Allowed
-        } else {
-            Generate::Refused
-        },
-    )?;
+    let keys = keys::load_for(config, &recorded)?;
     let settings = PoolSettings {
         max_connections: config.database.max_connections,
         ..Default::default()
@@ -400,10 +402,14 @@ pub async fn open_store(
     }
     let t = now();
     for (purpose, ids) in [
-        ("kek", vec![keys.kek.id().to_owned()]),
+        (keys::KEK, vec![keys.kek.id().to_owned()]),
         (
-            "token_hash",
+            keys::TOKEN_HASH,
             store.hasher().key_ids().map(str::to_owned).collect(),
+        ),
+        (
+            keys::AUDIT_SIGNING,
+            vec![keys.checkpoint_key.id().to_owned()],
         ),
     ] {
         let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
@@ -415,7 +421,11 @@ pub async fn open_store(
             );
         }
     }
-    Ok((store, created))
+    Ok(Opened {
+        store,
+        checkpoint_key: Arc::new(keys.checkpoint_key),
+        created_key_files: created,
+    })
 }
 
 /// A fresh one-time link that creates an organization.
@@ -449,6 +459,11 @@ pub async fn serve(
     let grace = Duration::from_secs(prepared.state.config.server.shutdown_grace_secs);
     let store = prepared.state.store.clone();
     let audit = prepared.state.audit.clone();
+    crate::checkpoints::spawn_periodic(
+        store.clone(),
+        prepared.state.checkpoint_key.clone(),
+        Duration::from_secs(prepared.state.config.audit.checkpoint_interval_secs),
+    );
     let app = build(prepared.state);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let server = axum::serve(

@@ -14,7 +14,14 @@ use serde::{Deserialize, Serialize};
 pub const DEFAULTS: &str = include_str!("../../../config/defaults.toml");
 
 /// Sections of the file; `TOLLGATE_<SECTION>_<KEY>` maps to `<section>.<key>`.
-const SECTIONS: &[&str] = &["server", "database", "security", "bootstrap", "log"];
+const SECTIONS: &[&str] = &[
+    "server",
+    "database",
+    "security",
+    "bootstrap",
+    "audit",
+    "log",
+];
 
 /// Settings that hold secrets: they get `_FILE` variants and are never printed.
 pub const SECRET_KEYS: &[&str] = &[
@@ -22,6 +29,7 @@ pub const SECRET_KEYS: &[&str] = &[
     "database.migration_url",
     "security.kek",
     "security.token_hash_keys",
+    "security.audit_signing_key",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -32,7 +40,14 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub security: SecurityConfig,
     pub bootstrap: BootstrapConfig,
+    pub audit: AuditConfig,
     pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    pub checkpoint_interval_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -64,6 +79,8 @@ pub struct SecurityConfig {
     pub kek_file: String,
     pub token_hash_keys: String,
     pub token_hash_keys_file: String,
+    pub audit_signing_key: String,
+    pub audit_signing_key_file: String,
     pub security_contact: String,
 }
 
@@ -267,6 +284,7 @@ impl Config {
             &mut shown.database.migration_url,
             &mut shown.security.kek,
             &mut shown.security.token_hash_keys,
+            &mut shown.security.audit_signing_key,
         ] {
             if !value.is_empty() {
                 *value = "<redacted>".into();

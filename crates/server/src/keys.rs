@@ -49,6 +49,7 @@ impl Kek {
 pub struct Keys {
     pub kek: Kek,
     pub token_hasher: TokenHasher,
+    pub checkpoint_key: tollgate_core::checkpoint::CheckpointKey,
     /// Files created by this start (first start of an embedded deployment).
     pub created: Vec<PathBuf>,
 }
@@ -61,14 +62,41 @@ pub enum Generate {
     Refused,
 }
 
+/// Key purposes as recorded in the database's fingerprints.
+pub const KEK: &str = "kek";
+pub const TOKEN_HASH: &str = "token_hash";
+pub const AUDIT_SIGNING: &str = "audit_signing";
+
+/// Loads every key; a key may be generated only when the database has no
+/// fingerprint for its purpose yet (`recorded` lists those it has).
+pub fn load_for(config: &Config, recorded: &[String]) -> anyhow::Result<Keys> {
+    let may = |purpose: &str| {
+        if recorded.iter().any(|r| r == purpose) {
+            Generate::Refused
+        } else {
+            Generate::Allowed
+        }
+    };
+    load_with(config, may(KEK), may(TOKEN_HASH), may(AUDIT_SIGNING))
+}
+
 pub fn load(config: &Config, generate: Generate) -> anyhow::Result<Keys> {
+    load_with(config, generate, generate, generate)
+}
+
+fn load_with(
+    config: &Config,
+    kek_gen: Generate,
+    hash_gen: Generate,
+    signing_gen: Generate,
+) -> anyhow::Result<Keys> {
     let mut created = Vec::new();
     let keys_dir = config.data_dir.join("keys");
     let kek_text = secret_text(
         &config.security.kek,
         &config.security.kek_file,
         &keys_dir.join("kek"),
-        generate,
+        kek_gen,
         &mut created,
         "security.kek",
     )?;
@@ -77,7 +105,7 @@ pub fn load(config: &Config, generate: Generate) -> anyhow::Result<Keys> {
         &config.security.token_hash_keys,
         &config.security.token_hash_keys_file,
         &keys_dir.join("token-hash"),
-        generate,
+        hash_gen,
         &mut created,
         "security.token_hash_keys",
     )?;
@@ -93,9 +121,21 @@ pub fn load(config: &Config, generate: Generate) -> anyhow::Result<Keys> {
     }
     let token_hasher =
         TokenHasher::new(hash_keys).context("security.token_hash_keys holds no key")?;
+    let signing_text = secret_text(
+        &config.security.audit_signing_key,
+        &config.security.audit_signing_key_file,
+        &keys_dir.join("audit-signing"),
+        signing_gen,
+        &mut created,
+        "security.audit_signing_key",
+    )?;
+    let checkpoint_key = tollgate_core::checkpoint::CheckpointKey::from_seed(
+        &decode_key(&signing_text).context("security.audit_signing_key")?,
+    );
     Ok(Keys {
         kek,
         token_hasher,
+        checkpoint_key,
         created,
     })
 }
@@ -216,7 +256,7 @@ mod tests {
     fn first_start_creates_private_key_files() {
         let dir = tempfile::tempdir().unwrap();
         let keys = load(&config(dir.path()), Generate::Allowed).unwrap();
-        assert_eq!(keys.created.len(), 2);
+        assert_eq!(keys.created.len(), 3);
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

@@ -6,10 +6,11 @@ pub mod access;
 pub mod api;
 pub mod app;
 pub mod audit_sink;
+pub mod checkpoints;
 pub mod config;
 pub mod error;
 pub mod keys;
 pub mod telemetry;
 
-pub use app::{AppState, Prepared, build, open_store, openapi_document, prepare, serve};
+pub use app::{AppState, Opened, Prepared, build, open_store, openapi_document, prepare, serve};
 pub use config::Config;

@@ -10,6 +10,7 @@ use serde::Serialize;
 use tollgate_core::audit::{
     ActorRef, AuditEvent, ChainBreak, ChainVerifier, GENESIS, RequestMeta, TargetRef, to_hex,
 };
+use tollgate_core::checkpoint::Checkpoint;
 use tollgate_core::id::EventKind;
 use tollgate_core::{OrgId, UnixMicros};
 
@@ -296,11 +297,13 @@ pub struct ChainReport {
     /// The recorded head (count, hash) disagrees with the chain: events were
     /// removed from the end, or the head itself was altered.
     pub head_mismatch: Option<(i64, i64)>,
+    /// Signed checkpoints the chain no longer matches: each a sentence.
+    pub checkpoint_failures: Vec<String>,
 }
 
 impl ChainReport {
     pub fn is_intact(&self) -> bool {
-        self.broken.is_none() && self.head_mismatch.is_none()
+        self.broken.is_none() && self.head_mismatch.is_none() && self.checkpoint_failures.is_empty()
     }
 }
 
@@ -346,6 +349,18 @@ impl Store {
     /// Walks an organization's audit chain from its first event and reports
     /// the first break. Operator task (the CLI): not reachable from HTTP.
     pub async fn verify_audit_chain(&self, org_id: &OrgId) -> Result<ChainReport, StoreError> {
+        self.verify_audit_chain_against(org_id, &[]).await
+    }
+
+    /// As [`Store::verify_audit_chain`], and also checks that the chain still
+    /// contains each checkpoint's event with the signed hash (signatures are
+    /// the caller's to check). This catches truncation even when the recorded
+    /// head was rewritten to match.
+    pub async fn verify_audit_chain_against(
+        &self,
+        org_id: &OrgId,
+        checkpoints: &[Checkpoint],
+    ) -> Result<ChainReport, StoreError> {
         let org = org_id.as_str();
         // The head is read first and the walk stops there, so events appended
         // while verifying (the server keeps running) are left for next time
@@ -360,7 +375,13 @@ impl Store {
                 org
             )?
         };
-        let limit_seq = head.as_ref().map_or(i64::MAX, |(seq, _)| *seq);
+        let checkpoints: Vec<&Checkpoint> =
+            checkpoints.iter().filter(|c| c.org_id == org).collect();
+        let signed_up_to = checkpoints.iter().map(|c| c.seq).max().unwrap_or(0);
+        let limit_seq = head
+            .as_ref()
+            .map_or(i64::MAX, |(seq, _)| (*seq).max(signed_up_to));
+        let mut checkpoint_failures = Vec::new();
         let mut verifier = ChainVerifier::default();
         let mut after = 0i64;
         let mut broken = None;
@@ -386,9 +407,27 @@ impl Store {
                     broken = Some(b);
                     break 'walk;
                 }
+                for c in checkpoints.iter().filter(|c| c.seq == stored.event.seq) {
+                    if c.head() != Some(stored.raw_hash) {
+                        checkpoint_failures.push(format!(
+                            "event {} differs from the checkpoint signed at {}",
+                            c.seq,
+                            c.created_at.to_rfc3339()
+                        ));
+                    }
+                }
             }
         }
         let (verified, head_hash) = verifier.head();
+        if broken.is_none() {
+            for c in checkpoints.iter().filter(|c| c.seq > verified) {
+                checkpoint_failures.push(format!(
+                    "a checkpoint signed at {} covers {} events but the chain has only {verified}: events were removed from the end",
+                    c.created_at.to_rfc3339(),
+                    c.seq
+                ));
+            }
+        }
         let head_mismatch = match (&broken, head) {
             (Some(_), _) => None,
             (None, Some((seq, hash))) if seq == verified && hash == head_hash.to_vec() => None,
@@ -401,6 +440,7 @@ impl Store {
             head_hash,
             broken,
             head_mismatch,
+            checkpoint_failures,
         })
     }
 }
@@ -449,5 +489,69 @@ impl Store {
             append_with_outcome(&mut tx, org, draft, call.outcome(), &call.ctx).await?;
         }
         tx.commit().await
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct CheckpointRow {
+    org_id: String,
+    seq: i64,
+    head_hash: String,
+    created_at: i64,
+    key_id: String,
+    signature: String,
+}
+
+impl Store {
+    /// Stores a signed checkpoint; signing the same event twice is a no-op.
+    /// Operator and server task only: not reachable from HTTP.
+    pub async fn record_checkpoint(
+        &self,
+        org_id: &OrgId,
+        c: &Checkpoint,
+    ) -> Result<(), StoreError> {
+        if c.org_id != org_id.as_str() {
+            return Err(StoreError::Invalid(
+                "checkpoint of another organization".into(),
+            ));
+        }
+        let mut tx = self.pool.write().await?;
+        tx.bind_org(org_id.as_str()).await?;
+        exec!(
+            &mut tx,
+            "INSERT INTO audit_checkpoints (org_id, seq, head_hash, created_at, key_id, signature) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (org_id, seq) DO NOTHING",
+            org_id.as_str(),
+            c.seq,
+            c.head_hash.clone(),
+            c.created_at.0,
+            c.key_id.clone(),
+            c.signature.clone()
+        )?;
+        tx.commit().await
+    }
+
+    /// An organization's stored checkpoints, oldest first.
+    pub async fn checkpoints(&self, org_id: &OrgId) -> Result<Vec<Checkpoint>, StoreError> {
+        let mut tx = self.pool.read().await?;
+        tx.bind_org(org_id.as_str()).await?;
+        let rows = fetch_all!(
+            &mut tx,
+            CheckpointRow,
+            "SELECT org_id, seq, head_hash, created_at, key_id, signature FROM audit_checkpoints WHERE org_id = $1 ORDER BY seq",
+            org_id.as_str()
+        )?;
+        Ok(rows
+            .into_iter()
+            .map(|r| Checkpoint {
+                version: 1,
+                org_id: r.org_id,
+                seq: r.seq,
+                head_hash: r.head_hash,
+                created_at: UnixMicros(r.created_at),
+                key_id: r.key_id,
+                signature: r.signature,
+            })
+            .collect())
     }
 }

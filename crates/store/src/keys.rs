@@ -7,7 +7,7 @@
 
 use tollgate_core::UnixMicros;
 
-use crate::db::{Pool, PoolSettings, exec, fetch_one, fetch_optional};
+use crate::db::{Pool, PoolSettings, exec, fetch_all, fetch_one, fetch_optional};
 use crate::{Store, StoreError};
 
 /// The outcome of comparing a configured key with the recorded one.
@@ -55,14 +55,31 @@ impl Store {
         )?;
         let outcome = match recorded {
             None => {
-                exec!(
+                // Several nodes may start for the first time at once: the
+                // first insert wins and the others compare against it.
+                let inserted = exec!(
                     &mut tx,
-                    "INSERT INTO key_fingerprints (purpose, key_id, created_at) VALUES ($1, $2, $3)",
+                    "INSERT INTO key_fingerprints (purpose, key_id, created_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (purpose) DO NOTHING",
                     purpose,
                     *current,
                     now.0
                 )?;
-                KeyCheck::Recorded
+                if inserted == 1 {
+                    KeyCheck::Recorded
+                } else {
+                    let (winner,) = fetch_one!(
+                        &mut tx,
+                        (String,),
+                        "SELECT key_id FROM key_fingerprints WHERE purpose = $1",
+                        purpose
+                    )?;
+                    if key_ids.contains(&winner.as_str()) {
+                        KeyCheck::Matches
+                    } else {
+                        KeyCheck::Mismatch { recorded: winner }
+                    }
+                }
             }
             Some((recorded,)) if recorded == *current => KeyCheck::Matches,
             // A rotation: the recorded key is still configured as an older
@@ -84,9 +101,9 @@ impl Store {
     }
 }
 
-/// How many key fingerprints the database at `url` holds: zero means no
-/// data is keyed yet, so keys may be generated.
-pub async fn recorded_key_count(url: &str) -> Result<i64, StoreError> {
+/// The key purposes the database at `url` has fingerprints for: a key of a
+/// purpose not listed may be generated, since nothing is keyed by it yet.
+pub async fn recorded_key_purposes(url: &str) -> Result<Vec<String>, StoreError> {
     let pool = Pool::open(
         url,
         &PoolSettings {
@@ -96,8 +113,12 @@ pub async fn recorded_key_count(url: &str) -> Result<i64, StoreError> {
     )
     .await?;
     let mut tx = pool.read().await?;
-    let (n,) = fetch_one!(&mut tx, (i64,), "SELECT COUNT(*) FROM key_fingerprints")?;
+    let rows = fetch_all!(
+        &mut tx,
+        (String,),
+        "SELECT purpose FROM key_fingerprints ORDER BY purpose"
+    )?;
     drop(tx);
     pool.close().await;
-    Ok(n)
+    Ok(rows.into_iter().map(|(p,)| p).collect())
 }

@@ -28,7 +28,7 @@ pub use audit::{ApiCall, AuditFilter, AuditPage, ChainReport, StoredEvent};
 pub use auth::AuthFailure;
 pub use bootstrap::{BootstrapInput, BootstrapOutcome, BootstrapState};
 pub use db::{Backend, PoolSettings};
-pub use keys::{KeyCheck, recorded_key_count};
+pub use keys::{KeyCheck, recorded_key_purposes};
 pub use members::{Member, MemberInvite};
 pub use migrate::{MigrationReport, migrate};
 pub use orgs::{Org, OrgPatch};

@@ -10,6 +10,7 @@ use tollgate_store::{Ctx, NewApiKey, Store};
 /// database, which records the key fingerprints of its first start.
 const KEK: &str = "dGVzdC1rZWstdGVzdC1rZWstdGVzdC1rZWstdGVzdC0=";
 const TOKEN_HASH: &str = "dGVzdC10b2tlbi1oYXNoLXRlc3QtdG9rZW4taGFzaDE=";
+const AUDIT_SIGNING: &str = "dGVzdC1hdWRpdC1zaWduaW5nLWtleS10ZXN0LWtleTE=";
 
 pub fn backend() -> String {
     std::env::var("TOLLGATE_TEST_BACKEND").unwrap_or_else(|_| "sqlite".into())
@@ -45,6 +46,10 @@ pub fn config(data_dir: &std::path::Path) -> Config {
         (
             "TOLLGATE_SECURITY_TOKEN_HASH_KEYS".to_string(),
             TOKEN_HASH.to_string(),
+        ),
+        (
+            "TOLLGATE_SECURITY_AUDIT_SIGNING_KEY".to_string(),
+            AUDIT_SIGNING.to_string(),
         ),
         ("TOLLGATE_LOG_LEVEL".to_string(), "warn".to_string()),
     ];
