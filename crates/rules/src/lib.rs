@@ -207,6 +207,11 @@ impl Rules {
         &self.location.zone_names[zone.index()]
     }
 
+    /// Every zone the data names.
+    pub fn all_zones(&self) -> ZoneSet {
+        self.location.all_zones()
+    }
+
     /// Looks a zone up by IANA name (only zones the data names).
     pub fn zone_id(&self, name: &str) -> Option<ZoneId> {
         self.location.zone_id(name)

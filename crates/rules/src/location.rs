@@ -329,6 +329,14 @@ impl LocationTables {
         Ok(set)
     }
 
+    pub(crate) fn all_zones(&self) -> ZoneSet {
+        ZoneSet(if self.zones.len() == 64 {
+            u64::MAX
+        } else {
+            (1u64 << self.zones.len()) - 1
+        })
+    }
+
     pub(crate) fn zone_id(&self, name: &str) -> Option<ZoneId> {
         self.zone_names
             .iter()
