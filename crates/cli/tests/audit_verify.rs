@@ -244,7 +244,7 @@ async fn verify_names_each_kind_of_tampering() {
             "UPDATE audit_events SET seq = seq + 100 WHERE org_id = '{org}' AND seq >= 3",
             "UPDATE audit_events SET seq = seq - 99 WHERE org_id = '{org}' AND seq >= 103",
             "INSERT INTO audit_events (org_id, seq, id, occurred_at, actor_kind, action, outcome, details, prev_hash, hash) \
-             SELECT org_id, 3, 'evt_forged', occurred_at, 'system', 'member.removed', 'success', '{}', hash, hash \
+             SELECT org_id, 3, 'evt_forged_' || org_id, occurred_at, 'system', 'member.removed', 'success', '{}', hash, hash \
              FROM audit_events WHERE org_id = '{org}' AND seq = 2",
         ],
     )

@@ -87,34 +87,7 @@ async fn append_with_outcome(
         org_id,
         hash.to_vec()
     )?;
-    let (target_kind, target_id) = match &event.target {
-        Some(t) => (Some(t.kind.clone()), Some(t.id.clone())),
-        None => (None, None),
-    };
-    exec!(
-        &mut *tx,
-        "INSERT INTO audit_events (org_id, seq, id, occurred_at, actor_kind, actor_id, action, \
-         target_kind, target_id, outcome, request_id, ip, user_agent, method, route, details, prev_hash, hash) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
-        event.org_id,
-        event.seq,
-        event.id,
-        event.occurred_at.0,
-        event.actor.kind,
-        event.actor.id,
-        event.action,
-        target_kind,
-        target_id,
-        event.outcome,
-        event.request.request_id,
-        event.request.ip,
-        event.request.user_agent,
-        event.request.method,
-        event.request.route,
-        event.details.to_string(),
-        event.prev_hash.to_vec(),
-        hash.to_vec(),
-    )?;
+    insert_events(tx, &[(event, hash)]).await?;
     Ok(())
 }
 
@@ -470,26 +443,138 @@ impl ApiCall {
 
 impl Store {
     /// Appends a batch of API-call events in one transaction (group commit),
-    /// each to its own organization's chain.
+    /// each to its own organization's chain. Per organization the head is
+    /// advanced once for the whole group and events are inserted many rows
+    /// per statement: statements, not hashing, are what a commit costs.
     pub async fn append_api_calls(&self, calls: &[ApiCall]) -> Result<(), StoreError> {
-        let mut tx = self.pool.write().await?;
+        let mut groups: Vec<(&str, Vec<&ApiCall>)> = Vec::new();
         for call in calls {
             let org = call.actor.org_id().as_str();
+            match groups.iter_mut().find(|(o, _)| *o == org) {
+                Some((_, g)) => g.push(call),
+                None => groups.push((org, vec![call])),
+            }
+        }
+        let mut tx = self.pool.write().await?;
+        for (org, group) in groups {
             tx.bind_org(org).await?;
-            let draft = Draft {
-                actor: call.actor.audit_ref(),
-                action: "api.call",
-                target: None,
-                details: serde_json::json!({
-                    "status": call.status,
-                    "latency_micros": call.latency_micros,
-                    "path_ids": call.path_ids,
-                }),
-            };
-            append_with_outcome(&mut tx, org, draft, call.outcome(), &call.ctx).await?;
+            let n = group.len() as i64;
+            let (last, prev) = fetch_optional!(
+                &mut tx,
+                (i64, Vec<u8>),
+                "UPDATE audit_heads SET seq = seq + $2 WHERE org_id = $1 RETURNING seq, hash",
+                org,
+                n
+            )?
+            .ok_or_else(|| StoreError::Corrupt(format!("organization {org} has no audit chain")))?;
+            let mut prev = mac_array(prev)?;
+            let mut events = Vec::with_capacity(group.len());
+            for (i, call) in group.iter().enumerate() {
+                let event = AuditEvent {
+                    id: new_id::<EventKind>(call.ctx.now)?.to_string(),
+                    org_id: org.to_owned(),
+                    seq: last - n + 1 + i as i64,
+                    occurred_at: call.ctx.now,
+                    actor: call.actor.audit_ref(),
+                    action: "api.call".to_owned(),
+                    target: None,
+                    outcome: call.outcome().to_owned(),
+                    request: call.ctx.request.clone(),
+                    details: serde_json::json!({
+                        "status": call.status,
+                        "latency_micros": call.latency_micros,
+                        "path_ids": call.path_ids,
+                    }),
+                    prev_hash: prev,
+                };
+                let hash = event.hash();
+                prev = hash;
+                events.push((event, hash));
+            }
+            exec!(
+                &mut tx,
+                "UPDATE audit_heads SET hash = $2 WHERE org_id = $1",
+                org,
+                prev.to_vec()
+            )?;
+            for chunk in events.chunks(INSERT_ROWS) {
+                insert_events(&mut tx, chunk).await?;
+            }
         }
         tx.commit().await
     }
+}
+
+/// Rows per multi-row INSERT: 18 parameters each stays far below SQLite's
+/// and PostgreSQL's parameter limits.
+const INSERT_ROWS: usize = 64;
+const EVENT_COLUMNS: usize = 18;
+
+/// Inserts events (with their hashes) in one statement.
+async fn insert_events(tx: &mut Tx, rows: &[(AuditEvent, [u8; 32])]) -> Result<(), StoreError> {
+    use std::fmt::Write;
+    let mut sql = String::from(
+        "INSERT INTO audit_events (org_id, seq, id, occurred_at, actor_kind, actor_id, action, target_kind, target_id, \
+         outcome, request_id, ip, user_agent, method, route, details, prev_hash, hash) VALUES ",
+    );
+    // SQLite gets anonymous `?` placeholders: sqlx asks SQLite for each
+    // parameter's name, which SQLite finds by a linear scan, so numbered
+    // names make a many-row statement quadratic (36% of append time, by perf).
+    let numbered = matches!(tx, Tx::Postgres(_));
+    for r in 0..rows.len() {
+        sql.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 0..EVENT_COLUMNS {
+            sql.push_str(if c == 0 { "" } else { ", " });
+            if numbered {
+                let _ = write!(sql, "${}", r * EVENT_COLUMNS + c + 1);
+            } else {
+                sql.push('?');
+            }
+        }
+        sql.push(')');
+    }
+    let details: Vec<String> = rows.iter().map(|(e, _)| e.details.to_string()).collect();
+    // The same binds for either backend.
+    macro_rules! bind_rows {
+        ($q:expr) => {{
+            let mut q = $q;
+            for ((e, hash), details) in rows.iter().zip(&details) {
+                q = q
+                    .bind(e.org_id.as_str())
+                    .bind(e.seq)
+                    .bind(e.id.as_str())
+                    .bind(e.occurred_at.0)
+                    .bind(e.actor.kind.as_str())
+                    .bind(e.actor.id.as_deref())
+                    .bind(e.action.as_str())
+                    .bind(e.target.as_ref().map(|t| t.kind.as_str()))
+                    .bind(e.target.as_ref().map(|t| t.id.as_str()))
+                    .bind(e.outcome.as_str())
+                    .bind(e.request.request_id.as_deref())
+                    .bind(e.request.ip.as_deref())
+                    .bind(e.request.user_agent.as_deref())
+                    .bind(e.request.method.as_deref())
+                    .bind(e.request.route.as_deref())
+                    .bind(details.as_str())
+                    .bind(e.prev_hash.as_slice())
+                    .bind(hash.as_slice());
+            }
+            q
+        }};
+    }
+    match tx {
+        Tx::Sqlite(t) => {
+            bind_rows!(sqlx::query(sqlx::AssertSqlSafe(sql)))
+                .execute(&mut **t)
+                .await?;
+        }
+        Tx::Postgres(t) => {
+            bind_rows!(sqlx::query(sqlx::AssertSqlSafe(sql)))
+                .execute(&mut **t)
+                .await?;
+        }
+    }
+    Ok(())
 }
 
 #[derive(sqlx::FromRow)]
