@@ -53,12 +53,13 @@ async fn main() {
         .authenticate_api_key(&org.token.plaintext, now)
         .await
         .expect("actor");
-    let mut request = tollgate_core::audit::RequestMeta::default();
-    request.request_id = Some("req_0123456789abcdef".into());
-    request.ip = Some("127.0.0.1".into());
-    request.user_agent = Some("bench/1.0".into());
-    request.method = Some("POST".into());
-    request.route = Some("/v1/dial-checks".into());
+    let request = tollgate_core::audit::RequestMeta {
+        request_id: Some("req_0123456789abcdef".into()),
+        ip: Some("127.0.0.1".into()),
+        user_agent: Some("bench/1.0".into()),
+        method: Some("POST".into()),
+        route: Some("/v1/dial-checks".into()),
+    };
     let call = ApiCall {
         actor,
         ctx: Ctx { now, request },
