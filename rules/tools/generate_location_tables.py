@@ -98,16 +98,21 @@ def valid_zone(name):
         return False
 
 
-def region_of_npa(npa):
-    """The phonenumbers region that owns this area code, by leading digits."""
-    owner = None
-    for region in phonenumbers.region_codes_for_country_code(1):
-        meta = phonenumbers.PhoneMetadata.metadata_for_region(region)
-        if meta is None or not meta.leading_digits:
-            continue
-        if re.match(meta.leading_digits, npa):
-            owner = region
-    return owner or "US"
+def region_of_npa(npa, cache={}):
+    """The phonenumbers region that owns this area code: the region of a
+    sample number when it is valid, else the region whose leading-digit
+    pattern matches (territories and Caribbean countries have one; Canada and
+    the US are told apart by their number patterns, hence the sample)."""
+    if npa not in cache:
+        owner = phonenumbers.region_code_for_number(phonenumbers.parse("+1" + npa + "2345678"))
+        if owner is None:
+            owner = "US"
+            for region in phonenumbers.region_codes_for_country_code(1):
+                meta = phonenumbers.PhoneMetadata.metadata_for_region(region)
+                if meta is not None and meta.leading_digits and re.match(meta.leading_digits, npa):
+                    owner = region
+        cache[npa] = owner
+    return cache[npa]
 
 
 def states_of_description(text):
