@@ -215,6 +215,10 @@ fn table() -> Vec<Case> {
             false,
         )
         .denied(DAY, Some("2026-11-23T16:00:00Z")), // Mon 09:00 MST (the Denver part)
+        // Oklahoma automated (dial-announcing) calls start at 9:00, live calls at 8:00 (Mon 08:30 CST).
+        case("OK-AUTOMATED", "405", AI, "2026-11-23T14:30:00Z", false)
+            .denied(OUT, Some("2026-11-23T15:00:00Z")),
+        case("OK-HOURS", "405", LIVE, "2026-11-23T14:30:00Z", true),
         // Maine automated calls: weekdays 09-17.
         case("ME-AUTOMATED", "207", AI, "2026-11-23T22:30:00Z", false)
             .denied(OUT, Some("2026-11-24T14:00:00Z")),
