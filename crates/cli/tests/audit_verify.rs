@@ -85,7 +85,7 @@ async fn tamper(env: &Env, org: &str, statements: &[&str]) {
             .iter()
             .chain(statements)
             {
-                sqlx::raw_sql(sqlx::AssertSqlSafe(s.replace("{org}", org)))
+                sqlx::raw_sql(&s.replace("{org}", org))
                     .execute(&mut c)
                     .await
                     .unwrap();
@@ -95,12 +95,10 @@ async fn tamper(env: &Env, org: &str, statements: &[&str]) {
             let mut c = sqlx::PgConnection::connect(owner).await.unwrap();
             let mut tx = c.begin().await.unwrap();
             for t in ["audit_events", "audit_checkpoints"] {
-                sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-                    "ALTER TABLE {t} DISABLE TRIGGER USER"
-                )))
-                .execute(&mut *tx)
-                .await
-                .unwrap();
+                sqlx::raw_sql(&format!("ALTER TABLE {t} DISABLE TRIGGER USER"))
+                    .execute(&mut *tx)
+                    .await
+                    .unwrap();
             }
             sqlx::query("SELECT set_config('app.org_id', $1, true)")
                 .bind(org)
@@ -108,18 +106,16 @@ async fn tamper(env: &Env, org: &str, statements: &[&str]) {
                 .await
                 .unwrap();
             for s in statements {
-                sqlx::raw_sql(sqlx::AssertSqlSafe(s.replace("{org}", org)))
+                sqlx::raw_sql(&s.replace("{org}", org))
                     .execute(&mut *tx)
                     .await
                     .unwrap();
             }
             for t in ["audit_events", "audit_checkpoints"] {
-                sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-                    "ALTER TABLE {t} ENABLE TRIGGER USER"
-                )))
-                .execute(&mut *tx)
-                .await
-                .unwrap();
+                sqlx::raw_sql(&format!("ALTER TABLE {t} ENABLE TRIGGER USER"))
+                    .execute(&mut *tx)
+                    .await
+                    .unwrap();
             }
             tx.commit().await.unwrap();
         }

@@ -564,14 +564,10 @@ async fn insert_events(tx: &mut Tx, rows: &[(AuditEvent, [u8; 32])]) -> Result<(
     }
     match tx {
         Tx::Sqlite(t) => {
-            bind_rows!(sqlx::query(sqlx::AssertSqlSafe(sql)))
-                .execute(&mut **t)
-                .await?;
+            bind_rows!(sqlx::query(&sql)).execute(&mut **t).await?;
         }
         Tx::Postgres(t) => {
-            bind_rows!(sqlx::query(sqlx::AssertSqlSafe(sql)))
-                .execute(&mut **t)
-                .await?;
+            bind_rows!(sqlx::query(&sql)).execute(&mut **t).await?;
         }
     }
     Ok(())

@@ -101,9 +101,7 @@ async fn grant(pool: &sqlx::PgPool, role: &str) -> Result<(), StoreError> {
             .collect::<Vec<_>>()
             .iter(),
     ) {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.clone()))
-            .execute(&mut *tx)
-            .await?;
+        sqlx::raw_sql(sql).execute(&mut *tx).await?;
     }
     tx.commit().await?;
     Ok(())
