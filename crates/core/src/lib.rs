@@ -12,6 +12,7 @@ pub mod base32;
 pub mod checkpoint;
 pub mod email;
 pub mod id;
+pub mod rate_limit;
 pub mod time;
 pub mod token;
 

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use tollgate_core::access::authorize;
 use tollgate_core::{Access, Role, Scope};
 
-use crate::app::AppState;
+use crate::app::{AppState, ClientIp};
 use crate::error::{ApiError, Code};
 
 /// One route's requirement.
@@ -21,6 +21,8 @@ pub struct RouteRule {
     pub method: &'static str,
     pub path: &'static str,
     pub access: Access,
+    /// Unauthenticated but doing real work: limited per client IP.
+    pub per_ip_limit: bool,
 }
 
 const fn public(method: &'static str, path: &'static str) -> RouteRule {
@@ -28,6 +30,16 @@ const fn public(method: &'static str, path: &'static str) -> RouteRule {
         method,
         path,
         access: Access::Public,
+        per_ip_limit: false,
+    }
+}
+
+const fn public_limited(method: &'static str, path: &'static str) -> RouteRule {
+    RouteRule {
+        method,
+        path,
+        access: Access::Public,
+        per_ip_limit: true,
     }
 }
 
@@ -41,6 +53,7 @@ const fn org(
         method,
         path,
         access: Access::Org { scope, min_role },
+        per_ip_limit: false,
     }
 }
 
@@ -54,8 +67,8 @@ pub const ROUTES: &[RouteRule] = &[
     public("GET", "/openapi.json"),
     public("GET", "/.well-known/security.txt"),
     public("GET", "/assets/tollgate.css"),
-    public("GET", "/bootstrap/{token}"),
-    public("POST", "/bootstrap"),
+    public_limited("GET", "/bootstrap/{token}"),
+    public_limited("POST", "/bootstrap"),
     org("GET", "/v1/me", None, Viewer),
     org("GET", "/v1/org", None, Viewer),
     org("PATCH", "/v1/org", Some(OrgAdmin), Admin),
@@ -94,28 +107,82 @@ pub async fn enforce(
         );
         return ApiError::internal().into_response();
     };
+    let limits = &state.config.rate_limit;
+    let now = state.now();
+    let ip = req
+        .extensions()
+        .get::<ClientIp>()
+        .map_or_else(|| "unknown".to_owned(), |c| c.0.to_string());
     let Access::Org { .. } = rule.access else {
+        if rule.per_ip_limit {
+            let v = state
+                .limiter
+                .admit(&format!("ip:{ip}:public"), limits.public(), now);
+            if !v.allowed {
+                return too_many(v);
+            }
+        }
         return next.run(req).await;
     };
+    // A client that keeps presenting bad credentials is refused before any
+    // credential is looked up or hashed.
+    let failures = format!("ip:{ip}:auth-failures");
+    let standing = state
+        .limiter
+        .would_admit(&failures, limits.auth_failures(), now);
+    if !standing.allowed {
+        return too_many(standing);
+    }
     let Some(token) = bearer(&req) else {
         return ApiError::new(Code::Unauthenticated).into_response();
     };
-    let actor = match state.store.authenticate_api_key(token, state.now()).await {
+    let actor = match state.store.authenticate_api_key(token, now).await {
         Ok(actor) => actor,
-        Err(e) => return ApiError::from(e).into_response(),
+        Err(e) => {
+            if !matches!(e, tollgate_store::AuthFailure::Store(_)) {
+                state.limiter.admit(&failures, limits.auth_failures(), now);
+            }
+            return ApiError::from(e).into_response();
+        }
     };
     tracing::Span::current().record("org_id", actor.org_id().as_str());
     let started = std::time::Instant::now();
     let (mut parts, body) = req.into_parts();
     let ctx = crate::api::extract::request_ctx(&parts, &state);
     let path_ids = path_ids(matched.as_str(), parts.uri.path());
-    let response = match authorize(rule.access, actor.role(), actor.scopes()) {
-        Err(denied) => ApiError::from(denied).into_response(),
-        Ok(()) => {
-            parts.extensions.insert(actor.clone());
-            next.run(Request::from_parts(parts, body)).await
+    let credential = match actor.principal() {
+        tollgate_store::Principal::ApiKey { key_id, .. } => key_id.to_string(),
+        tollgate_store::Principal::Operator { on_behalf_of } => on_behalf_of.to_string(),
+    };
+    let per_key = state
+        .limiter
+        .admit(&format!("cred:{credential}"), limits.per_key(), now);
+    let verdict = if per_key.allowed {
+        let per_org =
+            state
+                .limiter
+                .admit(&format!("org:{}", actor.org_id()), limits.per_org(), now);
+        // Report whichever limit is closer to refusing.
+        if !per_org.allowed || per_org.remaining < per_key.remaining {
+            per_org
+        } else {
+            per_key
+        }
+    } else {
+        per_key
+    };
+    let mut response = if !verdict.allowed {
+        too_many(verdict)
+    } else {
+        match authorize(rule.access, actor.role(), actor.scopes()) {
+            Err(denied) => ApiError::from(denied).into_response(),
+            Ok(()) => {
+                parts.extensions.insert(actor.clone());
+                next.run(Request::from_parts(parts, body)).await
+            }
         }
     };
+    set_rate_headers(response.headers_mut(), &verdict);
     state
         .audit
         .record(tollgate_store::ApiCall {
@@ -127,6 +194,31 @@ pub async fn enforce(
         })
         .await;
     response
+}
+
+fn secs_ceil(micros: i64) -> i64 {
+    (micros.max(0) + 999_999) / 1_000_000
+}
+
+/// `RateLimit-Limit`, `-Remaining` and `-Reset` (seconds), as in the IETF
+/// RateLimit header fields draft and the common `X-RateLimit-*` practice.
+fn set_rate_headers(h: &mut axum::http::HeaderMap, v: &tollgate_core::rate_limit::Verdict) {
+    for (name, value) in [
+        ("ratelimit-limit", i64::from(v.limit)),
+        ("ratelimit-remaining", i64::from(v.remaining)),
+        ("ratelimit-reset", secs_ceil(v.reset_after)),
+    ] {
+        h.insert(name, axum::http::HeaderValue::from(value));
+    }
+}
+
+fn too_many(v: tollgate_core::rate_limit::Verdict) -> Response {
+    let retry = secs_ceil(v.retry_after).max(1);
+    let mut res = ApiError::with(Code::RateLimited, format!("Retry in {retry} s.")).into_response();
+    res.headers_mut()
+        .insert(header::RETRY_AFTER, axum::http::HeaderValue::from(retry));
+    set_rate_headers(res.headers_mut(), &v);
+    res
 }
 
 /// The identifiers a request names in its path: the segments standing where

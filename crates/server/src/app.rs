@@ -31,6 +31,7 @@ pub struct AppState {
     pub openapi: Arc<OnceLock<String>>,
     pub audit: crate::audit_sink::AuditSink,
     pub checkpoint_key: Arc<tollgate_core::checkpoint::CheckpointKey>,
+    pub limiter: crate::rate_limit::Limiter,
 }
 
 impl AppState {
@@ -352,6 +353,7 @@ pub async fn prepare(config: Config) -> anyhow::Result<Prepared> {
         openapi: Arc::new(OnceLock::new()),
         audit,
         checkpoint_key,
+        limiter: crate::rate_limit::Limiter::default(),
     };
     Ok(Prepared {
         state,

@@ -20,6 +20,7 @@ const SECTIONS: &[&str] = &[
     "security",
     "bootstrap",
     "audit",
+    "rate_limit",
     "log",
 ];
 
@@ -41,7 +42,46 @@ pub struct Config {
     pub security: SecurityConfig,
     pub bootstrap: BootstrapConfig,
     pub audit: AuditConfig,
+    pub rate_limit: RateLimitConfig,
     pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitConfig {
+    pub key_per_minute: u32,
+    pub key_burst: u32,
+    pub org_per_minute: u32,
+    pub org_burst: u32,
+    pub auth_failures_per_ip_per_minute: u32,
+    pub auth_failures_per_ip_burst: u32,
+    pub public_per_ip_per_minute: u32,
+    pub public_per_ip_burst: u32,
+}
+
+impl RateLimitConfig {
+    fn quota(rate: u32, burst: u32) -> tollgate_core::rate_limit::Quota {
+        tollgate_core::rate_limit::Quota {
+            rate,
+            period_secs: 60,
+            burst,
+        }
+    }
+    pub fn per_key(&self) -> tollgate_core::rate_limit::Quota {
+        Self::quota(self.key_per_minute, self.key_burst)
+    }
+    pub fn per_org(&self) -> tollgate_core::rate_limit::Quota {
+        Self::quota(self.org_per_minute, self.org_burst)
+    }
+    pub fn auth_failures(&self) -> tollgate_core::rate_limit::Quota {
+        Self::quota(
+            self.auth_failures_per_ip_per_minute,
+            self.auth_failures_per_ip_burst,
+        )
+    }
+    pub fn public(&self) -> tollgate_core::rate_limit::Quota {
+        Self::quota(self.public_per_ip_per_minute, self.public_per_ip_burst)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -235,6 +275,26 @@ impl Config {
                 || self.security.security_contact.starts_with("https://"),
             "security.security_contact must be a mailto: or https: URI (RFC 9116)"
         );
+        let r = &self.rate_limit;
+        for (name, rate, burst) in [
+            ("key", r.key_per_minute, r.key_burst),
+            ("org", r.org_per_minute, r.org_burst),
+            (
+                "auth_failures_per_ip",
+                r.auth_failures_per_ip_per_minute,
+                r.auth_failures_per_ip_burst,
+            ),
+            (
+                "public_per_ip",
+                r.public_per_ip_per_minute,
+                r.public_per_ip_burst,
+            ),
+        ] {
+            anyhow::ensure!(
+                (1..=1_000_000).contains(&rate) && (1..=1_000_000).contains(&burst),
+                "rate_limit.{name}: the rate and the burst must be between 1 and 1000000"
+            );
+        }
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|e| anyhow::anyhow!("log.level: {e}"))?;
         Ok(())

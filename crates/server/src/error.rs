@@ -45,6 +45,7 @@ codes! {
     MemberExists = ("member_exists", CONFLICT, "This person is already a member.");
     BootstrapUsed = ("bootstrap_used", GONE, "This bootstrap link has already been used.");
     BootstrapExpired = ("bootstrap_expired", GONE, "This bootstrap link has expired.");
+    RateLimited = ("rate_limited", TOO_MANY_REQUESTS, "Too many requests; retry after the time in Retry-After.");
     Timeout = ("timeout", SERVICE_UNAVAILABLE, "The request took too long and was cancelled; nothing was changed.");
     Unavailable = ("unavailable", SERVICE_UNAVAILABLE, "The service is not ready.");
     Internal = ("internal_error", INTERNAL_SERVER_ERROR, "Something went wrong on our side; nothing was changed.");

@@ -10,6 +10,7 @@ pub mod checkpoints;
 pub mod config;
 pub mod error;
 pub mod keys;
+pub mod rate_limit;
 pub mod telemetry;
 
 pub use app::{AppState, Opened, Prepared, build, open_store, openapi_document, prepare, serve};

@@ -435,7 +435,7 @@ impl ApiCall {
     pub fn outcome(&self) -> &'static str {
         match self.status {
             0..=399 => "success",
-            401 | 403 | 404 => "denied",
+            401 | 403 | 404 | 429 => "denied",
             _ => "failure",
         }
     }

@@ -8,5 +8,6 @@ mod harness;
 mod input;
 mod isolation;
 mod lifecycle;
+mod limits;
 mod postgres;
 mod roles;
