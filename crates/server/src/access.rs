@@ -178,7 +178,7 @@ pub async fn enforce(
             Err(denied) => ApiError::from(denied).into_response(),
             Ok(()) => {
                 parts.extensions.insert(actor.clone());
-                next.run(Request::from_parts(parts, body)).await
+                crate::idempotency::run(&state, &actor, parts, body, next).await
             }
         }
     };

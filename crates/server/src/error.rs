@@ -45,6 +45,9 @@ codes! {
     MemberExists = ("member_exists", CONFLICT, "This person is already a member.");
     BootstrapUsed = ("bootstrap_used", GONE, "This bootstrap link has already been used.");
     BootstrapExpired = ("bootstrap_expired", GONE, "This bootstrap link has expired.");
+    InvalidIdempotencyKey = ("invalid_idempotency_key", BAD_REQUEST, "The Idempotency-Key header is malformed.");
+    IdempotencyKeyReused = ("idempotency_key_reused", UNPROCESSABLE_ENTITY, "This Idempotency-Key belongs to a different request.");
+    IdempotencyInFlight = ("idempotency_in_flight", CONFLICT, "A request with this Idempotency-Key is still being processed; retry shortly.");
     RateLimited = ("rate_limited", TOO_MANY_REQUESTS, "Too many requests; retry after the time in Retry-After.");
     Timeout = ("timeout", SERVICE_UNAVAILABLE, "The request took too long and was cancelled; nothing was changed.");
     Unavailable = ("unavailable", SERVICE_UNAVAILABLE, "The service is not ready.");

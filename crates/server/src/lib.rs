@@ -9,6 +9,7 @@ pub mod audit_sink;
 pub mod checkpoints;
 pub mod config;
 pub mod error;
+pub mod idempotency;
 pub mod keys;
 pub mod rate_limit;
 pub mod telemetry;

@@ -5,6 +5,7 @@
 //! database and run in parallel.
 
 mod harness;
+mod idempotency;
 mod input;
 mod isolation;
 mod lifecycle;
