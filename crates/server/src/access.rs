@@ -115,9 +115,14 @@ pub async fn enforce(
         .map_or_else(|| "unknown".to_owned(), |c| c.0.to_string());
     let Access::Org { .. } = rule.access else {
         if rule.per_ip_limit {
-            let v = state
+            let v = match state
                 .limiter
-                .admit(&format!("ip:{ip}:public"), limits.public(), now);
+                .admit(&format!("ip:{ip}:public"), limits.public(), now)
+                .await
+            {
+                Ok(v) => v,
+                Err(e) => return limiter_down(e),
+            };
             if !v.allowed {
                 return too_many(v);
             }
@@ -127,9 +132,14 @@ pub async fn enforce(
     // A client that keeps presenting bad credentials is refused before any
     // credential is looked up or hashed.
     let failures = format!("ip:{ip}:auth-failures");
-    let standing = state
+    let standing = match state
         .limiter
-        .would_admit(&failures, limits.auth_failures(), now);
+        .would_admit(&failures, limits.auth_failures(), now)
+        .await
+    {
+        Ok(v) => v,
+        Err(e) => return limiter_down(e),
+    };
     if !standing.allowed {
         return too_many(standing);
     }
@@ -140,7 +150,11 @@ pub async fn enforce(
         Ok(actor) => actor,
         Err(e) => {
             if !matches!(e, tollgate_store::AuthFailure::Store(_)) {
-                state.limiter.admit(&failures, limits.auth_failures(), now);
+                // Counting the failure is best effort: the request is refused anyway.
+                let _ = state
+                    .limiter
+                    .admit(&failures, limits.auth_failures(), now)
+                    .await;
             }
             return ApiError::from(e).into_response();
         }
@@ -154,14 +168,23 @@ pub async fn enforce(
         tollgate_store::Principal::ApiKey { key_id, .. } => key_id.to_string(),
         tollgate_store::Principal::Operator { on_behalf_of } => on_behalf_of.to_string(),
     };
-    let per_key = state
+    let per_key = match state
         .limiter
-        .admit(&format!("cred:{credential}"), limits.per_key(), now);
+        .admit(&format!("cred:{credential}"), limits.per_key(), now)
+        .await
+    {
+        Ok(v) => v,
+        Err(e) => return limiter_down(e),
+    };
     let verdict = if per_key.allowed {
-        let per_org =
-            state
-                .limiter
-                .admit(&format!("org:{}", actor.org_id()), limits.per_org(), now);
+        let per_org = match state
+            .limiter
+            .admit(&format!("org:{}", actor.org_id()), limits.per_org(), now)
+            .await
+        {
+            Ok(v) => v,
+            Err(e) => return limiter_down(e),
+        };
         // Report whichever limit is closer to refusing.
         if !per_org.allowed || per_org.remaining < per_key.remaining {
             per_org
@@ -194,6 +217,16 @@ pub async fn enforce(
         })
         .await;
     response
+}
+
+/// Limits that cannot be checked are a refusal, never a pass.
+fn limiter_down(e: crate::rate_limit::LimiterDown) -> Response {
+    tracing::error!(error = %e, "rate limits unavailable; refusing");
+    ApiError::with(
+        Code::Unavailable,
+        "Rate limits cannot be checked right now; retry shortly.",
+    )
+    .into_response()
 }
 
 fn secs_ceil(micros: i64) -> i64 {

@@ -345,6 +345,13 @@ pub async fn prepare(config: Config) -> anyhow::Result<Prepared> {
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.server.listen))?;
+    let limiter = if state_redis_url(&config).is_empty() {
+        crate::rate_limit::Limiter::default()
+    } else {
+        crate::rate_limit::Limiter::redis(state_redis_url(&config), &config.redis.key_prefix)
+            .await
+            .context("connecting to Redis (redis.url); a node does not start with limits it cannot share")?
+    };
     let audit = crate::audit_sink::AuditSink::start(store.clone());
     let state = AppState {
         store,
@@ -353,7 +360,7 @@ pub async fn prepare(config: Config) -> anyhow::Result<Prepared> {
         openapi: Arc::new(OnceLock::new()),
         audit,
         checkpoint_key,
-        limiter: crate::rate_limit::Limiter::default(),
+        limiter,
     };
     Ok(Prepared {
         state,
@@ -428,6 +435,10 @@ pub async fn open_store(config: &Config, migrate: bool) -> anyhow::Result<Opened
         checkpoint_key: Arc::new(keys.checkpoint_key),
         created_key_files: created,
     })
+}
+
+fn state_redis_url(config: &Config) -> &str {
+    &config.redis.url
 }
 
 /// A fresh one-time link that creates an organization.

@@ -21,6 +21,7 @@ const SECTIONS: &[&str] = &[
     "bootstrap",
     "audit",
     "rate_limit",
+    "redis",
     "log",
 ];
 
@@ -31,6 +32,7 @@ pub const SECRET_KEYS: &[&str] = &[
     "security.kek",
     "security.token_hash_keys",
     "security.audit_signing_key",
+    "redis.url",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -43,7 +45,15 @@ pub struct Config {
     pub bootstrap: BootstrapConfig,
     pub audit: AuditConfig,
     pub rate_limit: RateLimitConfig,
+    pub redis: RedisConfig,
     pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisConfig {
+    pub url: String,
+    pub key_prefix: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -275,6 +285,21 @@ impl Config {
                 || self.security.security_contact.starts_with("https://"),
             "security.security_contact must be a mailto: or https: URI (RFC 9116)"
         );
+        anyhow::ensure!(
+            self.redis.url.is_empty()
+                || self.redis.url.starts_with("redis://")
+                || self.redis.url.starts_with("rediss://"),
+            "redis.url must start with redis:// or rediss://"
+        );
+        anyhow::ensure!(
+            (1..=32).contains(&self.redis.key_prefix.len())
+                && self
+                    .redis
+                    .key_prefix
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+            "redis.key_prefix must be 1 to 32 letters, digits, - or _"
+        );
         let r = &self.rate_limit;
         for (name, rate, burst) in [
             ("key", r.key_per_minute, r.key_burst),
@@ -345,6 +370,7 @@ impl Config {
             &mut shown.security.kek,
             &mut shown.security.token_hash_keys,
             &mut shown.security.audit_signing_key,
+            &mut shown.redis.url,
         ] {
             if !value.is_empty() {
                 *value = "<redacted>".into();

@@ -26,17 +26,21 @@ pub struct Readiness {
     pub backend: &'static str,
     pub database: &'static str,
     pub migrations: &'static str,
+    /// Where rate limits are kept (`memory` or `redis`) and whether it answers.
+    pub rate_limits: String,
 }
 
 /// Readiness: the database answers and its schema is the one this binary expects.
 #[utoipa::path(get, path = "/readyz", tag = "meta", responses(
     (status = 200, description = "Success", body = Readiness),
-    (status = 503, body = Readiness, description = "Database unreachable or migrations not current")))]
+    (status = 503, body = Readiness, description = "Database or rate-limit store unreachable, or migrations not current")))]
 pub async fn readyz(State(state): State<AppState>) -> Response {
     let database = state.store.ping().await.is_ok();
     let migrations = database && matches!(state.store.migrations_current().await, Ok(true));
+    let limits_ok = state.limiter.ping().await;
+    let ready = migrations && limits_ok;
     let body = Readiness {
-        status: if migrations { "ready" } else { "not_ready" },
+        status: if ready { "ready" } else { "not_ready" },
         backend: state.store.backend().as_str(),
         database: if database { "ok" } else { "unreachable" },
         migrations: if migrations {
@@ -46,8 +50,13 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         } else {
             "unknown"
         },
+        rate_limits: format!(
+            "{} {}",
+            state.limiter.backend(),
+            if limits_ok { "ok" } else { "unreachable" }
+        ),
     };
-    let status = if migrations {
+    let status = if ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE

@@ -61,6 +61,17 @@ pub fn config(data_dir: &std::path::Path) -> Config {
         env.push(("TOLLGATE_DATABASE_URL".into(), app));
         env.push(("TOLLGATE_DATABASE_MIGRATION_URL".into(), owner));
     }
+    if let Ok(redis) = std::env::var("TOLLGATE_TEST_REDIS_URL") {
+        // Scale-out mode: shared limits in Redis, each test server in its
+        // own namespace so limits do not leak between tests.
+        let mut r = [0u8; 6];
+        getrandom::fill(&mut r).unwrap();
+        env.push(("TOLLGATE_REDIS_URL".into(), redis));
+        env.push((
+            "TOLLGATE_REDIS_KEY_PREFIX".into(),
+            format!("t{}", tollgate_core::base32::encode(&r)),
+        ));
+    }
     let mut c = tollgate_server::config::load(None, &env)
         .expect("test configuration")
         .config;
