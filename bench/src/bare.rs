@@ -1,0 +1,21 @@
+//! The ceiling: a bare axum handler on the same runtime, answering a small
+//! JSON document with no middleware, authentication or database. Tollgate's
+//! authenticated requests are measured against this.
+//!
+//! bare-axum PORT
+
+#[tokio::main]
+async fn main() {
+    let port: u16 = std::env::args()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(9100);
+    let app = axum::Router::new().route(
+        "/ping",
+        axum::routing::get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }),
+    );
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .expect("bind");
+    axum::serve(listener, app).await.expect("serve");
+}
