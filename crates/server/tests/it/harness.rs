@@ -230,6 +230,20 @@ impl TestServer {
         v["id"].as_str().unwrap().to_owned()
     }
 
+    /// Every byte of the embedded database (main file and write-ahead log),
+    /// to prove a secret is not stored; `None` on PostgreSQL.
+    pub async fn stored_bytes(&self) -> Option<String> {
+        if backend() != "sqlite" {
+            return None;
+        }
+        self.state.audit.flush().await;
+        let mut bytes = Vec::new();
+        for f in ["tollgate.db", "tollgate.db-wal"] {
+            bytes.extend(std::fs::read(self.data_dir.path().join(f)).unwrap_or_default());
+        }
+        Some(String::from_utf8_lossy(&bytes).into_owned())
+    }
+
     /// Audit events describing changes (not the records of API calls).
     pub async fn audit_count(&self, org: &TestOrg) -> usize {
         self.audit_events(org)

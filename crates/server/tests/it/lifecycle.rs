@@ -140,13 +140,7 @@ async fn api_keys_are_shown_once_stored_hashed_and_revocable() {
     );
 
     // Not in the database either (the embedded file is scanned byte by byte).
-    if crate::harness::backend() == "sqlite" {
-        server.store().close().await;
-        let mut bytes = Vec::new();
-        for f in ["tollgate.db", "tollgate.db-wal"] {
-            bytes.extend(std::fs::read(server.data_dir.path().join(f)).unwrap_or_default());
-        }
-        let haystack = String::from_utf8_lossy(&bytes);
+    if let Some(haystack) = server.stored_bytes().await {
         assert!(
             !haystack.contains(secret_part),
             "a token secret is stored in plaintext"
