@@ -63,6 +63,15 @@ enum AuditCommand {
     },
     /// Print the public key that verifies checkpoints (base64), for auditors.
     PublicKey,
+    /// Apply each organization's retention: remove its oldest events (whole
+    /// segments from the start of the chain) after signing a checkpoint where
+    /// the chain is cut, so the rest still verifies. On PostgreSQL this runs
+    /// as the owner role (database.migration_url): the application role
+    /// cannot delete audit events.
+    Prune {
+        #[arg(long)]
+        org: Option<String>,
+    },
     /// Stream one organization's log to standard output, oldest first, for
     /// SIEM ingestion. Memory use does not grow with the log.
     Export {
@@ -215,10 +224,27 @@ async fn run(command: Command, config: tollgate_server::Config) -> anyhow::Resul
                     ));
                 }
                 problems.extend(report.checkpoint_failures.iter().cloned());
+                if let Some(cp) = &report.prune_checkpoint
+                    && !cp.verify(&public)
+                {
+                    problems.push(format!(
+                        "the chain was pruned through event {}, but the checkpoint there carries no valid signature",
+                        cp.seq
+                    ));
+                }
                 if !forged.is_empty() {
                     problems.push(format!("checkpoints at events {forged:?} carry no valid signature of this server's key"));
                 }
-                if problems.is_empty() {
+                if problems.is_empty()
+                    && let Some(p) = report.pruned_through
+                {
+                    println!(
+                        "{org_id}: ok, events {}..{} (1..{p} pruned under retention), head {head}, {} checkpoint(s) matched",
+                        p + 1,
+                        report.verified,
+                        cps.len()
+                    );
+                } else if problems.is_empty() {
                     println!(
                         "{org_id}: ok, {} events, head {head}, {} checkpoint(s) matched",
                         report.verified,
@@ -276,6 +302,53 @@ async fn run(command: Command, config: tollgate_server::Config) -> anyhow::Resul
             }
             if failed > 0 {
                 anyhow::bail!("{failed} chain(s) could not be signed");
+            }
+            Ok(())
+        }
+        Command::Audit {
+            command: AuditCommand::Prune { org },
+        } => {
+            let opened = tollgate_server::open_store(&config, false).await?;
+            let owner_url = config.migration_url().context(
+                "pruning runs as the owner role: set database.migration_url (TOLLGATE_DATABASE_MIGRATION_URL)",
+            )?;
+            let owner = opened.store.with_role(&owner_url).await?;
+            let orgs = match org {
+                Some(id) => vec![
+                    tollgate_core::OrgId::parse(&id).map_err(|e| anyhow::anyhow!("--org: {e}"))?,
+                ],
+                None => opened.store.org_ids().await?,
+            };
+            let now = tollgate_core::UnixMicros(i64::try_from(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)?
+                    .as_micros(),
+            )?);
+            let mut failed = 0;
+            for org_id in &orgs {
+                match tollgate_server::checkpoints::prune_org(
+                    &opened.store,
+                    &owner,
+                    &opened.checkpoint_key,
+                    org_id,
+                    now,
+                )
+                .await
+                {
+                    Ok(Some(p)) => println!(
+                        "{org_id}: pruned events 1..{} ({} removed; retention {} days)",
+                        p.through, p.removed, p.retention_days
+                    ),
+                    Ok(None) => println!("{org_id}: nothing older than its retention"),
+                    Err(e) => {
+                        failed += 1;
+                        eprintln!("{e:#}");
+                    }
+                }
+            }
+            owner.close().await;
+            if failed > 0 {
+                anyhow::bail!("{failed} chain(s) were not pruned");
             }
             Ok(())
         }

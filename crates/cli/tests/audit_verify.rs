@@ -124,7 +124,16 @@ async fn tamper(env: &Env, org: &str, statements: &[&str]) {
 
 /// An organization with 6 audit events.
 async fn org_with_events(store: &Store, label: &str) -> String {
-    let now = tollgate_core::UnixMicros(1_795_000_000_000_000);
+    org_with_events_at(
+        store,
+        label,
+        tollgate_core::UnixMicros(1_795_000_000_000_000),
+    )
+    .await
+}
+
+/// An organization with 6 audit events, all written at `now`.
+async fn org_with_events_at(store: &Store, label: &str, now: tollgate_core::UnixMicros) -> String {
     let token = store.create_bootstrap_token(now, 900).await.unwrap();
     let ctx = Ctx {
         now,
@@ -371,4 +380,98 @@ async fn signed_checkpoints_expose_a_truncation_that_rewrote_the_head() {
         ],
     );
     assert!(!ok && out.contains("no valid signature"), "{out}");
+}
+
+fn real_now() -> tollgate_core::UnixMicros {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    tollgate_core::UnixMicros(d.as_micros() as i64)
+}
+
+#[tokio::test]
+async fn retention_prunes_old_segments_and_the_rest_still_verifies() {
+    let env = Env::new();
+    let config = tollgate_server::config::load(None, &env.vars())
+        .unwrap()
+        .config;
+    let store = tollgate_server::open_store(&config, true)
+        .await
+        .unwrap()
+        .store;
+    let now = real_now();
+    let long_ago = tollgate_core::UnixMicros(now.0 - 400 * 86_400 * 1_000_000);
+    let org = org_with_events_at(&store, "retained", long_ago).await;
+    let hipaa = org_with_events_at(&store, "hipaa", long_ago).await;
+    // Two recent events in the first org, and the second org marked HIPAA.
+    for (org_id, label) in [(&org, "retained"), (&hipaa, "hipaa")] {
+        // Act as an operator for the owner the bootstrap added.
+        let member = tollgate_core::OrgId::parse(org_id).unwrap();
+        let owner_member = store
+            .operator_audit_events_after(&member, 0, 10)
+            .await
+            .unwrap()
+            .iter()
+            .find(|e| e.event.action == "member.added")
+            .and_then(|e| e.event.target.as_ref())
+            .map(|t| MemberId::parse(&t.id).unwrap())
+            .unwrap();
+        let actor = store
+            .operator_actor_for_member(&member, &owner_member)
+            .await
+            .unwrap();
+        let ctx = Ctx {
+            now,
+            request: Default::default(),
+        };
+        let scope = store.scope(&actor);
+        if label == "hipaa" {
+            let patch = tollgate_store::OrgPatch {
+                hipaa: Some(true),
+                ..Default::default()
+            };
+            scope.update_org(patch, &ctx).await.unwrap();
+        } else {
+            for i in 0..2 {
+                let invite = MemberInvite {
+                    email: format!("new{i}@{label}.example.com"),
+                    name: "New".into(),
+                    role: Role::Viewer,
+                };
+                scope.invite_member(invite, &ctx).await.unwrap();
+            }
+        }
+    }
+    store.close().await;
+
+    let (ok, out, err) = run(&env, &["audit", "prune", "--org", &org]);
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains("pruned events 1..6 (6 removed; retention 90 days)"),
+        "{out}"
+    );
+    let (ok, out, err) = run(&env, &["audit", "verify", "--org", &org]);
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains("ok, events 7..9 (1..6 pruned under retention)"),
+        "{out}"
+    );
+    // The prune is itself an event of the chain.
+    let (_, exported, _) = run(&env, &["audit", "export", "--org", &org]);
+    assert!(
+        exported.contains(r#""action":"audit.pruned""#),
+        "{exported}"
+    );
+    assert!(!exported.contains(r#""seq":6,"#));
+    // Nothing more is old enough; a HIPAA organization keeps 7 years.
+    let (ok, out, _) = run(&env, &["audit", "prune", "--org", &org]);
+    assert!(
+        ok && out.contains("nothing older than its retention"),
+        "{out}"
+    );
+    let (ok, out, _) = run(&env, &["audit", "prune", "--org", &hipaa]);
+    assert!(
+        ok && out.contains("nothing older than its retention"),
+        "{out}"
+    );
 }

@@ -66,3 +66,60 @@ pub fn spawn_periodic(store: Store, key: Arc<CheckpointKey>, interval: Duration)
         }
     });
 }
+
+/// What a prune did.
+#[derive(Debug, Clone)]
+pub struct Pruned {
+    pub through: i64,
+    pub removed: u64,
+    pub retention_days: i32,
+}
+
+/// Applies `org`'s retention: verifies the chain, signs a checkpoint at the
+/// last event old enough to go, then removes events up to it with `owner`
+/// (a store opened with the owner role). Nothing is removed from a broken
+/// chain: the broken part is the evidence.
+pub async fn prune_org(
+    store: &Store,
+    owner: &Store,
+    key: &CheckpointKey,
+    org: &OrgId,
+    now: UnixMicros,
+) -> anyhow::Result<Option<Pruned>> {
+    let existing = store.checkpoints(org).await?;
+    let report = store.verify_audit_chain_against(org, &existing).await?;
+    let forged = report
+        .prune_checkpoint
+        .as_ref()
+        .is_some_and(|c| !c.verify(&key.public()));
+    if !report.is_intact() || forged {
+        bail!(
+            "the audit chain of {org} is broken; nothing was pruned (run `tollgate audit verify --org {org}`)"
+        );
+    }
+    let days = store.audit_retention(org).await?;
+    let cutoff = UnixMicros(now.0 - i64::from(days) * 86_400 * UnixMicros::SECOND);
+    let Some(through) = store.prunable_through(org, cutoff).await? else {
+        return Ok(None);
+    };
+    if report.pruned_through.is_some_and(|p| through <= p) {
+        return Ok(None);
+    }
+    let hash = store.audit_event_hash(org, through).await?;
+    store
+        .record_checkpoint(
+            org,
+            &Checkpoint::sign(key, org.as_str(), through, &hash, now),
+        )
+        .await?;
+    let ctx = tollgate_store::Ctx {
+        now,
+        request: Default::default(),
+    };
+    let removed = owner.prune_audit_through(org, through, days, &ctx).await?;
+    Ok(Some(Pruned {
+        through,
+        removed,
+        retention_days: days,
+    }))
+}

@@ -14,7 +14,7 @@ use tollgate_core::checkpoint::Checkpoint;
 use tollgate_core::id::EventKind;
 use tollgate_core::{OrgId, UnixMicros};
 
-use crate::db::{Tx, exec, fetch_all, fetch_optional};
+use crate::db::{Tx, exec, fetch_all, fetch_one, fetch_optional};
 use crate::scope::{Actor, Ctx, OrgScope};
 use crate::{Store, StoreError, mac_array, new_id};
 
@@ -272,6 +272,11 @@ pub struct ChainReport {
     pub head_mismatch: Option<(i64, i64)>,
     /// Signed checkpoints the chain no longer matches: each a sentence.
     pub checkpoint_failures: Vec<String>,
+    /// Events 1..=N were pruned under the retention policy; verification
+    /// resumed after N, trusting the signed checkpoint stored at N, which the
+    /// caller must check (`prune_checkpoint`).
+    pub pruned_through: Option<i64>,
+    pub prune_checkpoint: Option<Checkpoint>,
 }
 
 impl ChainReport {
@@ -355,8 +360,46 @@ impl Store {
             .as_ref()
             .map_or(i64::MAX, |(seq, _)| (*seq).max(signed_up_to));
         let mut checkpoint_failures = Vec::new();
-        let mut verifier = ChainVerifier::default();
-        let mut after = 0i64;
+        // After a prune, the chain resumes from the last removed event,
+        // whose hash a signed checkpoint vouches for.
+        let (prune, stored_checkpoints) = {
+            let mut tx = self.pool.read().await?;
+            tx.bind_org(org).await?;
+            let prune = fetch_optional!(
+                &mut tx,
+                (i64, Vec<u8>),
+                "SELECT through_seq, through_hash FROM audit_prunes WHERE org_id = $1 ORDER BY through_seq DESC LIMIT 1",
+                org
+            )?;
+            drop(tx);
+            {
+                let stored = if prune.is_some() {
+                    self.checkpoints(org_id).await?
+                } else {
+                    Vec::new()
+                };
+                (prune, stored)
+            }
+        };
+        let (mut verifier, mut after, pruned_through, prune_checkpoint) = match prune {
+            Some((seq, hash)) => {
+                let hash = mac_array(hash)?;
+                let cp = stored_checkpoints.into_iter().find(|c| c.seq == seq);
+                match &cp {
+                    Some(c) if c.head() == Some(hash) => {}
+                    Some(_) => checkpoint_failures.push(format!(
+                        "the chain was pruned through event {seq}, but the recorded cut does not match the signed checkpoint there"
+                    )),
+                    None => checkpoint_failures.push(format!(
+                        "the chain was pruned through event {seq} without a signed checkpoint there: the start cannot be trusted"
+                    )),
+                }
+                (ChainVerifier::after(seq, hash), seq, Some(seq), cp)
+            }
+            None => (ChainVerifier::default(), 0, None, None),
+        };
+        let checkpoints: Vec<&Checkpoint> =
+            checkpoints.into_iter().filter(|c| c.seq > after).collect();
         let mut broken = None;
         'walk: loop {
             let mut tx = self.pool.read().await?;
@@ -414,6 +457,8 @@ impl Store {
             broken,
             head_mismatch,
             checkpoint_failures,
+            pruned_through,
+            prune_checkpoint,
         })
     }
 }
@@ -634,5 +679,140 @@ impl Store {
                 signature: r.signature,
             })
             .collect())
+    }
+}
+
+impl Store {
+    /// The last event of `org` older than `cutoff` such that every event
+    /// before it is older too: how far retention allows pruning.
+    pub async fn prunable_through(
+        &self,
+        org_id: &OrgId,
+        cutoff: UnixMicros,
+    ) -> Result<Option<i64>, StoreError> {
+        let org = org_id.as_str();
+        let mut tx = self.pool.read().await?;
+        tx.bind_org(org).await?;
+        let (first_young,) = fetch_one!(
+            &mut tx,
+            (Option<i64>,),
+            "SELECT MIN(seq) FROM audit_events WHERE org_id = $1 AND occurred_at >= $2",
+            org,
+            cutoff.0
+        )?;
+        let (last,) = fetch_one!(
+            &mut tx,
+            (Option<i64>,),
+            "SELECT MAX(seq) FROM audit_events WHERE org_id = $1",
+            org
+        )?;
+        let (first,) = fetch_one!(
+            &mut tx,
+            (Option<i64>,),
+            "SELECT MIN(seq) FROM audit_events WHERE org_id = $1",
+            org
+        )?;
+        let through = match (first_young, last) {
+            (Some(young), _) => young - 1,
+            (None, Some(last)) => last,
+            (None, None) => return Ok(None),
+        };
+        Ok(if first.is_some_and(|f| through >= f) {
+            Some(through)
+        } else {
+            None
+        })
+    }
+
+    /// The hash stored with event `seq`.
+    pub async fn audit_event_hash(&self, org_id: &OrgId, seq: i64) -> Result<[u8; 32], StoreError> {
+        let mut tx = self.pool.read().await?;
+        tx.bind_org(org_id.as_str()).await?;
+        let (hash,) = fetch_optional!(
+            &mut tx,
+            (Vec<u8>,),
+            "SELECT hash FROM audit_events WHERE org_id = $1 AND seq = $2",
+            org_id.as_str(),
+            seq
+        )?
+        .ok_or(StoreError::NotFound)?;
+        mac_array(hash)
+    }
+
+    /// Removes events 1..=`through` of `org` (retention) and records the cut,
+    /// in one transaction with an `audit.pruned` event. Must run on a store
+    /// opened with the owner role: the application role has no DELETE on
+    /// the audit log at all. The caller signs a checkpoint at `through`
+    /// first, so verification can resume from it.
+    pub async fn prune_audit_through(
+        &self,
+        org_id: &OrgId,
+        through: i64,
+        retention_days: i32,
+        ctx: &Ctx,
+    ) -> Result<u64, StoreError> {
+        let org = org_id.as_str();
+        let hash = self.audit_event_hash(org_id, through).await?;
+        let mut tx = self.pool.write().await?;
+        tx.bind_org(org).await?;
+        match &mut tx {
+            Tx::Postgres(t) => {
+                sqlx::query("SELECT set_config('tollgate.pruning', 'on', true)")
+                    .execute(&mut **t)
+                    .await?;
+            }
+            // SQLite has no roles; the trigger is lifted inside this
+            // transaction only and restored before it commits.
+            Tx::Sqlite(t) => {
+                sqlx::query("DROP TRIGGER audit_events_no_delete")
+                    .execute(&mut **t)
+                    .await?;
+            }
+        }
+        let removed = exec!(
+            &mut tx,
+            "DELETE FROM audit_events WHERE org_id = $1 AND seq <= $2",
+            org,
+            through
+        )?;
+        if let Tx::Sqlite(t) = &mut tx {
+            sqlx::query(
+                "CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events \
+                 BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END",
+            )
+            .execute(&mut **t)
+            .await?;
+        }
+        exec!(
+            &mut tx,
+            "INSERT INTO audit_prunes (org_id, through_seq, through_hash, pruned_at, removed) VALUES ($1, $2, $3, $4, $5)",
+            org,
+            through,
+            hash.to_vec(),
+            ctx.now.0,
+            i64::try_from(removed).unwrap_or(i64::MAX)
+        )?;
+        append(
+            &mut tx,
+            org,
+            Draft {
+                actor: ActorRef {
+                    kind: "operator".into(),
+                    id: None,
+                },
+                action: "audit.pruned",
+                target: None,
+                details: serde_json::json!({
+                    "through_seq": through,
+                    "through_hash": to_hex(&hash),
+                    "removed": removed,
+                    "retention_days": retention_days,
+                }),
+            },
+            ctx,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(removed)
     }
 }

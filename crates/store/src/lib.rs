@@ -33,7 +33,7 @@ pub use idempotency::IdempotencyClaim;
 pub use keys::{KeyCheck, recorded_key_purposes};
 pub use members::{Member, MemberInvite};
 pub use migrate::{MigrationReport, migrate};
-pub use orgs::{Org, OrgPatch};
+pub use orgs::{HIPAA_RETENTION_DAYS, MIN_RETENTION_DAYS, Org, OrgPatch, effective_retention_days};
 pub use scope::{Actor, Ctx, OrgScope, Principal};
 
 /// Everything that can go wrong below the HTTP shell. The server maps each
@@ -101,6 +101,19 @@ impl Store {
         Ok(Store {
             pool: db::Pool::open(url, settings).await?,
             hasher,
+        })
+    }
+
+    /// Another connection to the same database with another role (the
+    /// owner, for the few operator tasks the application role may not do).
+    pub async fn with_role(&self, url: &str) -> Result<Store, StoreError> {
+        let settings = PoolSettings {
+            max_connections: 2,
+            ..Default::default()
+        };
+        Ok(Store {
+            pool: db::Pool::open(url, &settings).await?,
+            hasher: self.hasher.clone(),
         })
     }
 

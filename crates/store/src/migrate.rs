@@ -16,7 +16,7 @@ static SQLITE: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES: Migrator = sqlx::migrate!("migrations/postgres");
 
 /// Tables the application role may read and append to, but never change.
-pub const APPEND_ONLY_TABLES: &[&str] = &["audit_events", "audit_checkpoints"];
+pub const APPEND_ONLY_TABLES: &[&str] = &["audit_events", "audit_checkpoints", "audit_prunes"];
 
 fn migrator(backend: Backend) -> &'static Migrator {
     match backend {

@@ -19,6 +19,11 @@ pub struct OrgView {
     pub name: String,
     /// Where compliance incidents are announced.
     pub contact_email: Option<String>,
+    /// Days audit events are kept before they may be pruned (at least 90;
+    /// at least 2557, 7 years, when `hipaa` is set).
+    pub audit_retention_days: i32,
+    /// A HIPAA covered entity or business associate: 7-year audit retention.
+    pub hipaa: bool,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -29,6 +34,8 @@ impl From<Org> for OrgView {
             id: o.id.to_string(),
             name: o.name,
             contact_email: o.contact_email,
+            audit_retention_days: o.audit_retention_days,
+            hipaa: o.hipaa,
             created_at: rfc3339(o.created_at),
             updated_at: rfc3339(o.updated_at),
         }
@@ -52,6 +59,9 @@ pub struct PatchOrg {
     pub name: Option<String>,
     /// An email address, or "" to clear it.
     pub contact_email: Option<String>,
+    /// 90 to 36500. Raised to 2557 (7 years) while `hipaa` is set.
+    pub audit_retention_days: Option<i32>,
+    pub hipaa: Option<bool>,
 }
 
 /// Changes the organization's settings. Audited with before and after values.
@@ -63,7 +73,16 @@ pub async fn patch_org(
     RequestCtx(ctx): RequestCtx,
     Body(input): Body<PatchOrg>,
 ) -> Result<Json<OrgView>, ApiError> {
+    if let Some(d) = input.audit_retention_days
+        && !(tollgate_store::MIN_RETENTION_DAYS..=36_500).contains(&d)
+    {
+        return Err(ApiError::invalid(
+            "`audit_retention_days` must be between 90 and 36500.",
+        ));
+    }
     let patch = OrgPatch {
+        audit_retention_days: input.audit_retention_days,
+        hipaa: input.hipaa,
         name: input
             .name
             .as_deref()
