@@ -69,6 +69,9 @@ status, org = call("GET", "/v1/org")
 assert status == 200 and org["name"] == "Smoke Test Lending", org
 status, created = call("POST", "/v1/api-keys", {"name": "dialer", "scopes": ["dial:check"]})
 assert status == 201 and created["token"].startswith("tg_live_"), created
+with open(f"{work}/secrets.txt", "w") as f:
+    for secret in (key, created["token"], token):
+        f.write(secret[-40:] + "\n")
 
 doc = json.load(urllib.request.urlopen(f"{base}/openapi.json"))
 validate(doc)  # raises on an invalid OpenAPI 3.1 document
@@ -80,3 +83,22 @@ PY
 if grep -E 'tg_(live|boot)_' "$work/err.txt"; then
   echo "a token reached the server log"; exit 1
 fi
+
+# Nor anywhere in the audit log of this whole run: stop the server, export
+# every organization's log with the CLI and look for any token format and
+# for the exact secrets created during the run.
+kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
+export TOLLGATE_DATA_DIR="$work/tollgate-data"
+orgs=$("$bin" audit verify 2>/dev/null | grep -oE '^org_[a-z0-9]+' || true)
+test -n "$orgs"
+for org in $orgs; do
+  "$bin" audit export --org "$org" --format jsonl >> "$work/audit.jsonl" 2>/dev/null
+done
+test -s "$work/audit.jsonl"
+if grep -E 'tg_(live|boot)_[a-z0-9]{16}_' "$work/audit.jsonl"; then
+  echo "a token reached the audit log"; exit 1
+fi
+while read -r secret; do
+  if grep -qF "$secret" "$work/audit.jsonl"; then echo "a created secret reached the audit log"; exit 1; fi
+done < "$work/secrets.txt"
+echo "binary smoke: $(wc -l < "$work/audit.jsonl") audit events of the run hold no token or secret"
