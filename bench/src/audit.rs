@@ -17,10 +17,14 @@ async fn main() {
     let args: Vec<String> = std::env::args().collect();
     let events: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(200_000);
     let dir = tempfile::tempdir().expect("temp dir");
+    // KEEP_DB=PATH keeps the SQLite database (for measuring exports of it).
+    let db_path = std::env::var("KEEP_DB")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| dir.path().join("bench.db"));
     let (owner, app) = match (args.get(2), args.get(3)) {
         (Some(o), Some(a)) => (o.clone(), a.clone()),
         _ => {
-            let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+            let url = format!("sqlite://{}", db_path.display());
             (url.clone(), url)
         }
     };
@@ -88,6 +92,7 @@ async fn main() {
     assert!(report.is_intact(), "the chain verifies");
 
     println!("backend            {}", store.backend().as_str());
+    println!("org                {}", org.org.id);
     println!("events appended    {written} (batches of {})", batch.len());
     println!(
         "append             {:.0} events/s ({append_secs:.2} s)",
