@@ -160,6 +160,8 @@ id_kinds! {
     ApiKeyId / ApiKeyKind = "key_";
     /// An audit event.
     EventId / EventKind = "evt_";
+    /// A registered OAuth client (client credentials grant).
+    OAuthClientId / OAuthClientKind = "ocl_";
 }
 
 #[cfg(test)]

@@ -17,5 +17,5 @@ pub mod time;
 pub mod token;
 
 pub use access::{Access, Denied, Role, Scope, ScopeSet};
-pub use id::{ApiKeyId, EventId, IdError, MemberId, OrgId, UserId};
+pub use id::{ApiKeyId, EventId, IdError, MemberId, OAuthClientId, OrgId, UserId};
 pub use time::UnixMicros;

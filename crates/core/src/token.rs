@@ -1,7 +1,8 @@
 //! Secret tokens: their printed format and their keyed hashes.
 //!
 //! A token reads `tg_live_<lookup>_<secret><check>`:
-//! - a prefix per kind (`tg_live_` API keys, `tg_boot_` bootstrap links), so
+//! - a prefix per kind (`tg_live_` API keys, `tg_boot_` bootstrap links,
+//!   `tg_ocs_` OAuth client secrets, `tg_oat_` OAuth access tokens), so
 //!   secret scanners recognise a leaked Tollgate token and a human can tell
 //!   what it is;
 //! - `lookup`: 80 random bits, public, used to find the stored record without
@@ -33,6 +34,10 @@ const CHECK_CHARS: usize = 7; // 32-bit CRC
 pub enum TokenKind {
     ApiKey,
     Bootstrap,
+    /// The secret of a registered OAuth client (client credentials grant).
+    OAuthClientSecret,
+    /// A short-lived OAuth access token, used as a bearer like an API key.
+    OAuthAccessToken,
 }
 
 impl TokenKind {
@@ -40,6 +45,8 @@ impl TokenKind {
         match self {
             TokenKind::ApiKey => "tg_live_",
             TokenKind::Bootstrap => "tg_boot_",
+            TokenKind::OAuthClientSecret => "tg_ocs_",
+            TokenKind::OAuthAccessToken => "tg_oat_",
         }
     }
 }
@@ -227,6 +234,22 @@ mod tests {
             parse(TokenKind::ApiKey, &s[..s.len() - 1]),
             Err(TokenFormatError::Malformed)
         );
+    }
+
+    #[test]
+    fn every_kind_refuses_every_other_kinds_tokens() {
+        let kinds = [
+            TokenKind::ApiKey,
+            TokenKind::Bootstrap,
+            TokenKind::OAuthClientSecret,
+            TokenKind::OAuthAccessToken,
+        ];
+        for a in kinds {
+            let t = mint(a, [5; 10], &[6; 32]);
+            for b in kinds {
+                assert_eq!(parse(b, &t.plaintext).is_ok(), a == b, "{a:?} as {b:?}");
+            }
+        }
     }
 
     #[test]

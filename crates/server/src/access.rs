@@ -10,6 +10,7 @@ use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tollgate_core::access::authorize;
+use tollgate_core::token::TokenKind;
 use tollgate_core::{Access, Role, Scope};
 
 use crate::app::{AppState, ClientIp};
@@ -83,6 +84,27 @@ pub const ROUTES: &[RouteRule] = &[
     org("DELETE", "/v1/api-keys/{key_id}", Some(OrgAdmin), Admin),
     org("GET", "/v1/audit-events", Some(AuditRead), Admin),
     org("GET", "/v1/audit-events/export", Some(AuditRead), Admin),
+    org("GET", "/v1/oauth-clients", Some(OrgAdmin), Admin),
+    org("POST", "/v1/oauth-clients", Some(OrgAdmin), Admin),
+    org(
+        "GET",
+        "/v1/oauth-clients/{client_id}",
+        Some(OrgAdmin),
+        Admin,
+    ),
+    org(
+        "DELETE",
+        "/v1/oauth-clients/{client_id}",
+        Some(OrgAdmin),
+        Admin,
+    ),
+    // OAuth endpoints authenticate the client themselves (RFC 6749 client
+    // authentication, answered in RFC 6749 error shape), so they are public
+    // here and limited per client IP.
+    public_limited("POST", "/oauth/token"),
+    public_limited("POST", "/oauth/introspect"),
+    public_limited("POST", "/oauth/revoke"),
+    public("GET", "/.well-known/oauth-authorization-server"),
 ];
 
 pub fn rule_for(method: &str, path: &str) -> Option<&'static RouteRule> {
@@ -146,7 +168,9 @@ pub async fn enforce(
     let Some(token) = bearer(&req) else {
         return ApiError::new(Code::Unauthenticated).into_response();
     };
-    let actor = match state.store.authenticate_api_key(token, now).await {
+    // An API key or an OAuth access token; either is checked against the
+    // database here, so a revocation anywhere takes effect on this request.
+    let actor = match state.store.authenticate_bearer(token, now).await {
         Ok(actor) => actor,
         Err(e) => {
             if !matches!(e, tollgate_store::AuthFailure::Store(_)) {
@@ -156,7 +180,13 @@ pub async fn enforce(
                     .admit(&failures, limits.auth_failures(), now)
                     .await;
             }
-            return ApiError::from(e).into_response();
+            let oauth = token.starts_with(TokenKind::OAuthAccessToken.prefix());
+            return match e {
+                tollgate_store::AuthFailure::Store(s) => ApiError::from(s),
+                _ if oauth => ApiError::new(Code::InvalidAccessToken),
+                other => ApiError::from(other),
+            }
+            .into_response();
         }
     };
     tracing::Span::current().record("org_id", actor.org_id().as_str());
@@ -166,6 +196,7 @@ pub async fn enforce(
     let path_ids = path_ids(matched.as_str(), parts.uri.path());
     let credential = match actor.principal() {
         tollgate_store::Principal::ApiKey { key_id, .. } => key_id.to_string(),
+        tollgate_store::Principal::OAuthClient { client_id, .. } => client_id.to_string(),
         tollgate_store::Principal::Operator { on_behalf_of } => on_behalf_of.to_string(),
     };
     let per_key = match state
@@ -280,6 +311,8 @@ pub fn permissions_markdown() -> String {
          `UPDATE_DOCS=1 cargo test -p tollgate-server permissions_doc`.\n\n\
          A bot's API key acts on behalf of the member who created it: a request needs the key's **scope** \
          *and* that member's current **role**. Demoting or removing the member narrows or ends the key at once. \
+         An OAuth access token (`tg_oat_…`) is accepted wherever an API key is, with its granted scopes, \
+         and acts on behalf of the member who registered its client in the same way. \
          Another organization's object is always `404 not_found`.\n\n\
          | Method | Route | API-key scope | owner | admin | member | viewer |\n\
          |---|---|---|---|---|---|---|\n",
@@ -310,7 +343,9 @@ pub fn permissions_markdown() -> String {
         "\nRules no table can express, enforced in the storage transaction:\n\n\
          - Only an owner may grant the owner role, or change or remove an owner (`403 owner_only`).\n\
          - The last owner cannot be demoted or removed (`409 last_owner`).\n\
-         - Removing a member revokes every API key they created (`revoked_reason: creator_removed`).\n",
+         - Removing a member revokes every API key and OAuth client they created (`revoked_reason: creator_removed`).\n\
+         - An OAuth client may request only scopes it was registered with (`invalid_scope`), introspect only \
+         its organization's tokens and revoke only its own.\n",
     );
     out
 }

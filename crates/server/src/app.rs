@@ -111,6 +111,18 @@ pub fn routes() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(api::audit::list_audit_events))
         .routes(routes!(api::audit::export_audit_events))
+        .routes(routes!(
+            api::oauth_clients::list_oauth_clients,
+            api::oauth_clients::create_oauth_client
+        ))
+        .routes(routes!(
+            api::oauth_clients::get_oauth_client,
+            api::oauth_clients::revoke_oauth_client
+        ))
+        .routes(routes!(api::oauth::token))
+        .routes(routes!(api::oauth::introspect))
+        .routes(routes!(api::oauth::revoke))
+        .routes(routes!(api::oauth::metadata))
 }
 
 /// The OpenAPI document as served at /openapi.json.

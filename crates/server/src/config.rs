@@ -22,6 +22,7 @@ const SECTIONS: &[&str] = &[
     "audit",
     "rate_limit",
     "redis",
+    "oauth",
     "log",
 ];
 
@@ -46,7 +47,16 @@ pub struct Config {
     pub audit: AuditConfig,
     pub rate_limit: RateLimitConfig,
     pub redis: RedisConfig,
+    pub oauth: OAuthConfig,
     pub log: LogConfig,
+}
+
+/// OAuth 2.1 client credentials (the `[oauth]` section).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthConfig {
+    /// Lifetime of an access token, in seconds.
+    pub access_token_ttl_secs: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -320,6 +330,10 @@ impl Config {
                 "rate_limit.{name}: the rate and the burst must be between 1 and 1000000"
             );
         }
+        anyhow::ensure!(
+            (60..=86_400).contains(&self.oauth.access_token_ttl_secs),
+            "oauth.access_token_ttl_secs must be between 60 and 86400"
+        );
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|e| anyhow::anyhow!("log.level: {e}"))?;
         Ok(())

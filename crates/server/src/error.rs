@@ -36,6 +36,7 @@ codes! {
     InvalidApiKey = ("invalid_api_key", UNAUTHORIZED, "The API key is not valid.");
     ApiKeyRevoked = ("api_key_revoked", UNAUTHORIZED, "The API key has been revoked.");
     ApiKeyExpired = ("api_key_expired", UNAUTHORIZED, "The API key has expired.");
+    InvalidAccessToken = ("invalid_access_token", UNAUTHORIZED, "The OAuth access token is not valid, has expired or has been revoked; request a new one.");
     MissingScope = ("missing_scope", FORBIDDEN, "The API key lacks the scope this endpoint needs.");
     InsufficientRole = ("insufficient_role", FORBIDDEN, "Your role does not allow this action.");
     OwnerOnly = ("owner_only", FORBIDDEN, "Only an owner may grant, change or remove the owner role.");
@@ -118,6 +119,13 @@ impl IntoResponse for ApiError {
             res.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer realm=\"tollgate\""),
+            );
+        }
+        if self.code == Code::InvalidAccessToken {
+            // RFC 6750 section 3.1: tells an OAuth client to fetch a new token.
+            res.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"tollgate\", error=\"invalid_token\""),
             );
         }
         res

@@ -15,6 +15,7 @@ mod idempotency;
 mod keys;
 mod members;
 mod migrate;
+mod oauth;
 mod orgs;
 mod scope;
 
@@ -33,6 +34,7 @@ pub use idempotency::IdempotencyClaim;
 pub use keys::{KeyCheck, recorded_key_purposes};
 pub use members::{Member, MemberInvite};
 pub use migrate::{MigrationReport, migrate};
+pub use oauth::{IssuedToken, NewOAuthClient, OAuthClient, TokenInfo};
 pub use orgs::{HIPAA_RETENTION_DAYS, MIN_RETENTION_DAYS, Org, OrgPatch, effective_retention_days};
 pub use scope::{Actor, Ctx, OrgScope, Principal};
 

@@ -241,6 +241,8 @@ impl OrgScope<'_> {
             user_id.as_str(),
             ctx.now.0
         )?;
+        let clients_revoked =
+            crate::oauth::revoke_clients_of(&mut tx, self.org(), user_id, ctx.now).await?;
         exec!(
             &mut tx,
             "DELETE FROM memberships WHERE org_id = $1 AND id = $2",
@@ -261,6 +263,20 @@ impl OrgScope<'_> {
             )
             .await?;
         }
+        for client_id in &clients_revoked {
+            audit::append(
+                &mut tx,
+                self.org(),
+                Draft {
+                    actor: self.actor.audit_ref(),
+                    action: "oauth_client.revoked",
+                    target: audit::target("oauth_client", client_id),
+                    details: serde_json::json!({ "reason": "creator_removed" }),
+                },
+                ctx,
+            )
+            .await?;
+        }
         audit::append(
             &mut tx,
             self.org(),
@@ -268,7 +284,11 @@ impl OrgScope<'_> {
                 actor: self.actor.audit_ref(),
                 action: "member.removed",
                 target: audit::target("member", id),
-                details: serde_json::json!({ "role": current.role, "api_keys_revoked": revoked.len() }),
+                details: serde_json::json!({
+                    "role": current.role,
+                    "api_keys_revoked": revoked.len(),
+                    "oauth_clients_revoked": clients_revoked.len(),
+                }),
             },
             ctx,
         )

@@ -1,7 +1,7 @@
 //! The authenticated actor and the org-bound handle it unlocks.
 
 use tollgate_core::audit::{ActorRef, RequestMeta};
-use tollgate_core::{ApiKeyId, MemberId, OrgId, Role, ScopeSet, UnixMicros, UserId};
+use tollgate_core::{ApiKeyId, MemberId, OAuthClientId, OrgId, Role, ScopeSet, UnixMicros, UserId};
 
 use crate::db::Tx;
 use crate::{Store, StoreError};
@@ -24,6 +24,12 @@ pub enum Principal {
     /// A bot's API key, acting on behalf of the member who created it.
     ApiKey {
         key_id: ApiKeyId,
+        on_behalf_of: MemberId,
+    },
+    /// An OAuth client (through one of its access tokens, or authenticating
+    /// at the token endpoint), acting on behalf of the member who registered it.
+    OAuthClient {
+        client_id: OAuthClientId,
         on_behalf_of: MemberId,
     },
     /// An operator of the deployment at the command line, acting for a member.
@@ -51,6 +57,10 @@ impl Actor {
                 kind: "api_key".into(),
                 id: Some(key_id.to_string()),
             },
+            Principal::OAuthClient { client_id, .. } => ActorRef {
+                kind: "oauth_client".into(),
+                id: Some(client_id.to_string()),
+            },
             Principal::Operator { on_behalf_of } => ActorRef {
                 kind: "operator".into(),
                 id: Some(on_behalf_of.to_string()),
@@ -63,9 +73,9 @@ impl Actor {
     /// The membership the actor acts for.
     pub fn member_id(&self) -> &MemberId {
         match &self.principal {
-            Principal::ApiKey { on_behalf_of, .. } | Principal::Operator { on_behalf_of } => {
-                on_behalf_of
-            }
+            Principal::ApiKey { on_behalf_of, .. }
+            | Principal::OAuthClient { on_behalf_of, .. }
+            | Principal::Operator { on_behalf_of } => on_behalf_of,
         }
     }
 }

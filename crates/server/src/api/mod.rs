@@ -7,6 +7,8 @@ pub mod bootstrap;
 pub mod extract;
 pub mod members;
 pub mod meta;
+pub mod oauth;
+pub mod oauth_clients;
 pub mod org;
 
 use serde::Serialize;

@@ -111,7 +111,7 @@ pub async fn patch_org(
 #[derive(Serialize, ToSchema)]
 pub struct Me {
     pub org_id: String,
-    /// `api_key`.
+    /// `api_key` or `oauth_client`.
     pub actor_kind: String,
     pub actor_id: String,
     /// The member (`mem_`) the key acts for.
@@ -129,6 +129,10 @@ pub async fn me(Authenticated(actor): Authenticated) -> Json<Me> {
             key_id,
             on_behalf_of,
         } => ("api_key", key_id.to_string(), on_behalf_of),
+        Principal::OAuthClient {
+            client_id,
+            on_behalf_of,
+        } => ("oauth_client", client_id.to_string(), on_behalf_of),
         Principal::Operator { on_behalf_of } => {
             ("operator", on_behalf_of.to_string(), on_behalf_of)
         }

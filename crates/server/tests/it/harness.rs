@@ -216,6 +216,53 @@ impl TestServer {
         token.plaintext.to_string()
     }
 
+    /// Registers an OAuth client through the API with `org`'s owner key;
+    /// returns its id and secret.
+    pub async fn oauth_client(&self, org: &TestOrg, scopes: &[&str]) -> (String, String) {
+        let (s, v) = self
+            .call(
+                &org.key,
+                Method::POST,
+                "/v1/oauth-clients",
+                Some(json!({"name": "machine client", "scopes": scopes})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        (
+            v["client"]["client_id"].as_str().unwrap().to_owned(),
+            v["client_secret"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// A client credentials token request with `client_secret_basic`.
+    pub async fn oauth_token(
+        &self,
+        client_id: &str,
+        secret: &str,
+        scope: Option<&str>,
+    ) -> (StatusCode, Value, reqwest::header::HeaderMap) {
+        let mut form = vec![("grant_type", "client_credentials")];
+        if let Some(s) = scope {
+            form.push(("scope", s));
+        }
+        let res = self
+            .http
+            .post(format!("{}/oauth/token", self.base))
+            .basic_auth(client_id, Some(secret))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let text = res.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::Null),
+            headers,
+        )
+    }
+
     /// Invites a member with `role` and returns their user id.
     pub async fn invite(&self, org: &TestOrg, email: &str, role: &str) -> String {
         let (s, v) = self

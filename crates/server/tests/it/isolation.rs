@@ -27,6 +27,13 @@ enum Case {
     Foreign { path: String, body: Option<Value> },
     /// The bootstrap form posted with A's (used) link.
     BootstrapForm,
+    /// An OAuth endpoint called by a client with HTTP Basic credentials.
+    OAuthForm {
+        path: String,
+        client: (String, String),
+        form: Vec<(&'static str, String)>,
+        expect: StatusCode,
+    },
 }
 
 #[tokio::test]
@@ -47,6 +54,15 @@ async fn every_route_denies_another_orgs_data() {
     assert_eq!(s, StatusCode::CREATED);
     let a_key_id = created["api_key"]["id"].as_str().unwrap().to_owned();
     let a_bot_token = created["token"].as_str().unwrap().to_owned();
+    let (a_client_id, a_client_secret) = server.oauth_client(&a, &["dial:check"]).await;
+    let (b_client_id, b_client_secret) = server.oauth_client(&b, &["dial:check"]).await;
+    let a_access_token = server
+        .oauth_token(&a_client_id, &a_client_secret, None)
+        .await
+        .1["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let (s, _) = server
         .call(
             &a.key,
@@ -72,6 +88,9 @@ async fn every_route_denies_another_orgs_data() {
         a_bot_token.clone(),
         "alpha-secret".into(),
         "alpha bot".into(),
+        a_client_id.clone(),
+        a_client_secret.clone(),
+        a_access_token.clone(),
     ];
 
     let doc: Value = server
@@ -210,6 +229,68 @@ async fn every_route_denies_another_orgs_data() {
         foreign(format!("/v1/api-keys/{a_key_id}"), None),
     );
 
+    add(
+        "GET",
+        "/v1/oauth-clients",
+        own("/v1/oauth-clients", None, StatusCode::OK),
+    );
+    add(
+        "POST",
+        "/v1/oauth-clients",
+        own(
+            "/v1/oauth-clients",
+            Some(json!({"name": "bravo client", "scopes": ["leads:read"]})),
+            StatusCode::CREATED,
+        ),
+    );
+    add(
+        "GET",
+        "/v1/oauth-clients/{client_id}",
+        foreign(format!("/v1/oauth-clients/{a_client_id}"), None),
+    );
+    add(
+        "DELETE",
+        "/v1/oauth-clients/{client_id}",
+        foreign(format!("/v1/oauth-clients/{a_client_id}"), None),
+    );
+    add(
+        "GET",
+        "/.well-known/oauth-authorization-server",
+        public("/.well-known/oauth-authorization-server", StatusCode::OK),
+    );
+    // B's secret with A's client id gets no token.
+    add(
+        "POST",
+        "/oauth/token",
+        Case::OAuthForm {
+            path: "/oauth/token".into(),
+            client: (a_client_id.clone(), b_client_secret.clone()),
+            form: vec![("grant_type", "client_credentials".into())],
+            expect: StatusCode::UNAUTHORIZED,
+        },
+    );
+    // B's client sees A's token as inactive and cannot revoke it.
+    add(
+        "POST",
+        "/oauth/introspect",
+        Case::OAuthForm {
+            path: "/oauth/introspect".into(),
+            client: (b_client_id.clone(), b_client_secret.clone()),
+            form: vec![("token", a_access_token.clone())],
+            expect: StatusCode::OK,
+        },
+    );
+    add(
+        "POST",
+        "/oauth/revoke",
+        Case::OAuthForm {
+            path: "/oauth/revoke".into(),
+            client: (b_client_id.clone(), b_client_secret.clone()),
+            form: vec![("token", a_access_token.clone())],
+            expect: StatusCode::OK,
+        },
+    );
+
     let missing: Vec<_> = routes.iter().filter(|r| !cases.contains_key(*r)).collect();
     assert!(
         missing.is_empty(),
@@ -251,6 +332,27 @@ async fn every_route_denies_another_orgs_data() {
                     .await
                     .unwrap();
                 (res.status(), res.text().await.unwrap())
+            }
+            Case::OAuthForm {
+                path,
+                client,
+                form,
+                expect,
+            } => {
+                let res = server
+                    .http
+                    .post(format!("{}{path}", server.base))
+                    .basic_auth(&client.0, Some(&client.1))
+                    .form(form)
+                    .send()
+                    .await
+                    .unwrap();
+                let (s, t) = (res.status(), res.text().await.unwrap());
+                assert_eq!(s, *expect, "{route:?}: {t}");
+                if path == "/oauth/introspect" {
+                    assert_eq!(t, r#"{"active":false}"#, "{route:?}");
+                }
+                (s, t)
             }
         };
         // B's own log records B's probes, including the ids B typed; those
@@ -299,6 +401,23 @@ async fn every_route_denies_another_orgs_data() {
     assert_eq!(
         (s, org["name"].as_str()),
         (StatusCode::OK, Some(a.name.as_str()))
+    );
+    let (s, client) = server
+        .call(
+            &a.key,
+            Method::GET,
+            &format!("/v1/oauth-clients/{a_client_id}"),
+            None,
+        )
+        .await;
+    assert_eq!((s, &client["revoked_at"]), (StatusCode::OK, &Value::Null));
+    let (s, _) = server
+        .call(&a_access_token, Method::GET, "/v1/org", None)
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::OK,
+        "B's revocation attempt revoked A's token"
     );
 
     println!(

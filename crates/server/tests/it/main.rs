@@ -10,5 +10,6 @@ mod input;
 mod isolation;
 mod lifecycle;
 mod limits;
+mod oauth;
 mod postgres;
 mod roles;
