@@ -251,7 +251,7 @@ pub async fn enforce(
 }
 
 /// Limits that cannot be checked are a refusal, never a pass.
-fn limiter_down(e: crate::rate_limit::LimiterDown) -> Response {
+pub(crate) fn limiter_down(e: crate::rate_limit::LimiterDown) -> Response {
     tracing::error!(error = %e, "rate limits unavailable; refusing");
     ApiError::with(
         Code::Unavailable,
@@ -276,7 +276,7 @@ fn set_rate_headers(h: &mut axum::http::HeaderMap, v: &tollgate_core::rate_limit
     }
 }
 
-fn too_many(v: tollgate_core::rate_limit::Verdict) -> Response {
+pub(crate) fn too_many(v: tollgate_core::rate_limit::Verdict) -> Response {
     let retry = secs_ceil(v.retry_after).max(1);
     let mut res = ApiError::with(Code::RateLimited, format!("Retry in {retry} s.")).into_response();
     res.headers_mut()

@@ -37,6 +37,8 @@ enum Failure {
         description: String,
     },
     Server(ApiError),
+    /// A finished response (rate-limit refusals carry their own headers).
+    Raw(Box<Response>),
 }
 
 fn oauth(error: &'static str, description: impl Into<String>) -> Failure {
@@ -50,6 +52,7 @@ impl IntoResponse for Failure {
     fn into_response(self) -> Response {
         let (error, description) = match self {
             Failure::Server(e) => return e.into_response(),
+            Failure::Raw(r) => return *r,
             Failure::OAuth { error, description } => (error, description),
         };
         // RFC 6749 section 5.2: 401 with a challenge when client
@@ -151,7 +154,21 @@ async fn authenticate_client(
     state: &AppState,
     headers: &HeaderMap,
     params: &Params,
+    ip: Option<&str>,
 ) -> Result<Actor, Failure> {
+    // Failed client authentications share the per-IP budget of failed
+    // API-key authentications: past it, no secret is even checked.
+    let failures = format!("ip:{}:auth-failures", ip.unwrap_or("unknown"));
+    let quota = state.config.rate_limit.auth_failures();
+    match state
+        .limiter
+        .would_admit(&failures, quota, state.now())
+        .await
+    {
+        Ok(v) if !v.allowed => return Err(Failure::Raw(Box::new(crate::access::too_many(v)))),
+        Ok(_) => {}
+        Err(e) => return Err(Failure::Raw(Box::new(crate::access::limiter_down(e)))),
+    }
     let basic = match headers.get(header::AUTHORIZATION) {
         None => None,
         Some(value) => {
@@ -209,7 +226,10 @@ async fn authenticate_client(
         Ok(actor) => Ok(actor),
         Err(AuthFailure::Store(e)) => Err(Failure::Server(e.into())),
         // One answer for unknown, wrong secret, revoked: nothing to probe.
-        Err(_) => Err(oauth("invalid_client", "Client authentication failed.")),
+        Err(_) => {
+            let _ = state.limiter.admit(&failures, quota, state.now()).await;
+            Err(oauth("invalid_client", "Client authentication failed."))
+        }
     }
 }
 
@@ -277,7 +297,7 @@ async fn issue(
         .get("grant_type")?
         .ok_or_else(|| oauth("invalid_request", "`grant_type` is required."))?
         .to_owned();
-    let client = authenticate_client(state, headers, &params).await?;
+    let client = authenticate_client(state, headers, &params, ctx.request.ip.as_deref()).await?;
     if grant != "client_credentials" {
         return Err(oauth(
             "unsupported_grant_type",
@@ -369,12 +389,14 @@ pub struct Introspection {
         (status = 401, description = "RFC 6749 error: invalid_client", body = OAuthError)))]
 pub async fn introspect(
     State(state): State<AppState>,
+    RequestCtx(ctx): RequestCtx,
     headers: HeaderMap,
     form: Result<axum::Form<Vec<(String, String)>>, FormRejection>,
 ) -> Response {
     let result = async {
         let params = Params::from(form)?;
-        let client = authenticate_client(&state, &headers, &params).await?;
+        let client =
+            authenticate_client(&state, &headers, &params, ctx.request.ip.as_deref()).await?;
         let token = params
             .get("token")?
             .ok_or_else(|| oauth("invalid_request", "`token` is required."))?;
@@ -430,7 +452,8 @@ pub async fn revoke(
 ) -> Response {
     let result = async {
         let params = Params::from(form)?;
-        let client = authenticate_client(&state, &headers, &params).await?;
+        let client =
+            authenticate_client(&state, &headers, &params, ctx.request.ip.as_deref()).await?;
         let token = params
             .get("token")?
             .ok_or_else(|| oauth("invalid_request", "`token` is required."))?;

@@ -162,3 +162,32 @@ async fn the_bootstrap_pages_are_limited_per_ip() {
         );
     }
 }
+
+#[tokio::test]
+async fn wrong_client_secrets_share_the_ips_failure_budget() {
+    let server = server_with(|c| {
+        c.rate_limit.auth_failures_per_ip_per_minute = 2;
+        c.rate_limit.auth_failures_per_ip_burst = 3;
+    })
+    .await;
+    let org = server.new_org("ClientGuess").await;
+    let (id, secret) = server.oauth_client(&org, &["dial:check"]).await;
+    let last = if secret.ends_with('x') { 'y' } else { 'x' };
+    let wrong = format!("{}{last}", &secret[..secret.len() - 1]);
+    for _ in 0..3 {
+        let (s, v, _) = server.oauth_token(&id, &wrong, None).await;
+        assert_eq!(
+            (s, v["error"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("invalid_client"))
+        );
+    }
+    // Past the budget, not even the right secret is checked from this address...
+    let (s, _, h) = server.oauth_token(&id, &secret, None).await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
+    assert!(h.contains_key("retry-after"));
+    // ...and API keys from it wait too: one budget for every kind of credential.
+    assert_eq!(
+        server.call(&org.key, Method::GET, "/v1/org", None).await.0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}

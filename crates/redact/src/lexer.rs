@@ -1,0 +1,126 @@
+//! The lexer: one pass over the bytes, producing compact tokens with spans.
+//!
+//! Only ASCII is interpreted. Every byte of a multi-byte UTF-8 character is
+//! >= 0x80, so runs of them become [`Lex::Other`] tokens and every span the
+//! lexer produces starts and ends on a character boundary. Whitespace makes
+//! no token; it is remembered in the `gap` of the token that follows, which
+//! is what the number assembler needs to know ("41 11" vs "4111" vs "41-11").
+
+use crate::words::{self, Word};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Lex {
+    Digits,
+    Alpha,
+    /// One ASCII punctuation byte; `val` is the byte.
+    Punct,
+    /// A run of non-ASCII characters or control bytes.
+    Other,
+}
+
+/// What separates a token from the one before it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Gap {
+    Glued,
+    Space,
+    Newline,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Tok {
+    pub start: u32,
+    pub end: u32,
+    pub lex: Lex,
+    pub word: Word,
+    pub val: u8,
+    pub gap: Gap,
+}
+
+impl Tok {
+    #[inline]
+    pub fn len(&self) -> usize {
+        (self.end - self.start) as usize
+    }
+    #[inline]
+    pub fn is_punct(&self, b: u8) -> bool {
+        self.lex == Lex::Punct && self.val == b
+    }
+}
+
+/// Tokenizes `text` into `out` (cleared first). The caller guarantees that
+/// `text.len()` fits in `u32` (see `MAX_INPUT_BYTES`).
+pub(crate) fn lex(text: &str, out: &mut Vec<Tok>) {
+    out.clear();
+    let b = text.as_bytes();
+    let n = b.len();
+    let mut i = 0;
+    let mut gap = Gap::Space;
+    while i < n {
+        let c = b[i];
+        let start = i;
+        let (lex, word, val) = if c.is_ascii_alphabetic() {
+            i += 1;
+            while i < n && b[i].is_ascii_alphabetic() {
+                i += 1;
+            }
+            let (w, v) = words::classify(&b[start..i]);
+            (Lex::Alpha, w, v)
+        } else if c.is_ascii_digit() {
+            i += 1;
+            while i < n && b[i].is_ascii_digit() {
+                i += 1;
+            }
+            (Lex::Digits, Word::None, 0)
+        } else if c == b' ' || c == b'\t' || c == b'\r' {
+            if gap == Gap::Glued {
+                gap = Gap::Space;
+            }
+            i += 1;
+            continue;
+        } else if c == b'\n' {
+            gap = Gap::Newline;
+            i += 1;
+            continue;
+        } else if c.is_ascii_punctuation() {
+            i += 1;
+            (Lex::Punct, Word::None, c)
+        } else {
+            i += 1;
+            while i < n && (b[i] >= 0x80 || (b[i] < 0x20 && !matches!(b[i], b'\n' | b'\t' | b'\r'))) {
+                i += 1;
+            }
+            (Lex::Other, Word::None, 0)
+        };
+        out.push(Tok { start: start as u32, end: i as u32, lex, word, val, gap });
+        gap = Gap::Glued;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_cover_tokens_and_gaps_are_recorded() {
+        let mut t = Vec::new();
+        lex("My card: 4111-11 é\nfour", &mut t);
+        let kinds: Vec<_> = t.iter().map(|t| (t.lex, t.gap)).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                (Lex::Alpha, Gap::Space),
+                (Lex::Alpha, Gap::Space),
+                (Lex::Punct, Gap::Glued),
+                (Lex::Digits, Gap::Space),
+                (Lex::Punct, Gap::Glued),
+                (Lex::Digits, Gap::Glued),
+                (Lex::Other, Gap::Space),
+                (Lex::Alpha, Gap::Newline),
+            ]
+        );
+        assert_eq!(t[6].start, 17);
+        assert_eq!(t[6].end, 19);
+        assert_eq!(t[7].word, Word::Digit);
+        assert_eq!(t[7].val, 4);
+    }
+}
