@@ -38,12 +38,21 @@ key=$(curl -fsS -X POST "http://127.0.0.1:$tp/bootstrap" --data-urlencode "token
   --data-urlencode "org_name=Bench" --data-urlencode "owner_name=B" --data-urlencode "owner_email=b@bench.example.com" \
   | grep -oE 'tg_live_[a-z0-9_]+' | head -1)
 auth="Authorization: Bearer $key"
+# An OAuth client and one of its access tokens, for the same request.
+client=$(curl -fsS -X POST "http://127.0.0.1:$tp/v1/oauth-clients" -H "$auth" -H 'Content-Type: application/json' \
+  -d '{"name": "bench", "scopes": ["org:admin"]}')
+cid=$(printf '%s' "$client" | python3 -c 'import json,sys; print(json.load(sys.stdin)["client"]["client_id"])')
+csecret=$(printf '%s' "$client" | python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])')
+access=$(curl -fsS -X POST "http://127.0.0.1:$tp/oauth/token" -u "$cid:$csecret" -d grant_type=client_credentials \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+oauth="Authorization: Bearer $access"
 
 ceiling=$(wrk -t1 -c32 -d"$dur" "http://127.0.0.1:$bp/ping" | rps)
 get=$(wrk -t1 -c32 -d"$dur" -H "$auth" "http://127.0.0.1:$tp/v1/me" | rps)
 post=$(wrk -t1 -c32 -d"$dur" -H "$auth" -H "Content-Type: application/json" -s bench/http/post_member.lua "http://127.0.0.1:$tp/v1/members" | rps)
 get_p99=$(p99_at "http://127.0.0.1:$tp/v1/me" $(( get / 2 )) -H "$auth")
+oget=$(wrk -t1 -c32 -d"$dur" -H "$oauth" "http://127.0.0.1:$tp/v1/me" | rps)
 limits=${REDIS_URL:+redis}
-echo "| limits | bare axum req/s | GET /v1/me req/s (% of bare) | p99 at 50% of GET peak | POST /v1/members req/s |"
-echo "|---|---|---|---|---|"
-echo "| ${limits:-in-process} | $ceiling | $get ($(( get * 100 / ceiling ))%) | $get_p99 ms | $post |"
+echo "| limits | bare axum req/s | GET /v1/me, API key (% of bare) | GET /v1/me, OAuth token (% of bare) | p99 at 50% of GET peak | POST /v1/members req/s |"
+echo "|---|---|---|---|---|---|"
+echo "| ${limits:-in-process} | $ceiling | $get ($(( get * 100 / ceiling ))%) | $oget ($(( oget * 100 / ceiling ))%) | $get_p99 ms | $post |"
