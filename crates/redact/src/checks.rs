@@ -8,7 +8,7 @@ fn d(b: u8) -> u32 {
 
 /// Luhn (mod 10) check, as used by payment cards and NPIs.
 pub(crate) fn luhn(digits: &[u8]) -> bool {
-    luhn_sum(digits, 0) % 10 == 0
+    luhn_sum(digits, 0).is_multiple_of(10)
 }
 
 /// Luhn sum of `digits`, with the doubling parity continued from `offset`
@@ -48,7 +48,9 @@ pub(crate) fn card_prefix_ok(digits: &[u8]) -> bool {
     let p4 = prefix(digits, 4);
     match p1 {
         1 => len == 15,
-        2 => (2200..=2204).contains(&p4) && len >= 16 || (2221..=2720).contains(&p4) && len == 16,
+        2 => {
+            ((2200..=2204).contains(&p4) && len >= 16) || ((2221..=2720).contains(&p4) && len == 16)
+        }
         3 => match p2 {
             34 | 37 => len == 15,
             30 => (3000..=3059).contains(&p4) && len >= 14,
@@ -92,8 +94,12 @@ pub(crate) fn aba_ok(digits: &[u8]) -> bool {
         return false;
     }
     let w = [3, 7, 1];
-    let sum: u32 = digits.iter().enumerate().map(|(i, &c)| d(c) * w[i % 3]).sum();
-    sum % 10 == 0
+    let sum: u32 = digits
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| d(c) * w[i % 3])
+        .sum();
+    sum.is_multiple_of(10)
 }
 
 /// NPI: ten digits starting with 1 or 2, Luhn-valid once prefixed with the
@@ -103,7 +109,7 @@ pub(crate) fn npi_ok(digits: &[u8]) -> bool {
         return false;
     }
     let sum = luhn_sum(digits, 0) + luhn_sum(b"80840", 10);
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// A North American (NANP) number: 10 digits, area code and exchange not
@@ -124,7 +130,8 @@ pub(crate) fn mbi_ok(chars: &[u8]) -> bool {
     if chars.len() != 11 {
         return false;
     }
-    let alpha = |c: u8| c.is_ascii_uppercase() && !matches!(c, b'S' | b'L' | b'O' | b'I' | b'B' | b'Z');
+    let alpha =
+        |c: u8| c.is_ascii_uppercase() && !matches!(c, b'S' | b'L' | b'O' | b'I' | b'B' | b'Z');
     let num = |c: u8| c.is_ascii_digit();
     let an = |c: u8| alpha(c) || num(c);
     let c = chars;
@@ -147,7 +154,16 @@ mod tests {
 
     #[test]
     fn luhn_accepts_test_cards_and_rejects_a_changed_digit() {
-        for c in ["4111111111111111", "5555555555554444", "378282246310005", "2223003122003222", "6011111111111117", "3530111333300000", "4222222222222", "6062826786276634"] {
+        for c in [
+            "4111111111111111",
+            "5555555555554444",
+            "378282246310005",
+            "2223003122003222",
+            "6011111111111117",
+            "3530111333300000",
+            "4222222222222",
+            "6062826786276634",
+        ] {
             assert!(luhn(c.as_bytes()), "{c}");
             assert!(card_prefix_ok(c.as_bytes()), "{c}");
         }
@@ -163,7 +179,14 @@ mod tests {
     #[test]
     fn ssn_invalid_ranges_are_rejected() {
         assert!(ssn_ok(b"123456789"));
-        for bad in ["000456789", "666456789", "900456789", "999456789", "123006789", "123450000"] {
+        for bad in [
+            "000456789",
+            "666456789",
+            "900456789",
+            "999456789",
+            "123006789",
+            "123450000",
+        ] {
             assert!(!ssn_ok(bad.as_bytes()), "{bad}");
         }
     }

@@ -1,10 +1,10 @@
 //! The lexer: one pass over the bytes, producing compact tokens with spans.
 //!
-//! Only ASCII is interpreted. Every byte of a multi-byte UTF-8 character is
-//! >= 0x80, so runs of them become [`Lex::Other`] tokens and every span the
-//! lexer produces starts and ends on a character boundary. Whitespace makes
-//! no token; it is remembered in the `gap` of the token that follows, which
-//! is what the number assembler needs to know ("41 11" vs "4111" vs "41-11").
+//! Only ASCII is interpreted. Bytes of multi-byte UTF-8 characters are all
+//! 0x80 or above, so runs of them become [`Lex::Other`] tokens and every span
+//! the lexer produces starts and ends on a character boundary. Whitespace
+//! makes no token; it is remembered in the `gap` of the token that follows,
+//! which is what the number assembler needs to know ("41 11" vs "4111").
 
 use crate::words::{self, Word};
 
@@ -86,12 +86,20 @@ pub(crate) fn lex(text: &str, out: &mut Vec<Tok>) {
             (Lex::Punct, Word::None, c)
         } else {
             i += 1;
-            while i < n && (b[i] >= 0x80 || (b[i] < 0x20 && !matches!(b[i], b'\n' | b'\t' | b'\r'))) {
+            while i < n && (b[i] >= 0x80 || (b[i] < 0x20 && !matches!(b[i], b'\n' | b'\t' | b'\r')))
+            {
                 i += 1;
             }
             (Lex::Other, Word::None, 0)
         };
-        out.push(Tok { start: start as u32, end: i as u32, lex, word, val, gap });
+        out.push(Tok {
+            start: start as u32,
+            end: i as u32,
+            lex,
+            word,
+            val,
+            gap,
+        });
         gap = Gap::Glued;
     }
 }

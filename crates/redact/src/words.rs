@@ -78,6 +78,8 @@ pub(crate) mod ctx {
     pub const SECURITY: u32 = 1 << 20;
     /// Words that make a following value an identifier (id, number, no).
     pub const ID: u32 = 1 << 21;
+    /// "code", "digits": CVV only next to a card, payment or security word.
+    pub const CODE: u32 = 1 << 22;
 
     /// Anything that puts the conversation in a payment flow (strict PCI).
     pub const PAYMENT_ZONE: u32 = CARD | PAY | CVV | EXP;
@@ -111,7 +113,7 @@ pub(crate) const CTX_TABLE: [u32; 23] = [
     TIME,           // 19
     SECURITY,       // 20
     ID,             // 21
-    CVV | CARD,     // 22: code words that only mean CVV near a card
+    CODE,           // 22
 ];
 
 /// Classifies one alphabetic word. Returns the class and its payload.
@@ -217,9 +219,9 @@ pub(crate) fn classify(word: &[u8]) -> (Word, u8) {
         b"claim" | b"claims" => (Ctx, 16),
         b"order" | b"orders" | b"tracking" | b"confirmation" | b"reference" | b"invoice"
         | b"ticket" | b"case" | b"extension" | b"ext" | b"zip" | b"zipcode" | b"postal"
-        | b"flight" | b"room" | b"item" | b"sku" | b"model" | b"serial" | b"version"
-        | b"page" | b"step" | b"quantity" | b"promo" | b"coupon" | b"shipment" | b"package"
-        | b"parcel" | b"reservation" | b"booking" | b"gate" | b"seat" => (Ctx, 17),
+        | b"flight" | b"room" | b"item" | b"sku" | b"model" | b"serial" | b"version" | b"page"
+        | b"step" | b"quantity" | b"promo" | b"coupon" | b"shipment" | b"package" | b"parcel"
+        | b"reservation" | b"booking" | b"gate" | b"seat" => (Ctx, 17),
         b"dollars" | b"dollar" | b"cents" | b"bucks" | b"price" | b"total" | b"balance"
         | b"amount" | b"cost" | b"costs" | b"percent" | b"fee" | b"usd" => (Ctx, 18),
         b"minutes" | b"minute" | b"hours" | b"hour" | b"seconds" | b"am" | b"pm" | b"oclock"
@@ -232,30 +234,26 @@ pub(crate) fn classify(word: &[u8]) -> (Word, u8) {
         b"dot" | b"period" | b"point" => (Dot, 0),
         b"underscore" => (Underscore, 0),
         b"dash" | b"hyphen" => (Dash, 0),
-        b"street" | b"st" | b"avenue" | b"ave" | b"road" | b"rd" | b"drive" | b"dr"
-        | b"lane" | b"ln" | b"boulevard" | b"blvd" | b"court" | b"ct" | b"way" | b"place"
-        | b"pl" | b"terrace" | b"circle" | b"cir" | b"parkway" | b"pkwy" | b"highway"
-        | b"hwy" | b"trail" | b"square" | b"sq" | b"alley" | b"crescent" | b"plaza" => {
-            (StreetSuffix, 0)
-        }
+        b"street" | b"st" | b"avenue" | b"ave" | b"road" | b"rd" | b"drive" | b"dr" | b"lane"
+        | b"ln" | b"boulevard" | b"blvd" | b"court" | b"ct" | b"way" | b"place" | b"pl"
+        | b"terrace" | b"circle" | b"cir" | b"parkway" | b"pkwy" | b"highway" | b"hwy"
+        | b"trail" | b"square" | b"sq" | b"alley" | b"crescent" | b"plaza" => (StreetSuffix, 0),
         b"apartment" | b"apt" | b"suite" | b"ste" | b"unit" | b"floor" => (Unit, 0),
         b"north" | b"south" | b"east" | b"west" | b"n" | b"s" | b"e" | b"w" | b"ne" | b"nw"
         | b"se" | b"sw" | b"northeast" | b"northwest" | b"southeast" | b"southwest" => {
             (Directional, 0)
         }
-        b"the" | b"a" | b"an" | b"of" | b"to" | b"in" | b"on" | b"or" | b"for" | b"is"
-        | b"it" | b"its" | b"my" | b"your" | b"our" | b"their" | b"his" | b"her" | b"me"
-        | b"be" | b"was" | b"are" | b"that" | b"this" | b"with" | b"by" | b"from" | b"more"
-        | b"other" | b"same" | b"only" | b"any" | b"some" | b"what" | b"which" | b"if"
-        | b"so" | b"but" | b"not" | b"you" | b"we" | b"they" | b"i" | b"he" | b"she"
-        | b"all" | b"one's" | b"long" | b"right" | b"wrong" | b"whole" | b"every" | b"each"
-        | b"again" | b"then" | b"there" | b"here" | b"yes" | b"yeah" | b"okay" | b"ok"
-        | b"sure" | b"please" | b"thanks" | b"thank" | b"just" | b"about" | b"over"
-        | b"under" | b"also" | b"have" | b"has" | b"had" | b"do" | b"did" | b"can"
-        | b"will" | b"would" | b"could" | b"should" | b"go" | b"get" | b"got" | b"make"
-        | b"now" | b"when" | b"where" | b"how" | b"why" | b"who" => {
-            (Stop, 0)
-        }
+        b"the" | b"a" | b"an" | b"of" | b"to" | b"in" | b"on" | b"or" | b"for" | b"is" | b"it"
+        | b"its" | b"my" | b"your" | b"our" | b"their" | b"his" | b"her" | b"me" | b"be"
+        | b"was" | b"are" | b"that" | b"this" | b"with" | b"by" | b"from" | b"more" | b"other"
+        | b"same" | b"only" | b"any" | b"some" | b"what" | b"which" | b"if" | b"so" | b"but"
+        | b"not" | b"you" | b"we" | b"they" | b"i" | b"he" | b"she" | b"all" | b"one's"
+        | b"long" | b"right" | b"wrong" | b"whole" | b"every" | b"each" | b"again" | b"then"
+        | b"there" | b"here" | b"yes" | b"yeah" | b"okay" | b"ok" | b"sure" | b"please"
+        | b"thanks" | b"thank" | b"just" | b"about" | b"over" | b"under" | b"also" | b"have"
+        | b"has" | b"had" | b"do" | b"did" | b"can" | b"will" | b"would" | b"could" | b"should"
+        | b"go" | b"get" | b"got" | b"make" | b"now" | b"when" | b"where" | b"how" | b"why"
+        | b"who" => (Stop, 0),
         _ => (Plain, 0),
     }
 }
@@ -271,10 +269,37 @@ pub(crate) fn is_tld(word: &[u8]) -> bool {
     }
     matches!(
         &buf[..word.len()],
-        b"com" | b"net" | b"org" | b"edu" | b"gov" | b"io" | b"co" | b"us" | b"uk" | b"ca"
-            | b"info" | b"biz" | b"me" | b"mil" | b"ai" | b"app" | b"dev" | b"de" | b"fr"
-            | b"au" | b"in" | b"mx" | b"es" | b"it" | b"nl" | b"tv" | b"xyz" | b"online"
-            | b"email" | b"health" | b"bank"
+        b"com"
+            | b"net"
+            | b"org"
+            | b"edu"
+            | b"gov"
+            | b"io"
+            | b"co"
+            | b"us"
+            | b"uk"
+            | b"ca"
+            | b"info"
+            | b"biz"
+            | b"me"
+            | b"mil"
+            | b"ai"
+            | b"app"
+            | b"dev"
+            | b"de"
+            | b"fr"
+            | b"au"
+            | b"in"
+            | b"mx"
+            | b"es"
+            | b"it"
+            | b"nl"
+            | b"tv"
+            | b"xyz"
+            | b"online"
+            | b"email"
+            | b"health"
+            | b"bank"
     )
 }
 
@@ -290,10 +315,36 @@ pub(crate) fn is_backchannel(word: &[u8]) -> bool {
     }
     matches!(
         &buf[..word.len()],
-        b"ok" | b"okay" | b"uh" | b"huh" | b"mhm" | b"mm" | b"hmm" | b"um" | b"yes" | b"yeah"
-            | b"yep" | b"right" | b"got" | b"it" | b"go" | b"on" | b"sure" | b"great"
-            | b"thanks" | b"thank" | b"you" | b"alright" | b"all" | b"and" | b"continue"
-            | b"perfect" | b"uhhuh" | b"so" | b"far" | b"next"
+        b"ok"
+            | b"okay"
+            | b"uh"
+            | b"huh"
+            | b"mhm"
+            | b"mm"
+            | b"hmm"
+            | b"um"
+            | b"yes"
+            | b"yeah"
+            | b"yep"
+            | b"right"
+            | b"got"
+            | b"it"
+            | b"go"
+            | b"on"
+            | b"sure"
+            | b"great"
+            | b"thanks"
+            | b"thank"
+            | b"you"
+            | b"alright"
+            | b"all"
+            | b"and"
+            | b"continue"
+            | b"perfect"
+            | b"uhhuh"
+            | b"so"
+            | b"far"
+            | b"next"
     )
 }
 
@@ -301,11 +352,59 @@ pub(crate) fn is_backchannel(word: &[u8]) -> bool {
 pub(crate) fn is_state(code: &[u8]) -> bool {
     matches!(
         code,
-        b"AL" | b"AK" | b"AZ" | b"AR" | b"CA" | b"CO" | b"CT" | b"DE" | b"DC" | b"FL" | b"GA"
-            | b"HI" | b"ID" | b"IL" | b"IN" | b"IA" | b"KS" | b"KY" | b"LA" | b"ME" | b"MD"
-            | b"MA" | b"MI" | b"MN" | b"MS" | b"MO" | b"MT" | b"NE" | b"NV" | b"NH" | b"NJ"
-            | b"NM" | b"NY" | b"NC" | b"ND" | b"OH" | b"OK" | b"OR" | b"PA" | b"RI" | b"SC"
-            | b"SD" | b"TN" | b"TX" | b"UT" | b"VT" | b"VA" | b"WA" | b"WV" | b"WI" | b"WY"
-            | b"PR" | b"GU" | b"VI"
+        b"AL"
+            | b"AK"
+            | b"AZ"
+            | b"AR"
+            | b"CA"
+            | b"CO"
+            | b"CT"
+            | b"DE"
+            | b"DC"
+            | b"FL"
+            | b"GA"
+            | b"HI"
+            | b"ID"
+            | b"IL"
+            | b"IN"
+            | b"IA"
+            | b"KS"
+            | b"KY"
+            | b"LA"
+            | b"ME"
+            | b"MD"
+            | b"MA"
+            | b"MI"
+            | b"MN"
+            | b"MS"
+            | b"MO"
+            | b"MT"
+            | b"NE"
+            | b"NV"
+            | b"NH"
+            | b"NJ"
+            | b"NM"
+            | b"NY"
+            | b"NC"
+            | b"ND"
+            | b"OH"
+            | b"OK"
+            | b"OR"
+            | b"PA"
+            | b"RI"
+            | b"SC"
+            | b"SD"
+            | b"TN"
+            | b"TX"
+            | b"UT"
+            | b"VT"
+            | b"VA"
+            | b"WA"
+            | b"WV"
+            | b"WI"
+            | b"WY"
+            | b"PR"
+            | b"GU"
+            | b"VI"
     )
 }
