@@ -75,7 +75,9 @@ pub(crate) fn resolve(mut mask: u32) -> u32 {
     if mask & ctx::SECURITY != 0 && mask & ctx::SSN == 0 {
         mask |= ctx::CVV;
     }
-    if mask & ctx::CODE != 0 && mask & (ctx::CARD | ctx::PAY | ctx::SECURITY | ctx::EXP) != 0 {
+    if mask & ctx::CODE != 0
+        && mask & (ctx::CARD | ctx::PAY | ctx::SECURITY | ctx::EXP | ctx::BACK) != 0
+    {
         mask |= ctx::CVV;
     }
     mask

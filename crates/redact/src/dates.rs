@@ -98,12 +98,16 @@ fn year_at(text: &[u8], toks: &[Tok], j: usize, digits: &mut Vec<u8>) -> Option<
     }
     digits.clear();
     let mut n = unit(toks, text, j, digits)?;
-    if digits.len() == 2 && toks.get(n).is_some_and(|t| t.gap == Gap::Space) {
-        let mut m = n;
-        if let Some(next) = unit(toks, text, n, digits) {
-            m = next;
+    // "nineteen eighty", "twenty oh three": units until four digits.
+    while digits.len() < 4 && toks.get(n).is_some_and(|t| t.gap == Gap::Space) {
+        let before = digits.len();
+        match unit(toks, text, n, digits) {
+            Some(next) if digits.len() <= 4 => n = next,
+            _ => {
+                digits.truncate(before);
+                break;
+            }
         }
-        n = m;
     }
     let ok = match digits.len() {
         4 => {

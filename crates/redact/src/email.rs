@@ -110,7 +110,7 @@ fn spoken(text: &[u8], toks: &[Tok], at: usize) -> Option<(usize, usize)> {
         return None;
     }
     let mut s = first;
-    let mut after_digits = false;
+    let mut after_digits = matches!(w, Word::Digit | Word::Teen | Word::Tens | Word::Repeat);
     while let Some(p) = s.checked_sub(1).map(|p| &toks[p]) {
         if is_joiner(p) {
             match label_back(toks, s - 1) {

@@ -125,7 +125,7 @@ pub(crate) fn classify(g: &[Group], d: &[u8], mask: u32) -> Option<(Kind, u8)> {
         }
     };
 
-    if (3..=4).contains(&len) && has(ctx::CVV) {
+    if (3..=4).contains(&len) && has(ctx::CVV) && !neg {
         offer(Kind::Cvv, 90);
     }
     if has(ctx::EXP | ctx::CARD)

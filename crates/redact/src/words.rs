@@ -80,6 +80,8 @@ pub(crate) mod ctx {
     pub const ID: u32 = 1 << 21;
     /// "code", "digits": CVV only next to a card, payment or security word.
     pub const CODE: u32 = 1 << 22;
+    /// "back" (of the card): CVV together with "code".
+    pub const BACK: u32 = 1 << 23;
 
     /// Anything that puts the conversation in a payment flow (strict PCI).
     pub const PAYMENT_ZONE: u32 = CARD | PAY | CVV | EXP;
@@ -90,7 +92,7 @@ pub(crate) mod ctx {
 use ctx::*;
 
 /// Context masks, indexed by `Tok::val` of a [`Word::Ctx`] token.
-pub(crate) const CTX_TABLE: [u32; 23] = [
+pub(crate) const CTX_TABLE: [u32; 24] = [
     CARD,           // 0
     PAY,            // 1
     CVV,            // 2
@@ -114,6 +116,7 @@ pub(crate) const CTX_TABLE: [u32; 23] = [
     SECURITY,       // 20
     ID,             // 21
     CODE,           // 22
+    BACK,           // 23
 ];
 
 /// Classifies one alphabetic word. Returns the class and its payload.
@@ -230,6 +233,7 @@ pub(crate) fn classify(word: &[u8]) -> (Word, u8) {
         b"security" => (Ctx, 20),
         b"id" | b"number" | b"numbers" | b"no" | b"num" | b"identifier" => (Ctx, 21),
         b"code" | b"digits" => (Ctx, 22),
+        b"back" => (Ctx, 23),
         b"at" => (At, 0),
         b"dot" | b"period" | b"point" => (Dot, 0),
         b"underscore" => (Underscore, 0),
