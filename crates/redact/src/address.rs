@@ -50,12 +50,16 @@ fn house_number(text: &[u8], toks: &[Tok], end: usize, buf: &mut Vec<u8>) -> Opt
     best
 }
 
-pub(crate) fn detect(text: &[u8], toks: &[Tok], prompt: &impl Fn(u32) -> u32, out: &mut Vec<Cand>) {
-    let mut buf = Vec::new();
-    for s in 1..toks.len() {
-        if toks[s].word != Word::StreetSuffix {
-            continue;
-        }
+/// Looks for an address ending with the street suffix at token `s`.
+pub(crate) fn at_suffix(
+    text: &[u8],
+    toks: &[Tok],
+    s: usize,
+    prompt: &impl Fn(u32) -> u32,
+    buf: &mut Vec<u8>,
+    out: &mut Vec<Cand>,
+) {
+    {
         // Street name: one to three words before the suffix.
         let mut name = s;
         while name > 0
@@ -75,15 +79,15 @@ pub(crate) fn detect(text: &[u8], toks: &[Tok], prompt: &impl Fn(u32) -> u32, ou
             name = s - 2;
         }
         if name == s {
-            continue;
+            return;
         }
-        let Some(start) = house_number(text, toks, name, &mut buf) else {
-            continue;
+        let Some(start) = house_number(text, toks, name, buf) else {
+            return;
         };
         let mask = context::around(toks, start, s + 1) | prompt(toks[start].start);
         let cap = (name..s).all(|i| toks[i].lex != Lex::Alpha || capitalised(text, &toks[i]));
         if !cap && mask & ctx::ADDR == 0 {
-            continue;
+            return;
         }
         let mut end = s + 1;
         if toks
@@ -119,7 +123,7 @@ pub(crate) fn detect(text: &[u8], toks: &[Tok], prompt: &impl Fn(u32) -> u32, ou
                 let n = if t.lex == Lex::Digits {
                     Some(u + 1)
                 } else {
-                    unit(toks, text, u, &mut buf)
+                    unit(toks, text, u, buf)
                 };
                 if let Some(mut n) = n.or((t.lex == Lex::Alpha && t.len() == 1).then_some(u + 1)) {
                     while toks.get(n).is_some_and(|t| {

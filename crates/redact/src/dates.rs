@@ -122,12 +122,16 @@ fn year_at(text: &[u8], toks: &[Tok], j: usize, digits: &mut Vec<u8>) -> Option<
     ok.then_some(n)
 }
 
-pub(crate) fn detect(text: &[u8], toks: &[Tok], prompt: &impl Fn(u32) -> u32, out: &mut Vec<Cand>) {
-    let mut buf = Vec::new();
-    for m in 0..toks.len() {
-        if toks[m].word != Word::Month {
-            continue;
-        }
+/// Looks for a date around the month name at token `m`.
+pub(crate) fn at_month(
+    text: &[u8],
+    toks: &[Tok],
+    m: usize,
+    prompt: &impl Fn(u32) -> u32,
+    buf: &mut Vec<u8>,
+    out: &mut Vec<Cand>,
+) {
+    {
         let mut start = m;
         let mut day = false;
         // Backward: "[the] second [of] January".
@@ -152,7 +156,7 @@ pub(crate) fn detect(text: &[u8], toks: &[Tok], prompt: &impl Fn(u32) -> u32, ou
         {
             j += 1;
         }
-        if let Some(n) = year_at(text, toks, j, &mut buf).filter(|_| buf.len() == 4) {
+        if let Some(n) = year_at(text, toks, j, buf).filter(|_| buf.len() == 4) {
             j = n;
             year = true;
         } else {
@@ -170,13 +174,13 @@ pub(crate) fn detect(text: &[u8], toks: &[Tok], prompt: &impl Fn(u32) -> u32, ou
             if toks.get(y).is_some_and(|t| t.is_punct(b',')) {
                 y += 1;
             }
-            if let Some(n) = year_at(text, toks, y, &mut buf) {
+            if let Some(n) = year_at(text, toks, y, buf) {
                 j = n;
                 year = true;
             }
         }
         if !day && !year {
-            continue;
+            return;
         }
         let mask = context::around(toks, start, j) | prompt(toks[start].start);
         let (kind, score) = if mask & ctx::DOB != 0 {
@@ -186,7 +190,7 @@ pub(crate) fn detect(text: &[u8], toks: &[Tok], prompt: &impl Fn(u32) -> u32, ou
         } else if year && !day && mask & ctx::CARD != 0 {
             (Kind::Expiry, 70)
         } else {
-            continue;
+            return;
         };
         out.push(Cand {
             start: toks[start].start,

@@ -143,30 +143,36 @@ fn spoken(text: &[u8], toks: &[Tok], at: usize) -> Option<(usize, usize)> {
     Some((s, j))
 }
 
-pub(crate) fn detect(text: &[u8], toks: &[Tok], prompt: &impl Fn(u32) -> u32, out: &mut Vec<Cand>) {
-    for (i, t) in toks.iter().enumerate() {
-        if t.is_punct(b'@') {
-            if let Some((s, e)) = written(text, t.start as usize) {
-                out.push(Cand {
-                    start: s,
-                    end: e,
-                    kind: Kind::Email,
-                    score: 96,
-                    last4: [b'0'; 4],
-                });
-            }
-        } else if t.word == Word::At
-            && let Some((s, e)) = spoken(text, toks, i)
-        {
-            let mask = context::around(toks, s, e) | prompt(toks[s].start);
-            let score = if mask & ctx::EMAIL != 0 { 95 } else { 85 };
-            out.push(Cand {
-                start: toks[s].start,
-                end: toks[e - 1].end,
-                kind: Kind::Email,
-                score,
-                last4: [b'0'; 4],
-            });
-        }
+/// A written address around the `@` at token `i`.
+pub(crate) fn at_sign(text: &[u8], toks: &[Tok], i: usize, out: &mut Vec<Cand>) {
+    if let Some((s, e)) = written(text, toks[i].start as usize) {
+        out.push(Cand {
+            start: s,
+            end: e,
+            kind: Kind::Email,
+            score: 96,
+            last4: [b'0'; 4],
+        });
+    }
+}
+
+/// A spoken address around the word "at" at token `i`.
+pub(crate) fn at_word(
+    text: &[u8],
+    toks: &[Tok],
+    i: usize,
+    prompt: &impl Fn(u32) -> u32,
+    out: &mut Vec<Cand>,
+) {
+    if let Some((s, e)) = spoken(text, toks, i) {
+        let mask = context::around(toks, s, e) | prompt(toks[s].start);
+        let score = if mask & ctx::EMAIL != 0 { 95 } else { 85 };
+        out.push(Cand {
+            start: toks[s].start,
+            end: toks[e - 1].end,
+            kind: Kind::Email,
+            score,
+            last4: [b'0'; 4],
+        });
     }
 }

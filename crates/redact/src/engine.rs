@@ -2,7 +2,7 @@
 //! into a sorted, non-overlapping list of spans to remove.
 
 use crate::context;
-use crate::lexer::{Gap, Tok, lex};
+use crate::lexer::{Gap, Lex, Tok, lex};
 use crate::numbers::{Segment, next_segment};
 use crate::numeric::{self, Leftover};
 use crate::policy::Policy;
@@ -76,10 +76,25 @@ pub(crate) fn find(text: &str, regions: &[Region], policy: &Policy) -> Vec<Cand>
         }
         i = next;
     }
-    dates::detect(bytes, &toks, &prompt, &mut cands);
-    email::detect(bytes, &toks, &prompt, &mut cands);
-    address::detect(bytes, &toks, &prompt, &mut cands);
-    ids::detect(bytes, &toks, &prompt, &mut cands);
+    // One pass for the detectors anchored on a word or a character.
+    let mut buf = Vec::new();
+    for (k, t) in toks.iter().enumerate() {
+        match (t.lex, t.word) {
+            (Lex::Digits, _) => ids::mbi_at(bytes, &toks, k, &mut cands),
+            (Lex::Punct, _) if t.val == b'@' => email::at_sign(bytes, &toks, k, &mut cands),
+            (Lex::Alpha, Word::At) => email::at_word(bytes, &toks, k, &prompt, &mut cands),
+            (Lex::Alpha, Word::Month) => {
+                dates::at_month(bytes, &toks, k, &prompt, &mut buf, &mut cands)
+            }
+            (Lex::Alpha, Word::StreetSuffix) if k > 0 => {
+                address::at_suffix(bytes, &toks, k, &prompt, &mut buf, &mut cands)
+            }
+            (Lex::Alpha, Word::Ctx) if ids::introduces_id(t) => {
+                ids::after_context(bytes, &toks, k, &prompt, &mut buf, &mut cands)
+            }
+            _ => {}
+        }
+    }
 
     cands.retain(|c| c.score >= policy.min_score && policy.kinds.contains(c.kind));
 

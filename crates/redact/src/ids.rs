@@ -10,48 +10,49 @@ use crate::lexer::{Gap, Lex, Tok};
 use crate::numbers::unit;
 use crate::words::{CTX_TABLE, Word, ctx};
 
-/// Written MBIs: a chain of glued letters, digits and dashes, 11 characters
-/// once the dashes are dropped ("1EG4-TE5-MK73").
-fn written_mbi(text: &[u8], toks: &[Tok], out: &mut Vec<Cand>) {
-    let mut i = 0;
-    while i < toks.len() {
-        let t = &toks[i];
-        if !matches!(t.lex, Lex::Alpha | Lex::Digits) {
-            i += 1;
-            continue;
-        }
-        let mut j = i + 1;
-        while toks.get(j).is_some_and(|t| {
+/// A written MBI starting at the digit token `i`: a chain of glued letters,
+/// digits and dashes, 11 characters once the dashes are dropped
+/// ("1EG4-TE5-MK73"). An MBI starts with a digit 1-9, so only digit tokens
+/// start a chain.
+pub(crate) fn mbi_at(text: &[u8], toks: &[Tok], i: usize, out: &mut Vec<Cand>) {
+    let t = &toks[i];
+    if t.len() > 3
+        || text[t.start as usize] == b'0'
+        || (i > 0 && t.gap == Gap::Glued && matches!(toks[i - 1].lex, Lex::Alpha | Lex::Digits))
+    {
+        return;
+    }
+    let mut j = i + 1;
+    while j - i < 12
+        && toks.get(j).is_some_and(|t| {
             t.gap == Gap::Glued && (matches!(t.lex, Lex::Alpha | Lex::Digits) || t.is_punct(b'-'))
-        }) {
-            j += 1;
+        })
+    {
+        j += 1;
+    }
+    if j - i < 2 {
+        return;
+    }
+    let mut buf = [0u8; 11];
+    let mut n = 0;
+    for &c in text[t.start as usize..toks[j - 1].end as usize]
+        .iter()
+        .filter(|&&c| c != b'-')
+    {
+        if n == 11 {
+            return;
         }
-        if j - i > 1 || t.len() == 11 {
-            let mut buf = [0u8; 11];
-            let mut n = 0;
-            let mut ok = true;
-            for c in text[t.start as usize..toks[j - 1].end as usize]
-                .iter()
-                .filter(|&&c| c != b'-')
-            {
-                if n == 11 {
-                    ok = false;
-                    break;
-                }
-                buf[n] = c.to_ascii_uppercase();
-                n += 1;
-            }
-            if ok && checks::mbi_ok(&buf[..n]) {
-                out.push(Cand {
-                    start: t.start,
-                    end: toks[j - 1].end,
-                    kind: Kind::MedicareId,
-                    score: 90,
-                    last4: [b'0'; 4],
-                });
-            }
-        }
-        i = j;
+        buf[n] = c.to_ascii_uppercase();
+        n += 1;
+    }
+    if checks::mbi_ok(&buf[..n]) {
+        out.push(Cand {
+            start: t.start,
+            end: toks[j - 1].end,
+            kind: Kind::MedicareId,
+            score: 90,
+            last4: [b'0'; 4],
+        });
     }
 }
 
@@ -92,21 +93,23 @@ fn chain_member(text: &[u8], toks: &[Tok], k: usize, first: bool) -> bool {
     }
 }
 
-pub(crate) fn detect(text: &[u8], toks: &[Tok], prompt: &impl Fn(u32) -> u32, out: &mut Vec<Cand>) {
-    written_mbi(text, toks, out);
-    let mut buf = Vec::new();
-    let mut i = 0;
-    while i < toks.len() {
-        let t = &toks[i];
-        let bits = if t.word == Word::Ctx {
-            CTX_TABLE[t.val as usize] & HEALTH
-        } else {
-            0
-        };
-        if bits == 0 {
-            i += 1;
-            continue;
-        }
+/// Whether the token is a word that introduces a health id.
+#[inline]
+pub(crate) fn introduces_id(t: &Tok) -> bool {
+    t.word == Word::Ctx && CTX_TABLE[t.val as usize] & HEALTH != 0
+}
+
+/// Looks for the id introduced by the context word at token `i`.
+pub(crate) fn after_context(
+    text: &[u8],
+    toks: &[Tok],
+    i: usize,
+    prompt: &impl Fn(u32) -> u32,
+    buf: &mut Vec<u8>,
+    out: &mut Vec<Cand>,
+) {
+    let bits = CTX_TABLE[toks[i].val as usize] & HEALTH;
+    {
         // Skip the lead-in: "ID number is", "#:", "it's".
         let mut k = i + 1;
         let mut mask = bits;
@@ -129,7 +132,7 @@ pub(crate) fn detect(text: &[u8], toks: &[Tok], prompt: &impl Fn(u32) -> u32, ou
                 && t.len() > 1
             {
                 buf.clear();
-                match unit(toks, text, k, &mut buf) {
+                match unit(toks, text, k, buf) {
                     Some(n) => {
                         digits += buf.len();
                         chars += buf.len();
@@ -169,9 +172,6 @@ pub(crate) fn detect(text: &[u8], toks: &[Tok], prompt: &impl Fn(u32) -> u32, ou
                 score: 86,
                 last4: [b'0'; 4],
             });
-            i = k;
-        } else {
-            i += 1;
         }
     }
 }

@@ -47,6 +47,37 @@ impl Tok {
     }
 }
 
+const OTHER: u8 = 0;
+const ALPHA: u8 = 1;
+const DIGIT: u8 = 2;
+const SPACE: u8 = 3;
+const NEWLINE: u8 = 4;
+const PUNCT: u8 = 5;
+
+/// Byte classes, so the inner loops test one table entry per byte.
+const CLASS: [u8; 256] = {
+    let mut t = [OTHER; 256];
+    let mut b = 0;
+    while b < 128 {
+        let c = b as u8;
+        t[b] = if c.is_ascii_alphabetic() {
+            ALPHA
+        } else if c.is_ascii_digit() {
+            DIGIT
+        } else if c == b' ' || c == b'\t' || c == b'\r' {
+            SPACE
+        } else if c == b'\n' {
+            NEWLINE
+        } else if c.is_ascii_punctuation() {
+            PUNCT
+        } else {
+            OTHER
+        };
+        b += 1;
+    }
+    t
+};
+
 /// Tokenizes `text` into `out` (cleared first). The caller guarantees that
 /// `text.len()` fits in `u32` (see `MAX_INPUT_BYTES`).
 pub(crate) fn lex(text: &str, out: &mut Vec<Tok>) {
@@ -56,41 +87,50 @@ pub(crate) fn lex(text: &str, out: &mut Vec<Tok>) {
     let mut i = 0;
     let mut gap = Gap::Space;
     while i < n {
-        let c = b[i];
+        let class = CLASS[b[i] as usize];
         let start = i;
-        let (lex, word, val) = if c.is_ascii_alphabetic() {
-            i += 1;
-            while i < n && b[i].is_ascii_alphabetic() {
-                i += 1;
+        i += 1;
+        let (lex, word, val) = match class {
+            ALPHA => {
+                // The word's classification key is built during the scan.
+                let mut ka = u64::from(b[start] | 0x20);
+                let mut kb = 0u64;
+                while i < n && CLASS[b[i] as usize] == ALPHA {
+                    let k = i - start;
+                    let c = u64::from(b[i] | 0x20);
+                    if k < 8 {
+                        ka |= c << (8 * k);
+                    } else if k < 16 {
+                        kb |= c << (8 * (k - 8));
+                    }
+                    i += 1;
+                }
+                let (w, v) = words::classify_key(ka, kb, i - start);
+                (Lex::Alpha, w, v)
             }
-            let (w, v) = words::classify(&b[start..i]);
-            (Lex::Alpha, w, v)
-        } else if c.is_ascii_digit() {
-            i += 1;
-            while i < n && b[i].is_ascii_digit() {
-                i += 1;
+            DIGIT => {
+                while i < n && CLASS[b[i] as usize] == DIGIT {
+                    i += 1;
+                }
+                (Lex::Digits, Word::None, 0)
             }
-            (Lex::Digits, Word::None, 0)
-        } else if c == b' ' || c == b'\t' || c == b'\r' {
-            if gap == Gap::Glued {
-                gap = Gap::Space;
+            SPACE => {
+                if gap == Gap::Glued {
+                    gap = Gap::Space;
+                }
+                continue;
             }
-            i += 1;
-            continue;
-        } else if c == b'\n' {
-            gap = Gap::Newline;
-            i += 1;
-            continue;
-        } else if c.is_ascii_punctuation() {
-            i += 1;
-            (Lex::Punct, Word::None, c)
-        } else {
-            i += 1;
-            while i < n && (b[i] >= 0x80 || (b[i] < 0x20 && !matches!(b[i], b'\n' | b'\t' | b'\r')))
-            {
-                i += 1;
+            NEWLINE => {
+                gap = Gap::Newline;
+                continue;
             }
-            (Lex::Other, Word::None, 0)
+            PUNCT => (Lex::Punct, Word::None, b[start]),
+            _ => {
+                while i < n && CLASS[b[i] as usize] == OTHER {
+                    i += 1;
+                }
+                (Lex::Other, Word::None, 0)
+            }
         };
         out.push(Tok {
             start: start as u32,
