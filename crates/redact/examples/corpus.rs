@@ -3,6 +3,8 @@
 //! ```sh
 //! cargo run --release -p tollgate-redact --features corpus --example corpus -- jsonl 42 100 > corpus.jsonl
 //! cargo run --release -p tollgate-redact --features corpus --example corpus -- table 42 100
+//! cargo run --release -p tollgate-redact --features corpus --example corpus -- misses 42 100
+//! cargo run --release -p tollgate-redact --features corpus --example corpus -- transcript 2026 1 > 1mb.txt
 //! ```
 //! JSON lines: `{"text": ..., "form": ..., "labels": [[kind, start, end], ...]}`
 //! with byte offsets into the UTF-8 text.
@@ -55,6 +57,11 @@ fn main() {
                 line.push_str("]}");
                 writeln!(w, "{line}").unwrap();
             }
+        }
+        "transcript" => {
+            // Benchmark text: here the third argument is a size in MB.
+            let (text, _) = corpus::transcript(seed, per_cell * 1_000_000);
+            w.write_all(text.as_bytes()).unwrap();
         }
         "misses" => {
             // Samples where a label was not entirely removed, or where

@@ -37,6 +37,9 @@ pub(crate) fn around(toks: &[Tok], t0: usize, t1: usize) -> u32 {
                 if t.val == b'$' && i + 1 == t0 {
                     mask |= ctx::MONEY;
                 }
+                if t.val == b'+' && i + 1 == t0 && toks[t0].gap == Gap::Glued {
+                    mask |= ctx::PHONE;
+                }
                 if t.val == b'#' {
                     mask |= ctx::ID;
                 }

@@ -180,8 +180,15 @@ pub(crate) fn classify(g: &[Group], d: &[u8], mask: u32) -> Option<(Kind, u8)> {
             s -= 50;
         }
         offer(Kind::Phone, s);
-    } else if len == 7 && has(ctx::PHONE) && d[0] >= b'2' && !neg {
-        offer(Kind::Phone, 70);
+    } else if (7..=15).contains(&len) && has(ctx::PHONE) && !neg {
+        // International and local numbers: no numbering-plan rule covers
+        // them all, so they need a phone word (or a leading "+").
+        offer(Kind::Phone, 72);
+    }
+    if (12..=19).contains(&len) && has(ctx::CARD) && checks::luhn(d) {
+        // In a card context, any Luhn-valid card-length number: issuers'
+        // ranges change faster than any table (12-digit Maestro, new JCB).
+        offer(Kind::Card, 90);
     }
     if len == 10 && has(ctx::NPI) && checks::npi_ok(d) {
         offer(Kind::Npi, 94);
