@@ -51,6 +51,8 @@ mod lexer;
 mod numbers;
 mod numeric;
 mod policy;
+#[cfg(test)]
+mod stress_tests;
 mod words;
 
 use std::fmt;
