@@ -53,9 +53,36 @@ pub(crate) fn find(text: &str, regions: &[Region], policy: &Policy) -> Vec<Cand>
     let mut cands = Vec::new();
     let mut leftovers: Vec<Leftover> = Vec::new();
     let mut anchors: Vec<u32> = Vec::new();
+    // Tokens where a detector may start: a number, or a word or character
+    // that anchors one. Listing them first lets the loops below skip the
+    // ordinary words, which are most of a transcript.
+    let mut numbers = Vec::new();
+    let mut anchors_at = Vec::new();
+    for (k, t) in toks.iter().enumerate() {
+        let numeric = t.lex == Lex::Digits
+            || matches!(t.word, Word::Digit | Word::Teen | Word::Tens | Word::Repeat);
+        if numeric {
+            numbers.push(k as u32);
+        }
+        if numeric && t.lex == Lex::Digits
+            || matches!(t.word, Word::At | Word::Month | Word::StreetSuffix)
+            || t.is_punct(b'@')
+            || ids::introduces_id(t)
+        {
+            anchors_at.push(k as u32);
+        }
+    }
     let mut seg = Segment::default();
     let mut i = 0;
-    while let Some(next) = next_segment(&toks, bytes, i, &mut seg) {
+    let mut ni = 0;
+    loop {
+        while ni < numbers.len() && (numbers[ni] as usize) < i {
+            ni += 1;
+        }
+        let Some(&from) = numbers.get(ni) else { break };
+        let Some(next) = next_segment(&toks, bytes, from as usize, &mut seg) else {
+            break;
+        };
         let t0 = seg.groups[0].t0 as usize;
         let t1 = seg.groups[seg.groups.len() - 1].t1 as usize;
         let mask = context::around(&toks, t0, t1) | prompt(toks[t0].start);
@@ -78,7 +105,9 @@ pub(crate) fn find(text: &str, regions: &[Region], policy: &Policy) -> Vec<Cand>
     }
     // One pass for the detectors anchored on a word or a character.
     let mut buf = Vec::new();
-    for (k, t) in toks.iter().enumerate() {
+    for &k in &anchors_at {
+        let k = k as usize;
+        let t = &toks[k];
         match (t.lex, t.word) {
             (Lex::Digits, _) => ids::mbi_at(bytes, &toks, k, &mut cands),
             (Lex::Punct, _) if t.val == b'@' => email::at_sign(bytes, &toks, k, &mut cands),

@@ -78,6 +78,35 @@ const CLASS: [u8; 256] = {
     t
 };
 
+/// Classifies the word `b[start..end]`. Words that can be in the
+/// vocabulary are at most 14 bytes, so when 16 bytes are readable the key is
+/// two unaligned loads and masks instead of a loop over the letters.
+#[inline]
+fn classify(b: &[u8], start: usize, end: usize) -> (Word, u8) {
+    let len = end - start;
+    if len > words::MAX_WORD {
+        return (Word::Plain, 0);
+    }
+    if let Some(chunk) = b.get(start..start + 16) {
+        let lo = u64::from_le_bytes(chunk[..8].try_into().expect("8 bytes"));
+        let hi = u64::from_le_bytes(chunk[8..].try_into().expect("8 bytes"));
+        let mlo = if len >= 8 {
+            u64::MAX
+        } else {
+            (1u64 << (8 * len)) - 1
+        };
+        let mhi = if len <= 8 {
+            0
+        } else {
+            (1u64 << (8 * (len - 8))) - 1
+        };
+        const LOWER: u64 = 0x2020_2020_2020_2020;
+        return words::classify_key((lo | LOWER) & mlo, (hi | LOWER) & mhi, len);
+    }
+    let (ka, kb) = words::key(&b[start..end]);
+    words::classify_key(ka, kb, len)
+}
+
 /// Tokenizes `text` into `out` (cleared first). The caller guarantees that
 /// `text.len()` fits in `u32` (see `MAX_INPUT_BYTES`).
 pub(crate) fn lex(text: &str, out: &mut Vec<Tok>) {
@@ -92,20 +121,10 @@ pub(crate) fn lex(text: &str, out: &mut Vec<Tok>) {
         i += 1;
         let (lex, word, val) = match class {
             ALPHA => {
-                // The word's classification key is built during the scan.
-                let mut ka = u64::from(b[start] | 0x20);
-                let mut kb = 0u64;
                 while i < n && CLASS[b[i] as usize] == ALPHA {
-                    let k = i - start;
-                    let c = u64::from(b[i] | 0x20);
-                    if k < 8 {
-                        ka |= c << (8 * k);
-                    } else if k < 16 {
-                        kb |= c << (8 * (k - 8));
-                    }
                     i += 1;
                 }
-                let (w, v) = words::classify_key(ka, kb, i - start);
+                let (w, v) = classify(b, start, i);
                 (Lex::Alpha, w, v)
             }
             DIGIT => {
