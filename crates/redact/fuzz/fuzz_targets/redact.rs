@@ -37,10 +37,16 @@ fn luhn(d: &[u8]) -> bool {
 /// The issuer rule of the crate, restated independently.
 fn card_prefix(d: &[u8]) -> bool {
     let n = d.len();
-    let p = |k: usize| d[..k].iter().fold(0u32, |a, &c| a * 10 + u32::from(c - b'0'));
+    let p = |k: usize| {
+        d[..k]
+            .iter()
+            .fold(0u32, |a, &c| a * 10 + u32::from(c - b'0'))
+    };
     match d[0] {
         b'1' => n == 15,
-        b'2' => ((2200..=2204).contains(&p(4)) && n >= 16) || ((2221..=2720).contains(&p(4)) && n == 16),
+        b'2' => {
+            ((2200..=2204).contains(&p(4)) && n >= 16) || ((2221..=2720).contains(&p(4)) && n == 16)
+        }
         b'3' => match p(2) {
             34 | 37 => n == 15,
             30 => (3000..=3059).contains(&p(4)) && n >= 14,
@@ -65,13 +71,18 @@ fn card_prefix(d: &[u8]) -> bool {
 fn assert_no_card(text: &str) {
     for run in text.as_bytes().split(|b| !b.is_ascii_digit()) {
         if (13..=19).contains(&run.len()) {
-            assert!(!(luhn(run) && card_prefix(run)), "a card number survived: {text:?}");
+            assert!(
+                !(luhn(run) && card_prefix(run)),
+                "a card number survived: {text:?}"
+            );
         }
     }
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     let policy = Policy::standard();
     let t = Instant::now();
     let out = redact(text, &policy).expect("fuzz inputs are small");
@@ -90,7 +101,14 @@ fuzz_target!(|data: &[u8]| {
     let turns: Vec<Turn<'_>> = text
         .split('\n')
         .enumerate()
-        .map(|(i, t)| Turn { role: if i % 3 == 0 { Role::Agent } else { Role::Caller }, text: t })
+        .map(|(i, t)| Turn {
+            role: if i % 3 == 0 {
+                Role::Agent
+            } else {
+                Role::Caller
+            },
+            text: t,
+        })
         .collect();
     for r in redact_turns(&turns, &policy).unwrap() {
         assert_no_card(&r.text);
@@ -101,6 +119,9 @@ fuzz_target!(|data: &[u8]| {
         let t = Instant::now();
         let _ = redact(&doubled, &policy).unwrap();
         let twice = t.elapsed();
-        assert!(twice <= once * 8 + std::time::Duration::from_millis(5), "superlinear: {once:?} then {twice:?}");
+        assert!(
+            twice <= once * 8 + std::time::Duration::from_millis(5),
+            "superlinear: {once:?} then {twice:?}"
+        );
     }
 });
