@@ -172,12 +172,7 @@ async fn run(command: Command, config: tollgate_server::Config) -> anyhow::Resul
             let opened = tollgate_server::open_store(&config, false).await?;
             let store = opened.store;
             let public = opened.checkpoint_key.public();
-            let orgs = match org {
-                Some(id) => vec![
-                    tollgate_core::OrgId::parse(&id).map_err(|e| anyhow::anyhow!("--org: {e}"))?,
-                ],
-                None => store.org_ids().await?,
-            };
+            let orgs = selected_orgs(&store, org).await?;
             let from_file = match &checkpoints {
                 Some(path) => {
                     let text = std::fs::read_to_string(path)
@@ -267,17 +262,8 @@ async fn run(command: Command, config: tollgate_server::Config) -> anyhow::Resul
             command: AuditCommand::Checkpoint { org },
         } => {
             let opened = tollgate_server::open_store(&config, false).await?;
-            let orgs = match org {
-                Some(id) => vec![
-                    tollgate_core::OrgId::parse(&id).map_err(|e| anyhow::anyhow!("--org: {e}"))?,
-                ],
-                None => opened.store.org_ids().await?,
-            };
-            let now = tollgate_core::UnixMicros(i64::try_from(
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)?
-                    .as_micros(),
-            )?);
+            let orgs = selected_orgs(&opened.store, org).await?;
+            let now = tollgate_server::app::now();
             let mut failed = 0;
             for org_id in &orgs {
                 match tollgate_server::checkpoints::checkpoint_org(
@@ -313,17 +299,8 @@ async fn run(command: Command, config: tollgate_server::Config) -> anyhow::Resul
                 "pruning runs as the owner role: set database.migration_url (TOLLGATE_DATABASE_MIGRATION_URL)",
             )?;
             let owner = opened.store.with_role(&owner_url).await?;
-            let orgs = match org {
-                Some(id) => vec![
-                    tollgate_core::OrgId::parse(&id).map_err(|e| anyhow::anyhow!("--org: {e}"))?,
-                ],
-                None => opened.store.org_ids().await?,
-            };
-            let now = tollgate_core::UnixMicros(i64::try_from(
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)?
-                    .as_micros(),
-            )?);
+            let orgs = selected_orgs(&opened.store, org).await?;
+            let now = tollgate_server::app::now();
             let mut failed = 0;
             for org_id in &orgs {
                 match tollgate_server::checkpoints::prune_org(
@@ -402,6 +379,19 @@ async fn run(command: Command, config: tollgate_server::Config) -> anyhow::Resul
         }
         Command::Config { .. } | Command::Version => Ok(()),
     }
+}
+
+/// The organization named by `--org`, or every organization.
+async fn selected_orgs(
+    store: &tollgate_store::Store,
+    org: Option<String>,
+) -> anyhow::Result<Vec<tollgate_core::OrgId>> {
+    Ok(match org {
+        Some(id) => {
+            vec![tollgate_core::OrgId::parse(&id).map_err(|e| anyhow::anyhow!("--org: {e}"))?]
+        }
+        None => store.org_ids().await?,
+    })
 }
 
 async fn serve(config: tollgate_server::Config) -> anyhow::Result<()> {

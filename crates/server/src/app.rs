@@ -36,10 +36,7 @@ pub struct AppState {
 
 impl AppState {
     pub fn now(&self) -> UnixMicros {
-        let d = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
-        UnixMicros(i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+        now()
     }
 }
 
@@ -324,7 +321,8 @@ fn metrics_handle() -> Option<PrometheusHandle> {
         .clone()
 }
 
-pub(crate) fn now() -> UnixMicros {
+/// The wall clock, the one place it is read; the core takes time as a value.
+pub fn now() -> UnixMicros {
     let d = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
@@ -357,10 +355,10 @@ pub async fn prepare(config: Config) -> anyhow::Result<Prepared> {
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.server.listen))?;
-    let limiter = if state_redis_url(&config).is_empty() {
+    let limiter = if config.redis.url.is_empty() {
         crate::rate_limit::Limiter::default()
     } else {
-        crate::rate_limit::Limiter::redis(state_redis_url(&config), &config.redis.key_prefix)
+        crate::rate_limit::Limiter::redis(&config.redis.url, &config.redis.key_prefix)
             .await
             .context("connecting to Redis (redis.url); a node does not start with limits it cannot share")?
     };
@@ -447,10 +445,6 @@ pub async fn open_store(config: &Config, migrate: bool) -> anyhow::Result<Opened
         checkpoint_key: Arc::new(keys.checkpoint_key),
         created_key_files: created,
     })
-}
-
-fn state_redis_url(config: &Config) -> &str {
-    &config.redis.url
 }
 
 /// A fresh one-time link that creates an organization.
