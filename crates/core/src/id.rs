@@ -162,6 +162,9 @@ id_kinds! {
     EventId / EventKind = "evt_";
     /// A registered OAuth client (client credentials grant).
     OAuthClientId / OAuthClientKind = "ocl_";
+    /// A person's dashboard session (the id shown on "my sessions"; the
+    /// cookie holds a separate secret token).
+    SessionId / SessionKind = "ses_";
 }
 
 #[cfg(test)]

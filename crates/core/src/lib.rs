@@ -15,7 +15,8 @@ pub mod id;
 pub mod rate_limit;
 pub mod time;
 pub mod token;
+pub mod totp;
 
 pub use access::{Access, Denied, Role, Scope, ScopeSet};
-pub use id::{ApiKeyId, EventId, IdError, MemberId, OAuthClientId, OrgId, UserId};
+pub use id::{ApiKeyId, EventId, IdError, MemberId, OAuthClientId, OrgId, SessionId, UserId};
 pub use time::UnixMicros;

@@ -38,6 +38,10 @@ pub enum TokenKind {
     OAuthClientSecret,
     /// A short-lived OAuth access token, used as a bearer like an API key.
     OAuthAccessToken,
+    /// An emailed sign-in (or invitation) link.
+    SignInLink,
+    /// A person's dashboard session, held in a cookie.
+    Session,
 }
 
 impl TokenKind {
@@ -47,6 +51,8 @@ impl TokenKind {
             TokenKind::Bootstrap => "tg_boot_",
             TokenKind::OAuthClientSecret => "tg_ocs_",
             TokenKind::OAuthAccessToken => "tg_oat_",
+            TokenKind::SignInLink => "tg_sil_",
+            TokenKind::Session => "tg_ses_",
         }
     }
 }

@@ -198,6 +198,7 @@ pub async fn enforce(
         tollgate_store::Principal::ApiKey { key_id, .. } => key_id.to_string(),
         tollgate_store::Principal::OAuthClient { client_id, .. } => client_id.to_string(),
         tollgate_store::Principal::Operator { on_behalf_of } => on_behalf_of.to_string(),
+        tollgate_store::Principal::Session { session_id, .. } => session_id.to_string(),
     };
     let per_key = match state
         .limiter

@@ -23,6 +23,8 @@ const SECTIONS: &[&str] = &[
     "rate_limit",
     "redis",
     "oauth",
+    "auth",
+    "smtp",
     "log",
 ];
 
@@ -34,6 +36,7 @@ pub const SECRET_KEYS: &[&str] = &[
     "security.token_hash_keys",
     "security.audit_signing_key",
     "redis.url",
+    "smtp.password",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -48,7 +51,73 @@ pub struct Config {
     pub rate_limit: RateLimitConfig,
     pub redis: RedisConfig,
     pub oauth: OAuthConfig,
+    pub auth: AuthConfig,
+    pub smtp: SmtpConfig,
     pub log: LogConfig,
+}
+
+/// Human sign-in and sessions (the `[auth]` section).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    pub link_ttl_secs: i64,
+    pub session_absolute_secs: i64,
+    pub session_idle_secs: i64,
+    pub session_rotate_secs: i64,
+    pub link_requests_per_email_per_hour: u32,
+    pub link_requests_per_ip_per_hour: u32,
+    pub code_attempts_per_user_per_hour: u32,
+    pub confirmations_per_ip_per_minute: u32,
+}
+
+impl AuthConfig {
+    pub fn session_policy(&self) -> tollgate_store::SessionPolicy {
+        tollgate_store::SessionPolicy {
+            absolute_secs: self.session_absolute_secs,
+            idle_secs: self.session_idle_secs,
+        }
+    }
+    fn hourly(n: u32) -> tollgate_core::rate_limit::Quota {
+        // A burst of the whole hour's allowance would let an attacker spend
+        // it at once; a third of it (at least 1) still covers a person who
+        // asks again because the first email is slow.
+        tollgate_core::rate_limit::Quota {
+            rate: n,
+            period_secs: 3600,
+            burst: (n / 3).max(1),
+        }
+    }
+    pub fn per_email(&self) -> tollgate_core::rate_limit::Quota {
+        Self::hourly(self.link_requests_per_email_per_hour)
+    }
+    pub fn per_ip_links(&self) -> tollgate_core::rate_limit::Quota {
+        Self::hourly(self.link_requests_per_ip_per_hour)
+    }
+    pub fn per_user_codes(&self) -> tollgate_core::rate_limit::Quota {
+        Self::hourly(self.code_attempts_per_user_per_hour)
+    }
+    pub fn per_ip_confirmations(&self) -> tollgate_core::rate_limit::Quota {
+        tollgate_core::rate_limit::Quota {
+            rate: self.confirmations_per_ip_per_minute,
+            period_secs: 60,
+            burst: self.confirmations_per_ip_per_minute,
+        }
+    }
+}
+
+/// Outgoing email (the `[smtp]` section). An empty host keeps mail in the
+/// data directory's `outbox/` folder and the server log.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    /// "starttls", "tls" (implicit TLS) or "none" (only for a relay on this host).
+    pub tls: String,
+    pub username: String,
+    pub password: String,
+    pub from: String,
+    pub timeout_secs: u64,
 }
 
 /// OAuth 2.1 client credentials (the `[oauth]` section).
@@ -334,6 +403,54 @@ impl Config {
             (60..=86_400).contains(&self.oauth.access_token_ttl_secs),
             "oauth.access_token_ttl_secs must be between 60 and 86400"
         );
+        let a = &self.auth;
+        anyhow::ensure!(
+            (60..=3600).contains(&a.link_ttl_secs),
+            "auth.link_ttl_secs must be between 60 and 3600"
+        );
+        anyhow::ensure!(
+            (300..=86_400).contains(&a.session_absolute_secs),
+            "auth.session_absolute_secs must be between 300 and 86400 (24 hours at most)"
+        );
+        anyhow::ensure!(
+            (60..=a.session_absolute_secs).contains(&a.session_idle_secs),
+            "auth.session_idle_secs must be between 60 and auth.session_absolute_secs"
+        );
+        anyhow::ensure!(
+            (60..=a.session_absolute_secs).contains(&a.session_rotate_secs),
+            "auth.session_rotate_secs must be between 60 and auth.session_absolute_secs"
+        );
+        for (name, n) in [
+            (
+                "link_requests_per_email_per_hour",
+                a.link_requests_per_email_per_hour,
+            ),
+            (
+                "link_requests_per_ip_per_hour",
+                a.link_requests_per_ip_per_hour,
+            ),
+            (
+                "code_attempts_per_user_per_hour",
+                a.code_attempts_per_user_per_hour,
+            ),
+            (
+                "confirmations_per_ip_per_minute",
+                a.confirmations_per_ip_per_minute,
+            ),
+        ] {
+            anyhow::ensure!(
+                (1..=100_000).contains(&n),
+                "auth.{name} must be between 1 and 100000"
+            );
+        }
+        anyhow::ensure!(
+            matches!(self.smtp.tls.as_str(), "starttls" | "tls" | "none"),
+            "smtp.tls must be starttls, tls or none"
+        );
+        anyhow::ensure!(
+            self.smtp.host.is_empty() || mail_address(&self.smtp.from).is_some(),
+            "smtp.from must be an email address when smtp.host is set"
+        );
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|e| anyhow::anyhow!("log.level: {e}"))?;
         Ok(())
@@ -385,6 +502,7 @@ impl Config {
             &mut shown.security.token_hash_keys,
             &mut shown.security.audit_signing_key,
             &mut shown.redis.url,
+            &mut shown.smtp.password,
         ] {
             if !value.is_empty() {
                 *value = "<redacted>".into();
@@ -393,6 +511,15 @@ impl Config {
         let value = serde_json::to_value(&shown).unwrap_or_default();
         toml_like(&value)
     }
+}
+
+/// The address in `Name <addr>` or a bare `addr`.
+pub fn mail_address(from: &str) -> Option<String> {
+    let addr = match (from.rfind('<'), from.rfind('>')) {
+        (Some(a), Some(b)) if a < b => &from[a + 1..b],
+        _ => from,
+    };
+    tollgate_core::email::normalize(addr).ok()
 }
 
 /// A TOML rendering of a two-level JSON object (the shape of [`Config`]).

@@ -179,6 +179,7 @@ impl Store {
             input.owner_name.clone(),
             member_id.as_str()
         )?;
+        members::list_in_directory(&mut tx, &owner_id, org_id.as_str()).await?;
         let key_input = NewApiKey {
             name: "bootstrap".into(),
             scopes: ScopeSet::all(),

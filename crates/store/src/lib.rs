@@ -18,6 +18,7 @@ mod migrate;
 mod oauth;
 mod orgs;
 mod scope;
+mod sign_in;
 
 use std::sync::Arc;
 
@@ -37,6 +38,10 @@ pub use migrate::{MigrationReport, migrate};
 pub use oauth::{IssuedToken, NewOAuthClient, OAuthClient, TokenInfo};
 pub use orgs::{HIPAA_RETENTION_DAYS, MIN_RETENTION_DAYS, Org, OrgPatch, effective_retention_days};
 pub use scope::{Actor, Ctx, OrgScope, Principal};
+pub use sign_in::{
+    AccessReviewRow, IssuedLink, LinkPurpose, LinkState, NewSession, OrgChoice, RedeemFailure,
+    Redeemed, Session, SessionFailure, SessionPolicy, SessionStage, TotpFactor,
+};
 
 /// Everything that can go wrong below the HTTP shell. The server maps each
 /// variant to a stable problem code in one place.

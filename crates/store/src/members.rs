@@ -74,6 +74,23 @@ pub(crate) fn email_hash(email: &str) -> Vec<u8> {
 
 /// Finds or creates the person with this address. Creating needs the
 /// transaction to be bound to an organization (row-level security).
+/// Records that a person belongs to an organization (for sign-in and the
+/// organization switcher, which must find a person's organizations before
+/// any one of them is bound).
+pub(crate) async fn list_in_directory(
+    tx: &mut Tx,
+    user_id: &UserId,
+    org_id: &str,
+) -> Result<(), StoreError> {
+    exec!(
+        &mut *tx,
+        "INSERT INTO membership_directory (user_id, org_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        user_id.as_str(),
+        org_id
+    )?;
+    Ok(())
+}
+
 pub(crate) async fn find_or_create_user(
     tx: &mut Tx,
     email: &str,
@@ -158,6 +175,7 @@ impl OrgScope<'_> {
         if inserted == 0 {
             return Err(StoreError::Conflict("member_exists"));
         }
+        list_in_directory(&mut tx, &user_id, self.org()).await?;
         audit::append(
             &mut tx,
             self.org(),
@@ -249,6 +267,21 @@ impl OrgScope<'_> {
             self.org(),
             id.as_str()
         )?;
+        exec!(
+            &mut tx,
+            "DELETE FROM membership_directory WHERE user_id = $1 AND org_id = $2",
+            user_id.as_str(),
+            self.org()
+        )?;
+        // Their dashboard sessions in this organization end now.
+        let sessions_ended = exec!(
+            &mut tx,
+            "UPDATE sessions SET revoked_at = $3, revoked_reason = 'member_removed' \
+             WHERE user_id = $1 AND org_id = $2 AND revoked_at IS NULL",
+            user_id.as_str(),
+            self.org(),
+            ctx.now.0
+        )?;
         for (key_id,) in &revoked {
             audit::append(
                 &mut tx,
@@ -288,6 +321,7 @@ impl OrgScope<'_> {
                     "role": current.role,
                     "api_keys_revoked": revoked.len(),
                     "oauth_clients_revoked": clients_revoked.len(),
+                    "sessions_ended": sessions_ended,
                 }),
             },
             ctx,

@@ -18,6 +18,8 @@ pub struct Org {
     pub audit_retention_days: i32,
     /// HIPAA organizations keep their audit log at least 7 years.
     pub hipaa: bool,
+    /// Owners and admins must have a second factor to sign in.
+    pub require_2fa_admins: bool,
     pub created_at: UnixMicros,
     pub updated_at: UnixMicros,
 }
@@ -29,6 +31,7 @@ pub(crate) struct OrgRow {
     contact_email: Option<String>,
     audit_retention_days: i32,
     hipaa: bool,
+    require_2fa_admins: bool,
     created_at: i64,
     updated_at: i64,
 }
@@ -41,6 +44,7 @@ impl OrgRow {
             contact_email: self.contact_email,
             audit_retention_days: self.audit_retention_days,
             hipaa: self.hipaa,
+            require_2fa_admins: self.require_2fa_admins,
             created_at: UnixMicros(self.created_at),
             updated_at: UnixMicros(self.updated_at),
         })
@@ -55,6 +59,7 @@ pub struct OrgPatch {
     pub contact_email: Option<Option<String>>,
     pub audit_retention_days: Option<i32>,
     pub hipaa: Option<bool>,
+    pub require_2fa_admins: Option<bool>,
 }
 
 /// The shortest retention allowed, and the HIPAA minimum (6 years of
@@ -102,6 +107,9 @@ impl OrgScope<'_> {
             .clone()
             .unwrap_or_else(|| before.contact_email.clone());
         let hipaa = patch.hipaa.unwrap_or(before.hipaa);
+        let require_2fa = patch
+            .require_2fa_admins
+            .unwrap_or(before.require_2fa_admins);
         let retention = effective_retention_days(
             patch
                 .audit_retention_days
@@ -111,13 +119,14 @@ impl OrgScope<'_> {
         exec!(
             &mut tx,
             "UPDATE organizations SET name = $2, contact_email = $3, updated_at = $4, \
-             audit_retention_days = $5, hipaa = $6 WHERE id = $1",
+             audit_retention_days = $5, hipaa = $6, require_2fa_admins = $7 WHERE id = $1",
             self.org(),
             name.clone(),
             contact.clone(),
             ctx.now.0,
             retention,
-            hipaa
+            hipaa,
+            require_2fa
         )?;
         let after = fetch_one!(
             &mut tx,
@@ -135,9 +144,11 @@ impl OrgScope<'_> {
                 target: audit::target("org", self.org()),
                 details: serde_json::json!({
                     "before": { "name": before.name, "contact_email": before.contact_email,
-                                "audit_retention_days": before.audit_retention_days, "hipaa": before.hipaa },
+                                "audit_retention_days": before.audit_retention_days, "hipaa": before.hipaa,
+                                "require_2fa_admins": before.require_2fa_admins },
                     "after": { "name": after.name, "contact_email": after.contact_email,
-                               "audit_retention_days": after.audit_retention_days, "hipaa": after.hipaa },
+                               "audit_retention_days": after.audit_retention_days, "hipaa": after.hipaa,
+                               "require_2fa_admins": after.require_2fa_admins },
                 }),
             },
             ctx,

@@ -1,7 +1,9 @@
 //! The authenticated actor and the org-bound handle it unlocks.
 
 use tollgate_core::audit::{ActorRef, RequestMeta};
-use tollgate_core::{ApiKeyId, MemberId, OAuthClientId, OrgId, Role, ScopeSet, UnixMicros, UserId};
+use tollgate_core::{
+    ApiKeyId, MemberId, OAuthClientId, OrgId, Role, ScopeSet, SessionId, UnixMicros, UserId,
+};
 
 use crate::db::Tx;
 use crate::{Store, StoreError};
@@ -34,6 +36,11 @@ pub enum Principal {
     },
     /// An operator of the deployment at the command line, acting for a member.
     Operator { on_behalf_of: MemberId },
+    /// A person signed in to the dashboard, acting as their membership.
+    Session {
+        session_id: SessionId,
+        on_behalf_of: MemberId,
+    },
 }
 
 impl Actor {
@@ -65,6 +72,10 @@ impl Actor {
                 kind: "operator".into(),
                 id: Some(on_behalf_of.to_string()),
             },
+            Principal::Session { on_behalf_of, .. } => ActorRef {
+                kind: "member".into(),
+                id: Some(on_behalf_of.to_string()),
+            },
         }
     }
     pub(crate) fn user_id(&self) -> &UserId {
@@ -75,7 +86,8 @@ impl Actor {
         match &self.principal {
             Principal::ApiKey { on_behalf_of, .. }
             | Principal::OAuthClient { on_behalf_of, .. }
-            | Principal::Operator { on_behalf_of } => on_behalf_of,
+            | Principal::Operator { on_behalf_of }
+            | Principal::Session { on_behalf_of, .. } => on_behalf_of,
         }
     }
 }

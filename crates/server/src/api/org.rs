@@ -24,6 +24,8 @@ pub struct OrgView {
     pub audit_retention_days: i32,
     /// A HIPAA covered entity or business associate: 7-year audit retention.
     pub hipaa: bool,
+    /// Owners and admins must use a second factor (TOTP) to sign in.
+    pub require_2fa_admins: bool,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -36,6 +38,7 @@ impl From<Org> for OrgView {
             contact_email: o.contact_email,
             audit_retention_days: o.audit_retention_days,
             hipaa: o.hipaa,
+            require_2fa_admins: o.require_2fa_admins,
             created_at: rfc3339(o.created_at),
             updated_at: rfc3339(o.updated_at),
         }
@@ -62,6 +65,7 @@ pub struct PatchOrg {
     /// 90 to 36500. Raised to 2557 (7 years) while `hipaa` is set.
     pub audit_retention_days: Option<i32>,
     pub hipaa: Option<bool>,
+    pub require_2fa_admins: Option<bool>,
 }
 
 /// Changes the organization's settings. Audited with before and after values.
@@ -83,6 +87,7 @@ pub async fn patch_org(
     let patch = OrgPatch {
         audit_retention_days: input.audit_retention_days,
         hipaa: input.hipaa,
+        require_2fa_admins: input.require_2fa_admins,
         name: input
             .name
             .as_deref()
@@ -136,6 +141,10 @@ pub async fn me(Authenticated(actor): Authenticated) -> Json<Me> {
         Principal::Operator { on_behalf_of } => {
             ("operator", on_behalf_of.to_string(), on_behalf_of)
         }
+        Principal::Session {
+            session_id,
+            on_behalf_of,
+        } => ("session", session_id.to_string(), on_behalf_of),
     };
     Json(Me {
         org_id: actor.org_id().to_string(),
