@@ -53,7 +53,7 @@ pub(crate) async fn append(
     append_with_outcome(tx, org_id, draft, "success", ctx).await
 }
 
-async fn append_with_outcome(
+pub(crate) async fn append_with_outcome(
     tx: &mut Tx,
     org_id: &str,
     draft: Draft,

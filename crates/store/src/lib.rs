@@ -18,6 +18,7 @@ mod migrate;
 mod oauth;
 mod orgs;
 mod scope;
+mod vault;
 
 use std::sync::Arc;
 
@@ -37,6 +38,7 @@ pub use migrate::{MigrationReport, migrate};
 pub use oauth::{IssuedToken, NewOAuthClient, OAuthClient, TokenInfo};
 pub use orgs::{HIPAA_RETENTION_DAYS, MIN_RETENTION_DAYS, Org, OrgPatch, effective_retention_days};
 pub use scope::{Actor, Ctx, OrgScope, Principal};
+pub use vault::{DataKeyInfo, Vault};
 
 /// Everything that can go wrong below the HTTP shell. The server maps each
 /// variant to a stable problem code in one place.
@@ -60,6 +62,9 @@ pub enum StoreError {
     Corrupt(String),
     #[error("randomness unavailable")]
     Random,
+    /// A sealed value did not open, or a key could not be wrapped.
+    #[error("encryption: {0}")]
+    Sealed(tollgate_core::envelope::SealError),
 }
 
 /// A domain rule that refused an otherwise well-formed change.
@@ -91,6 +96,9 @@ impl From<IdError> for StoreError {
 pub struct Store {
     pool: db::Pool,
     hasher: Arc<TokenHasher>,
+    /// The key-encryption keys and data-key cache; `None` refuses every
+    /// operation on a secret instead of storing it unencrypted.
+    vault: Option<Arc<Vault>>,
 }
 
 impl Store {
@@ -103,6 +111,7 @@ impl Store {
         Ok(Store {
             pool: db::Pool::open(url, settings).await?,
             hasher,
+            vault: None,
         })
     }
 
@@ -116,7 +125,14 @@ impl Store {
         Ok(Store {
             pool: db::Pool::open(url, &settings).await?,
             hasher: self.hasher.clone(),
+            vault: self.vault.clone(),
         })
+    }
+
+    /// This store with the key-encryption keys that seal its secrets.
+    pub fn with_vault(mut self, vault: Vault) -> Store {
+        self.vault = Some(Arc::new(vault));
+        self
     }
 
     pub fn backend(&self) -> Backend {
