@@ -11,6 +11,7 @@ pub mod audit;
 pub mod base32;
 pub mod checkpoint;
 pub mod email;
+pub mod envelope;
 pub mod id;
 pub mod rate_limit;
 pub mod time;

@@ -410,9 +410,11 @@ pub async fn open_store(config: &Config, migrate: bool) -> anyhow::Result<Opened
         ..Default::default()
     };
     let created = keys.created.clone();
+    let vault = tollgate_store::Vault::new(Arc::new(keys.kek.envelope()), Vec::new());
     let store = Store::open(&url, &settings, Arc::new(keys.token_hasher))
         .await
-        .context("opening the database")?;
+        .context("opening the database")?
+        .with_vault(vault);
     store.check_least_privilege().await?;
     if !store.migrations_current().await? {
         bail!(

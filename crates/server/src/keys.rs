@@ -44,6 +44,10 @@ impl Kek {
     pub fn bytes(&self) -> &[u8; 32] {
         &self.key
     }
+    /// This key as the vault's key-encryption key (same id).
+    pub fn envelope(&self) -> tollgate_core::envelope::LocalKek {
+        tollgate_core::envelope::LocalKek::new(self.key.clone())
+    }
 }
 
 pub struct Keys {
@@ -269,6 +273,8 @@ mod tests {
         let again = load(&config(dir.path()), Generate::Refused).unwrap();
         assert!(again.created.is_empty());
         assert_eq!(again.kek.id(), keys.kek.id());
+        use tollgate_core::envelope::KeyEncryptionKey;
+        assert_eq!(keys.kek.envelope().id(), keys.kek.id());
     }
 
     #[test]

@@ -19,6 +19,7 @@ mod oauth;
 mod orgs;
 mod scope;
 mod sign_in;
+mod vault;
 
 use std::sync::Arc;
 
@@ -42,6 +43,7 @@ pub use sign_in::{
     AccessReviewRow, IssuedLink, LinkPurpose, LinkState, NewSession, OrgChoice, RedeemFailure,
     Redeemed, Session, SessionFailure, SessionPolicy, SessionStage, TotpFactor,
 };
+pub use vault::{DataKeyInfo, Vault};
 
 /// Everything that can go wrong below the HTTP shell. The server maps each
 /// variant to a stable problem code in one place.
@@ -65,6 +67,9 @@ pub enum StoreError {
     Corrupt(String),
     #[error("randomness unavailable")]
     Random,
+    /// A sealed value did not open, or a key could not be wrapped.
+    #[error("encryption: {0}")]
+    Sealed(tollgate_core::envelope::SealError),
 }
 
 /// A domain rule that refused an otherwise well-formed change.
@@ -96,6 +101,9 @@ impl From<IdError> for StoreError {
 pub struct Store {
     pool: db::Pool,
     hasher: Arc<TokenHasher>,
+    /// The key-encryption keys and data-key cache; `None` refuses every
+    /// operation on a secret instead of storing it unencrypted.
+    vault: Option<Arc<Vault>>,
 }
 
 impl Store {
@@ -108,6 +116,7 @@ impl Store {
         Ok(Store {
             pool: db::Pool::open(url, settings).await?,
             hasher,
+            vault: None,
         })
     }
 
@@ -121,7 +130,14 @@ impl Store {
         Ok(Store {
             pool: db::Pool::open(url, &settings).await?,
             hasher: self.hasher.clone(),
+            vault: self.vault.clone(),
         })
+    }
+
+    /// This store with the key-encryption keys that seal its secrets.
+    pub fn with_vault(mut self, vault: Vault) -> Store {
+        self.vault = Some(Arc::new(vault));
+        self
     }
 
     pub fn backend(&self) -> Backend {
