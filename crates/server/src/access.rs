@@ -16,6 +16,18 @@ use tollgate_core::{Access, Role, Scope};
 use crate::app::{AppState, ClientIp};
 use crate::error::{ApiError, Code};
 
+/// Who a route serves, which decides how a request proves who it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Surface {
+    /// The bot API: bearer credentials, JSON, listed in OpenAPI.
+    Api,
+    /// The sign-in pages: no session yet (or one still owing a second
+    /// factor); each handler checks what its step needs.
+    SignIn,
+    /// The dashboard: a full cookie session, Origin checked on writes.
+    Dashboard,
+}
+
 /// One route's requirement.
 #[derive(Debug, Clone, Copy)]
 pub struct RouteRule {
@@ -24,6 +36,7 @@ pub struct RouteRule {
     pub access: Access,
     /// Unauthenticated but doing real work: limited per client IP.
     pub per_ip_limit: bool,
+    pub surface: Surface,
 }
 
 const fn public(method: &'static str, path: &'static str) -> RouteRule {
@@ -32,6 +45,7 @@ const fn public(method: &'static str, path: &'static str) -> RouteRule {
         path,
         access: Access::Public,
         per_ip_limit: false,
+        surface: Surface::Api,
     }
 }
 
@@ -41,6 +55,7 @@ const fn public_limited(method: &'static str, path: &'static str) -> RouteRule {
         path,
         access: Access::Public,
         per_ip_limit: true,
+        surface: Surface::Api,
     }
 }
 
@@ -55,6 +70,33 @@ const fn org(
         path,
         access: Access::Org { scope, min_role },
         per_ip_limit: false,
+        surface: Surface::Api,
+    }
+}
+
+/// A sign-in page: public, limited per client IP.
+const fn sign_in(method: &'static str, path: &'static str) -> RouteRule {
+    RouteRule {
+        method,
+        path,
+        access: Access::Public,
+        per_ip_limit: true,
+        surface: Surface::SignIn,
+    }
+}
+
+/// A dashboard page for members of at least `min_role`. People have roles,
+/// not scopes.
+const fn page(method: &'static str, path: &'static str, min_role: Role) -> RouteRule {
+    RouteRule {
+        method,
+        path,
+        access: Access::Org {
+            scope: None,
+            min_role,
+        },
+        per_ip_limit: false,
+        surface: Surface::Dashboard,
     }
 }
 
@@ -105,6 +147,39 @@ pub const ROUTES: &[RouteRule] = &[
     public_limited("POST", "/oauth/introspect"),
     public_limited("POST", "/oauth/revoke"),
     public("GET", "/.well-known/oauth-authorization-server"),
+    // Human sign-in (issue 3).
+    sign_in("GET", "/auth/sign-in"),
+    sign_in("POST", "/auth/sign-in"),
+    sign_in("POST", "/auth/code"),
+    sign_in("GET", "/auth/link/{token}"),
+    sign_in("POST", "/auth/link"),
+    sign_in("GET", "/auth/second-factor"),
+    sign_in("POST", "/auth/second-factor"),
+    sign_in("GET", "/auth/enroll"),
+    sign_in("POST", "/auth/enroll"),
+    sign_in("POST", "/auth/sign-out"),
+    // The dashboard.
+    page("GET", "/ui", Viewer),
+    page("POST", "/ui/org-switch", Viewer),
+    page("GET", "/ui/members", Viewer),
+    page("POST", "/ui/members", Admin),
+    page("POST", "/ui/members/{member_id}/role", Admin),
+    page("POST", "/ui/members/{member_id}/remove", Admin),
+    page("POST", "/ui/members/{member_id}/sessions/revoke", Admin),
+    page("GET", "/ui/roles", Viewer),
+    page("GET", "/ui/sessions", Viewer),
+    page("POST", "/ui/sessions/{session_id}/revoke", Viewer),
+    page("POST", "/ui/sessions/revoke-others", Viewer),
+    page("GET", "/ui/security", Viewer),
+    page("POST", "/ui/security/totp/remove", Viewer),
+    page("GET", "/ui/api-keys", Admin),
+    page("POST", "/ui/api-keys", Admin),
+    page("POST", "/ui/api-keys/{key_id}/revoke", Admin),
+    page("GET", "/ui/settings", Admin),
+    page("POST", "/ui/settings", Admin),
+    page("GET", "/ui/access-review", Admin),
+    page("GET", "/ui/access-review.csv", Admin),
+    page("GET", "/ui/audit", Admin),
 ];
 
 pub fn rule_for(method: &str, path: &str) -> Option<&'static RouteRule> {
@@ -135,6 +210,9 @@ pub async fn enforce(
         .extensions()
         .get::<ClientIp>()
         .map_or_else(|| "unknown".to_owned(), |c| c.0.to_string());
+    if rule.surface == Surface::Dashboard {
+        return crate::ui::session::enforce(&state, rule, req, next).await;
+    }
     let Access::Org { .. } = rule.access else {
         if rule.per_ip_limit {
             let v = match state
@@ -288,7 +366,7 @@ pub(crate) fn too_many(v: tollgate_core::rate_limit::Verdict) -> Response {
 
 /// The identifiers a request names in its path: the segments standing where
 /// the route template has a `{placeholder}`.
-fn path_ids(template: &str, path: &str) -> Vec<String> {
+pub(crate) fn path_ids(template: &str, path: &str) -> Vec<String> {
     template
         .split('/')
         .zip(path.split('/'))
@@ -374,6 +452,7 @@ mod tests {
         for r in ROUTES {
             if let Access::Org { scope, min_role } = r.access
                 && r.method != "GET"
+                && r.surface == Surface::Api
             {
                 assert!(
                     scope.is_some(),

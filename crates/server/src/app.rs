@@ -32,6 +32,7 @@ pub struct AppState {
     pub audit: crate::audit_sink::AuditSink,
     pub checkpoint_key: Arc<tollgate_core::checkpoint::CheckpointKey>,
     pub limiter: crate::rate_limit::Limiter,
+    pub mailer: Arc<crate::mail::Mailer>,
 }
 
 impl AppState {
@@ -122,6 +123,57 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(api::oauth::metadata))
 }
 
+/// The sign-in pages and the dashboard: HTML, not part of the API document,
+/// but listed in the same permission table.
+pub fn ui_routes() -> Router<AppState> {
+    use crate::ui::{auth, pages};
+    use axum::routing::{get, post};
+    Router::new()
+        .route(
+            "/auth/sign-in",
+            get(auth::sign_in_page).post(auth::request_link),
+        )
+        .route("/auth/code", post(auth::redeem_code))
+        .route("/auth/link/{token}", get(auth::confirm_page))
+        .route("/auth/link", post(auth::redeem_link))
+        .route(
+            "/auth/second-factor",
+            get(auth::second_factor_page).post(auth::second_factor),
+        )
+        .route("/auth/enroll", get(auth::enroll_page).post(auth::enroll))
+        .route("/auth/sign-out", post(auth::sign_out))
+        .route("/ui", get(pages::home))
+        .route("/ui/org-switch", post(pages::switch_org))
+        .route("/ui/members", get(pages::members).post(pages::invite))
+        .route("/ui/members/{member_id}/role", post(pages::change_role))
+        .route("/ui/members/{member_id}/remove", post(pages::remove_member))
+        .route(
+            "/ui/members/{member_id}/sessions/revoke",
+            post(pages::end_member_sessions),
+        )
+        .route("/ui/roles", get(pages::roles))
+        .route("/ui/sessions", get(pages::sessions))
+        .route("/ui/sessions/{session_id}/revoke", post(pages::end_session))
+        .route(
+            "/ui/sessions/revoke-others",
+            post(pages::end_other_sessions),
+        )
+        .route("/ui/security", get(pages::security))
+        .route("/ui/security/totp/remove", post(pages::remove_totp))
+        .route(
+            "/ui/api-keys",
+            get(pages::api_keys).post(pages::create_api_key),
+        )
+        .route("/ui/api-keys/{key_id}/revoke", post(pages::revoke_api_key))
+        .route(
+            "/ui/settings",
+            get(pages::settings).post(pages::save_settings),
+        )
+        .route("/ui/access-review", get(pages::access_review))
+        .route("/ui/access-review.csv", get(pages::access_review_csv))
+        .route("/ui/audit", get(pages::audit))
+}
+
 /// The OpenAPI document as served at /openapi.json.
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
     let mut doc = routes().split_for_parts().1;
@@ -177,6 +229,7 @@ pub fn build(state: AppState) -> Router {
     let _ = state.openapi.set(doc.to_pretty_json().unwrap_or_default());
     let timeout = Duration::from_secs(state.config.server.request_timeout_secs);
     router
+        .merge(ui_routes())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             crate::access::enforce,
@@ -222,7 +275,9 @@ async fn security_headers(State(state): State<AppState>, req: Request, next: Nex
         ),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::X_FRAME_OPTIONS, "DENY"),
-        (header::REFERRER_POLICY, "no-referrer"),
+        // same-origin, not no-referrer: with no-referrer browsers send
+        // `Origin: null` on form posts, and the dashboard checks Origin.
+        (header::REFERRER_POLICY, "same-origin"),
         (
             HeaderName::from_static("permissions-policy"),
             "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
@@ -363,7 +418,10 @@ pub async fn prepare(config: Config) -> anyhow::Result<Prepared> {
             .context("connecting to Redis (redis.url); a node does not start with limits it cannot share")?
     };
     let audit = crate::audit_sink::AuditSink::start(store.clone());
+    let mailer = Arc::new(crate::mail::Mailer::from_config(&config)?);
+    tracing::info!(mail = %mailer.describe(), "outgoing email");
     let state = AppState {
+        mailer,
         store,
         config: Arc::new(config),
         metrics: metrics_handle(),

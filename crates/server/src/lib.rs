@@ -11,8 +11,10 @@ pub mod config;
 pub mod error;
 pub mod idempotency;
 pub mod keys;
+pub mod mail;
 pub mod rate_limit;
 pub mod telemetry;
+pub mod ui;
 
 pub use app::{AppState, Opened, Prepared, build, open_store, openapi_document, prepare, serve};
 pub use config::Config;

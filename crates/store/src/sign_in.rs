@@ -18,6 +18,7 @@ use crate::audit::{self, Draft};
 use crate::db::{Tx, exec, fetch_all, fetch_optional};
 use crate::members::email_hash;
 use crate::scope::{Actor, Ctx, Principal};
+use crate::vault::EncryptedColumn;
 use crate::{Store, StoreError, mac_array, new_id, random_bytes};
 
 /// Wrong codes allowed against one emailed link before it is burnt.
@@ -151,10 +152,18 @@ pub struct OrgChoice {
     pub require_2fa_admins: bool,
 }
 
+/// A person's TOTP secret: sealed with the system data key, bound to the
+/// person's row, because it must be recovered to check each code.
+pub(crate) const TOTP_SECRET: EncryptedColumn = EncryptedColumn {
+    table: "totp_factors",
+    id_column: "user_id",
+    column: "secret",
+    system: true,
+};
+
 /// The state of a person's TOTP factor.
-#[derive(Debug, Clone)]
 pub struct TotpFactor {
-    pub sealed_secret: Vec<u8>,
+    pub secret: Zeroizing<Vec<u8>>,
     pub confirmed: bool,
     pub last_step: Option<i64>,
 }
@@ -674,7 +683,14 @@ impl Store {
     /// The acting identity of a full session in its organization: the
     /// membership's current role, so a role change applies on the next
     /// request and a removed member is refused.
-    pub async fn session_actor(&self, session: &Session) -> Result<Option<Actor>, StoreError> {
+    ///
+    /// Also says whether the organization requires a second factor this
+    /// person has not enrolled (owners and admins of a `require_2fa_admins`
+    /// organization), in which case only enrollment may proceed.
+    pub async fn session_actor(
+        &self,
+        session: &Session,
+    ) -> Result<Option<(Actor, bool)>, StoreError> {
         let Some(org) = &session.org_id else {
             return Ok(None);
         };
@@ -682,27 +698,35 @@ impl Store {
         tx.bind_org(org.as_str()).await?;
         let row = fetch_optional!(
             &mut tx,
-            (String, String),
-            "SELECT id, role FROM memberships WHERE org_id = $1 AND user_id = $2 AND status = 'active'",
+            (String, String, bool, i64),
+            "SELECT m.id, m.role, o.require_2fa_admins, \
+             (SELECT COUNT(*) FROM totp_factors t WHERE t.user_id = m.user_id AND t.confirmed_at IS NOT NULL) \
+             FROM memberships m JOIN organizations o ON o.id = m.org_id \
+             WHERE m.org_id = $1 AND m.user_id = $2 AND m.status = 'active'",
             org.as_str(),
             session.user_id.as_str()
         )?;
         tx.commit().await?;
-        let Some((member, role)) = row else {
+        let Some((member, role, require, enrolled)) = row else {
             return Ok(None);
         };
-        Ok(Some(Actor {
-            org_id: org.clone(),
-            user_id: session.user_id.clone(),
-            principal: Principal::Session {
-                session_id: session.id.clone(),
-                on_behalf_of: MemberId::parse(&member)?,
+        let role: Role = role
+            .parse()
+            .map_err(|_| StoreError::Corrupt(format!("role {role}")))?;
+        let must_enroll = require && role >= Role::Admin && enrolled == 0;
+        Ok(Some((
+            Actor {
+                org_id: org.clone(),
+                user_id: session.user_id.clone(),
+                principal: Principal::Session {
+                    session_id: session.id.clone(),
+                    on_behalf_of: MemberId::parse(&member)?,
+                },
+                role,
+                scopes: None,
             },
-            role: role
-                .parse()
-                .map_err(|_| StoreError::Corrupt(format!("role {role}")))?,
-            scopes: None,
-        }))
+            must_enroll,
+        )))
     }
 
     /// A person's live sessions, newest first.
@@ -904,9 +928,15 @@ impl Store {
             "SELECT secret, confirmed_at, last_step FROM totp_factors WHERE user_id = $1",
             user_id.as_str()
         )?;
+        let Some((sealed, confirmed, last_step)) = row else {
+            return Ok(None);
+        };
+        let secret = TOTP_SECRET
+            .open(self, &mut tx, "", user_id.as_str(), &sealed)
+            .await?;
         tx.commit().await?;
-        Ok(row.map(|(sealed_secret, confirmed, last_step)| TotpFactor {
-            sealed_secret,
+        Ok(Some(TotpFactor {
+            secret,
             confirmed: confirmed.is_some(),
             last_step,
         }))
@@ -917,10 +947,13 @@ impl Store {
     pub async fn begin_totp_enrollment(
         &self,
         user_id: &UserId,
-        sealed_secret: Vec<u8>,
+        secret: &[u8],
         now: UnixMicros,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.write().await?;
+        let sealed_secret = TOTP_SECRET
+            .seal(self, &mut tx, "", user_id.as_str(), secret)
+            .await?;
         let n = exec!(
             &mut tx,
             "INSERT INTO totp_factors (user_id, secret, created_at) VALUES ($1, $2, $3) \

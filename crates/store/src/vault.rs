@@ -197,7 +197,7 @@ impl EncryptedColumn {
 
 /// Every encrypted column of the schema. Add a column here when you declare
 /// one; key rotation walks this list.
-pub(crate) const ENCRYPTED_COLUMNS: &[&EncryptedColumn] = &[];
+pub(crate) const ENCRYPTED_COLUMNS: &[&EncryptedColumn] = &[&crate::sign_in::TOTP_SECRET];
 
 impl Store {
     pub(crate) fn vault(&self) -> Result<&Vault, StoreError> {

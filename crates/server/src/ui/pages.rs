@@ -1,0 +1,1008 @@
+//! Dashboard pages. Each handler receives the [`Actor`] and [`Session`]
+//! placed by the permission middleware and works only through the
+//! org-bound store handle, like the API handlers.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Extension, Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use tollgate_core::{ApiKeyId, MemberId, OrgId, Role, Scope, ScopeSet, SessionId};
+use tollgate_store::{Actor, MemberInvite, NewApiKey, OrgPatch, Session, SessionStage, StoreError};
+use zeroize::Zeroizing;
+
+use super::auth::send_later;
+use super::session::unavailable;
+use super::{base_url, message, render, rfc3339_minutes, see_other, set_cookie, with_cookie};
+use crate::api::extract::RequestCtx;
+use crate::app::AppState;
+
+/// What every dashboard page shows around its content.
+pub struct Nav {
+    pub org_id: String,
+    pub org_name: String,
+    /// (id, name) of every organization the person is active in.
+    pub orgs: Vec<(String, String)>,
+    pub email: String,
+    pub role: String,
+    pub is_admin: bool,
+    pub current: &'static str,
+    pub notice: Option<&'static str>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct NoticeQuery {
+    done: Option<String>,
+}
+
+/// Notices are chosen from a fixed list: a query parameter never puts its
+/// own text on the page.
+fn notice(q: &NoticeQuery) -> Option<&'static str> {
+    Some(match q.done.as_deref()? {
+        "invited" => "Invitation sent.",
+        "role" => "Role changed. It applies from the member's next request.",
+        "removed" => {
+            "Member removed. Their sessions ended and the API keys and OAuth clients they created are revoked."
+        }
+        "member-signed-out" => "The member's sessions in this organization have ended.",
+        "session-ended" => "Session signed out.",
+        "others-ended" => "All other sessions signed out.",
+        "totp-removed" => "Two-factor authentication is off.",
+        "key-revoked" => "API key revoked.",
+        "saved" => "Settings saved.",
+        "switched" => "Organization switched.",
+        _ => return None,
+    })
+}
+
+async fn nav(
+    state: &AppState,
+    actor: &Actor,
+    session: &Session,
+    current: &'static str,
+    q: &NoticeQuery,
+) -> Result<Nav, Response> {
+    let store = &state.store;
+    let orgs = store
+        .orgs_of_user(&session.user_id)
+        .await
+        .map_err(|e| fail(&e))?;
+    let email = store
+        .user_email(&session.user_id)
+        .await
+        .map_err(|e| fail(&e))?;
+    let here = orgs.iter().find(|o| &o.org_id == actor.org_id());
+    Ok(Nav {
+        org_id: actor.org_id().to_string(),
+        org_name: here.map(|o| o.org_name.clone()).unwrap_or_default(),
+        orgs: orgs
+            .iter()
+            .filter(|o| o.active)
+            .map(|o| (o.org_id.to_string(), o.org_name.clone()))
+            .collect(),
+        email,
+        role: actor.role().as_str().to_owned(),
+        is_admin: actor.role() >= Role::Admin,
+        current,
+        notice: notice(q),
+    })
+}
+
+fn fail(e: &StoreError) -> Response {
+    match e {
+        StoreError::NotFound => message(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "There is nothing here, or it belongs to another organization.",
+        ),
+        StoreError::Refused(r) => message(StatusCode::FORBIDDEN, "Not allowed", &r.to_string()),
+        StoreError::Conflict(c) => message(StatusCode::CONFLICT, "Conflict", &c.replace('_', " ")),
+        StoreError::Invalid(m) => message(StatusCode::UNPROCESSABLE_ENTITY, "Invalid input", m),
+        other => {
+            tracing::error!(error = %other, "dashboard store error");
+            unavailable()
+        }
+    }
+}
+
+macro_rules! page {
+    ($state:expr, $actor:expr, $session:expr, $current:expr, $q:expr) => {
+        match nav(&$state, &$actor, &$session, $current, &$q).await {
+            Ok(n) => n,
+            Err(res) => return res,
+        }
+    };
+}
+
+macro_rules! tryp {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(e) => return fail(&e),
+        }
+    };
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage {
+    nav: Nav,
+    members: usize,
+    api_keys: usize,
+    totp: bool,
+}
+
+pub async fn home(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Extension(session): Extension<Session>,
+    Query(q): Query<NoticeQuery>,
+) -> Response {
+    let nav = page!(state, actor, session, "home", q);
+    let scope = state.store.scope(&actor);
+    let members = tryp!(scope.list_members(None, 500).await).len();
+    let api_keys = tryp!(scope.list_api_keys(None, 500).await)
+        .iter()
+        .filter(|k| k.revoked_at.is_none())
+        .count();
+    let totp = tryp!(state.store.totp_factor(&session.user_id).await).is_some_and(|f| f.confirmed);
+    render(
+        StatusCode::OK,
+        &HomePage {
+            nav,
+            members,
+            api_keys,
+            totp,
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct SwitchForm {
+    org_id: String,
+}
+
+pub async fn switch_org(
+    State(state): State<AppState>,
+    Extension(session): Extension<Session>,
+    RequestCtx(ctx): RequestCtx,
+    Form(form): Form<SwitchForm>,
+) -> Response {
+    let Ok(target) = OrgId::parse(form.org_id.trim()) else {
+        return fail(&StoreError::NotFound);
+    };
+    let orgs = tryp!(state.store.orgs_of_user(&session.user_id).await);
+    let Some(org) = orgs.iter().find(|o| o.org_id == target && o.active) else {
+        return fail(&StoreError::NotFound);
+    };
+    let _ = org;
+    // A new organization is a privilege change: a fresh cookie.
+    let token = tryp!(
+        state
+            .store
+            .rotate_session(&session.id, SessionStage::Full, Some(&target), ctx.now)
+            .await
+    );
+    let left = (session.expires_at.0 - ctx.now.0) / tollgate_core::UnixMicros::SECOND;
+    with_cookie(
+        see_other("/ui?done=switched"),
+        set_cookie(&token.plaintext, left),
+    )
+}
+
+pub struct MemberRow {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub role: String,
+    pub status: String,
+}
+
+#[derive(Template)]
+#[template(path = "members.html")]
+struct MembersPage {
+    nav: Nav,
+    members: Vec<MemberRow>,
+    roles: Vec<String>,
+}
+
+const ROLES: [&str; 4] = ["owner", "admin", "member", "viewer"];
+
+pub async fn members(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Extension(session): Extension<Session>,
+    Query(q): Query<NoticeQuery>,
+) -> Response {
+    let nav = page!(state, actor, session, "members", q);
+    let list = tryp!(state.store.scope(&actor).list_members(None, 500).await);
+    let members = list
+        .into_iter()
+        .map(|m| MemberRow {
+            id: m.id.to_string(),
+            name: m.name,
+            email: m.email,
+            role: m.role.as_str().to_owned(),
+            status: m.status,
+        })
+        .collect();
+    render(
+        StatusCode::OK,
+        &MembersPage {
+            nav,
+            members,
+            roles: ROLES.iter().map(|r| (*r).to_owned()).collect(),
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct InviteForm {
+    email: String,
+    name: String,
+    role: String,
+}
+
+pub async fn invite(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    RequestCtx(ctx): RequestCtx,
+    headers: axum::http::HeaderMap,
+    Form(form): Form<InviteForm>,
+) -> Response {
+    let Ok(email) = tollgate_core::email::normalize(form.email.trim()) else {
+        return message(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Invalid email",
+            "Enter an email address such as name@example.com.",
+        );
+    };
+    let name = match crate::api::clean_text("name", &form.name, 100) {
+        Ok(n) => n,
+        Err(_) => {
+            return message(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Invalid name",
+                "A name of 1 to 100 characters is needed.",
+            );
+        }
+    };
+    let Ok(role) = form.role.parse::<Role>() else {
+        return message(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Invalid role",
+            "Pick a role from the list.",
+        );
+    };
+    let scope = state.store.scope(&actor);
+    let member = tryp!(
+        scope
+            .invite_member(MemberInvite { email, name, role }, &ctx)
+            .await
+    );
+    let link = tryp!(
+        state
+            .store
+            .issue_invitation_link(
+                actor.org_id(),
+                &member.id,
+                ctx.now,
+                state.config.auth.link_ttl_secs
+            )
+            .await
+    );
+    let org = tryp!(scope.get_org().await);
+    let base = base_url(&state, &headers);
+    let text = Zeroizing::new(format!(
+        "You are invited to {} on Tollgate\n\n\
+         You were invited to the organization \"{}\" as {}.\n\
+         Open this link to accept and sign in. It works once, for {} minutes:\n\n{base}/auth/link/{}\n\n\
+         Or enter this code on the sign-in page: {} {}\n\n\
+         If you did not expect this, ignore this email.\n",
+        org.name,
+        org.name,
+        role.as_str(),
+        state.config.auth.link_ttl_secs / 60,
+        link.token.plaintext.as_str(),
+        &link.code[..4],
+        &link.code[4..],
+    ));
+    send_later(
+        &state,
+        link.email.clone(),
+        "Your invitation to Tollgate",
+        text,
+    );
+    see_other("/ui/members?done=invited")
+}
+
+fn member_id(raw: &str) -> Option<MemberId> {
+    MemberId::parse(raw).ok()
+}
+
+#[derive(Deserialize)]
+pub struct RoleForm {
+    role: String,
+}
+
+pub async fn change_role(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    RequestCtx(ctx): RequestCtx,
+    Path(id): Path<String>,
+    Form(form): Form<RoleForm>,
+) -> Response {
+    let Some(id) = member_id(&id) else {
+        return fail(&StoreError::NotFound);
+    };
+    let Ok(role) = form.role.parse::<Role>() else {
+        return message(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Invalid role",
+            "Pick a role from the list.",
+        );
+    };
+    tryp!(
+        state
+            .store
+            .scope(&actor)
+            .change_member_role(&id, role, &ctx)
+            .await
+    );
+    see_other("/ui/members?done=role")
+}
+
+pub async fn remove_member(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    RequestCtx(ctx): RequestCtx,
+    Path(id): Path<String>,
+) -> Response {
+    let Some(id) = member_id(&id) else {
+        return fail(&StoreError::NotFound);
+    };
+    tryp!(state.store.scope(&actor).remove_member(&id, &ctx).await);
+    see_other("/ui/members?done=removed")
+}
+
+pub async fn end_member_sessions(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    RequestCtx(ctx): RequestCtx,
+    Path(id): Path<String>,
+) -> Response {
+    let Some(id) = member_id(&id) else {
+        return fail(&StoreError::NotFound);
+    };
+    tryp!(
+        state
+            .store
+            .scope(&actor)
+            .end_member_sessions(&id, &ctx)
+            .await
+    );
+    see_other("/ui/members?done=member-signed-out")
+}
+
+#[derive(Template)]
+#[template(path = "roles.html")]
+struct RolesPage {
+    nav: Nav,
+}
+
+pub async fn roles(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Extension(session): Extension<Session>,
+    Query(q): Query<NoticeQuery>,
+) -> Response {
+    let nav = page!(state, actor, session, "roles", q);
+    render(StatusCode::OK, &RolesPage { nav })
+}
+
+pub struct SessionRow {
+    pub id: String,
+    pub device: String,
+    pub ip: String,
+    pub created: String,
+    pub last_seen: String,
+    pub current: bool,
+}
+
+#[derive(Template)]
+#[template(path = "sessions.html")]
+struct SessionsPage {
+    nav: Nav,
+    sessions: Vec<SessionRow>,
+}
+
+/// A short, readable device name from a user agent.
+fn device(ua: Option<&str>) -> String {
+    let Some(ua) = ua else {
+        return "Unknown device".into();
+    };
+    let browser = ["Edg/", "Firefox/", "Chrome/", "Safari/", "curl/", "python"]
+        .iter()
+        .find(|b| ua.contains(*b))
+        .map_or("Browser", |b| match *b {
+            "Edg/" => "Edge",
+            "Firefox/" => "Firefox",
+            "Chrome/" => "Chrome",
+            "Safari/" => "Safari",
+            "curl/" => "curl",
+            _ => "Script",
+        });
+    let os = ["Windows", "Mac OS X", "Android", "iPhone", "Linux"]
+        .iter()
+        .find(|o| ua.contains(*o))
+        .map_or("", |o| match *o {
+            "Mac OS X" => "macOS",
+            "iPhone" => "iOS",
+            other => other,
+        });
+    if os.is_empty() {
+        browser.into()
+    } else {
+        format!("{browser} on {os}")
+    }
+}
+
+pub async fn sessions(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Extension(session): Extension<Session>,
+    Query(q): Query<NoticeQuery>,
+) -> Response {
+    let nav = page!(state, actor, session, "sessions", q);
+    let list = tryp!(
+        state
+            .store
+            .sessions_of_user(&session.user_id, state.now())
+            .await
+    );
+    let sessions = list
+        .into_iter()
+        .map(|s| SessionRow {
+            current: s.id == session.id,
+            id: s.id.to_string(),
+            device: device(s.user_agent.as_deref()),
+            ip: s.ip.unwrap_or_default(),
+            created: rfc3339_minutes(s.created_at),
+            last_seen: rfc3339_minutes(s.last_seen_at),
+        })
+        .collect();
+    render(StatusCode::OK, &SessionsPage { nav, sessions })
+}
+
+pub async fn end_session(
+    State(state): State<AppState>,
+    Extension(session): Extension<Session>,
+    RequestCtx(ctx): RequestCtx,
+    Path(id): Path<String>,
+) -> Response {
+    let Ok(id) = SessionId::parse(&id) else {
+        return fail(&StoreError::NotFound);
+    };
+    // Keyed by the signed-in person: another person's session id is "not found".
+    if !tryp!(
+        state
+            .store
+            .end_session(&session.user_id, &id, "revoked_by_user", &ctx)
+            .await
+    ) {
+        return fail(&StoreError::NotFound);
+    }
+    see_other("/ui/sessions?done=session-ended")
+}
+
+pub async fn end_other_sessions(
+    State(state): State<AppState>,
+    Extension(session): Extension<Session>,
+    RequestCtx(ctx): RequestCtx,
+) -> Response {
+    tryp!(
+        state
+            .store
+            .end_other_sessions(&session.user_id, Some(&session.id), "revoked_by_user", &ctx)
+            .await
+    );
+    see_other("/ui/sessions?done=others-ended")
+}
+
+#[derive(Template)]
+#[template(path = "security.html")]
+struct SecurityPage {
+    nav: Nav,
+    enabled: bool,
+    recovery_left: i64,
+}
+
+pub async fn security(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Extension(session): Extension<Session>,
+    Query(q): Query<NoticeQuery>,
+) -> Response {
+    let nav = page!(state, actor, session, "security", q);
+    let enabled =
+        tryp!(state.store.totp_factor(&session.user_id).await).is_some_and(|f| f.confirmed);
+    let recovery_left = tryp!(state.store.recovery_codes_left(&session.user_id).await);
+    render(
+        StatusCode::OK,
+        &SecurityPage {
+            nav,
+            enabled,
+            recovery_left,
+        },
+    )
+}
+
+pub async fn remove_totp(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Extension(session): Extension<Session>,
+    RequestCtx(ctx): RequestCtx,
+) -> Response {
+    let orgs = tryp!(state.store.orgs_of_user(&session.user_id).await);
+    if orgs
+        .iter()
+        .any(|o| o.active && o.require_2fa_admins && o.role >= Role::Admin)
+    {
+        return message(
+            StatusCode::CONFLICT,
+            "Two-factor authentication is required",
+            "An organization you administer requires owners and admins to use two-factor authentication, so it cannot be turned off.",
+        );
+    }
+    let _ = actor;
+    tryp!(state.store.remove_totp(&session.user_id, &ctx).await);
+    see_other("/ui/security?done=totp-removed")
+}
+
+pub struct KeyRow {
+    pub id: String,
+    pub name: String,
+    pub scopes: String,
+    pub created: String,
+    pub last_used: String,
+    pub status: String,
+    pub active: bool,
+}
+
+#[derive(Template)]
+#[template(path = "api_keys.html")]
+struct ApiKeysPage {
+    nav: Nav,
+    keys: Vec<KeyRow>,
+    scopes: Vec<(&'static str, &'static str)>,
+    created: Option<Zeroizing<String>>,
+}
+
+async fn api_keys_page(
+    state: &AppState,
+    actor: &Actor,
+    session: &Session,
+    q: &NoticeQuery,
+    created: Option<Zeroizing<String>>,
+) -> Response {
+    let nav = page!(state, actor, session, "api-keys", q);
+    let list = tryp!(state.store.scope(actor).list_api_keys(None, 500).await);
+    let keys = list
+        .into_iter()
+        .map(|k| KeyRow {
+            active: k.revoked_at.is_none(),
+            status: match (&k.revoked_at, &k.revoked_reason) {
+                (None, _) => "active".into(),
+                (Some(_), Some(r)) => format!("revoked ({})", r.replace('_', " ")),
+                (Some(_), None) => "revoked".into(),
+            },
+            id: k.id.to_string(),
+            name: k.name,
+            scopes: k.scopes.join(", "),
+            created: rfc3339_minutes(k.created_at),
+            last_used: k
+                .last_used_at
+                .map(rfc3339_minutes)
+                .unwrap_or_else(|| "never".into()),
+        })
+        .collect();
+    let mut res = render(
+        StatusCode::OK,
+        &ApiKeysPage {
+            nav,
+            keys,
+            scopes: Scope::ALL
+                .iter()
+                .map(|s| (s.as_str(), s.description()))
+                .collect(),
+            created,
+        },
+    );
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+pub async fn api_keys(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Extension(session): Extension<Session>,
+    Query(q): Query<NoticeQuery>,
+) -> Response {
+    api_keys_page(&state, &actor, &session, &q, None).await
+}
+
+pub async fn create_api_key(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Extension(session): Extension<Session>,
+    RequestCtx(ctx): RequestCtx,
+    axum::extract::RawForm(raw): axum::extract::RawForm,
+) -> Response {
+    // Repeated `scope=` fields: parsed by hand, since serde_urlencoded
+    // does not gather repeated keys into a list.
+    let mut name = String::new();
+    let mut scopes = Vec::new();
+    for (k, v) in form_pairs(&raw) {
+        match k.as_str() {
+            "name" => name = v,
+            "scope" => match v.parse::<Scope>() {
+                Ok(s) => scopes.push(s),
+                Err(()) => {
+                    return message(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "Invalid scope",
+                        "Pick scopes from the list.",
+                    );
+                }
+            },
+            _ => {}
+        }
+    }
+    let Ok(name) = crate::api::clean_text("name", &name, 100) else {
+        return message(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Invalid name",
+            "A key needs a name of 1 to 100 characters.",
+        );
+    };
+    if scopes.is_empty() {
+        return message(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "No scope",
+            "Pick at least one scope: a key without scopes can do nothing.",
+        );
+    }
+    let input = NewApiKey {
+        name,
+        scopes: ScopeSet::from_iter(scopes),
+        expires_at: None,
+    };
+    let (_, token) = tryp!(state.store.scope(&actor).create_api_key(input, &ctx).await);
+    api_keys_page(
+        &state,
+        &actor,
+        &session,
+        &NoticeQuery::default(),
+        Some(token.plaintext),
+    )
+    .await
+}
+
+fn form_pairs(raw: &[u8]) -> Vec<(String, String)> {
+    let text = String::from_utf8_lossy(raw);
+    text.split('&')
+        .filter(|p| !p.is_empty())
+        .filter_map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            Some((decode(k)?, decode(v)?))
+        })
+        .collect()
+}
+
+fn decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 2;
+            }
+            b'%' => return None,
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
+pub async fn revoke_api_key(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    RequestCtx(ctx): RequestCtx,
+    Path(id): Path<String>,
+) -> Response {
+    let Ok(id) = ApiKeyId::parse(&id) else {
+        return fail(&StoreError::NotFound);
+    };
+    tryp!(state.store.scope(&actor).revoke_api_key(&id, &ctx).await);
+    see_other("/ui/api-keys?done=key-revoked")
+}
+
+#[derive(Template)]
+#[template(path = "settings.html")]
+struct SettingsPage {
+    nav: Nav,
+    name: String,
+    contact_email: String,
+    retention: i32,
+    hipaa: bool,
+    require_2fa: bool,
+    error: Option<String>,
+}
+
+pub async fn settings(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Extension(session): Extension<Session>,
+    Query(q): Query<NoticeQuery>,
+) -> Response {
+    let nav = page!(state, actor, session, "settings", q);
+    let org = tryp!(state.store.scope(&actor).get_org().await);
+    render(
+        StatusCode::OK,
+        &SettingsPage {
+            nav,
+            name: org.name,
+            contact_email: org.contact_email.unwrap_or_default(),
+            retention: org.audit_retention_days,
+            hipaa: org.hipaa,
+            require_2fa: org.require_2fa_admins,
+            error: None,
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct SettingsForm {
+    name: String,
+    #[serde(default)]
+    contact_email: String,
+    audit_retention_days: String,
+    hipaa: Option<String>,
+    require_2fa_admins: Option<String>,
+}
+
+pub async fn save_settings(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Extension(session): Extension<Session>,
+    RequestCtx(ctx): RequestCtx,
+    Form(form): Form<SettingsForm>,
+) -> Response {
+    let Ok(name) = crate::api::clean_text("name", &form.name, 100) else {
+        return settings_error(
+            &state,
+            &actor,
+            &session,
+            &form,
+            "The name must be 1 to 100 characters.",
+        )
+        .await;
+    };
+    let contact = match form.contact_email.trim() {
+        "" => None,
+        e => match tollgate_core::email::normalize(e) {
+            Ok(e) => Some(e),
+            Err(_) => {
+                return settings_error(
+                    &state,
+                    &actor,
+                    &session,
+                    &form,
+                    "The contact email is not an email address.",
+                )
+                .await;
+            }
+        },
+    };
+    let Ok(days) = form.audit_retention_days.trim().parse::<i32>() else {
+        return settings_error(
+            &state,
+            &actor,
+            &session,
+            &form,
+            "Retention must be a number of days.",
+        )
+        .await;
+    };
+    if !(tollgate_store::MIN_RETENTION_DAYS..=36_500).contains(&days) {
+        return settings_error(
+            &state,
+            &actor,
+            &session,
+            &form,
+            "Retention must be between 90 and 36500 days.",
+        )
+        .await;
+    }
+    let patch = OrgPatch {
+        name: Some(name),
+        contact_email: Some(contact),
+        audit_retention_days: Some(days),
+        hipaa: Some(form.hipaa.is_some()),
+        require_2fa_admins: Some(form.require_2fa_admins.is_some()),
+    };
+    tryp!(state.store.scope(&actor).update_org(patch, &ctx).await);
+    see_other("/ui/settings?done=saved")
+}
+
+async fn settings_error(
+    state: &AppState,
+    actor: &Actor,
+    session: &Session,
+    form: &SettingsForm,
+    msg: &str,
+) -> Response {
+    let nav = page!(state, actor, session, "settings", NoticeQuery::default());
+    render(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        &SettingsPage {
+            nav,
+            name: form.name.chars().take(100).collect(),
+            contact_email: form.contact_email.chars().take(254).collect(),
+            retention: form.audit_retention_days.trim().parse().unwrap_or(90),
+            hipaa: form.hipaa.is_some(),
+            require_2fa: form.require_2fa_admins.is_some(),
+            error: Some(msg.into()),
+        },
+    )
+}
+
+pub struct ReviewRow {
+    pub name: String,
+    pub email: String,
+    pub role: String,
+    pub status: String,
+    pub totp: bool,
+    pub last_seen: String,
+    pub sessions: i64,
+}
+
+#[derive(Template)]
+#[template(path = "access_review.html")]
+struct AccessReviewPage {
+    nav: Nav,
+    rows: Vec<ReviewRow>,
+}
+
+async fn review_rows(state: &AppState, actor: &Actor) -> Result<Vec<ReviewRow>, StoreError> {
+    Ok(state
+        .store
+        .scope(actor)
+        .access_review(state.now())
+        .await?
+        .into_iter()
+        .map(|r| ReviewRow {
+            name: r.member.name,
+            email: r.member.email,
+            role: r.member.role.as_str().to_owned(),
+            status: r.member.status,
+            totp: r.totp_enabled,
+            last_seen: r
+                .last_seen_at
+                .map(rfc3339_minutes)
+                .unwrap_or_else(|| "never".into()),
+            sessions: r.live_sessions,
+        })
+        .collect())
+}
+
+pub async fn access_review(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Extension(session): Extension<Session>,
+    Query(q): Query<NoticeQuery>,
+) -> Response {
+    let nav = page!(state, actor, session, "access-review", q);
+    let rows = tryp!(review_rows(&state, &actor).await);
+    render(StatusCode::OK, &AccessReviewPage { nav, rows })
+}
+
+/// RFC 4180 field quoting, with a leading quote against spreadsheet
+/// formula injection (a name such as `=HYPERLINK(...)`).
+fn csv_field(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_owned()
+    };
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+pub async fn access_review_csv(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+) -> Response {
+    let rows = tryp!(review_rows(&state, &actor).await);
+    let mut out = String::from("name,email,role,status,two_factor,last_active,live_sessions\r\n");
+    for r in rows {
+        out.push_str(&format!(
+            "{},{},{},{},{},{},{}\r\n",
+            csv_field(&r.name),
+            csv_field(&r.email),
+            csv_field(&r.role),
+            csv_field(&r.status),
+            if r.totp { "on" } else { "off" },
+            csv_field(&r.last_seen),
+            r.sessions
+        ));
+    }
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"access-review.csv\"",
+            ),
+        ],
+        out,
+    )
+        .into_response()
+}
+
+pub struct EventRow {
+    pub when: String,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub outcome: String,
+    pub details: String,
+}
+
+#[derive(Template)]
+#[template(path = "audit.html")]
+struct AuditPage {
+    nav: Nav,
+    events: Vec<EventRow>,
+}
+
+pub async fn audit(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Extension(session): Extension<Session>,
+    Query(q): Query<NoticeQuery>,
+) -> Response {
+    let nav = page!(state, actor, session, "audit", q);
+    let page = tryp!(
+        state
+            .store
+            .scope(&actor)
+            .audit_events(None, 100, &tollgate_store::AuditFilter::default())
+            .await
+    );
+    let events = page
+        .data
+        .into_iter()
+        .map(|e| {
+            let e = e.event;
+            EventRow {
+                when: rfc3339_minutes(e.occurred_at),
+                actor: format!("{} {}", e.actor.kind, e.actor.id.unwrap_or_default()),
+                action: e.action,
+                target: e
+                    .target
+                    .map(|t| format!("{} {}", t.kind, t.id))
+                    .unwrap_or_default(),
+                outcome: e.outcome,
+                details: e.details.to_string().chars().take(300).collect(),
+            }
+        })
+        .collect();
+    render(StatusCode::OK, &AuditPage { nav, events })
+}
