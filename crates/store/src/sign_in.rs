@@ -1313,3 +1313,320 @@ impl crate::OrgScope<'_> {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use tollgate_core::token::{HashKey, TokenHasher};
+    use tollgate_core::totp::{self, TotpSecret};
+
+    use super::*;
+    use crate::BootstrapInput;
+
+    const T0: UnixMicros = UnixMicros(1_800_000_000 * UnixMicros::SECOND);
+    const POLICY: SessionPolicy = SessionPolicy {
+        absolute_secs: 86_400,
+        idle_secs: 1_800,
+    };
+
+    fn ctx(now: UnixMicros) -> Ctx {
+        Ctx {
+            now,
+            request: Default::default(),
+        }
+    }
+
+    async fn open(dir: &std::path::Path, keys: &[u8]) -> Store {
+        let url = format!("sqlite://{}", dir.join("t.db").display());
+        crate::migrate(&url, None).await.unwrap();
+        let hasher = Arc::new(
+            TokenHasher::new(keys.iter().map(|k| HashKey::new([*k; 32])).collect()).unwrap(),
+        );
+        let store = Store::open(&url, &Default::default(), hasher)
+            .await
+            .unwrap();
+        store.with_vault(crate::Vault::new(crate::vault::tests::kek(9), vec![]))
+    }
+
+    /// A store with one organization whose owner is ana@example.com.
+    async fn with_owner(dir: &std::path::Path) -> (Store, UserId) {
+        let store = open(dir, &[1]).await;
+        let token = store.create_bootstrap_token(T0, 900).await.unwrap();
+        store
+            .redeem_bootstrap(
+                &token.plaintext,
+                BootstrapInput {
+                    org_name: "Acme".into(),
+                    owner_name: "Ana".into(),
+                    owner_email: "ana@example.com".into(),
+                },
+                &ctx(T0),
+            )
+            .await
+            .unwrap();
+        let user = store
+            .user_id_for_email("ana@example.com")
+            .await
+            .unwrap()
+            .unwrap();
+        (store, user)
+    }
+
+    #[tokio::test]
+    async fn links_work_once_within_their_lifetime_and_only_for_accounts() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, user) = with_owner(dir.path()).await;
+        assert!(
+            store
+                .issue_sign_in_link("nobody@example.com", T0, 900)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let link = store
+            .issue_sign_in_link("ana@example.com", T0, 900)
+            .await
+            .unwrap()
+            .unwrap();
+        let t = link.token.plaintext.clone();
+        assert_eq!(
+            store.sign_in_link_state(&t, T0).await.unwrap(),
+            LinkState::Usable
+        );
+        // Showing the confirmation page consumed nothing.
+        assert_eq!(
+            store.sign_in_link_state(&t, T0).await.unwrap(),
+            LinkState::Usable
+        );
+        let late = T0.plus_secs(900);
+        assert_eq!(
+            store.sign_in_link_state(&t, late).await.unwrap(),
+            LinkState::Expired
+        );
+        assert_eq!(
+            store
+                .redeem_sign_in_link(&t, late)
+                .await
+                .unwrap()
+                .unwrap_err(),
+            RedeemFailure::Expired
+        );
+        let ok = store
+            .redeem_sign_in_link(&t, T0.plus_secs(899))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(ok.user_id, user);
+        assert_eq!(
+            store
+                .redeem_sign_in_link(&t, T0.plus_secs(899))
+                .await
+                .unwrap()
+                .unwrap_err(),
+            RedeemFailure::Used
+        );
+        // A forged secret with a real lookup is unknown, not used.
+        let mut forged = t.to_string();
+        forged.replace_range(forged.len() - 12..forged.len() - 8, "aaaa");
+        assert!(matches!(
+            store.redeem_sign_in_link(&forged, T0).await.unwrap(),
+            Err(RedeemFailure::Unknown)
+        ));
+    }
+
+    #[tokio::test]
+    async fn racing_confirmations_consume_a_link_exactly_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = with_owner(dir.path()).await;
+        let link = store
+            .issue_sign_in_link("ana@example.com", T0, 900)
+            .await
+            .unwrap()
+            .unwrap();
+        let token = Arc::new(link.token.plaintext.to_string());
+        let mut tasks = Vec::new();
+        for _ in 0..8 {
+            let (store, token) = (store.clone(), token.clone());
+            tasks.push(tokio::spawn(async move {
+                store.redeem_sign_in_link(&token, T0).await.unwrap().is_ok()
+            }));
+        }
+        let mut wins = 0;
+        for t in tasks {
+            wins += usize::from(t.await.unwrap());
+        }
+        assert_eq!(wins, 1);
+    }
+
+    #[tokio::test]
+    async fn a_rotated_hash_key_still_verifies_and_a_retired_one_does_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = with_owner(dir.path()).await;
+        let link = store
+            .issue_sign_in_link("ana@example.com", T0, 900)
+            .await
+            .unwrap()
+            .unwrap();
+        let t = link.token.plaintext.to_string();
+        store.close().await;
+        // Key 2 is new and current; key 1 still verifies what it hashed.
+        let rotated = open(dir.path(), &[2, 1]).await;
+        assert_eq!(
+            rotated.sign_in_link_state(&t, T0).await.unwrap(),
+            LinkState::Usable
+        );
+        rotated.close().await;
+        let retired = open(dir.path(), &[2]).await;
+        assert_eq!(
+            retired.sign_in_link_state(&t, T0).await.unwrap(),
+            LinkState::Unknown
+        );
+    }
+
+    #[tokio::test]
+    async fn sessions_end_when_idle_at_their_absolute_limit_and_on_rotation() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, user) = with_owner(dir.path()).await;
+        let orgs = store.orgs_of_user(&user).await.unwrap();
+        let org = &orgs[0].org_id;
+        let new = store
+            .create_session(&user, Some(org), SessionStage::Full, POLICY, &ctx(T0))
+            .await
+            .unwrap();
+        let t = new.token.plaintext.to_string();
+        // Active every 20 minutes: alive until the 24-hour limit.
+        let mut now = T0;
+        while now.0 + 1_200 * UnixMicros::SECOND < T0.plus_secs(86_400).0 {
+            now = now.plus_secs(1_200);
+            assert!(
+                store
+                    .authenticate_session(&t, POLICY, now)
+                    .await
+                    .unwrap()
+                    .is_ok(),
+                "{now:?}"
+            );
+        }
+        assert_eq!(
+            store
+                .authenticate_session(&t, POLICY, T0.plus_secs(86_400))
+                .await
+                .unwrap()
+                .unwrap_err(),
+            SessionFailure::Ended
+        );
+        // Idle for the timeout: ended.
+        let idle = store
+            .create_session(&user, Some(org), SessionStage::Full, POLICY, &ctx(T0))
+            .await
+            .unwrap();
+        let it = idle.token.plaintext.to_string();
+        assert!(
+            store
+                .authenticate_session(&it, POLICY, T0.plus_secs(1_799))
+                .await
+                .unwrap()
+                .is_ok()
+        );
+        // last_seen moved to T0+1799s; idle from there.
+        assert!(
+            store
+                .authenticate_session(&it, POLICY, T0.plus_secs(3_598))
+                .await
+                .unwrap()
+                .is_ok()
+        );
+        assert_eq!(
+            store
+                .authenticate_session(&it, POLICY, T0.plus_secs(3_598 + 1_800))
+                .await
+                .unwrap()
+                .unwrap_err(),
+            SessionFailure::Ended
+        );
+        // Rotation: the old token stops at once, the new one works.
+        let s = store
+            .create_session(&user, Some(org), SessionStage::Full, POLICY, &ctx(T0))
+            .await
+            .unwrap();
+        let old = s.token.plaintext.to_string();
+        let fresh = store
+            .rotate_session(
+                &s.session.id,
+                SessionStage::Full,
+                Some(org),
+                T0.plus_secs(60),
+            )
+            .await
+            .unwrap();
+        assert!(
+            store
+                .authenticate_session(&old, POLICY, T0.plus_secs(61))
+                .await
+                .unwrap()
+                .is_err()
+        );
+        assert!(
+            store
+                .authenticate_session(&fresh.plaintext, POLICY, T0.plus_secs(61))
+                .await
+                .unwrap()
+                .is_ok()
+        );
+    }
+
+    #[tokio::test]
+    async fn totp_steps_are_used_once_and_recovery_codes_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, user) = with_owner(dir.path()).await;
+        let secret = TotpSecret::new([5; totp::SECRET_BYTES]);
+        store
+            .begin_totp_enrollment(&user, secret.as_bytes(), T0)
+            .await
+            .unwrap();
+        let factor = store.totp_factor(&user).await.unwrap().unwrap();
+        assert!(!factor.confirmed);
+        assert_eq!(
+            &**factor.secret,
+            secret.as_bytes(),
+            "sealed and opened intact"
+        );
+        let code = totp::code_at_step(&secret, totp::step_at(T0));
+        let step = totp::verify(&secret, &code, T0, factor.last_step).unwrap();
+        let codes = store
+            .confirm_totp(&user, step, &ctx(T0))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(codes.len(), 10);
+        // Enrollment cannot be restarted over a confirmed factor.
+        assert!(
+            store
+                .begin_totp_enrollment(&user, &[6; 20], T0)
+                .await
+                .is_err()
+        );
+        // The step used to confirm is spent; a replay of it is refused.
+        assert!(!store.accept_totp_step(&user, step).await.unwrap());
+        assert!(store.accept_totp_step(&user, step + 1).await.unwrap());
+        assert!(!store.accept_totp_step(&user, step + 1).await.unwrap());
+        // Recovery codes: once each, with or without the dash and in any case.
+        let first = codes[0].to_uppercase().replace('-', "");
+        assert!(store.use_recovery_code(&user, &first, T0).await.unwrap());
+        assert!(!store.use_recovery_code(&user, &codes[0], T0).await.unwrap());
+        assert!(
+            !store
+                .use_recovery_code(&user, "aaaa-bbbb-cccc-dddd", T0)
+                .await
+                .unwrap()
+        );
+        assert_eq!(store.recovery_codes_left(&user).await.unwrap(), 9);
+        // The secret is not stored in the clear.
+        let raw = std::fs::read(dir.path().join("t.db")).unwrap();
+        let wal = std::fs::read(dir.path().join("t.db-wal")).unwrap_or_default();
+        for bytes in [raw, wal] {
+            assert!(!bytes.windows(20).any(|w| w == [5; 20]));
+        }
+    }
+}

@@ -13,3 +13,4 @@ mod limits;
 mod oauth;
 mod postgres;
 mod roles;
+mod sign_in;
