@@ -354,8 +354,9 @@ impl Store {
         &self,
         pending: &str,
         code: &str,
-        now: UnixMicros,
+        ctx: &Ctx,
     ) -> Result<Result<Redeemed, RedeemFailure>, StoreError> {
+        let now = ctx.now;
         let mut tx = self.pool.write().await?;
         let Some(row) = link_row(&mut tx, pending).await? else {
             return Ok(Err(RedeemFailure::Unknown));
@@ -373,6 +374,25 @@ impl Store {
                 "UPDATE sign_in_links SET code_attempts = code_attempts + 1 WHERE lookup = $1",
                 pending
             )?;
+            // Each wrong code is a security event in the person's organizations.
+            let user = UserId::parse(&row.user_id)?;
+            let attempts = row.code_attempts + 1;
+            let action = if attempts >= MAX_CODE_ATTEMPTS {
+                "auth.sign_in_code_locked"
+            } else {
+                "auth.sign_in_code_failed"
+            };
+            self.audit_user_event(
+                &mut tx,
+                &user,
+                None,
+                action,
+                None,
+                serde_json::json!({ "attempts": attempts }),
+                "denied",
+                ctx,
+            )
+            .await?;
             tx.commit().await?;
             return Ok(Err(RedeemFailure::Unknown));
         }

@@ -283,7 +283,7 @@ pub async fn redeem_code(
     let email: String = form.email.chars().take(254).collect();
     match state
         .store
-        .redeem_sign_in_code(&pending, &form.code, ctx.now)
+        .redeem_sign_in_code(&pending, &form.code, &ctx)
         .await
     {
         Ok(Ok(redeemed)) => finish_sign_in(&state, &headers, &ctx, redeemed).await,

@@ -292,6 +292,26 @@ async fn the_code_from_the_email_signs_in_on_another_device_with_few_tries() {
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(body.contains("Too many wrong codes"), "{body}");
+    // Every wrong code is in the audit log, the lockout too.
+    let (_, failed) = server
+        .call(
+            &org.key,
+            Method::GET,
+            "/v1/audit-events?action=auth.sign_in_code_failed",
+            None,
+        )
+        .await;
+    assert_eq!(failed["data"].as_array().unwrap().len(), 8);
+    let (_, locked) = server
+        .call(
+            &org.key,
+            Method::GET,
+            "/v1/audit-events?action=auth.sign_in_code_locked",
+            None,
+        )
+        .await;
+    assert_eq!(locked["data"].as_array().unwrap().len(), 1);
+    assert_eq!(locked["data"][0]["outcome"], "denied");
 }
 
 #[tokio::test]
