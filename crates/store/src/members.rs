@@ -219,6 +219,15 @@ impl OrgScope<'_> {
             role.as_str(),
             ctx.now.0
         )?;
+        // A privilege change: the member's sessions here get a fresh token
+        // on their next request (rotation is due when rotated_at is old).
+        exec!(
+            &mut tx,
+            "UPDATE sessions SET rotated_at = 0 WHERE org_id = $1 AND user_id = \
+             (SELECT user_id FROM memberships WHERE org_id = $1 AND id = $2) AND revoked_at IS NULL",
+            self.org(),
+            id.as_str()
+        )?;
         audit::append(
             &mut tx,
             self.org(),

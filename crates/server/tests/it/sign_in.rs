@@ -416,7 +416,12 @@ async fn a_role_change_applies_on_the_next_request_and_removal_ends_sessions() {
         )
         .await;
     assert_eq!(s, StatusCode::OK);
+    let before = admin.cookie.clone();
     assert_eq!(admin.get("/ui/api-keys").await.0, StatusCode::FORBIDDEN);
+    assert_ne!(
+        admin.cookie, before,
+        "a privilege change rotates the session token"
+    );
     assert_eq!(admin.get("/ui/members").await.0, StatusCode::OK);
     let (s, _) = server
         .call(
