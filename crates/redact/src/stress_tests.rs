@@ -97,14 +97,23 @@ fn adversarial_inputs_take_linear_time() {
         "January ".repeat(1 << 14),
         "1-".repeat(1 << 16),
     ];
+    // The fastest of several runs: on a shared machine a single run can be
+    // stalled by other work for longer than the whole measurement, and the
+    // minimum is what the algorithm costs.
+    let fastest = |text: &str| {
+        (0..5)
+            .map(|_| {
+                let t = Instant::now();
+                let out = redact(text, &Policy::strict_pci()).unwrap();
+                (t.elapsed(), out)
+            })
+            .min_by_key(|(d, _)| *d)
+            .unwrap()
+    };
     for small in cases {
         let big = small.repeat(4);
-        let t = Instant::now();
-        let a = redact(&small, &Policy::strict_pci()).unwrap();
-        let once = t.elapsed();
-        let t = Instant::now();
-        let b = redact(&big, &Policy::strict_pci()).unwrap();
-        let four = t.elapsed();
+        let (once, a) = fastest(&small);
+        let (four, b) = fastest(&big);
         assert!(
             four <= once * 8 + std::time::Duration::from_millis(10),
             "{:?}: {once:?} then {four:?}",
