@@ -162,6 +162,12 @@ id_kinds! {
     EventId / EventKind = "evt_";
     /// A registered OAuth client (client credentials grant).
     OAuthClientId / OAuthClientKind = "ocl_";
+    /// A call recorded by a bot.
+    CallId / CallKind = "call_";
+    /// A redaction policy (the organization's default; later a campaign's).
+    RedactionPolicyId / RedactionPolicyKind = "rdp_";
+    /// One extraction result submitted for a call.
+    ExtractionId / ExtractionKind = "ext_";
 }
 
 #[cfg(test)]

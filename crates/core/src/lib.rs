@@ -18,4 +18,5 @@ pub mod token;
 
 pub use access::{Access, Denied, Role, Scope, ScopeSet};
 pub use id::{ApiKeyId, EventId, IdError, MemberId, OAuthClientId, OrgId, UserId};
+pub use id::{CallId, ExtractionId, RedactionPolicyId};
 pub use time::UnixMicros;

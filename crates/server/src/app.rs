@@ -120,6 +120,22 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(api::oauth::introspect))
         .routes(routes!(api::oauth::revoke))
         .routes(routes!(api::oauth::metadata))
+        // Issue 9: redaction on every write path.
+        .routes(routes!(api::redaction::redact))
+        .routes(routes!(
+            api::redaction::get_policy,
+            api::redaction::put_policy
+        ))
+        .routes(routes!(api::calls::list_calls, api::calls::create_call))
+        .routes(routes!(api::calls::get_call))
+        .routes(routes!(
+            api::calls::get_transcript,
+            api::calls::submit_transcript
+        ))
+        .routes(routes!(
+            api::calls::list_extractions,
+            api::calls::submit_extraction
+        ))
 }
 
 /// The OpenAPI document as served at /openapi.json.

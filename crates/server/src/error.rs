@@ -53,6 +53,10 @@ codes! {
     Timeout = ("timeout", SERVICE_UNAVAILABLE, "The request took too long and was cancelled; nothing was changed.");
     Unavailable = ("unavailable", SERVICE_UNAVAILABLE, "The service is not ready.");
     Internal = ("internal_error", INTERNAL_SERVER_ERROR, "Something went wrong on our side; nothing was changed.");
+    // Issue 9: redaction on every write path.
+    InvalidUtf8 = ("invalid_encoding", BAD_REQUEST, "The request body is not valid UTF-8.");
+    CallExists = ("call_exists", CONFLICT, "A call with this external id already exists.");
+    TranscriptExists = ("transcript_exists", CONFLICT, "This call already has a transcript.");
 }
 
 /// An error response.
@@ -139,6 +143,8 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict("member_exists") => ApiError::new(Code::MemberExists),
             StoreError::Conflict("bootstrap_used") => ApiError::new(Code::BootstrapUsed),
             StoreError::Conflict("bootstrap_expired") => ApiError::new(Code::BootstrapExpired),
+            StoreError::Conflict("call_exists") => ApiError::new(Code::CallExists),
+            StoreError::Conflict("transcript_exists") => ApiError::new(Code::TranscriptExists),
             StoreError::Refused(Refusal::LastOwner) => ApiError::new(Code::LastOwner),
             StoreError::Refused(Refusal::OwnerOnly) => ApiError::new(Code::OwnerOnly),
             StoreError::Invalid(detail) => ApiError::invalid(detail),

@@ -18,6 +18,10 @@ mod migrate;
 mod oauth;
 mod orgs;
 mod scope;
+// Issue 9: redaction on every write path.
+mod calls;
+pub mod redacted;
+mod redaction;
 
 use std::sync::Arc;
 
@@ -37,6 +41,10 @@ pub use migrate::{MigrationReport, migrate};
 pub use oauth::{IssuedToken, NewOAuthClient, OAuthClient, TokenInfo};
 pub use orgs::{HIPAA_RETENTION_DAYS, MIN_RETENTION_DAYS, Org, OrgPatch, effective_retention_days};
 pub use scope::{Actor, Ctx, OrgScope, Principal};
+// Issue 9: redaction on every write path.
+pub use calls::{Call, Extraction, NewCall, Transcript};
+pub use redacted::{FieldsError, RedactedFields, RedactedTranscript, RemovedSpan, Speaker};
+pub use redaction::RedactionPolicy;
 
 /// Everything that can go wrong below the HTTP shell. The server maps each
 /// variant to a stable problem code in one place.

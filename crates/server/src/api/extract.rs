@@ -112,3 +112,70 @@ pub fn request_ctx(parts: &Parts, state: &AppState) -> Ctx {
         },
     }
 }
+
+/// Largest body accepted where call words are submitted (transcripts,
+/// extractions, one-off redactions). Above the general API limit because a
+/// long call's transcript is tens of kilobytes; far below the engine's
+/// 16 MiB, so one request's redaction stays in the tens of milliseconds.
+pub const SENSITIVE_BODY_LIMIT: usize = 1024 * 1024;
+
+/// A JSON body that may hold sensitive values (call transcripts, extraction
+/// results, text to redact). Unlike [`Body`], no error message ever quotes
+/// the input: serde's messages can echo a value ("invalid type: string
+/// \"4111…\""), and problem documents end up in client logs. Invalid UTF-8
+/// gets its own code, and the size limit is [`SENSITIVE_BODY_LIMIT`].
+pub struct SensitiveBody<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for SensitiveBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _: &S) -> Result<Self, ApiError> {
+        let json = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|v| {
+                let v = v.trim();
+                v.eq_ignore_ascii_case("application/json")
+                    || (v.starts_with("application/") && v.ends_with("+json"))
+            });
+        if !json {
+            return Err(ApiError::new(Code::UnsupportedMediaType));
+        }
+        let bytes = axum::body::to_bytes(req.into_body(), SENSITIVE_BODY_LIMIT)
+            .await
+            .map_err(|_| {
+                ApiError::with(
+                    Code::PayloadTooLarge,
+                    format!("At most {SENSITIVE_BODY_LIMIT} bytes."),
+                )
+            })?;
+        parse_sensitive(&bytes).map(SensitiveBody)
+    }
+}
+
+/// Parses a sensitive body; see [`SensitiveBody`].
+pub fn parse_sensitive<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if let Err(e) = std::str::from_utf8(bytes) {
+        return Err(ApiError::with(
+            Code::InvalidUtf8,
+            format!(
+                "The body is not valid UTF-8 (first invalid byte at offset {}); nothing was stored.",
+                e.valid_up_to()
+            ),
+        ));
+    }
+    serde_json::from_slice(bytes).map_err(|e| {
+        let at = format!("line {} column {}", e.line(), e.column());
+        match e.classify() {
+            serde_json::error::Category::Data => ApiError::with(
+                Code::InvalidBody,
+                format!(
+                    "The body does not match the documented shape (near {at}); see /openapi.json."
+                ),
+            ),
+            _ => ApiError::with(Code::MalformedJson, format!("Not valid JSON (near {at}).")),
+        }
+    })
+}

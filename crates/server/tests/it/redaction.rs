@@ -1,0 +1,394 @@
+//! Redaction on the write paths (issue 9): the one-off API, the policy, calls,
+//! transcripts and extractions, and what happens to bad input.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::harness::{TestOrg, TestServer};
+
+const CARD: &str = "4111 1111 1111 1111";
+
+async fn send_bytes(
+    server: &TestServer,
+    org: &TestOrg,
+    path: &str,
+    body: Vec<u8>,
+) -> (StatusCode, String, reqwest::header::HeaderMap) {
+    let res = server
+        .http
+        .post(format!("{}{path}", server.base))
+        .bearer_auth(&org.key)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    let headers = res.headers().clone();
+    (status, res.text().await.unwrap(), headers)
+}
+
+async fn new_call(server: &TestServer, org: &TestOrg, ext: &str) -> String {
+    let (s, v) = server
+        .call(
+            &org.key,
+            Method::POST,
+            "/v1/calls",
+            Some(json!({"external_id": ext, "direction": "outbound", "started_at": "2026-11-30T15:00:00Z"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    v["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn one_off_redaction_returns_text_and_a_map_without_values() {
+    let server = TestServer::start().await;
+    let org = server.new_org("Redact").await;
+    let before = server.audit_count(&org).await;
+    let (s, v) = server
+        .call(
+            &org.key,
+            Method::POST,
+            "/v1/redactions",
+            Some(json!({"text": format!("my card is {CARD} thanks")})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["text"], "my card is [CARD] thanks");
+    assert_eq!(
+        v["findings"],
+        json!([{"kind": "card", "start": 11, "end": 30, "redacted_start": 11, "redacted_end": 17}])
+    );
+    assert!(!v.to_string().contains("4111"));
+
+    // A conversation: the card read over two caller turns, the agent's
+    // question as context.
+    let (s, v) = server
+        .call(
+            &org.key,
+            Method::POST,
+            "/v1/redactions",
+            Some(json!({"turns": [
+                {"speaker": "agent", "text": "What is your social security number?"},
+                {"speaker": "caller", "text": "it's 123 45 6789"},
+            ]})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["turns"][1]["text"], "it's [SSN]");
+    assert_eq!(v["findings"][0]["turn"], 1);
+
+    // Overrides may only remove more.
+    let (s, v) = server
+        .call(
+            &org.key,
+            Method::POST,
+            "/v1/redactions",
+            Some(json!({"text": format!("card {CARD}"), "policy": {"card": "last_four"}})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let (s, v) = server
+        .call(
+            &org.key,
+            Method::POST,
+            "/v1/redactions",
+            Some(json!({"text": "card payment, the code on the back is 123 and zip 90210", "policy": {"strict_pci": true}})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert!(!v["text"].as_str().unwrap().contains("123"), "{v}");
+    let (s, _) = server
+        .call(
+            &org.key,
+            Method::POST,
+            "/v1/redactions",
+            Some(json!({"text": "a", "turns": []})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    // The answer to a body that does not fit never quotes it.
+    let (s, t, _) = send_bytes(
+        &server,
+        &org,
+        "/v1/redactions",
+        format!(r#"{{"text": 5, "turns": "{CARD}"}}"#).into_bytes(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{t}");
+    assert!(!t.contains("4111"), "{t}");
+    // Nothing of a one-off redaction is stored.
+    let stored = server.stored_bytes().await;
+    if let Some(db) = stored {
+        assert!(!db.contains("4111 1111"));
+    }
+    assert_eq!(
+        server.audit_count(&org).await,
+        before,
+        "no change was audited"
+    );
+}
+
+#[tokio::test]
+async fn invalid_utf8_and_oversize_bodies_are_refused_and_nothing_is_stored() {
+    let server = TestServer::start().await;
+    let org = server.new_org("BadInput").await;
+    let call = new_call(&server, &org, "bad-input-call").await;
+    let before = server.audit_count(&org).await;
+    let mut invalid =
+        format!(r#"{{"turns": [{{"speaker": "caller", "text": "card {CARD} "#).into_bytes();
+    invalid.extend([0xff, 0xfe]);
+    invalid.extend(br#""}]}"#);
+    let huge = {
+        let mut t = format!(r#"{{"turns": [{{"speaker": "caller", "text": "card {CARD} "#);
+        t.push_str(&"a".repeat(2 * 1024 * 1024));
+        t.push_str(r#""}]}"#);
+        t.into_bytes()
+    };
+    for path in [
+        "/v1/redactions".to_owned(),
+        format!("/v1/calls/{call}/transcript"),
+        format!("/v1/calls/{call}/extractions"),
+    ] {
+        let (s, t, h) = send_bytes(&server, &org, &path, invalid.clone()).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{path}: {t}");
+        assert_eq!(h["content-type"], "application/problem+json");
+        assert!(t.contains("\"code\":\"invalid_encoding\""), "{t}");
+        assert!(!t.contains("4111"), "{t}");
+        let (s, t, h) = send_bytes(&server, &org, &path, huge.clone()).await;
+        assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{path}: {t}");
+        assert_eq!(h["content-type"], "application/problem+json");
+    }
+    // A JSON document nested past any sane depth: refused, bounded.
+    let deep = format!("{}1{}", "[".repeat(100_000), "]".repeat(100_000));
+    let (s, t, _) = send_bytes(
+        &server,
+        &org,
+        &format!("/v1/calls/{call}/extractions"),
+        deep.into_bytes(),
+    )
+    .await;
+    assert!(
+        s == StatusCode::BAD_REQUEST || s == StatusCode::UNPROCESSABLE_ENTITY,
+        "{s} {t}"
+    );
+    let (s, _) = server
+        .call(
+            &org.key,
+            Method::GET,
+            &format!("/v1/calls/{call}/transcript"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (_, v) = server
+        .call(
+            &org.key,
+            Method::GET,
+            &format!("/v1/calls/{call}/extractions"),
+            None,
+        )
+        .await;
+    assert_eq!(v["data"], json!([]));
+    assert_eq!(server.audit_count(&org).await, before);
+    if let Some(db) = server.stored_bytes().await {
+        assert!(!db.contains("4111 1111"));
+    }
+}
+
+#[tokio::test]
+async fn the_org_policy_is_kept_audited_and_applied_to_calls() {
+    let server = TestServer::start().await;
+    let org = server.new_org("Policy").await;
+    let (s, v) = server
+        .call(&org.key, Method::GET, "/v1/redaction-policy", None)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        (&v["id"], &v["card"], &v["strict_pci"]),
+        (&Value::Null, &json!("tag"), &json!(false))
+    );
+    assert_eq!(v["kinds"].as_array().unwrap().len(), 15);
+    // Card numbers cannot be left in.
+    let (s, v) = server
+        .call(
+            &org.key,
+            Method::PUT,
+            "/v1/redaction-policy",
+            Some(json!({"kinds": ["ssn"]})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let (s, v) = server
+        .call(
+            &org.key,
+            Method::PUT,
+            "/v1/redaction-policy",
+            Some(json!({"kinds": ["card", "cvv", "expiry", "ssn"], "card": "last_four"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert!(v["id"].as_str().unwrap().starts_with("rdp_"));
+    let events = server.audit_events(&org).await;
+    let e = events
+        .iter()
+        .find(|e| e["action"] == "redaction_policy.updated")
+        .expect("audited");
+    assert_eq!(e["details"]["before"]["card"], "tag");
+    assert_eq!(e["details"]["after"]["card"], "last_four");
+    assert_eq!(
+        e["details"]["after"]["kinds"],
+        json!(["card", "cvv", "expiry", "ssn"])
+    );
+
+    // A member may submit but not change the policy.
+    let member = server
+        .invite(&org, &crate::harness::unique_email("m"), "member")
+        .await;
+    let member_key = server.key_for_member(&org, &member).await;
+    let (s, _) = server
+        .call(
+            &member_key,
+            Method::PUT,
+            "/v1/redaction-policy",
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+
+    let call = new_call(&server, &org, "policy-call").await;
+    let (s, v) = server
+        .call(
+            &member_key,
+            Method::POST,
+            &format!("/v1/calls/{call}/transcript"),
+            Some(json!({"turns": [
+                {"speaker": "agent", "text": "Card number please, and your email?"},
+                {"speaker": "caller", "text": format!("{CARD}, jane@example.com")},
+            ]})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    // Last four kept, e-mail left in: this org's policy.
+    assert_eq!(v["turns"][1]["text"], "[CARD ****1111], jane@example.com");
+    assert_eq!(v["policy"]["card"], "last_four");
+    let (s, again) = server
+        .call(
+            &org.key,
+            Method::GET,
+            &format!("/v1/calls/{call}/transcript"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(again["turns"], v["turns"]);
+    assert_eq!(again["findings"][0]["kind"], "card");
+    let (s, v) = server
+        .call(
+            &member_key,
+            Method::POST,
+            &format!("/v1/calls/{call}/transcript"),
+            Some(json!({"turns": [{"speaker": "agent", "text": "again"}]})),
+        )
+        .await;
+    assert_eq!(
+        (s, v["code"].as_str()),
+        (StatusCode::CONFLICT, Some("transcript_exists"))
+    );
+}
+
+#[tokio::test]
+async fn calls_and_extractions() {
+    let server = TestServer::start().await;
+    let org = server.new_org("Calls").await;
+    let call = new_call(&server, &org, "CA0001").await;
+    let (s, v) = server
+        .call(
+            &org.key,
+            Method::POST,
+            "/v1/calls",
+            Some(json!({"external_id": "CA0001", "direction": "inbound", "started_at": "2026-11-30T15:00:00Z"})),
+        )
+        .await;
+    assert_eq!(
+        (s, v["code"].as_str()),
+        (StatusCode::CONFLICT, Some("call_exists"))
+    );
+    // An identifier holding a card is refused, not stored.
+    let (s, v) = server
+        .call(
+            &org.key,
+            Method::POST,
+            "/v1/calls",
+            Some(json!({"external_id": "4111111111111111", "direction": "inbound", "started_at": "2026-11-30T15:00:00Z"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert!(!v.to_string().contains("4111"));
+    let (s, v) = server.call(&org.key, Method::GET, "/v1/calls", None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["data"].as_array().unwrap().len(), 1);
+    let (s, v) = server
+        .call(&org.key, Method::GET, &format!("/v1/calls/{call}"), None)
+        .await;
+    assert_eq!((s, &v["has_transcript"]), (StatusCode::OK, &json!(false)));
+
+    let (s, v) = server
+        .call(
+            &org.key,
+            Method::POST,
+            &format!("/v1/calls/{call}/extractions"),
+            Some(json!({"fields": {
+                "ssn": "123456789",
+                "card_number": 4111111111111111u64,
+                "amount": 129,
+                "notes": ["call back at 415 555 0134"],
+                "verified": true,
+            }})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(v["fields"]["ssn"], "[SSN]");
+    assert_eq!(v["fields"]["card_number"], "[CARD]");
+    assert_eq!(v["fields"]["amount"], 129);
+    assert_eq!(v["fields"]["notes"][0], "call back at [PHONE]");
+    assert_eq!(v["fields"]["verified"], true);
+    let paths: Vec<_> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(paths, ["/card_number", "/notes/0", "/ssn"]);
+    let (s, list) = server
+        .call(
+            &org.key,
+            Method::GET,
+            &format!("/v1/calls/{call}/extractions"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(list["data"][0]["fields"], v["fields"]);
+    // A field name that is a value is refused.
+    let (s, v) = server
+        .call(
+            &org.key,
+            Method::POST,
+            &format!("/v1/calls/{call}/extractions"),
+            Some(json!({"fields": {CARD: true}})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert!(!v.to_string().contains("4111"));
+    let events = server.audit_events(&org).await;
+    let e = events
+        .iter()
+        .find(|e| e["action"] == "call.extraction_added")
+        .unwrap();
+    assert_eq!(
+        e["details"]["removed"],
+        json!({"card": 1, "phone": 1, "ssn": 1})
+    );
+}
