@@ -44,7 +44,14 @@ pub async fn run(
             .into_response();
         }
     };
-    let bytes = match axum::body::to_bytes(body, state.config.server.body_limit_bytes).await {
+    // Routes that take call words accept more than the general limit; each
+    // route's own extractor still applies its limit to the buffered body.
+    let limit = state
+        .config
+        .server
+        .body_limit_bytes
+        .max(crate::api::extract::SENSITIVE_BODY_LIMIT);
+    let bytes = match axum::body::to_bytes(body, limit).await {
         Ok(b) => b,
         Err(_) => return ApiError::new(Code::PayloadTooLarge).into_response(),
     };

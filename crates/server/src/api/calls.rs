@@ -228,7 +228,6 @@ pub async fn submit_transcript(
     let policy = scope.redaction_policy().await?.policy;
     let redacted =
         RedactedTranscript::redact(&turns_of(&input.turns)?, &policy).map_err(redact_error)?;
-    drop(input);
     let stored = scope
         .add_transcript(&id, &redacted, &ctx)
         .await
@@ -315,7 +314,6 @@ pub async fn submit_extraction(
         tollgate_store::FieldsError::Redact(r) => redact_error(r),
         other => ApiError::invalid(format!("`fields`: {other}.")),
     })?;
-    drop(input);
     let stored = scope
         .add_extraction(&id, &redacted, &ctx)
         .await

@@ -392,3 +392,49 @@ async fn calls_and_extractions() {
         json!({"card": 1, "phone": 1, "ssn": 1})
     );
 }
+
+#[tokio::test]
+async fn a_long_transcript_is_accepted_with_an_idempotency_key_and_replayed() {
+    let server = TestServer::start().await;
+    let org = server.new_org("Long").await;
+    let call = new_call(&server, &org, "long-call").await;
+    // About 300 KiB: over the general 64 KiB body limit, under the 1 MiB
+    // limit of routes that take call words.
+    let turns: Vec<Value> = (0..3000)
+        .map(|i| {
+            json!({"speaker": if i % 2 == 0 { "agent" } else { "caller" },
+                   "text": format!("turn {i}: we talked about the weather and the payment plan for a while")})
+        })
+        .collect();
+    let body = json!({ "turns": turns }).to_string();
+    assert!(body.len() > 200_000);
+    let send = || {
+        server
+            .http
+            .post(format!("{}/v1/calls/{call}/transcript", server.base))
+            .bearer_auth(&org.key)
+            .header("idempotency-key", "long-transcript")
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+    };
+    let first = send().await.unwrap();
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let first: Value = first.json().await.unwrap();
+    let again = send().await.unwrap();
+    assert_eq!(again.status(), StatusCode::CREATED);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    let again: Value = again.json().await.unwrap();
+    assert!(again == first, "the replay differs from the first answer");
+    // The general limit still holds elsewhere, with or without a key.
+    let res = server
+        .http
+        .post(format!("{}/v1/api-keys", server.base))
+        .bearer_auth(&org.key)
+        .header("idempotency-key", "big-key-request")
+        .json(&json!({"name": "x".repeat(100_000), "scopes": ["dial:check"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+}
