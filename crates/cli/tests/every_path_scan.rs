@@ -698,6 +698,24 @@ async fn no_sensitive_value_reaches_any_storage_log_audit_or_answer() {
     assert_eq!(st, 201, "{v}");
     cover("POST", "/v1/calls/{call_id}/extractions");
 
+    // ---- Headers the server keeps (audit events, logs) carry values too.
+    let (st, _) = c
+        .send(
+            &mut log,
+            Method::POST,
+            "/v1/redactions",
+            Some(json!({"text": "hello"}).to_string().into_bytes()),
+            &[
+                (
+                    "user-agent",
+                    &format!("dialer/1.0 (card {})", grouped(&s.card)),
+                ),
+                ("x-request-id", &s.card_in_extraction),
+            ],
+        )
+        .await;
+    assert_eq!(st, 200);
+
     // ---- Reads: what was stored is what is served.
     for p in [
         "/v1/calls".to_owned(),

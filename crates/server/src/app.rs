@@ -279,7 +279,7 @@ async fn request_context(mut req: Request, next: Next) -> Response {
         .headers()
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
-        .filter(|v| acceptable_request_id(v))
+        .filter(|v| acceptable_request_id(v) && !crate::api::redaction::holds_sensitive(v))
         .map(str::to_owned)
         .unwrap_or_else(|| {
             let mut r = [0u8; 10];

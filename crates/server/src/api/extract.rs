@@ -97,7 +97,11 @@ pub fn request_ctx(parts: &Parts, state: &AppState) -> Ctx {
         .headers
         .get(axum::http::header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
-        .map(|s| s.chars().take(256).collect());
+        .map(|s| {
+            // Kept in audit events: redacted like everything else a client sends.
+            let s: String = s.chars().take(256).collect();
+            super::redaction::scrub(&s)
+        });
     Ctx {
         now: state.now(),
         request: RequestMeta {

@@ -159,6 +159,21 @@ pub fn turns_of(turns: &[TurnInput]) -> Result<Vec<(Speaker, &str)>, ApiError> {
         .collect()
 }
 
+/// A short value a client sends outside the body (a header) and the server
+/// keeps, redacted with the standard policy.
+pub fn scrub(s: &str) -> String {
+    match tollgate_redact::redact(s, &Policy::standard()) {
+        Ok(r) => r.text,
+        // Unreachable for header-sized input; keep nothing rather than it.
+        Err(_) => String::new(),
+    }
+}
+
+/// Whether the standard policy would remove anything from a short value.
+pub fn holds_sensitive(s: &str) -> bool {
+    tollgate_redact::redact(s, &Policy::standard()).map_or(true, |r| !r.findings.is_empty())
+}
+
 /// The engine's refusal as a problem document.
 pub fn redact_error(e: tollgate_redact::RedactError) -> ApiError {
     ApiError::with(Code::PayloadTooLarge, format!("{e}."))
