@@ -165,20 +165,12 @@ impl OrgScope<'_> {
     pub async fn create_call(&self, input: NewCall, ctx: &Ctx) -> Result<Call, StoreError> {
         let mut tx = self.write().await?;
         let id = new_id::<CallKind>(ctx.now)?;
-        let taken = fetch_optional!(
-            &mut tx,
-            (String,),
-            "SELECT id FROM calls WHERE org_id = $1 AND external_id = $2",
-            self.org(),
-            input.external_id.clone()
-        )?;
-        if taken.is_some() {
-            return Err(StoreError::Conflict("call_exists"));
-        }
-        exec!(
+        // ON CONFLICT rather than a prior SELECT: two concurrent requests
+        // with one external id get one call and one 409, not a 500.
+        let inserted = exec!(
             &mut tx,
             "INSERT INTO calls (id, org_id, external_id, direction, campaign_id, started_at, created_by_member, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (org_id, external_id) DO NOTHING",
             id.as_str(),
             self.org(),
             input.external_id.clone(),
@@ -188,6 +180,9 @@ impl OrgScope<'_> {
             self.actor.member_id().as_str(),
             ctx.now.0
         )?;
+        if inserted == 0 {
+            return Err(StoreError::Conflict("call_exists"));
+        }
         let call = call_by_id(&mut tx, self.org(), &id).await?;
         audit::append(
             &mut tx,
@@ -242,15 +237,12 @@ impl OrgScope<'_> {
         ctx: &Ctx,
     ) -> Result<Transcript, StoreError> {
         let mut tx = self.write().await?;
-        let existing = call_by_id(&mut tx, self.org(), call).await?;
-        if existing.has_transcript {
-            return Err(StoreError::Conflict("transcript_exists"));
-        }
+        call_by_id(&mut tx, self.org(), call).await?;
         let policy = policy_json(t.policy());
-        exec!(
+        let inserted = exec!(
             &mut tx,
             "INSERT INTO call_transcripts (call_id, org_id, body, findings, policy, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (call_id) DO NOTHING",
             call.as_str(),
             self.org(),
             seal_transcript(t.turns())?,
@@ -258,6 +250,9 @@ impl OrgScope<'_> {
             policy.to_string(),
             ctx.now.0
         )?;
+        if inserted == 0 {
+            return Err(StoreError::Conflict("transcript_exists"));
+        }
         audit::append(
             &mut tx,
             self.org(),

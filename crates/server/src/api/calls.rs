@@ -252,7 +252,10 @@ pub async fn get_transcript(
             .scope(&actor)
             .get_transcript(&id)
             .await
-            .map_err(not_found)?
+            .map_err(|e| match e {
+                StoreError::NotFound => ApiError::not_found("call, or no transcript yet"),
+                other => other.into(),
+            })?
             .into(),
     ))
 }

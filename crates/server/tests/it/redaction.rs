@@ -438,3 +438,58 @@ async fn a_long_transcript_is_accepted_with_an_idempotency_key_and_replayed() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
 }
+
+#[tokio::test]
+async fn concurrent_submissions_get_one_success_and_conflicts_never_a_500() {
+    let server = TestServer::start().await;
+    let org = server.new_org("Race").await;
+    let create = |ext: &'static str| {
+        server.call(
+            &org.key,
+            Method::POST,
+            "/v1/calls",
+            Some(json!({"external_id": ext, "direction": "inbound", "started_at": "2026-11-30T15:00:00Z"})),
+        )
+    };
+    let results = futures_util::future::join_all((0..8).map(|_| create("race-call"))).await;
+    let mut statuses: Vec<u16> = results.iter().map(|(s, _)| s.as_u16()).collect();
+    statuses.sort_unstable();
+    assert_eq!(
+        statuses,
+        [201, 409, 409, 409, 409, 409, 409, 409],
+        "{results:?}"
+    );
+    let call = results
+        .iter()
+        .find(|(s, _)| *s == StatusCode::CREATED)
+        .unwrap()
+        .1["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/v1/calls/{call}/transcript");
+    let submit = |i: usize| {
+        server.call(
+            &org.key,
+            Method::POST,
+            &path,
+            Some(json!({"turns": [{"speaker": "caller", "text": format!("attempt {i}")}]})),
+        )
+    };
+    let results = futures_util::future::join_all((0..8).map(submit)).await;
+    let mut statuses: Vec<u16> = results.iter().map(|(s, _)| s.as_u16()).collect();
+    statuses.sort_unstable();
+    assert_eq!(
+        statuses,
+        [201, 409, 409, 409, 409, 409, 409, 409],
+        "{results:?}"
+    );
+    let events = server.audit_events(&org).await;
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e["action"] == "call.transcript_added")
+            .count(),
+        1
+    );
+}
