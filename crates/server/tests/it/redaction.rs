@@ -493,3 +493,56 @@ async fn concurrent_submissions_get_one_success_and_conflicts_never_a_500() {
         1
     );
 }
+
+#[tokio::test]
+async fn a_policy_may_lower_the_threshold_but_not_raise_it_and_unknown_kinds_are_refused() {
+    let server = TestServer::start().await;
+    let org = server.new_org("Threshold").await;
+    let put = |body: Value| server.call(&org.key, Method::PUT, "/v1/redaction-policy", Some(body));
+    let (s, standard) = server
+        .call(&org.key, Method::GET, "/v1/redaction-policy", None)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let max = standard["min_score"].as_u64().unwrap();
+    let (s, v) = put(json!({"min_score": max + 1})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let (s, v) = put(json!({"kinds": ["card", "payment_digits"]})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let (s, v) = put(json!({"kinds": ["card", "card"]})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let (s, v) = put(json!({"card": "first_six"})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    // Nothing refused was kept or audited.
+    assert!(
+        !server
+            .audit_events(&org)
+            .await
+            .iter()
+            .any(|e| e["action"] == "redaction_policy.updated")
+    );
+    let (s, v) = put(json!({"min_score": 10})).await;
+    assert_eq!((s, &v["min_score"]), (StatusCode::OK, &json!(10)));
+    // The override on a one-off request may not go back above the org's.
+    let (s, v) = server
+        .call(
+            &org.key,
+            Method::POST,
+            "/v1/redactions",
+            Some(json!({"text": "x", "policy": {"min_score": 11}})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let (s, v) = server
+        .call(
+            &org.key,
+            Method::POST,
+            "/v1/redactions",
+            Some(json!({"text": "x", "policy": {"min_score": 5, "strict_pci": true}})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        (&v["policy"]["min_score"], &v["policy"]["strict_pci"]),
+        (&json!(5), &json!(true))
+    );
+}
