@@ -17,7 +17,9 @@ use utoipa::ToSchema;
 
 use super::extract::{Authenticated, QueryParams, RequestCtx, SensitiveBody, path_id};
 use super::members::ListQuery;
-use super::redaction::{FindingView, RedactedTurnView, TurnInput, redact_error, turns_of};
+use super::redaction::{
+    FindingView, RedactedTurnView, TurnInput, off_runtime, redact_error, turns_of,
+};
 use super::{Page, clean_text, rfc3339};
 use crate::app::AppState;
 use crate::error::{ApiError, Problem};
@@ -226,8 +228,11 @@ pub async fn submit_transcript(
     let id = path_id::<CallKind>(&call_id)?;
     let scope = state.store.scope(&actor);
     let policy = scope.redaction_policy().await?.policy;
-    let redacted =
-        RedactedTranscript::redact(&turns_of(&input.turns)?, &policy).map_err(redact_error)?;
+    let turns = input.turns;
+    let redacted = off_runtime(move || {
+        RedactedTranscript::redact(&turns_of(&turns)?, &policy).map_err(redact_error)
+    })
+    .await?;
     let stored = scope
         .add_transcript(&id, &redacted, &ctx)
         .await
@@ -313,10 +318,14 @@ pub async fn submit_extraction(
     let id = path_id::<CallKind>(&call_id)?;
     let scope = state.store.scope(&actor);
     let policy = scope.redaction_policy().await?.policy;
-    let redacted = RedactedFields::redact(&input.fields, &policy).map_err(|e| match e {
-        tollgate_store::FieldsError::Redact(r) => redact_error(r),
-        other => ApiError::invalid(format!("`fields`: {other}.")),
-    })?;
+    let fields = input.fields;
+    let redacted = off_runtime(move || {
+        RedactedFields::redact(&fields, &policy).map_err(|e| match e {
+            tollgate_store::FieldsError::Redact(r) => redact_error(r),
+            other => ApiError::invalid(format!("`fields`: {other}.")),
+        })
+    })
+    .await?;
     let stored = scope
         .add_extraction(&id, &redacted, &ctx)
         .await

@@ -546,3 +546,52 @@ async fn a_policy_may_lower_the_threshold_but_not_raise_it_and_unknown_kinds_are
         (&json!(5), &json!(true))
     );
 }
+
+#[tokio::test]
+async fn adversarial_bodies_at_the_limit_are_answered_in_bounded_time() {
+    let server = TestServer::start().await;
+    let org = server.new_org("Adversarial").await;
+    let call = new_call(&server, &org, "adversarial-call").await;
+    // Just under 1 MiB of one line of card-shaped digit groups and spoken
+    // digits, and an extraction of 2,000 short values.
+    let unit = "4111 1111 1111 1111 four one one one double five ";
+    let text = unit.repeat((1 << 20) / unit.len() - 10);
+    let fields: serde_json::Map<String, Value> = (0..1999)
+        .map(|i| (format!("card_number_{i}"), json!("4111 1111 1111 1111")))
+        .collect();
+    let started = std::time::Instant::now();
+    let (s, v) = server
+        .call(
+            &org.key,
+            Method::POST,
+            "/v1/redactions",
+            Some(json!({ "text": text })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(!v["text"].as_str().unwrap().contains("4111"));
+    let (s, _) = server
+        .call(
+            &org.key,
+            Method::POST,
+            &format!("/v1/calls/{call}/transcript"),
+            Some(json!({"turns": [{"speaker": "caller", "text": text}]})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, v) = server
+        .call(
+            &org.key,
+            Method::POST,
+            &format!("/v1/calls/{call}/extractions"),
+            Some(json!({ "fields": fields })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    assert!(!v["fields"].to_string().contains("4111"));
+    let took = started.elapsed();
+    // Debug build, shared machine: linear work takes well under a second
+    // each; the bound catches super-linear behaviour, not noise.
+    assert!(took.as_secs() < 60, "took {took:?}");
+    println!("adversarial bodies at the limit: {took:?} for three requests (debug build)");
+}
