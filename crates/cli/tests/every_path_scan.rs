@@ -698,6 +698,37 @@ async fn no_sensitive_value_reaches_any_storage_log_audit_or_answer() {
     assert_eq!(st, 201, "{v}");
     cover("POST", "/v1/calls/{call_id}/extractions");
 
+    // ---- Values where the general extractors would quote them back: an
+    // unknown query parameter, a wrong type in a JSON body elsewhere.
+    let (st, _) = c
+        .send(
+            &mut log,
+            Method::GET,
+            &format!("/v1/calls?{}=1", s.card),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(st, 400);
+    let (st, _) = c
+        .json(
+            &mut log,
+            Method::POST,
+            "/v1/api-keys",
+            json!({"name": "bot", "scopes": ["calls:write"], "expires_at": 4, grouped(&s.card): 1}),
+        )
+        .await;
+    assert_eq!(st, 422);
+    let (st, _) = c
+        .json(
+            &mut log,
+            Method::PATCH,
+            "/v1/org",
+            json!({"audit_retention_days": grouped(&s.card)}),
+        )
+        .await;
+    assert_eq!(st, 422);
+
     // ---- Headers the server keeps (audit events, logs) carry values too.
     let (st, _) = c
         .send(

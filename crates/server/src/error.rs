@@ -104,11 +104,21 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.code.status();
+        // Details often quote the input (serde: `invalid type: string
+        // "4111…"`, `unknown field `…``), and problem documents land in
+        // client logs: one that quotes a sensitive value is withheld whole.
+        let detail = self.detail.map(|d| {
+            if crate::api::redaction::holds_sensitive(&d) {
+                WITHHELD_DETAIL.to_owned()
+            } else {
+                d
+            }
+        });
         let body = Problem {
             type_uri: format!("urn:tollgate:problem:{}", self.code.as_str()),
             title: self.code.title().to_owned(),
             status: status.as_u16(),
-            detail: self.detail,
+            detail,
             code: self.code.as_str().to_owned(),
         };
         let mut res = (status, axum::Json(body)).into_response();
@@ -135,6 +145,10 @@ impl IntoResponse for ApiError {
         res
     }
 }
+
+/// The detail of a problem document whose own detail quoted a sensitive value.
+pub const WITHHELD_DETAIL: &str =
+    "The detail of this error quoted part of the request that looks sensitive, so it is withheld.";
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
@@ -204,6 +218,23 @@ mod tests {
             );
             assert!(c.status().is_client_error() || c.status().is_server_error());
         }
+    }
+
+    #[tokio::test]
+    async fn a_detail_quoting_a_sensitive_value_is_withheld() {
+        let res = ApiError::with(
+            Code::InvalidBody,
+            "invalid type: string \"4111 1111 1111 1111\", expected u32",
+        )
+        .into_response();
+        let body = axum::body::to_bytes(res.into_body(), 4096).await.unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["detail"], WITHHELD_DETAIL);
+        assert_eq!(v["code"], "invalid_body");
+        let res = ApiError::invalid("`audit_retention_days` must be between 90 and 36500.")
+            .into_response();
+        let body = axum::body::to_bytes(res.into_body(), 4096).await.unwrap();
+        assert!(String::from_utf8_lossy(&body).contains("between 90 and 36500"));
     }
 
     #[tokio::test]
