@@ -101,6 +101,25 @@ impl OrgScope<'_> {
         default_row(&mut tx, self.org()).await
     }
 
+    /// The policy for what is submitted about a call: NotFound when the
+    /// call is not this organization's. Campaign policies plug in here (the
+    /// call's campaign's policy row when it has one, else the default).
+    pub async fn redaction_policy_for_call(
+        &self,
+        call: &tollgate_core::CallId,
+    ) -> Result<RedactionPolicy, StoreError> {
+        let mut tx = self.read().await?;
+        fetch_optional!(
+            &mut tx,
+            (String,),
+            "SELECT id FROM calls WHERE org_id = $1 AND id = $2",
+            self.org(),
+            call.as_str()
+        )?
+        .ok_or(StoreError::NotFound)?;
+        default_row(&mut tx, self.org()).await
+    }
+
     /// Replaces the organization's policy; audited with before and after.
     pub async fn put_redaction_policy(
         &self,

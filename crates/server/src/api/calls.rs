@@ -227,7 +227,11 @@ pub async fn submit_transcript(
 ) -> Result<(StatusCode, Json<TranscriptView>), ApiError> {
     let id = path_id::<CallKind>(&call_id)?;
     let scope = state.store.scope(&actor);
-    let policy = scope.redaction_policy().await?.policy;
+    let policy = scope
+        .redaction_policy_for_call(&id)
+        .await
+        .map_err(not_found)?
+        .policy;
     let turns = input.turns;
     let redacted = off_runtime(move || {
         RedactedTranscript::redact(&turns_of(&turns)?, &policy).map_err(redact_error)
@@ -317,7 +321,11 @@ pub async fn submit_extraction(
 ) -> Result<(StatusCode, Json<ExtractionView>), ApiError> {
     let id = path_id::<CallKind>(&call_id)?;
     let scope = state.store.scope(&actor);
-    let policy = scope.redaction_policy().await?.policy;
+    let policy = scope
+        .redaction_policy_for_call(&id)
+        .await
+        .map_err(not_found)?
+        .policy;
     let fields = input.fields;
     let redacted = off_runtime(move || {
         RedactedFields::redact(&fields, &policy).map_err(|e| match e {
