@@ -170,6 +170,12 @@ pub fn parse_sensitive<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError>
             ),
         ));
     }
+    if json_values(bytes) > SENSITIVE_MAX_VALUES {
+        return Err(ApiError::with(
+            Code::PayloadTooLarge,
+            format!("The body holds more than {SENSITIVE_MAX_VALUES} JSON values."),
+        ));
+    }
     serde_json::from_slice(bytes).map_err(|e| {
         let at = format!("line {} column {}", e.line(), e.column());
         match e.classify() {
@@ -182,4 +188,54 @@ pub fn parse_sensitive<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError>
             _ => ApiError::with(Code::MalformedJson, format!("Not valid JSON (near {at}).")),
         }
     })
+}
+
+/// Most JSON values in a sensitive body. A parsed value costs tens of bytes,
+/// so `[0,0,0,…]` in 1 MiB would take ~16 MiB once parsed; this keeps it to
+/// a few MiB. 10,000 turns of a transcript are about 40,000 values.
+pub const SENSITIVE_MAX_VALUES: usize = 100_000;
+
+/// An upper bound of the number of values in a JSON text, counted without
+/// parsing it: separators and openings outside strings, plus one.
+fn json_values(bytes: &[u8]) -> usize {
+    let (mut n, mut in_string, mut escaped) = (1usize, false, false);
+    for &b in bytes {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+        } else {
+            match b {
+                b'"' => in_string = true,
+                b',' | b'[' | b'{' | b':' => n += 1,
+                _ => {}
+            }
+        }
+    }
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_values_bounds_the_count_and_ignores_strings() {
+        assert_eq!(json_values(br#"1"#), 1);
+        assert!(json_values(br#"[1,2,3]"#) >= 3);
+        assert!(json_values(br#"{"a":[1,{"b":2}]}"#) >= 4);
+        assert_eq!(json_values(br#""a,b:[{\",]""#), 1);
+        let many = format!("[{}0]", "0,".repeat(SENSITIVE_MAX_VALUES));
+        assert!(matches!(
+            parse_sensitive::<serde_json::Value>(many.as_bytes()),
+            Err(ApiError {
+                code: Code::PayloadTooLarge,
+                ..
+            })
+        ));
+    }
 }
