@@ -754,6 +754,8 @@ async fn no_sensitive_value_reaches_any_storage_log_audit_or_answer() {
         tpath.clone(),
         epath.clone(),
         "/v1/redaction-policy".to_owned(),
+        // Prometheus labels are another place requests leave a trace.
+        "/metrics".to_owned(),
     ] {
         let (st, _) = c.send(&mut log, Method::GET, &p, None, &[]).await;
         assert_eq!(st, 200, "{p}");
