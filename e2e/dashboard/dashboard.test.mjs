@@ -357,7 +357,7 @@ test('dashboard in a real browser, with real email', { timeout: 170_000 }, async
     assert.equal(await ipage.getByRole('link', { name: 'API keys' }).count(), 0);
     const refused = await ipage.goto(`${BASE}/ui/api-keys`);
     assert.equal(refused.status(), 403);
-    await invitee.close();
+    state.invitee = { context: invitee, page: ipage };
 
     await page.goto(`${BASE}/ui/members`);
     assert.doesNotMatch(await page.locator('tr', { hasText: INVITEE }).textContent(), /invited/);
@@ -400,6 +400,7 @@ test('dashboard in a real browser, with real email', { timeout: 170_000 }, async
     assert.match(await rows.filter({ hasText: 'this device' }).textContent(), /Chrome on Linux/);
     const other = rows.filter({ hasText: 'Firefox on Linux' });
     assert.equal(await other.count(), 1);
+    await shot(page, 'sessions-two-devices');
     await submit(page, other.getByRole('button', { name: 'Sign out' }));
     assert.equal(await page.getByRole('status').textContent(), 'Session signed out.');
     assert.equal(await page.locator('tbody tr').count(), 1);
@@ -408,6 +409,35 @@ test('dashboard in a real browser, with real email', { timeout: 170_000 }, async
     await tpage.goto(`${BASE}/ui`);
     assert.equal(pathOf(tpage), '/auth/sign-in', 'the revoked device is sent to sign-in');
     await context.close();
+  });
+
+  await step(t, "member management: a role change applies on the member's next request; sign out everywhere ends their sessions", async () => {
+    const { context, page: ipage } = state.invitee;
+    await page.goto(`${BASE}/ui/members`);
+    const row = page.locator('tr', { hasText: INVITEE });
+    await row.getByLabel('Role of Ivan Invitee').selectOption('viewer');
+    await submit(page, row.getByRole('button', { name: 'Change role' }));
+    assert.match(await page.getByRole('status').textContent(), /^Role changed\./);
+    assert.match(await page.locator('tr', { hasText: INVITEE }).textContent(), /viewer/);
+    await ipage.goto(`${BASE}/ui`);
+    assert.match(await ipage.locator('p.lead').textContent(), /viewer of this organization/);
+
+    await submit(page, page.locator('tr', { hasText: INVITEE }).getByRole('button', { name: 'Sign out everywhere' }));
+    assert.equal(await page.getByRole('status').textContent(), "The member's sessions in this organization have ended.");
+    await ipage.goto(`${BASE}/ui`);
+    assert.equal(pathOf(ipage), '/auth/sign-in', 'the member is sent to sign-in');
+    await context.close();
+  });
+
+  await step(t, 'settings: saved from the form and shown again', async () => {
+    await page.goto(`${BASE}/ui/settings`);
+    await page.getByLabel('Compliance contact email').fill('compliance@dashboard.example.com');
+    await page.getByLabel('Audit log retention (days, at least 90)').fill('400');
+    await submit(page, page.getByRole('button', { name: 'Save settings' }));
+    assert.equal(await page.getByRole('status').textContent(), 'Settings saved.');
+    await page.goto(`${BASE}/ui/settings`);
+    assert.equal(await page.getByLabel('Compliance contact email').inputValue(), 'compliance@dashboard.example.com');
+    assert.equal(await page.getByLabel('Audit log retention (days, at least 90)').inputValue(), '400');
   });
 
   await step(t, 'API key from the dashboard: shown once, works on /v1', async () => {
@@ -452,15 +482,22 @@ test('dashboard in a real browser, with real email', { timeout: 170_000 }, async
     await page.goto(`${BASE}/ui/security`);
     assert.match(await page.locator('p.lead').textContent(), /on\b.*9 recovery codes left/s);
     await page.goto(`${BASE}/ui/access-review`);
-    const review = await page.locator('tbody').textContent();
-    assert.match(review, new RegExp(`${OWNER}\\s*owner\\s*active\\s*on`));
-    assert.match(review, new RegExp(`${INVITEE}\\s*member\\s*active\\s*off`));
+    const cells = async (email) => (await page.locator('tbody tr', { hasText: email }).locator('td').allTextContents()).map((c) => c.trim());
+    const [, , ownerRole, ownerStatus, ownerTotp, , ownerSessions] = await cells(OWNER);
+    assert.deepEqual([ownerRole, ownerStatus, ownerTotp, ownerSessions], ['owner', 'active', 'on', '1']);
+    const [, , memberRole, memberStatus, memberTotp, , memberSessions] = await cells(INVITEE);
+    assert.deepEqual([memberRole, memberStatus, memberTotp, memberSessions], ['viewer', 'active', 'off', '0']);
     const csv = await page.request.get(`${BASE}/ui/access-review.csv`);
     assert.equal(csv.status(), 200);
     assert.match(csv.headers()['content-type'], /^text\/csv/);
     const lines = (await csv.text()).trim().split('\r\n');
     assert.equal(lines[0], 'name,email,role,status,two_factor,last_active,live_sessions');
     assert.equal(lines.length, 3);
+    // No field here holds a comma, so splitting on commas parses it.
+    const rows = lines.slice(1).map((l) => l.split(',').map((f) => f.replace(/^"(.*)"$/, '$1')));
+    const row = (email) => rows.find((r) => r[1] === email)?.filter((_, i) => i !== 5);
+    assert.deepEqual(row(OWNER), ['Olivia Owner', OWNER, 'owner', 'active', 'on', '1']);
+    assert.deepEqual(row(INVITEE), ['Ivan Invitee', INVITEE, 'viewer', 'active', 'off', '0']);
     await page.goto(`${BASE}/ui/audit`);
     const audit = await page.locator('tbody').textContent();
     assert.ok(audit.includes('api_key.created'), 'the key created from the dashboard is in the audit log');

@@ -22,7 +22,7 @@ apt_install() {
 chromium=${TEST_CHROMIUM:-/usr/bin/chromium}
 if [ ! -x "$chromium" ]; then
   echo "installing Debian's chromium"
-  apt_install chromium
+  apt_install chromium fonts-liberation
 fi
 command -v node >/dev/null || { echo "installing Node.js"; apt_install nodejs npm; }
 

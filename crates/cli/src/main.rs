@@ -6,6 +6,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tollgate_server::config;
 
+mod redact_command;
+
 #[derive(Parser)]
 #[command(
     name = "tollgate",
@@ -40,6 +42,20 @@ enum Command {
     },
     /// Print the version.
     Version,
+    /// Redact standard input to standard output (no server or database).
+    /// Exits 2, printing nothing on standard output, when the input is not
+    /// UTF-8 or is larger than 16 MiB.
+    Redact {
+        /// `standard` or `strict-pci` (also every run of 3+ digits in a payment context).
+        #[arg(long, default_value = "standard")]
+        policy: String,
+        /// Write cards as `[CARD ****1111]` instead of `[CARD]`.
+        #[arg(long)]
+        keep_last_four: bool,
+        /// Print the map of removals (kind, byte offsets; never values) as JSON on standard error.
+        #[arg(long)]
+        findings: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -91,6 +107,14 @@ enum ConfigCommand {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    if let Command::Redact {
+        policy,
+        keep_last_four,
+        findings,
+    } = &cli.command
+    {
+        return redact_command::run(policy, *keep_last_four, *findings);
+    }
     if let Command::Version = cli.command {
         println!("tollgate {}", env!("CARGO_PKG_VERSION"));
         return std::process::ExitCode::SUCCESS;
@@ -377,7 +401,7 @@ async fn run(command: Command, config: tollgate_server::Config) -> anyhow::Resul
             eprintln!("{count} events exported");
             Ok(())
         }
-        Command::Config { .. } | Command::Version => Ok(()),
+        Command::Config { .. } | Command::Version | Command::Redact { .. } => Ok(()),
     }
 }
 

@@ -82,6 +82,7 @@ scopes! {
     DialCheck = "dial:check", "Ask the gate whether a call or text may go out.";
     AuditRead = "audit:read", "Read and export the audit log.";
     WebhooksManage = "webhooks:manage", "Manage webhook endpoints and deliveries.";
+    CallsWrite = "calls:write", "Record calls and submit their transcripts and extractions (redacted before storage); redact text.";
 }
 
 impl fmt::Display for Scope {
@@ -228,7 +229,7 @@ mod tests {
     fn scope_text_round_trips_and_rejects_unknown() {
         let all = ScopeSet::all();
         assert_eq!(ScopeSet::parse_text(&all.to_text()), Ok(all));
-        assert_eq!(Scope::ALL.len(), 10);
+        assert_eq!(Scope::ALL.len(), 11);
         assert_eq!(
             ScopeSet::parse_text("leads:read bogus"),
             Err("bogus".to_string())

@@ -165,6 +165,12 @@ id_kinds! {
     /// A person's dashboard session (the id shown on "my sessions"; the
     /// cookie holds a separate secret token).
     SessionId / SessionKind = "ses_";
+    /// A call recorded by a bot.
+    CallId / CallKind = "call_";
+    /// A redaction policy (the organization's default; later a campaign's).
+    RedactionPolicyId / RedactionPolicyKind = "rdp_";
+    /// One extraction result submitted for a call.
+    ExtractionId / ExtractionKind = "ext_";
 }
 
 #[cfg(test)]

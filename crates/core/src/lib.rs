@@ -20,4 +20,5 @@ pub mod totp;
 
 pub use access::{Access, Denied, Role, Scope, ScopeSet};
 pub use id::{ApiKeyId, EventId, IdError, MemberId, OAuthClientId, OrgId, SessionId, UserId};
+pub use id::{CallId, ExtractionId, RedactionPolicyId};
 pub use time::UnixMicros;

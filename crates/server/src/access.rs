@@ -147,6 +147,42 @@ pub const ROUTES: &[RouteRule] = &[
     public_limited("POST", "/oauth/introspect"),
     public_limited("POST", "/oauth/revoke"),
     public("GET", "/.well-known/oauth-authorization-server"),
+    // Issue 9: redaction on every write path.
+    org(
+        "POST",
+        "/v1/redactions",
+        Some(Scope::CallsWrite),
+        Role::Member,
+    ),
+    org("GET", "/v1/redaction-policy", Some(OrgAdmin), Admin),
+    org("PUT", "/v1/redaction-policy", Some(OrgAdmin), Admin),
+    org("GET", "/v1/calls", Some(Scope::CallsRead), Viewer),
+    org("POST", "/v1/calls", Some(Scope::CallsWrite), Role::Member),
+    org("GET", "/v1/calls/{call_id}", Some(Scope::CallsRead), Viewer),
+    org(
+        "GET",
+        "/v1/calls/{call_id}/transcript",
+        Some(Scope::CallsRead),
+        Viewer,
+    ),
+    org(
+        "POST",
+        "/v1/calls/{call_id}/transcript",
+        Some(Scope::CallsWrite),
+        Role::Member,
+    ),
+    org(
+        "GET",
+        "/v1/calls/{call_id}/extractions",
+        Some(Scope::CallsRead),
+        Viewer,
+    ),
+    org(
+        "POST",
+        "/v1/calls/{call_id}/extractions",
+        Some(Scope::CallsWrite),
+        Role::Member,
+    ),
     // Human sign-in (issue 3).
     sign_in("GET", "/auth/sign-in"),
     sign_in("POST", "/auth/sign-in"),
@@ -365,13 +401,27 @@ pub(crate) fn too_many(v: tollgate_core::rate_limit::Verdict) -> Response {
 }
 
 /// The identifiers a request names in its path: the segments standing where
-/// the route template has a `{placeholder}`.
+/// the route template has a `{placeholder}`. They are stored in the audit
+/// log, so a segment that is not shaped like an identifier is not kept, and
+/// one that is (letters, digits, `_`) is redacted first: a bot that puts a
+/// card number where a call id belongs must not write it into the log.
 pub(crate) fn path_ids(template: &str, path: &str) -> Vec<String> {
     template
         .split('/')
         .zip(path.split('/'))
         .filter(|(t, _)| t.starts_with('{'))
-        .map(|(_, p)| p.chars().take(64).collect())
+        .map(|(_, p)| {
+            if p.is_empty()
+                || p.len() > 64
+                || !p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            {
+                return "(not an identifier)".to_owned();
+            }
+            match tollgate_redact::redact(p, &tollgate_redact::Policy::strict_pci()) {
+                Ok(r) => r.text,
+                Err(_) => "(not an identifier)".to_owned(),
+            }
+        })
         .collect()
 }
 

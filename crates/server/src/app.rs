@@ -121,6 +121,22 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(api::oauth::introspect))
         .routes(routes!(api::oauth::revoke))
         .routes(routes!(api::oauth::metadata))
+        // Issue 9: redaction on every write path.
+        .routes(routes!(api::redaction::redact))
+        .routes(routes!(
+            api::redaction::get_policy,
+            api::redaction::put_policy
+        ))
+        .routes(routes!(api::calls::list_calls, api::calls::create_call))
+        .routes(routes!(api::calls::get_call))
+        .routes(routes!(
+            api::calls::get_transcript,
+            api::calls::submit_transcript
+        ))
+        .routes(routes!(
+            api::calls::list_extractions,
+            api::calls::submit_extraction
+        ))
 }
 
 /// The sign-in pages and the dashboard: HTML, not part of the API document,
@@ -318,7 +334,7 @@ async fn request_context(mut req: Request, next: Next) -> Response {
         .headers()
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
-        .filter(|v| acceptable_request_id(v))
+        .filter(|v| acceptable_request_id(v) && !crate::api::redaction::holds_sensitive(v))
         .map(str::to_owned)
         .unwrap_or_else(|| {
             let mut r = [0u8; 10];

@@ -53,6 +53,10 @@ codes! {
     Timeout = ("timeout", SERVICE_UNAVAILABLE, "The request took too long and was cancelled; nothing was changed.");
     Unavailable = ("unavailable", SERVICE_UNAVAILABLE, "The service is not ready.");
     Internal = ("internal_error", INTERNAL_SERVER_ERROR, "Something went wrong on our side; nothing was changed.");
+    // Issue 9: redaction on every write path.
+    InvalidUtf8 = ("invalid_encoding", BAD_REQUEST, "The request body is not valid UTF-8.");
+    CallExists = ("call_exists", CONFLICT, "A call with this external id already exists.");
+    TranscriptExists = ("transcript_exists", CONFLICT, "This call already has a transcript.");
 }
 
 /// An error response.
@@ -100,11 +104,21 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.code.status();
+        // Details often quote the input (serde: `invalid type: string
+        // "4111…"`, `unknown field `…``), and problem documents land in
+        // client logs: one that quotes a sensitive value is withheld whole.
+        let detail = self.detail.map(|d| {
+            if crate::api::redaction::holds_sensitive(&d) {
+                WITHHELD_DETAIL.to_owned()
+            } else {
+                d
+            }
+        });
         let body = Problem {
             type_uri: format!("urn:tollgate:problem:{}", self.code.as_str()),
             title: self.code.title().to_owned(),
             status: status.as_u16(),
-            detail: self.detail,
+            detail,
             code: self.code.as_str().to_owned(),
         };
         let mut res = (status, axum::Json(body)).into_response();
@@ -132,6 +146,10 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The detail of a problem document whose own detail quoted a sensitive value.
+pub const WITHHELD_DETAIL: &str =
+    "The detail of this error quoted part of the request that looks sensitive, so it is withheld.";
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
@@ -139,6 +157,8 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict("member_exists") => ApiError::new(Code::MemberExists),
             StoreError::Conflict("bootstrap_used") => ApiError::new(Code::BootstrapUsed),
             StoreError::Conflict("bootstrap_expired") => ApiError::new(Code::BootstrapExpired),
+            StoreError::Conflict("call_exists") => ApiError::new(Code::CallExists),
+            StoreError::Conflict("transcript_exists") => ApiError::new(Code::TranscriptExists),
             StoreError::Refused(Refusal::LastOwner) => ApiError::new(Code::LastOwner),
             StoreError::Refused(Refusal::OwnerOnly) => ApiError::new(Code::OwnerOnly),
             StoreError::Invalid(detail) => ApiError::invalid(detail),
@@ -198,6 +218,23 @@ mod tests {
             );
             assert!(c.status().is_client_error() || c.status().is_server_error());
         }
+    }
+
+    #[tokio::test]
+    async fn a_detail_quoting_a_sensitive_value_is_withheld() {
+        let res = ApiError::with(
+            Code::InvalidBody,
+            "invalid type: string \"4111 1111 1111 1111\", expected u32",
+        )
+        .into_response();
+        let body = axum::body::to_bytes(res.into_body(), 4096).await.unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["detail"], WITHHELD_DETAIL);
+        assert_eq!(v["code"], "invalid_body");
+        let res = ApiError::invalid("`audit_retention_days` must be between 90 and 36500.")
+            .into_response();
+        let body = axum::body::to_bytes(res.into_body(), 4096).await.unwrap();
+        assert!(String::from_utf8_lossy(&body).contains("between 90 and 36500"));
     }
 
     #[tokio::test]

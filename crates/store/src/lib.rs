@@ -20,6 +20,10 @@ mod orgs;
 mod scope;
 mod sign_in;
 mod vault;
+// Issue 9: redaction on every write path.
+mod calls;
+pub mod redacted;
+mod redaction;
 
 use std::sync::Arc;
 
@@ -44,6 +48,10 @@ pub use sign_in::{
     Redeemed, Session, SessionFailure, SessionPolicy, SessionStage, TotpFactor,
 };
 pub use vault::{DataKeyInfo, Vault};
+// Issue 9: redaction on every write path.
+pub use calls::{Call, Extraction, NewCall, Transcript};
+pub use redacted::{FieldsError, RedactedFields, RedactedTranscript, RemovedSpan, Speaker};
+pub use redaction::RedactionPolicy;
 
 /// Everything that can go wrong below the HTTP shell. The server maps each
 /// variant to a stable problem code in one place.

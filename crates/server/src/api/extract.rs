@@ -97,7 +97,11 @@ pub fn request_ctx(parts: &Parts, state: &AppState) -> Ctx {
         .headers
         .get(axum::http::header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
-        .map(|s| s.chars().take(256).collect());
+        .map(|s| {
+            // Kept in audit events: redacted like everything else a client sends.
+            let s: String = s.chars().take(256).collect();
+            super::redaction::scrub(&s)
+        });
     Ctx {
         now: state.now(),
         request: RequestMeta {
@@ -110,5 +114,128 @@ pub fn request_ctx(parts: &Parts, state: &AppState) -> Ctx {
                 .get::<MatchedPath>()
                 .map(|m| m.as_str().to_owned()),
         },
+    }
+}
+
+/// Largest body accepted where call words are submitted (transcripts,
+/// extractions, one-off redactions). Above the general API limit because a
+/// long call's transcript is tens of kilobytes; far below the engine's
+/// 16 MiB, so one request's redaction stays in the tens of milliseconds.
+pub const SENSITIVE_BODY_LIMIT: usize = 1024 * 1024;
+
+/// A JSON body that may hold sensitive values (call transcripts, extraction
+/// results, text to redact). Unlike [`Body`], no error message ever quotes
+/// the input: serde's messages can echo a value ("invalid type: string
+/// \"4111…\""), and problem documents end up in client logs. Invalid UTF-8
+/// gets its own code, and the size limit is [`SENSITIVE_BODY_LIMIT`].
+pub struct SensitiveBody<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for SensitiveBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _: &S) -> Result<Self, ApiError> {
+        let json = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|v| {
+                let v = v.trim();
+                v.eq_ignore_ascii_case("application/json")
+                    || (v.starts_with("application/") && v.ends_with("+json"))
+            });
+        if !json {
+            return Err(ApiError::new(Code::UnsupportedMediaType));
+        }
+        let bytes = axum::body::to_bytes(req.into_body(), SENSITIVE_BODY_LIMIT)
+            .await
+            .map_err(|_| {
+                ApiError::with(
+                    Code::PayloadTooLarge,
+                    format!("At most {SENSITIVE_BODY_LIMIT} bytes."),
+                )
+            })?;
+        parse_sensitive(&bytes).map(SensitiveBody)
+    }
+}
+
+/// Parses a sensitive body; see [`SensitiveBody`].
+pub fn parse_sensitive<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if let Err(e) = std::str::from_utf8(bytes) {
+        return Err(ApiError::with(
+            Code::InvalidUtf8,
+            format!(
+                "The body is not valid UTF-8 (first invalid byte at offset {}); nothing was stored.",
+                e.valid_up_to()
+            ),
+        ));
+    }
+    if json_values(bytes) > SENSITIVE_MAX_VALUES {
+        return Err(ApiError::with(
+            Code::PayloadTooLarge,
+            format!("The body holds more than {SENSITIVE_MAX_VALUES} JSON values."),
+        ));
+    }
+    serde_json::from_slice(bytes).map_err(|e| {
+        let at = format!("line {} column {}", e.line(), e.column());
+        match e.classify() {
+            serde_json::error::Category::Data => ApiError::with(
+                Code::InvalidBody,
+                format!(
+                    "The body does not match the documented shape (near {at}); see /openapi.json."
+                ),
+            ),
+            _ => ApiError::with(Code::MalformedJson, format!("Not valid JSON (near {at}).")),
+        }
+    })
+}
+
+/// Most JSON values in a sensitive body. A parsed value costs tens of bytes,
+/// so `[0,0,0,…]` in 1 MiB would take ~16 MiB once parsed; this keeps it to
+/// a few MiB. 10,000 turns of a transcript are about 40,000 values.
+pub const SENSITIVE_MAX_VALUES: usize = 100_000;
+
+/// An upper bound of the number of values in a JSON text, counted without
+/// parsing it: separators and openings outside strings, plus one.
+fn json_values(bytes: &[u8]) -> usize {
+    let (mut n, mut in_string, mut escaped) = (1usize, false, false);
+    for &b in bytes {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+        } else {
+            match b {
+                b'"' => in_string = true,
+                b',' | b'[' | b'{' | b':' => n += 1,
+                _ => {}
+            }
+        }
+    }
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_values_bounds_the_count_and_ignores_strings() {
+        assert_eq!(json_values(br#"1"#), 1);
+        assert!(json_values(br#"[1,2,3]"#) >= 3);
+        assert!(json_values(br#"{"a":[1,{"b":2}]}"#) >= 4);
+        assert_eq!(json_values(br#""a,b:[{\",]""#), 1);
+        let many = format!("[{}0]", "0,".repeat(SENSITIVE_MAX_VALUES));
+        assert!(matches!(
+            parse_sensitive::<serde_json::Value>(many.as_bytes()),
+            Err(ApiError {
+                code: Code::PayloadTooLarge,
+                ..
+            })
+        ));
     }
 }

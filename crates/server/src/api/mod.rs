@@ -10,6 +10,9 @@ pub mod meta;
 pub mod oauth;
 pub mod oauth_clients;
 pub mod org;
+// Issue 9: redaction on every write path.
+pub mod calls;
+pub mod redaction;
 
 use serde::Serialize;
 use utoipa::ToSchema;

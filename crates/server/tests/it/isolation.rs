@@ -72,6 +72,48 @@ async fn every_route_denies_another_orgs_data() {
         )
         .await;
     assert_eq!(s, StatusCode::OK);
+    // Issue 9: a call of A's with a transcript, an extraction and a policy.
+    let (s, call) = server
+        .call(
+            &a.key,
+            Method::POST,
+            "/v1/calls",
+            Some(
+                json!({"external_id": "alpha-ext-call", "direction": "outbound",
+                        "campaign_id": "alpha-campaign", "started_at": "2026-11-30T15:00:00Z"}),
+            ),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{call}");
+    let a_call = call["id"].as_str().unwrap().to_owned();
+    let (s, v) = server
+        .call(
+            &a.key,
+            Method::POST,
+            &format!("/v1/calls/{a_call}/transcript"),
+            Some(json!({"turns": [{"speaker": "caller", "text": "alphaword transcript"}]})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (s, v) = server
+        .call(
+            &a.key,
+            Method::POST,
+            &format!("/v1/calls/{a_call}/extractions"),
+            Some(json!({"fields": {"alpha_field": "alphavalue"}})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (s, v) = server
+        .call(
+            &a.key,
+            Method::PUT,
+            "/v1/redaction-policy",
+            Some(json!({"strict_pci": true})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let a_policy = v["id"].as_str().unwrap().to_owned();
 
     // Every string that would betray org A if B ever saw it.
     let secrets: Vec<String> = vec![
@@ -91,6 +133,13 @@ async fn every_route_denies_another_orgs_data() {
         a_client_id.clone(),
         a_client_secret.clone(),
         a_access_token.clone(),
+        a_call.clone(),
+        a_policy.clone(),
+        "alpha-ext-call".into(),
+        "alpha-campaign".into(),
+        "alphaword".into(),
+        "alpha_field".into(),
+        "alphavalue".into(),
     ];
 
     let doc: Value = server
@@ -291,6 +340,76 @@ async fn every_route_denies_another_orgs_data() {
         },
     );
 
+    // Issue 9: redaction on every write path.
+    add(
+        "POST",
+        "/v1/redactions",
+        own(
+            "/v1/redactions",
+            Some(json!({"text": "card 4111 1111 1111 1111"})),
+            StatusCode::OK,
+        ),
+    );
+    // B's policy is its own: the standard one, whatever A chose.
+    add(
+        "GET",
+        "/v1/redaction-policy",
+        own("/v1/redaction-policy", None, StatusCode::OK),
+    );
+    add(
+        "PUT",
+        "/v1/redaction-policy",
+        own(
+            "/v1/redaction-policy",
+            Some(json!({"card": "last_four"})),
+            StatusCode::OK,
+        ),
+    );
+    add("GET", "/v1/calls", own("/v1/calls", None, StatusCode::OK));
+    add(
+        "POST",
+        "/v1/calls",
+        own(
+            "/v1/calls",
+            Some(
+                json!({"external_id": "bravo-ext-call", "direction": "inbound",
+                        "started_at": "2026-11-30T15:00:00Z"}),
+            ),
+            StatusCode::CREATED,
+        ),
+    );
+    add(
+        "GET",
+        "/v1/calls/{call_id}",
+        foreign(format!("/v1/calls/{a_call}"), None),
+    );
+    add(
+        "GET",
+        "/v1/calls/{call_id}/transcript",
+        foreign(format!("/v1/calls/{a_call}/transcript"), None),
+    );
+    add(
+        "POST",
+        "/v1/calls/{call_id}/transcript",
+        foreign(
+            format!("/v1/calls/{a_call}/transcript"),
+            Some(json!({"turns": [{"speaker": "agent", "text": "hello"}]})),
+        ),
+    );
+    add(
+        "GET",
+        "/v1/calls/{call_id}/extractions",
+        foreign(format!("/v1/calls/{a_call}/extractions"), None),
+    );
+    add(
+        "POST",
+        "/v1/calls/{call_id}/extractions",
+        foreign(
+            format!("/v1/calls/{a_call}/extractions"),
+            Some(json!({"fields": {"x": 1}})),
+        ),
+    );
+
     let missing: Vec<_> = routes.iter().filter(|r| !cases.contains_key(*r)).collect();
     assert!(
         missing.is_empty(),
@@ -411,6 +530,25 @@ async fn every_route_denies_another_orgs_data() {
         )
         .await;
     assert_eq!((s, &client["revoked_at"]), (StatusCode::OK, &Value::Null));
+    let (s, t) = server
+        .call(
+            &a.key,
+            Method::GET,
+            &format!("/v1/calls/{a_call}/transcript"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (s, t["turns"].as_array().map(Vec::len)),
+        (StatusCode::OK, Some(1))
+    );
+    let (s, p) = server
+        .call(&a.key, Method::GET, "/v1/redaction-policy", None)
+        .await;
+    assert_eq!(
+        (s, &p["strict_pci"], &p["card"]),
+        (StatusCode::OK, &json!(true), &json!("tag"))
+    );
     let (s, _) = server
         .call(&a_access_token, Method::GET, "/v1/org", None)
         .await;

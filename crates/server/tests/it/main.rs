@@ -12,5 +12,6 @@ mod lifecycle;
 mod limits;
 mod oauth;
 mod postgres;
+mod redaction;
 mod roles;
 mod sign_in;

@@ -1,0 +1,187 @@
+//! Redaction policies: the organization's default, kept as a row a campaign
+//! can later point at. An organization without a row redacts with
+//! [`Policy::standard`]: every kind, nothing ever left in by default.
+
+use tollgate_core::id::RedactionPolicyKind;
+use tollgate_core::{RedactionPolicyId, UnixMicros};
+use tollgate_redact::{Kind, KindSet, Policy};
+
+use crate::audit::{self, Draft};
+use crate::db::{Tx, exec, fetch_optional};
+use crate::redacted::{card_style_code, parse_card_style, policy_json};
+use crate::scope::{Ctx, OrgScope};
+use crate::{StoreError, new_id};
+
+/// A stored policy, or the built-in default (`id` None).
+#[derive(Debug, Clone)]
+pub struct RedactionPolicy {
+    pub id: Option<RedactionPolicyId>,
+    pub policy: Policy,
+    pub updated_at: Option<UnixMicros>,
+}
+
+#[derive(sqlx::FromRow)]
+struct PolicyRow {
+    id: String,
+    kinds: String,
+    card_style: String,
+    strict_pci: bool,
+    min_score: i32,
+    updated_at: i64,
+}
+
+impl PolicyRow {
+    fn into_policy(self) -> Result<RedactionPolicy, StoreError> {
+        let mut kinds = KindSet::EMPTY;
+        for code in self.kinds.split_ascii_whitespace() {
+            kinds = kinds.with(
+                Kind::from_code(code)
+                    .ok_or_else(|| StoreError::Corrupt(format!("redaction kind `{code}`")))?,
+            );
+        }
+        Ok(RedactionPolicy {
+            id: Some(RedactionPolicyId::parse(&self.id)?),
+            policy: Policy {
+                kinds,
+                card: parse_card_style(&self.card_style)
+                    .ok_or_else(|| StoreError::Corrupt("card style".into()))?,
+                strict_pci: self.strict_pci,
+                min_score: u8::try_from(self.min_score)
+                    .map_err(|_| StoreError::Corrupt("min_score".into()))?,
+            },
+            updated_at: Some(UnixMicros(self.updated_at)),
+        })
+    }
+}
+
+fn kinds_text(k: KindSet) -> String {
+    k.iter().map(Kind::code).collect::<Vec<_>>().join(" ")
+}
+
+/// Checks a policy an organization asks for. Card numbers are always
+/// removed: keeping them would put every deployment in PCI DSS scope, and
+/// the engine removes a valid card whatever its context for the same reason.
+/// The confidence threshold may only be lowered (remove more).
+pub fn validate(p: &Policy) -> Result<(), StoreError> {
+    if !p.kinds.contains(Kind::Card) {
+        return Err(StoreError::Invalid(
+            "`kinds` must include `card`: card numbers are always removed.".into(),
+        ));
+    }
+    if p.min_score > Policy::standard().min_score {
+        return Err(StoreError::Invalid(format!(
+            "`min_score` may be at most {} (higher would leave more in).",
+            Policy::standard().min_score
+        )));
+    }
+    Ok(())
+}
+
+async fn default_row(tx: &mut Tx, org: &str) -> Result<RedactionPolicy, StoreError> {
+    match fetch_optional!(
+        tx,
+        PolicyRow,
+        "SELECT id, kinds, card_style, strict_pci, min_score, updated_at FROM redaction_policies \
+         WHERE org_id = $1 AND is_default",
+        org
+    )? {
+        Some(row) => row.into_policy(),
+        None => Ok(RedactionPolicy {
+            id: None,
+            policy: Policy::standard(),
+            updated_at: None,
+        }),
+    }
+}
+
+impl OrgScope<'_> {
+    /// The organization's policy in force.
+    pub async fn redaction_policy(&self) -> Result<RedactionPolicy, StoreError> {
+        let mut tx = self.read().await?;
+        default_row(&mut tx, self.org()).await
+    }
+
+    /// The policy for what is submitted about a call: NotFound when the
+    /// call is not this organization's. Campaign policies plug in here (the
+    /// call's campaign's policy row when it has one, else the default).
+    pub async fn redaction_policy_for_call(
+        &self,
+        call: &tollgate_core::CallId,
+    ) -> Result<RedactionPolicy, StoreError> {
+        let mut tx = self.read().await?;
+        fetch_optional!(
+            &mut tx,
+            (String,),
+            "SELECT id FROM calls WHERE org_id = $1 AND id = $2",
+            self.org(),
+            call.as_str()
+        )?
+        .ok_or(StoreError::NotFound)?;
+        default_row(&mut tx, self.org()).await
+    }
+
+    /// Replaces the organization's policy; audited with before and after.
+    pub async fn put_redaction_policy(
+        &self,
+        policy: Policy,
+        ctx: &Ctx,
+    ) -> Result<RedactionPolicy, StoreError> {
+        validate(&policy)?;
+        let mut tx = self.write().await?;
+        tx.lock_org(self.org()).await?;
+        let before = default_row(&mut tx, self.org()).await?;
+        let id = match &before.id {
+            Some(id) => {
+                exec!(
+                    &mut tx,
+                    "UPDATE redaction_policies SET kinds = $3, card_style = $4, strict_pci = $5, min_score = $6, updated_at = $7 \
+                     WHERE org_id = $1 AND id = $2",
+                    self.org(),
+                    id.as_str(),
+                    kinds_text(policy.kinds),
+                    card_style_code(policy.card),
+                    policy.strict_pci,
+                    i32::from(policy.min_score),
+                    ctx.now.0
+                )?;
+                id.clone()
+            }
+            None => {
+                let id = new_id::<RedactionPolicyKind>(ctx.now)?;
+                exec!(
+                    &mut tx,
+                    "INSERT INTO redaction_policies (id, org_id, is_default, kinds, card_style, strict_pci, min_score, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+                    id.as_str(),
+                    self.org(),
+                    true,
+                    kinds_text(policy.kinds),
+                    card_style_code(policy.card),
+                    policy.strict_pci,
+                    i32::from(policy.min_score),
+                    ctx.now.0
+                )?;
+                id
+            }
+        };
+        let after = default_row(&mut tx, self.org()).await?;
+        audit::append(
+            &mut tx,
+            self.org(),
+            Draft {
+                actor: self.actor.audit_ref(),
+                action: "redaction_policy.updated",
+                target: audit::target("redaction_policy", &id),
+                details: serde_json::json!({
+                    "before": policy_json(&before.policy),
+                    "after": policy_json(&after.policy),
+                    "before_builtin": before.id.is_none(),
+                }),
+            },
+            ctx,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(after)
+    }
+}
