@@ -261,8 +261,10 @@ test('dashboard in a real browser, with real email', { timeout: 170_000 }, async
 
   await step(t, 'TOTP enrollment: QR code decodes to the otpauth URI, whose secret is the key shown; wrong code refused', async () => {
     await page.goto(`${BASE}/ui/security`);
+    const enrollPage = page.waitForResponse((r) => new URL(r.url()).pathname === '/auth/enroll');
     await submit(page, page.getByRole('link', { name: 'Set up two-factor authentication' }));
     assert.equal(pathOf(page), '/auth/enroll');
+    assert.equal((await enrollPage).headers()['cache-control'], 'no-store', 'the key is never cached');
     await assertLabelled(page);
     const secret = remember((await page.locator('#totp-secret').textContent()).trim());
     const uri = (await page.locator('#totp-uri').textContent()).trim();
@@ -470,6 +472,7 @@ test('dashboard in a real browser, with real email', { timeout: 170_000 }, async
     for (const [path, title] of pages) {
       const res = await page.goto(`${BASE}${path}`);
       assert.equal(res.status(), 200, path);
+      assert.equal(res.headers()['cache-control'], 'no-store', `${path} is never cached`);
       assert.equal(pathOf(page), path);
       assert.equal(await heading(page), title, path);
       assert.equal(await page.locator('nav a[aria-current=page]').count(), 1, `${path} marks its menu entry`);
