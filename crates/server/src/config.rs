@@ -448,8 +448,8 @@ impl Config {
             "smtp.tls must be starttls, tls or none"
         );
         anyhow::ensure!(
-            self.smtp.host.is_empty() || mail_address(&self.smtp.from).is_some(),
-            "smtp.from must be an email address when smtp.host is set"
+            self.smtp.host.is_empty() || self.smtp.from.parse::<lettre::message::Mailbox>().is_ok(),
+            "smtp.from must be a mailbox such as `Tollgate <tollgate@example.com>` when smtp.host is set"
         );
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|e| anyhow::anyhow!("log.level: {e}"))?;
@@ -511,15 +511,6 @@ impl Config {
         let value = serde_json::to_value(&shown).unwrap_or_default();
         toml_like(&value)
     }
-}
-
-/// The address in `Name <addr>` or a bare `addr`.
-pub fn mail_address(from: &str) -> Option<String> {
-    let addr = match (from.rfind('<'), from.rfind('>')) {
-        (Some(a), Some(b)) if a < b => &from[a + 1..b],
-        _ => from,
-    };
-    tollgate_core::email::normalize(addr).ok()
 }
 
 /// A TOML rendering of a two-level JSON object (the shape of [`Config`]).

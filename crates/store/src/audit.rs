@@ -169,6 +169,9 @@ pub struct AuditFilter {
     pub action: Option<String>,
     pub route: Option<String>,
     pub outcome: Option<String>,
+    /// Leave out `api.call` records (the dashboard's default view: the
+    /// changes and security events a person looks for).
+    pub without_api_calls: bool,
 }
 
 /// A page of events, newest first.
@@ -203,6 +206,7 @@ impl OrgScope<'_> {
              AND (CAST($7 AS TEXT) IS NULL OR action = $7) \
              AND (CAST($8 AS TEXT) IS NULL OR route = $8) \
              AND (CAST($9 AS TEXT) IS NULL OR outcome = $9) \
+             AND (CAST($10 AS BIGINT) IS NULL OR action <> 'api.call') \
              ORDER BY seq DESC LIMIT $3",
             self.org(),
             before,
@@ -212,7 +216,8 @@ impl OrgScope<'_> {
             filter.actor_id.clone(),
             filter.action.clone(),
             filter.route.clone(),
-            filter.outcome.clone()
+            filter.outcome.clone(),
+            filter.without_api_calls.then_some(1i64)
         )?;
         let mut data = rows
             .into_iter()

@@ -53,7 +53,7 @@ pub struct IssuedLink {
 /// What opening a link shows, before anything is consumed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkState {
-    Usable,
+    Usable { invitation: bool },
     Used,
     Expired,
     Unknown,
@@ -318,7 +318,9 @@ impl Store {
         } else if row.expires_at <= now.0 {
             LinkState::Expired
         } else {
-            LinkState::Usable
+            LinkState::Usable {
+                invitation: row.purpose == "invitation",
+            }
         })
     }
 
@@ -927,6 +929,16 @@ impl Store {
 
     pub async fn user_email(&self, user_id: &UserId) -> Result<String, StoreError> {
         let mut tx = self.pool.read().await?;
+        // On PostgreSQL a person's row is visible only inside an
+        // organization they belong to.
+        if let Some((org,)) = fetch_optional!(
+            &mut tx,
+            (String,),
+            "SELECT org_id FROM membership_directory WHERE user_id = $1 ORDER BY org_id LIMIT 1",
+            user_id.as_str()
+        )? {
+            tx.bind_org(&org).await?;
+        }
         let (email,) = fetch_optional!(
             &mut tx,
             (String,),
@@ -1412,12 +1424,12 @@ mod tests {
         let t = link.token.plaintext.clone();
         assert_eq!(
             store.sign_in_link_state(&t, T0).await.unwrap(),
-            LinkState::Usable
+            LinkState::Usable { invitation: false }
         );
         // Showing the confirmation page consumed nothing.
         assert_eq!(
             store.sign_in_link_state(&t, T0).await.unwrap(),
-            LinkState::Usable
+            LinkState::Usable { invitation: false }
         );
         let late = T0.plus_secs(900);
         assert_eq!(
@@ -1494,7 +1506,7 @@ mod tests {
         let rotated = open(dir.path(), &[2, 1]).await;
         assert_eq!(
             rotated.sign_in_link_state(&t, T0).await.unwrap(),
-            LinkState::Usable
+            LinkState::Usable { invitation: false }
         );
         rotated.close().await;
         let retired = open(dir.path(), &[2]).await;

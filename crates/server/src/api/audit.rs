@@ -133,6 +133,7 @@ impl AuditQuery {
             action: bounded("action", &self.action)?,
             route: bounded("route", &self.route)?,
             outcome: self.outcome.clone(),
+            without_api_calls: false,
         })
     }
 }

@@ -315,11 +315,11 @@ pub async fn redeem_code(
 
 pub async fn confirm_page(State(state): State<AppState>, Path(token): Path<String>) -> Response {
     match state.store.sign_in_link_state(&token, state.now()).await {
-        Ok(LinkState::Usable) => render(
+        Ok(LinkState::Usable { invitation }) => render(
             StatusCode::OK,
             &ConfirmPage {
                 token: &token,
-                invitation: false,
+                invitation,
             },
         ),
         Ok(LinkState::Used) => message(

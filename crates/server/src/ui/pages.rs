@@ -970,6 +970,12 @@ pub struct EventRow {
 struct AuditPage {
     nav: Nav,
     events: Vec<EventRow>,
+    all: bool,
+}
+
+#[derive(Deserialize, Default)]
+pub struct AuditQuery {
+    all: Option<String>,
 }
 
 pub async fn audit(
@@ -977,13 +983,19 @@ pub async fn audit(
     Extension(actor): Extension<Actor>,
     Extension(session): Extension<Session>,
     Query(q): Query<NoticeQuery>,
+    Query(view): Query<AuditQuery>,
 ) -> Response {
     let nav = page!(state, actor, session, "audit", q);
+    let all = view.all.is_some();
+    let filter = tollgate_store::AuditFilter {
+        without_api_calls: !all,
+        ..Default::default()
+    };
     let page = tryp!(
         state
             .store
             .scope(&actor)
-            .audit_events(None, 100, &tollgate_store::AuditFilter::default())
+            .audit_events(None, 100, &filter)
             .await
     );
     let events = page
@@ -1004,5 +1016,5 @@ pub async fn audit(
             }
         })
         .collect();
-    render(StatusCode::OK, &AuditPage { nav, events })
+    render(StatusCode::OK, &AuditPage { nav, events, all })
 }

@@ -25,11 +25,18 @@ async fn postgres_every_tenant_table_has_forced_rls_with_using_and_with_check() 
     // and users. The exceptions hold no tenant data and are named here so a
     // new one is a deliberate decision: credential_index (public lookup id ->
     // org, read before the org is known), bootstrap_tokens (deployment-level
-    // links) and org_directory (ids only, for operator tasks).
+    // links) and org_directory (ids only, for operator tasks), and a
+    // person's own sign-in state: membership_directory (a person's
+    // organization ids, read at sign-in before any organization is bound),
+    // sign_in_links (a person's emailed links; org_id names the organization
+    // an invitation link joins) and sessions (keyed by the person; the organization column is only
+    // which one the session works in, and every read goes through
+    // session_actor, which binds it).
     let tenant: Vec<String> = sqlx::query(
         "SELECT DISTINCT table_name::text FROM information_schema.columns \
          WHERE table_schema = 'public' AND (column_name = 'org_id' OR table_name IN ('organizations', 'users')) \
-         AND table_name NOT IN ('credential_index', 'bootstrap_tokens', 'org_directory') ORDER BY 1",
+         AND table_name NOT IN ('credential_index', 'bootstrap_tokens', 'org_directory', \
+         'membership_directory', 'sign_in_links', 'sessions') ORDER BY 1",
     )
     .fetch_all(&mut conn)
     .await

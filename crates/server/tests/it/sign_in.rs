@@ -384,7 +384,8 @@ async fn writes_without_our_origin_are_refused() {
 async fn a_role_change_applies_on_the_next_request_and_removal_ends_sessions() {
     let server = TestServer::start().await;
     let org = server.new_org("Roles").await;
-    let email = "admin-person@roles.example.com";
+    // Unique per run: on PostgreSQL every test run shares one database.
+    let email = &format!("admin-{}@roles.example.com", &org.id[4..]);
     let member = member_with_role(&server, &org, email, "admin").await;
     // Invited members activate through their link; the API invite sends none,
     // so the dashboard invitation path is used by the browser test. Here the
@@ -455,7 +456,7 @@ async fn an_invitation_email_activates_the_membership() {
     let org = server.new_org("Invite").await;
     let mut owner = Browser::new(&server);
     owner.sign_in(&org.owner_email).await;
-    let invitee = "new-colleague@invite.example.com";
+    let invitee = &format!("colleague-{}@invite.example.com", &org.id[4..]);
     let (s, _, location) = owner
         .post(
             "/ui/members",
@@ -486,7 +487,7 @@ async fn an_invitation_email_activates_the_membership() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|m| m["email"] == invitee)
+        .find(|m| m["email"] == invitee.as_str())
         .unwrap()
         .clone();
     assert_eq!(row["status"], "active");
@@ -501,7 +502,13 @@ async fn dashboard_routes_answer_another_orgs_objects_with_404() {
     let server = TestServer::start().await;
     let a = server.new_org("DashA").await;
     let b_org = server.new_org("DashB").await;
-    let a_member = member_with_role(&server, &a, "someone@dasha.example.com", "member").await;
+    let a_member = member_with_role(
+        &server,
+        &a,
+        &format!("someone-{}@dasha.example.com", &a.id[4..]),
+        "member",
+    )
+    .await;
     let mut a_browser = Browser::new(&server);
     a_browser.sign_in(&a.owner_email).await;
     let a_session = server
