@@ -189,7 +189,9 @@ pub async fn redeem(
                  <dt>API key</dt><dd><code>{key_id}</code>, every scope</dd></dl>\
                  <p class=\"notice\" role=\"alert\">Copy this API key now. It is shown once; Tollgate stores only a keyed hash of it.</p>\
                  <pre class=\"secret\" id=\"api-key\">{token}</pre>\
-                 <p>Try it:</p><pre>curl -H 'Authorization: Bearer {token}' {base}/v1/org</pre>",
+                 <p>Try it:</p><pre>curl -H 'Authorization: Bearer {token}' {base}/v1/org</pre>\
+                 <p>People sign in to the dashboard with their email address: \
+                 <a class=\"button\" href=\"/auth/sign-in\">Sign in to the dashboard</a></p>",
                 org = escape(&done.org.name),
                 org_id = escape(done.org.id.as_str()),
                 owner = escape(&done.owner.name),
