@@ -162,6 +162,9 @@ id_kinds! {
     EventId / EventKind = "evt_";
     /// A registered OAuth client (client credentials grant).
     OAuthClientId / OAuthClientKind = "ocl_";
+    /// A stored credential of an outside provider (voice platform,
+    /// telephony, DNC data).
+    ProviderCredentialId / ProviderCredentialKind = "pcr_";
 }
 
 #[cfg(test)]

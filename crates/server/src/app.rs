@@ -120,6 +120,15 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(api::oauth::introspect))
         .routes(routes!(api::oauth::revoke))
         .routes(routes!(api::oauth::metadata))
+        .routes(routes!(
+            api::provider_credentials::list_provider_credentials,
+            api::provider_credentials::create_provider_credential
+        ))
+        .routes(routes!(
+            api::provider_credentials::get_provider_credential,
+            api::provider_credentials::replace_provider_credential,
+            api::provider_credentials::delete_provider_credential
+        ))
 }
 
 /// The OpenAPI document as served at /openapi.json.

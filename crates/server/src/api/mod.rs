@@ -10,6 +10,7 @@ pub mod meta;
 pub mod oauth;
 pub mod oauth_clients;
 pub mod org;
+pub mod provider_credentials;
 
 use serde::Serialize;
 use utoipa::ToSchema;
