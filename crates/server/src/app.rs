@@ -419,7 +419,11 @@ pub async fn open_store(config: &Config, migrate: bool) -> anyhow::Result<Opened
         ..Default::default()
     };
     let created = keys.created.clone();
-    let vault = tollgate_store::Vault::new(Arc::new(keys.kek.envelope()), Vec::new());
+    let mut previous_keks: Vec<Arc<dyn tollgate_core::envelope::KeyEncryptionKey>> = Vec::new();
+    if let Some(previous) = &keys.previous_kek {
+        previous_keks.push(Arc::new(previous.envelope()));
+    }
+    let vault = tollgate_store::Vault::new(Arc::new(keys.kek.envelope()), previous_keks);
     let store = Store::open(&url, &settings, Arc::new(keys.token_hasher))
         .await
         .context("opening the database")?
@@ -432,7 +436,13 @@ pub async fn open_store(config: &Config, migrate: bool) -> anyhow::Result<Opened
     }
     let t = now();
     for (purpose, ids) in [
-        (keys::KEK, vec![keys.kek.id().to_owned()]),
+        (
+            keys::KEK,
+            std::iter::once(&keys.kek)
+                .chain(&keys.previous_kek)
+                .map(|k| k.id().to_owned())
+                .collect(),
+        ),
         (
             keys::TOKEN_HASH,
             store.hasher().key_ids().map(str::to_owned).collect(),

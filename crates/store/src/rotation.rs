@@ -121,6 +121,27 @@ impl Store {
         Ok(report)
     }
 
+    /// The ids of the KEKs this store holds, current first.
+    pub fn kek_ids(&self) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .vault()?
+            .kek_ids()
+            .into_iter()
+            .map(str::to_owned)
+            .collect())
+    }
+
+    /// The last step of a KEK rotation, run with the new KEK configured as
+    /// the current one (and the old one as previous): wraps any data key
+    /// still lacking a wrap under it, then deletes every other wrap.
+    pub async fn finish_kek_rotation(
+        &self,
+        now: UnixMicros,
+    ) -> Result<KekRotationReport, StoreError> {
+        let current = self.vault()?.current();
+        self.rotate_kek(current, true, now).await
+    }
+
     /// Starts a DEK rotation for `org` (a new active key; the old one
     /// retiring), or returns the unfinished one to resume.
     pub async fn start_dek_rotation(

@@ -65,6 +65,10 @@ impl Vault {
         self.keks[0].id()
     }
 
+    pub(crate) fn current(&self) -> Arc<dyn KeyEncryptionKey> {
+        self.keks[0].clone()
+    }
+
     pub fn kek_ids(&self) -> Vec<&str> {
         self.keks.iter().map(|k| k.id()).collect()
     }
