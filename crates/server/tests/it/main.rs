@@ -12,4 +12,5 @@ mod lifecycle;
 mod limits;
 mod oauth;
 mod postgres;
+mod provider_credentials;
 mod roles;
