@@ -3,9 +3,12 @@
 //! a server started with the old KEK alone is refused once the rotation is
 //! recorded, and a DEK rotation stopped after two batches resumes.
 //!
-//! Always on SQLite in a private directory: a KEK rotation changes the
-//! database's recorded KEK, which the shared PostgreSQL database of a test
-//! run must keep for the other tests.
+//! Each test has a database of its own: a KEK rotation changes the
+//! database's recorded KEK and deletes wraps of every organization, which
+//! the shared PostgreSQL database of a test run must keep. So the tests run
+//! on SQLite in a private directory, and on PostgreSQL only where an admin
+//! connection can create a private database (TEST_PG_HOST, TEST_PG_PORT,
+//! TEST_PG_ADMIN: set by scripts/test for scripts/test.d/60-key-rotation.sh).
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -19,8 +22,56 @@ const KEK: &str = "dGVzdC1rZWstdGVzdC1rZWstdGVzdC1rZWstdGVzdC0=";
 const TOKEN_HASH: &str = "dGVzdC10b2tlbi1oYXNoLXRlc3QtdG9rZW4taGFzaDE=";
 const AUDIT_SIGNING: &str = "dGVzdC1hdWRpdC1zaWduaW5nLWtleS10ZXN0LWtleTE=";
 
-fn vars(dir: &std::path::Path, kek: &[(&str, String)]) -> Vec<(String, String)> {
-    let mut v = vec![
+/// The database settings of one test: SQLite in `dir` (none), or a fresh
+/// PostgreSQL database.
+async fn database() -> Vec<(String, String)> {
+    use sqlx::Connection;
+    let (Ok(host), Ok(port), Ok(admin)) = (
+        std::env::var("TEST_PG_HOST"),
+        std::env::var("TEST_PG_PORT"),
+        std::env::var("TEST_PG_ADMIN"),
+    ) else {
+        return Vec::new();
+    };
+    let mut r = [0u8; 5];
+    getrandom::fill(&mut r).unwrap();
+    let db = format!(
+        "tollgate_keys_{}",
+        r.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    );
+    let mut c = sqlx::PgConnection::connect(&format!("postgres://{admin}@{host}:{port}/postgres"))
+        .await
+        .unwrap();
+    sqlx::raw_sql(&format!("CREATE DATABASE {db} OWNER tollgate_owner"))
+        .execute(&mut c)
+        .await
+        .unwrap();
+    let mut c = sqlx::PgConnection::connect(&format!("postgres://{admin}@{host}:{port}/{db}"))
+        .await
+        .unwrap();
+    sqlx::raw_sql("ALTER SCHEMA public OWNER TO tollgate_owner")
+        .execute(&mut c)
+        .await
+        .unwrap();
+    vec![
+        (
+            "TOLLGATE_DATABASE_URL".into(),
+            format!("postgres://tollgate_app@{host}:{port}/{db}"),
+        ),
+        (
+            "TOLLGATE_DATABASE_MIGRATION_URL".into(),
+            format!("postgres://tollgate_owner@{host}:{port}/{db}"),
+        ),
+    ]
+}
+
+fn vars(
+    dir: &std::path::Path,
+    db: &[(String, String)],
+    kek: &[(&str, String)],
+) -> Vec<(String, String)> {
+    let mut v = db.to_vec();
+    v.extend([
         ("TOLLGATE_DATA_DIR".to_string(), dir.display().to_string()),
         (
             "TOLLGATE_SECURITY_TOKEN_HASH_KEYS".to_string(),
@@ -31,7 +82,7 @@ fn vars(dir: &std::path::Path, kek: &[(&str, String)]) -> Vec<(String, String)> 
             AUDIT_SIGNING.to_string(),
         ),
         ("TOLLGATE_LOG_LEVEL".to_string(), "error".to_string()),
-    ];
+    ]);
     v.extend(kek.iter().map(|(k, val)| (k.to_string(), val.clone())));
     v
 }
@@ -133,7 +184,8 @@ async fn assert_usable(store: &Store, actor: &Actor, label: &str, ids: &[Provide
 #[tokio::test]
 async fn kek_rotation_with_the_server_running_keeps_every_credential_usable() {
     let dir = tempfile::tempdir().unwrap();
-    let old = vars(dir.path(), &old_kek());
+    let db = database().await;
+    let old = vars(dir.path(), &db, &old_kek());
     // The running server's store, holding the old KEK only.
     let server = open(&old).await.unwrap();
     let alpha = new_org(&server, "alpha").await;
@@ -181,6 +233,7 @@ async fn kek_rotation_with_the_server_running_keeps_every_credential_usable() {
     // Step 2: nodes with the new KEK and the old one as previous.
     let switched = vars(
         dir.path(),
+        &db,
         &[
             ("TOLLGATE_SECURITY_KEK_FILE", new_file.display().to_string()),
             ("TOLLGATE_SECURITY_PREVIOUS_KEK", KEK.to_string()),
@@ -202,6 +255,7 @@ async fn kek_rotation_with_the_server_running_keeps_every_credential_usable() {
     // A node with the new KEK alone opens everything.
     let only_new = vars(
         dir.path(),
+        &db,
         &[("TOLLGATE_SECURITY_KEK_FILE", new_file.display().to_string())],
     );
     let fresh = open(&only_new).await.unwrap();
@@ -224,12 +278,14 @@ async fn kek_rotation_with_the_server_running_keeps_every_credential_usable() {
     for s in [server, node, fresh] {
         s.close().await;
     }
+    println!("kek rotation: ok on {}", backend(&db));
 }
 
 #[tokio::test]
 async fn dek_rotation_stopped_halfway_resumes_while_the_server_runs() {
     let dir = tempfile::tempdir().unwrap();
-    let env = vars(dir.path(), &old_kek());
+    let db = database().await;
+    let env = vars(dir.path(), &db, &old_kek());
     let server = open(&env).await.unwrap();
     let alpha = new_org(&server, "alpha").await;
     let ids = create(&server, &alpha, "alpha", 30).await;
@@ -278,4 +334,9 @@ async fn dek_rotation_stopped_halfway_resumes_while_the_server_runs() {
     let (ok, out) = run(&env, &["keys", "rotate-dek", "--org", "org_nonsense"]);
     assert!(!ok, "{out}");
     server.close().await;
+    println!("dek rotation: ok on {}", backend(&db));
+}
+
+fn backend(db: &[(String, String)]) -> &'static str {
+    if db.is_empty() { "sqlite" } else { "postgres" }
 }

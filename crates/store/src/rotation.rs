@@ -424,7 +424,7 @@ async fn rewrap_scope(
             .ok_or_else(|| StoreError::Corrupt(format!("data key id `{id}`")))?;
         let has_new = fetch_optional!(
             &mut *tx,
-            (i64,),
+            (i32,),
             "SELECT 1 FROM data_key_wraps WHERE key_id = $1 AND kek_id = $2",
             id.clone(),
             new.id()
