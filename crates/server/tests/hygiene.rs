@@ -126,7 +126,22 @@ async fn no_secret_reaches_logs_database_or_responses() {
         .unwrap()
         .to_owned();
     responses.issued("api key", text, &bot_token);
-    let (client_id, client_secret) = server.oauth_client(&org, &["dial:check"]).await;
+    // Issued under an Idempotency-Key: the kept answer must not hold it.
+    let res = server
+        .http
+        .post(format!("{}/v1/oauth-clients", server.base))
+        .bearer_auth(&org.key)
+        .header("Idempotency-Key", "hygiene-oauth-client-1")
+        .json(&json!({"name": "machine client", "scopes": ["dial:check"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let text = res.text().await.unwrap();
+    let v: Value = serde_json::from_str(&text).unwrap();
+    let client_id = v["client"]["client_id"].as_str().unwrap().to_owned();
+    let client_secret = v["client_secret"].as_str().unwrap().to_owned();
+    responses.issued("oauth client", text, &client_secret);
     let (s, token, _) = server.oauth_token(&client_id, &client_secret, None).await;
     assert_eq!(s, StatusCode::OK);
     let access_token = token["access_token"].as_str().unwrap().to_owned();
