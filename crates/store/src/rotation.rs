@@ -891,4 +891,61 @@ mod tests {
         let next = store.start_dek_rotation(&org, UnixMicros(7)).await.unwrap();
         assert_ne!(next.new_key_id, started.new_key_id);
     }
+
+    #[tokio::test]
+    async fn a_value_written_behind_the_cursor_under_the_old_key_delays_retirement() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path(), &[7]).await;
+        let mut creds = Vec::new();
+        for i in 0..10 {
+            creds.push(create(&store, ORG_A, &format!("sk_live_alpha_{i:04}_0123456789")).await);
+        }
+        let sealed_old = |id: &ProviderCredentialId| {
+            let store = store.clone();
+            let id = id.to_string();
+            async move {
+                let mut tx = store.pool.read().await.unwrap();
+                fetch_one_blob(&mut tx, &id).await
+            }
+        };
+        let stale = sealed_old(&creds[3].id).await;
+        let org = OrgId::parse(ORG_A).unwrap();
+        store.start_dek_rotation(&org, UnixMicros(5)).await.unwrap();
+        // 10 values in batches of 4: three batches walk the column.
+        let walked = store.run_dek_rotation(&org, 4, Some(3)).await.unwrap();
+        assert_eq!((walked.column.as_str(), walked.resealed), ("", 10));
+        // A write that read the old active key before the rotation commits
+        // now, behind the cursor.
+        let mut tx = store.pool.write().await.unwrap();
+        exec!(
+            &mut tx,
+            "UPDATE provider_credentials SET secret_sealed = $1 WHERE id = $2",
+            stale.clone(),
+            creds[3].id.as_str()
+        )
+        .unwrap();
+        tx.commit().await.unwrap();
+        // The final check finds it and walks again instead of retiring.
+        let checked = store.run_dek_rotation(&org, 4, Some(1)).await.unwrap();
+        assert!(!checked.finished);
+        assert_eq!(checked.column, "provider_credentials.secret_sealed");
+        let done = store.run_dek_rotation(&org, 4, None).await.unwrap();
+        assert!(done.finished);
+        assert_eq!(done.resealed, 11);
+        assert_eq!(
+            plaintext(&store, ORG_A, &creds[3].id).await.unwrap(),
+            "sk_live_alpha_0003_0123456789"
+        );
+    }
+
+    async fn fetch_one_blob(tx: &mut Tx, id: &str) -> Vec<u8> {
+        crate::db::fetch_one!(
+            tx,
+            (Vec<u8>,),
+            "SELECT secret_sealed FROM provider_credentials WHERE id = $1",
+            id
+        )
+        .unwrap()
+        .0
+    }
 }
