@@ -698,12 +698,13 @@ mod tests {
             plaintext(&store, ORG_B, &c.id).await,
             Err(StoreError::NotFound)
         ));
-        // The database file holds no plaintext.
-        store.close().await;
-        for entry in std::fs::read_dir(dir.path()).unwrap() {
-            let bytes = std::fs::read(entry.unwrap().path()).unwrap();
-            assert!(!bytes.windows(8).any(|w| w == b"sk_live_"));
+        // The database file and its write-ahead log hold no plaintext.
+        let mut bytes = Vec::new();
+        for f in ["t.db", "t.db-wal"] {
+            bytes.extend(std::fs::read(dir.path().join(f)).unwrap_or_default());
         }
+        assert!(bytes.len() > 4096, "the database was read");
+        assert!(!bytes.windows(8).any(|w| w == b"sk_live_"));
     }
 
     #[tokio::test]
