@@ -504,6 +504,10 @@ pub async fn serve(
         prepared.state.checkpoint_key.clone(),
         Duration::from_secs(prepared.state.config.audit.checkpoint_interval_secs),
     );
+    crate::key_rotation::spawn_periodic(
+        store.clone(),
+        Duration::from_secs(prepared.state.config.security.dek_rotation_poll_secs),
+    );
     let app = build(prepared.state);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let server = axum::serve(

@@ -147,6 +147,9 @@ pub struct SecurityConfig {
     /// --finish` (docs/crypto.md). Never generated.
     pub previous_kek: String,
     pub previous_kek_file: String,
+    /// How often each node looks for unfinished DEK rotations to carry on
+    /// in the background (0: never; the CLI still runs them).
+    pub dek_rotation_poll_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -200,9 +200,32 @@ impl Store {
         Ok(status)
     }
 
+    /// The organization's unfinished DEK rotation, if any.
+    pub async fn dek_rotation_running(
+        &self,
+        org: &OrgId,
+    ) -> Result<Option<DekRotationStatus>, StoreError> {
+        let mut tx = self.pool.read().await?;
+        tx.bind_org(org.as_str()).await?;
+        running(&mut tx, org).await
+    }
+
+    /// Organizations with an unfinished DEK rotation, for the server's
+    /// background worker (one indexed read per organization).
+    pub async fn pending_dek_rotations(&self) -> Result<Vec<OrgId>, StoreError> {
+        let mut out = Vec::new();
+        for org in self.org_ids().await? {
+            if self.dek_rotation_running(&org).await?.is_some() {
+                out.push(org);
+            }
+        }
+        Ok(out)
+    }
+
     /// Runs the organization's unfinished DEK rotation, `batch` rows per
     /// transaction, for at most `max_batches` batches (`None`: to the end).
-    /// Returns where it stands; call again to resume.
+    /// Returns where it stands; call again to resume. `NotFound` when no
+    /// rotation is running (another worker may have just finished it).
     pub async fn run_dek_rotation(
         &self,
         org: &OrgId,
@@ -215,9 +238,7 @@ impl Store {
             if max_batches.is_some_and(|m| done >= m) {
                 let mut tx = self.pool.read().await?;
                 tx.bind_org(org.as_str()).await?;
-                return running(&mut tx, org)
-                    .await?
-                    .ok_or_else(|| StoreError::Config("no DEK rotation is running".into()));
+                return running(&mut tx, org).await?.ok_or(StoreError::NotFound);
             }
             let status = self.rotation_batch(org, batch).await?;
             done += 1;
@@ -237,9 +258,19 @@ impl Store {
         let now = crate::vault::wall_clock();
         let mut tx = self.pool.write().await?;
         tx.bind_org(org.as_str()).await?;
-        let mut status = running(&mut tx, org).await?.ok_or_else(|| {
-            StoreError::Config("no DEK rotation is running for this organization".into())
-        })?;
+        // Several workers (the CLI, every server node) may run the same
+        // rotation: one batch at a time, each reading the cursor the last
+        // one committed. SQLite's write transaction already excludes others.
+        if let Tx::Postgres(t) = &mut tx {
+            sqlx::query(
+                "SELECT 1 FROM dek_rotations WHERE org_id = $1 AND finished_at IS NULL FOR UPDATE",
+            )
+            .bind(org.as_str())
+            .execute(&mut **t)
+            .await?;
+        }
+        // None: another worker finished it meanwhile.
+        let mut status = running(&mut tx, org).await?.ok_or(StoreError::NotFound)?;
         let new_key = KeyId::parse_hex(&status.new_key_id)
             .ok_or_else(|| StoreError::Corrupt("rotation key id".into()))?;
         let columns: Vec<&EncryptedColumn> = org_columns().collect();

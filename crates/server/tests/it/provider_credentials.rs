@@ -178,3 +178,70 @@ async fn lifecycle_roles_and_bad_input() {
     assert!(!text.contains("0123456789abcdef0123456789abWXYZ"));
     assert!(text.contains("WXYZ"), "the audit trail shows the last four");
 }
+
+/// A DEK rotation started and abandoned (the CLI stopped) is carried to the
+/// end by the running server, and every credential stays usable.
+#[tokio::test]
+async fn the_server_finishes_an_abandoned_dek_rotation() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = crate::harness::config(dir.path());
+    config.security.dek_rotation_poll_secs = 1;
+    let server = TestServer::start_with(config, dir).await;
+    let org = server.new_org("Rotating").await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let (s, v) = server
+            .call(
+                &org.key,
+                Method::POST,
+                "/v1/provider-credentials",
+                Some(body(
+                    "retell",
+                    json!({"api_key": format!("sk_rotate_{i}_0123456789abcdef")}),
+                )),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        ids.push(v["id"].as_str().unwrap().to_owned());
+    }
+    let org_id = tollgate_core::OrgId::parse(&org.id).unwrap();
+    let store = server.store();
+    let started = store
+        .start_dek_rotation(&org_id, server.state.now())
+        .await
+        .unwrap();
+    // The operator's command died after one batch of two.
+    let partial = store.run_dek_rotation(&org_id, 2, Some(1)).await.unwrap();
+    assert!(!partial.finished);
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while store.dek_rotation_running(&org_id).await.unwrap().is_some() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server did not finish the rotation"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let events = server.audit_events(&org).await;
+    let retired = events
+        .iter()
+        .find(|e| e["action"] == "vault.dek_retired")
+        .expect("the retirement is audited");
+    assert_eq!(retired["details"]["active_key_id"], started.new_key_id);
+    assert_eq!(retired["details"]["values_resealed"], 5);
+    let actor = store
+        .authenticate_api_key(&org.key, server.state.now())
+        .await
+        .unwrap();
+    for (i, id) in ids.iter().enumerate() {
+        let got = store
+            .scope(&actor)
+            .with_provider_secret(
+                &tollgate_core::id::ProviderCredentialId::parse(id).unwrap(),
+                async |_, s: &tollgate_store::SecretFields| s.get("api_key").map(str::to_owned),
+            )
+            .await
+            .unwrap();
+        assert_eq!(got, Some(format!("sk_rotate_{i}_0123456789abcdef")));
+    }
+}
