@@ -65,6 +65,10 @@ enum KeysCommand {
         #[arg(long)]
         finish: bool,
     },
+    /// List every data key (system scope and each organization): status,
+    /// and the KEKs that wrap it. Exits 1 if a live key has no wrap under
+    /// the configured KEK (run `rotate-kek --finish` only when this passes).
+    Status,
     /// Make a new data key for an organization (new values are sealed with
     /// it at once), re-encrypt its existing values in batches, and retire
     /// the old key when nothing references it. Resumes an unfinished rotation.
@@ -463,6 +467,47 @@ async fn keys(command: KeysCommand, config: &tollgate_server::Config) -> anyhow:
                 "Next: on every node set security.kek_file={} and security.previous_kek_file=<the old KEK file>,                  restart the nodes one at a time, then run `tollgate keys rotate-kek --finish` with that configuration.",
                 path.display()
             );
+        }
+        KeysCommand::Status => {
+            let current = store.kek_ids()?;
+            let keys = store.data_keys().await?;
+            let mut lacking = 0;
+            println!(
+                "configured KEK {} (held: {})",
+                current[0],
+                current.join(", ")
+            );
+            for k in &keys {
+                let scope = k
+                    .org_id
+                    .as_ref()
+                    .map_or_else(|| "system".to_owned(), |o| o.to_string());
+                let live = k.status != "retired";
+                if live && !k.kek_ids.contains(&current[0]) {
+                    lacking += 1;
+                }
+                println!(
+                    "{scope} {} {} wrapped by [{}]",
+                    k.id,
+                    k.status,
+                    k.kek_ids.join(", ")
+                );
+            }
+            for org in store.pending_dek_rotations().await? {
+                if let Some(r) = store.dek_rotation_running(&org).await? {
+                    println!(
+                        "{org}: DEK rotation to {} running, at {} after `{}` ({} re-encrypted)",
+                        r.new_key_id, r.column, r.after_record, r.resealed
+                    );
+                }
+            }
+            println!("{} data key(s)", keys.len());
+            if lacking > 0 {
+                anyhow::bail!(
+                    "{lacking} live data key(s) have no wrap under the configured KEK {}",
+                    current[0]
+                );
+            }
         }
         KeysCommand::RotateKek { .. } => {
             let report = store.finish_kek_rotation(now).await?;

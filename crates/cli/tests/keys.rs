@@ -246,11 +246,23 @@ async fn kek_rotation_with_the_server_running_keeps_every_credential_usable() {
     // previous KEK unwraps it until step 3.
     assert_usable(&node, &charlie, "charlie", &charlie_ids).await;
 
+    // Before step 3, the status names the key the new KEK does not wrap.
+    let (ok, out) = run(&switched, &["keys", "status"]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("1 live data key(s) have no wrap under the configured KEK"),
+        "{out}"
+    );
+    assert!(out.contains("3 data key(s)"), "{out}");
+
     // Step 3.
     let (ok, out) = run(&switched, &["keys", "rotate-kek", "--finish"]);
     assert!(ok, "{out}");
     assert!(out.contains("1 data key(s) newly wrapped"), "{out}");
     assert!(out.contains("3 wrap(s) under other KEKs deleted"), "{out}");
+
+    let (ok, out) = run(&switched, &["keys", "status"]);
+    assert!(ok, "{out}");
 
     // A node with the new KEK alone opens everything.
     let only_new = vars(

@@ -121,6 +121,47 @@ impl Store {
         Ok(report)
     }
 
+    /// Every data key of the system scope and of each organization, with
+    /// the KEKs that wrap it: what `tollgate keys status` shows, to check
+    /// that every live key has a wrap under the current KEK before the
+    /// old wraps are deleted.
+    pub async fn data_keys(&self) -> Result<Vec<crate::DataKeyInfo>, StoreError> {
+        let mut scopes: Vec<Option<OrgId>> = vec![None];
+        scopes.extend(self.org_ids().await?.into_iter().map(Some));
+        let mut out = Vec::new();
+        for org in scopes {
+            let mut tx = self.pool.read().await?;
+            if let Some(o) = &org {
+                tx.bind_org(o.as_str()).await?;
+            }
+            let scope = org.as_ref().map(|o| o.as_str()).unwrap_or("");
+            let keys = fetch_all!(
+                &mut tx,
+                (String, String, i64, Option<i64>),
+                "SELECT id, status, created_at, retired_at FROM data_keys \
+                 WHERE coalesce(org_id, '') = $1 ORDER BY created_at, id",
+                scope
+            )?;
+            for (id, status, created_at, retired_at) in keys {
+                let keks = fetch_all!(
+                    &mut tx,
+                    (String,),
+                    "SELECT kek_id FROM data_key_wraps WHERE key_id = $1 ORDER BY kek_id",
+                    id.clone()
+                )?;
+                out.push(crate::DataKeyInfo {
+                    id,
+                    org_id: org.clone(),
+                    status,
+                    created_at: UnixMicros(created_at),
+                    retired_at: retired_at.map(UnixMicros),
+                    kek_ids: keks.into_iter().map(|(k,)| k).collect(),
+                });
+            }
+        }
+        Ok(out)
+    }
+
     /// The ids of the KEKs this store holds, current first.
     pub fn kek_ids(&self) -> Result<Vec<String>, StoreError> {
         Ok(self
