@@ -57,7 +57,17 @@ pub async fn run(
     fp.update(parts.uri.path());
     fp.update([0]);
     fp.update(&bytes);
-    let fingerprint = fp.finalize().to_vec();
+    // Keyed: a body may hold a secret (a provider credential), and a plain
+    // hash of it in the database would let a copy of the database test
+    // guesses against it.
+    let digest: String = fp.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    // Token hashes are over `tg_…` strings; this prefix keeps the domains apart.
+    let fingerprint = state
+        .store
+        .hasher()
+        .hash(&format!("idempotency fingerprint {digest}"))
+        .mac
+        .to_vec();
     let scope = state.store.scope(actor);
     let lease = i64::try_from(state.config.server.request_timeout_secs).unwrap_or(600) + 30;
     let claim = match scope

@@ -185,6 +185,39 @@ async fn no_secret_reaches_logs_database_or_responses() {
         assert_eq!(v["last_four"].as_str().unwrap().len(), 4, "{v}");
         ids.push(v["id"].as_str().unwrap().to_owned());
     }
+    // Created under an Idempotency-Key: the request's fingerprint is kept,
+    // and a plain hash of a body holding a secret would let a copy of the
+    // database test guesses against the secret.
+    let idem_secret = format!("sk_live_{}", random_hex(32));
+    let idem_body = serde_json::to_vec(&json!({
+        "kind": "retell", "label": "idempotent", "policy": policy,
+        "secret": {"api_key": idem_secret},
+    }))
+    .unwrap();
+    let res = server
+        .http
+        .post(format!("{}/v1/provider-credentials", server.base))
+        .bearer_auth(&org.key)
+        .header("Idempotency-Key", "hygiene-credential-1")
+        .header("content-type", "application/json")
+        .body(idem_body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let text = res.text().await.unwrap();
+    responses.issued("idempotent credential", text, "");
+    let unkeyed: Vec<u8> = {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update("POST");
+        h.update([0]);
+        h.update("/v1/provider-credentials");
+        h.update([0]);
+        h.update(&idem_body);
+        h.finalize().to_vec()
+    };
+
     // Bad input around a secret: a bare string, a wrong field, a wrong type
     // elsewhere in the body. Each is refused without quoting the secret.
     for body in [
@@ -316,7 +349,21 @@ async fn no_secret_reaches_logs_database_or_responses() {
         ("twilio auth token", twilio_token.clone()),
         ("twilio account sid", twilio_sid.clone()),
         ("dnc key", dnc.clone()),
+        ("idempotent credential key", idem_secret.clone()),
     ];
+    let raw_db: Vec<u8> = ["tollgate.db", "tollgate.db-wal"]
+        .iter()
+        .flat_map(|f| std::fs::read(server.data_dir.path().join(f)).unwrap_or_default())
+        .collect();
+    assert!(
+        !raw_db.windows(32).any(|w| w == unkeyed.as_slice()),
+        "an unkeyed hash of a secret-bearing body is stored"
+    );
+    let unkeyed_hex: String = unkeyed.iter().map(|b| format!("{b:02x}")).collect();
+    assert!(
+        !stored.as_ref().is_some_and(|db| db.contains(&unkeyed_hex)),
+        "an unkeyed hash of a secret-bearing body is stored (hex)"
+    );
     let log_text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
     assert!(
         log_text.contains("provider refused") && log_text.contains("twilio call failed"),
