@@ -40,6 +40,11 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Rotate the keys of envelope encryption (docs/crypto.md), online.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Print the version.
     Version,
     /// Redact standard input to standard output (no server or database).
@@ -55,6 +60,44 @@ enum Command {
         /// Print the map of removals (kind, byte offsets; never values) as JSON on standard error.
         #[arg(long)]
         findings: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Step 1: wrap every data key under a new key-encryption key as well as
+    /// the current one (no sealed data is read), and record the new KEK as
+    /// the database's. Running servers keep working. Step 2: configure every
+    /// node with `security.kek_file` = the new file and
+    /// `security.previous_kek_file` = the old one, restarting them one at a
+    /// time. Step 3: `rotate-kek --finish` deletes the old wraps; then remove
+    /// the previous KEK from the configuration and destroy it.
+    RotateKek {
+        /// The new KEK (base64 of 32 bytes, mode 0600); created with a fresh
+        /// random key when the file does not exist.
+        #[arg(long, required_unless_present = "finish", conflicts_with = "finish")]
+        new_kek_file: Option<PathBuf>,
+        /// Step 3: delete every wrap by a KEK other than the configured one.
+        #[arg(long)]
+        finish: bool,
+    },
+    /// List every data key (system scope and each organization): status,
+    /// and the KEKs that wrap it. Exits 1 if a live key has no wrap under
+    /// the configured KEK (run `rotate-kek --finish` only when this passes).
+    Status,
+    /// Make a new data key for an organization (new values are sealed with
+    /// it at once), re-encrypt its existing values in batches, and retire
+    /// the old key when nothing references it. Resumes an unfinished rotation.
+    RotateDek {
+        #[arg(long)]
+        org: String,
+        /// Values per transaction.
+        #[arg(long, default_value_t = 500)]
+        batch_size: u32,
+        /// Stop after this many batches (run again to resume), to spread the
+        /// work over maintenance windows.
+        #[arg(long)]
+        max_batches: Option<u32>,
     },
 }
 
@@ -401,8 +444,139 @@ async fn run(command: Command, config: tollgate_server::Config) -> anyhow::Resul
             eprintln!("{count} events exported");
             Ok(())
         }
+        Command::Keys { command } => keys(command, &config).await,
         Command::Config { .. } | Command::Version | Command::Redact { .. } => Ok(()),
     }
+}
+
+async fn keys(command: KeysCommand, config: &tollgate_server::Config) -> anyhow::Result<()> {
+    use tollgate_server::keys as k;
+    let store = tollgate_server::open_store(config, false).await?.store;
+    let now = tollgate_server::app::now();
+    match command {
+        KeysCommand::RotateKek {
+            new_kek_file: Some(path),
+            ..
+        } => {
+            let current = store.kek_ids()?;
+            let (new, created) = k::kek_from_file_or_new(&path)?;
+            if current.iter().any(|id| id == new.id()) {
+                anyhow::bail!(
+                    "{} holds a KEK this server already uses (id {}); give a new one",
+                    path.display(),
+                    new.id()
+                );
+            }
+            if created {
+                println!("created {} (mode 0600) with a new KEK", path.display());
+            }
+            let report = store
+                .rotate_kek(std::sync::Arc::new(new.envelope()), false, now)
+                .await?;
+            let mut ids = vec![new.id()];
+            ids.extend(current.iter().map(String::as_str));
+            if let tollgate_store::KeyCheck::Mismatch { recorded } =
+                store.check_key(k::KEK, &ids, now).await?
+            {
+                anyhow::bail!("the database records KEK {recorded}, which is not configured here");
+            }
+            println!(
+                "KEK {} -> {}: {} data key(s) wrapped under the new KEK, {} already were.",
+                current[0],
+                new.id(),
+                report.wrapped,
+                report.already
+            );
+            println!(
+                "Next: on every node set security.kek_file={} and security.previous_kek_file=<the old KEK file>,                  restart the nodes one at a time, then run `tollgate keys rotate-kek --finish` with that configuration.",
+                path.display()
+            );
+        }
+        KeysCommand::Status => {
+            let current = store.kek_ids()?;
+            let keys = store.data_keys().await?;
+            let mut lacking = 0;
+            println!(
+                "configured KEK {} (held: {})",
+                current[0],
+                current.join(", ")
+            );
+            for k in &keys {
+                let scope = k
+                    .org_id
+                    .as_ref()
+                    .map_or_else(|| "system".to_owned(), |o| o.to_string());
+                let live = k.status != "retired";
+                if live && !k.kek_ids.contains(&current[0]) {
+                    lacking += 1;
+                }
+                println!(
+                    "{scope} {} {} wrapped by [{}]",
+                    k.id,
+                    k.status,
+                    k.kek_ids.join(", ")
+                );
+            }
+            for org in store.pending_dek_rotations().await? {
+                if let Some(r) = store.dek_rotation_running(&org).await? {
+                    println!(
+                        "{org}: DEK rotation to {} running, at {} after `{}` ({} re-encrypted)",
+                        r.new_key_id, r.column, r.after_record, r.resealed
+                    );
+                }
+            }
+            println!("{} data key(s)", keys.len());
+            if lacking > 0 {
+                anyhow::bail!(
+                    "{lacking} live data key(s) have no wrap under the configured KEK {}",
+                    current[0]
+                );
+            }
+        }
+        KeysCommand::RotateKek { .. } => {
+            let report = store.finish_kek_rotation(now).await?;
+            println!(
+                "KEK {}: {} data key(s) newly wrapped, {} wrap(s) under other KEKs deleted.                  Remove security.previous_kek(_file) from the configuration and destroy the old KEK.",
+                store.kek_ids()?[0],
+                report.wrapped,
+                report.retired_wraps
+            );
+        }
+        KeysCommand::RotateDek {
+            org,
+            batch_size,
+            max_batches,
+        } => {
+            let org_id =
+                tollgate_core::OrgId::parse(&org).map_err(|e| anyhow::anyhow!("--org: {e}"))?;
+            let started = store.start_dek_rotation(&org_id, now).await?;
+            println!(
+                "{org_id}: sealing with data key {}; re-encrypting from {} after `{}` ({} done before)",
+                started.new_key_id, started.column, started.after_record, started.resealed
+            );
+            let status = store
+                .run_dek_rotation(&org_id, batch_size, max_batches)
+                .await?;
+            if status.finished {
+                println!(
+                    "{org_id}: done, {} value(s) re-encrypted; retired key(s): {}",
+                    status.resealed,
+                    if status.retired.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        status.retired.join(", ")
+                    }
+                );
+            } else {
+                println!(
+                    "{org_id}: stopped at {} after `{}` ({} re-encrypted); run again to resume",
+                    status.column, status.after_record, status.resealed
+                );
+            }
+        }
+    }
+    store.close().await;
+    Ok(())
 }
 
 /// The organization named by `--org`, or every organization.

@@ -171,6 +171,9 @@ id_kinds! {
     RedactionPolicyId / RedactionPolicyKind = "rdp_";
     /// One extraction result submitted for a call.
     ExtractionId / ExtractionKind = "ext_";
+    /// A stored credential of an outside provider (voice platform,
+    /// telephony, DNC data).
+    ProviderCredentialId / ProviderCredentialKind = "pcr_";
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ pub mod email;
 pub mod envelope;
 pub mod id;
 pub mod rate_limit;
+pub mod scrub;
 pub mod time;
 pub mod token;
 pub mod totp;

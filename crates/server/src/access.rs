@@ -147,6 +147,26 @@ pub const ROUTES: &[RouteRule] = &[
     public_limited("POST", "/oauth/introspect"),
     public_limited("POST", "/oauth/revoke"),
     public("GET", "/.well-known/oauth-authorization-server"),
+    org("GET", "/v1/provider-credentials", Some(OrgAdmin), Admin),
+    org("POST", "/v1/provider-credentials", Some(OrgAdmin), Admin),
+    org(
+        "GET",
+        "/v1/provider-credentials/{credential_id}",
+        Some(OrgAdmin),
+        Admin,
+    ),
+    org(
+        "PUT",
+        "/v1/provider-credentials/{credential_id}",
+        Some(OrgAdmin),
+        Admin,
+    ),
+    org(
+        "DELETE",
+        "/v1/provider-credentials/{credential_id}",
+        Some(OrgAdmin),
+        Admin,
+    ),
     // Issue 9: redaction on every write path.
     org(
         "POST",

@@ -137,6 +137,15 @@ pub fn routes() -> OpenApiRouter<AppState> {
             api::calls::list_extractions,
             api::calls::submit_extraction
         ))
+        .routes(routes!(
+            api::provider_credentials::list_provider_credentials,
+            api::provider_credentials::create_provider_credential
+        ))
+        .routes(routes!(
+            api::provider_credentials::get_provider_credential,
+            api::provider_credentials::replace_provider_credential,
+            api::provider_credentials::delete_provider_credential
+        ))
 }
 
 /// The sign-in pages and the dashboard: HTML, not part of the API document,
@@ -484,7 +493,11 @@ pub async fn open_store(config: &Config, migrate: bool) -> anyhow::Result<Opened
         ..Default::default()
     };
     let created = keys.created.clone();
-    let vault = tollgate_store::Vault::new(Arc::new(keys.kek.envelope()), Vec::new());
+    let mut previous_keks: Vec<Arc<dyn tollgate_core::envelope::KeyEncryptionKey>> = Vec::new();
+    if let Some(previous) = &keys.previous_kek {
+        previous_keks.push(Arc::new(previous.envelope()));
+    }
+    let vault = tollgate_store::Vault::new(Arc::new(keys.kek.envelope()), previous_keks);
     let store = Store::open(&url, &settings, Arc::new(keys.token_hasher))
         .await
         .context("opening the database")?
@@ -497,7 +510,13 @@ pub async fn open_store(config: &Config, migrate: bool) -> anyhow::Result<Opened
     }
     let t = now();
     for (purpose, ids) in [
-        (keys::KEK, vec![keys.kek.id().to_owned()]),
+        (
+            keys::KEK,
+            std::iter::once(&keys.kek)
+                .chain(&keys.previous_kek)
+                .map(|k| k.id().to_owned())
+                .collect(),
+        ),
         (
             keys::TOKEN_HASH,
             store.hasher().key_ids().map(str::to_owned).collect(),
@@ -558,6 +577,10 @@ pub async fn serve(
         store.clone(),
         prepared.state.checkpoint_key.clone(),
         Duration::from_secs(prepared.state.config.audit.checkpoint_interval_secs),
+    );
+    crate::key_rotation::spawn_periodic(
+        store.clone(),
+        Duration::from_secs(prepared.state.config.security.dek_rotation_poll_secs),
     );
     let app = build(prepared.state);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();

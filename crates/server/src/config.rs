@@ -33,6 +33,7 @@ pub const SECRET_KEYS: &[&str] = &[
     "database.url",
     "database.migration_url",
     "security.kek",
+    "security.previous_kek",
     "security.token_hash_keys",
     "security.audit_signing_key",
     "redis.url",
@@ -211,6 +212,13 @@ pub struct SecurityConfig {
     pub audit_signing_key: String,
     pub audit_signing_key_file: String,
     pub security_contact: String,
+    /// The KEK before a rotation, accepted until `tollgate keys rotate-kek
+    /// --finish` (docs/crypto.md). Never generated.
+    pub previous_kek: String,
+    pub previous_kek_file: String,
+    /// How often each node looks for unfinished DEK rotations to carry on
+    /// in the background (0: never; the CLI still runs them).
+    pub dek_rotation_poll_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -499,6 +507,7 @@ impl Config {
             &mut shown.database.url,
             &mut shown.database.migration_url,
             &mut shown.security.kek,
+            &mut shown.security.previous_kek,
             &mut shown.security.token_hash_keys,
             &mut shown.security.audit_signing_key,
             &mut shown.redis.url,

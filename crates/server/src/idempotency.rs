@@ -125,7 +125,7 @@ pub async fn run(
 
 /// Prefixes of the secrets Tollgate shows once. A kept response never holds
 /// one: its replay tells the client what happened, not the secret again.
-const SECRET_PREFIXES: &[&str] = &["tg_live_", "tg_boot_"];
+const SECRET_PREFIXES: &[&str] = &["tg_live_", "tg_boot_", "tg_ocs_", "tg_oat_", "whsec_"];
 const REDACTED: &str = "[shown only in the first response]";
 
 fn without_secrets(body: &[u8]) -> Vec<u8> {
@@ -163,5 +163,8 @@ mod tests {
         );
         assert!(kept.contains(r#""id":"key_1""#));
         assert!(without_secrets(b"not json tg_live_x").is_empty());
+        let client = br#"{"client":{"client_id":"ocl_1"},"client_secret":"tg_ocs_abc_secret"}"#;
+        let kept = String::from_utf8(without_secrets(client)).unwrap();
+        assert!(!kept.contains("tg_ocs_abc_secret"), "{kept}");
     }
 }

@@ -52,6 +52,8 @@ impl Kek {
 
 pub struct Keys {
     pub kek: Kek,
+    /// The KEK before a rotation, while one is under way.
+    pub previous_kek: Option<Kek>,
     pub token_hasher: TokenHasher,
     pub checkpoint_key: tollgate_core::checkpoint::CheckpointKey,
     /// Files created by this start (first start of an embedded deployment).
@@ -105,6 +107,7 @@ fn load_with(
         "security.kek",
     )?;
     let kek = Kek::new(decode_key(&kek_text).context("security.kek")?);
+    let previous_kek = previous_kek(config)?;
     let hash_text = secret_text(
         &config.security.token_hash_keys,
         &config.security.token_hash_keys_file,
@@ -138,10 +141,49 @@ fn load_with(
     );
     Ok(Keys {
         kek,
+        previous_kek,
         token_hasher,
         checkpoint_key,
         created,
     })
+}
+
+/// The optional previous KEK: configured during a rotation only, never
+/// generated.
+fn previous_kek(config: &Config) -> anyhow::Result<Option<Kek>> {
+    let s = &config.security;
+    if s.previous_kek.is_empty() && s.previous_kek_file.is_empty() {
+        return Ok(None);
+    }
+    let text = if s.previous_kek.is_empty() {
+        read_key_file(Path::new(&s.previous_kek_file), "security.previous_kek")?
+    } else {
+        Zeroizing::new(s.previous_kek.clone())
+    };
+    Ok(Some(Kek::new(
+        decode_key(&text).context("security.previous_kek")?,
+    )))
+}
+
+/// A key from a file that must exist and be private (mode 0600).
+pub fn read_key_file(path: &Path, name: &str) -> anyhow::Result<Zeroizing<String>> {
+    check_private(path).with_context(|| format!("{name}: {}", path.display()))?;
+    Ok(Zeroizing::new(fs::read_to_string(path).with_context(
+        || format!("{name}: cannot read {}", path.display()),
+    )?))
+}
+
+/// A KEK from a private file, created with a fresh random key (mode 0600)
+/// when missing: the new key of a KEK rotation.
+pub fn kek_from_file_or_new(path: &Path) -> anyhow::Result<(Kek, bool)> {
+    if path.exists() {
+        let text = read_key_file(path, "the new KEK")?;
+        return Ok((Kek::new(decode_key(&text).context("the new KEK")?), false));
+    }
+    let mut key = Zeroizing::new([0u8; 32]);
+    getrandom::fill(key.as_mut()).map_err(|e| anyhow::anyhow!("randomness unavailable: {e}"))?;
+    write_private(path, &Zeroizing::new(STANDARD.encode(key.as_ref())))?;
+    Ok((Kek::new(key), true))
 }
 
 fn decode_key(text: &str) -> anyhow::Result<Zeroizing<[u8; 32]>> {

@@ -10,6 +10,7 @@ pub mod checkpoints;
 pub mod config;
 pub mod error;
 pub mod idempotency;
+pub mod key_rotation;
 pub mod keys;
 pub mod mail;
 pub mod rate_limit;

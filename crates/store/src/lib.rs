@@ -17,6 +17,8 @@ mod members;
 mod migrate;
 mod oauth;
 mod orgs;
+mod provider_credentials;
+mod rotation;
 mod scope;
 mod sign_in;
 mod vault;
@@ -42,6 +44,10 @@ pub use members::{Member, MemberInvite};
 pub use migrate::{MigrationReport, migrate};
 pub use oauth::{IssuedToken, NewOAuthClient, OAuthClient, TokenInfo};
 pub use orgs::{HIPAA_RETENTION_DAYS, MIN_RETENTION_DAYS, Org, OrgPatch, effective_retention_days};
+pub use provider_credentials::{
+    NewProviderCredential, ProviderCredential, ReplaceProviderCredential, SecretFields, last_four,
+};
+pub use rotation::{DekRotationStatus, KekRotationReport};
 pub use scope::{Actor, Ctx, OrgScope, Principal};
 pub use sign_in::{
     AccessReviewRow, IssuedLink, LinkPurpose, LinkState, NewSession, OrgChoice, RedeemFailure,

@@ -12,9 +12,6 @@
 //! The format and the associated data are those of
 //! [`tollgate_core::envelope`]; docs/crypto.md describes both.
 
-// Used by the provider credentials of the next commit.
-#![allow(dead_code)]
-
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -66,6 +63,10 @@ impl Vault {
     /// The id of the KEK that wraps new keys.
     pub fn kek_id(&self) -> &str {
         self.keks[0].id()
+    }
+
+    pub(crate) fn current(&self) -> Arc<dyn KeyEncryptionKey> {
+        self.keks[0].clone()
     }
 
     pub fn kek_ids(&self) -> Vec<&str> {
@@ -197,7 +198,10 @@ impl EncryptedColumn {
 
 /// Every encrypted column of the schema. Add a column here when you declare
 /// one; key rotation walks this list.
-pub(crate) const ENCRYPTED_COLUMNS: &[&EncryptedColumn] = &[&crate::sign_in::TOTP_SECRET];
+pub(crate) const ENCRYPTED_COLUMNS: &[&EncryptedColumn] = &[
+    &crate::provider_credentials::SECRET_COLUMN,
+    &crate::sign_in::TOTP_SECRET,
+];
 
 impl Store {
     pub(crate) fn vault(&self) -> Result<&Vault, StoreError> {
@@ -336,30 +340,57 @@ async fn active_key(
         if let Some((id,)) = found {
             return key_by_id(vault, tx, parse_key_id(&id)?, scope).await;
         }
-        let id = KeyId(*random_bytes::<16>()?);
-        let dek = DataKey::new(id, random_bytes::<32>()?);
-        let wraps = vault.wrap_all(&dek, scope).await?;
-        let now = wall_clock();
-        let inserted = exec!(
-            &mut *tx,
-            "INSERT INTO data_keys (id, org_id, status, created_at) VALUES ($1, $2, 'active', $3) \
-             ON CONFLICT DO NOTHING",
-            id.to_string(),
-            scope_org(&scope),
-            now.0
-        )?;
-        if inserted == 0 {
+        match insert_key(vault, tx, scope, wall_clock()).await? {
+            Some(key) => return Ok(key),
             // Another transaction created the scope's first key meanwhile.
-            continue;
+            None => continue,
         }
-        insert_wraps(tx, &id, &scope, &wraps, now).await?;
-        let key = Arc::new(dek);
-        vault.remember(scope_org(&scope), key.clone());
-        return Ok(key);
     }
     Err(StoreError::Corrupt(
         "the scope's active data key vanished while being created".into(),
     ))
+}
+
+/// Inserts a new active key for `scope`, wrapped by every KEK held; `None`
+/// when the scope already has an active key (another transaction's).
+async fn insert_key(
+    vault: &Vault,
+    tx: &mut Tx,
+    scope: KeyScope<'_>,
+    now: UnixMicros,
+) -> Result<Option<Arc<DataKey>>, StoreError> {
+    let id = KeyId(*random_bytes::<16>()?);
+    let dek = DataKey::new(id, random_bytes::<32>()?);
+    let wraps = vault.wrap_all(&dek, scope).await?;
+    let inserted = exec!(
+        &mut *tx,
+        "INSERT INTO data_keys (id, org_id, status, created_at) VALUES ($1, $2, 'active', $3) \
+         ON CONFLICT DO NOTHING",
+        id.to_string(),
+        scope_org(&scope),
+        now.0
+    )?;
+    if inserted == 0 {
+        return Ok(None);
+    }
+    insert_wraps(tx, &id, &scope, &wraps, now).await?;
+    let key = Arc::new(dek);
+    vault.remember(scope_org(&scope), key.clone());
+    Ok(Some(key))
+}
+
+/// A new active key for `scope`, whose previous active key the caller has
+/// just demoted (a DEK rotation).
+pub(crate) async fn create_key(
+    vault: &Vault,
+    tx: &mut Tx,
+    scope: KeyScope<'_>,
+    now: UnixMicros,
+) -> Result<KeyId, StoreError> {
+    insert_key(vault, tx, scope, now)
+        .await?
+        .map(|k| k.id())
+        .ok_or(StoreError::Conflict("data_key_active"))
 }
 
 async fn insert_wraps(
@@ -385,7 +416,7 @@ async fn insert_wraps(
 }
 
 /// The data key `id`, which must belong to `scope` and not be retired.
-async fn key_by_id(
+pub(crate) async fn key_by_id(
     vault: &Vault,
     tx: &mut Tx,
     id: KeyId,
@@ -461,6 +492,9 @@ pub(crate) mod tests {
     use tollgate_core::envelope::SealError;
     use tollgate_core::token::{HashKey, TokenHasher};
 
+    pub(crate) const ORG_A: &str = "org_000000000000000000000000aa";
+    pub(crate) const ORG_B: &str = "org_000000000000000000000000bb";
+
     pub(crate) fn kek(n: u8) -> Arc<dyn KeyEncryptionKey> {
         Arc::new(LocalKek::new(Zeroizing::new([n; 32])))
     }
@@ -476,7 +510,7 @@ pub(crate) mod tests {
         let previous = keks[1..].iter().map(|n| kek(*n)).collect();
         let store = store.with_vault(Vault::new(kek(keks[0]), previous));
         let mut tx = store.pool.write().await.unwrap();
-        for org in ["org_a", "org_b"] {
+        for org in [ORG_A, ORG_B] {
             exec!(
                 &mut tx,
                 "INSERT INTO organizations (id, name, created_at, updated_at) VALUES ($1, $1, 0, 0) \
@@ -520,47 +554,41 @@ pub(crate) mod tests {
     async fn seal_open_and_one_key_per_scope() {
         let dir = tempfile::tempdir().unwrap();
         let store = store(dir.path(), &[7]).await;
-        let a = Aad::org("org_a", "t", "r1", "f");
-        let s1 = seal_in(&store, "org_a", a, b"one").await;
-        let s2 = seal_in(&store, "org_a", a, b"two").await;
+        let a = Aad::org(ORG_A, "t", "r1", "f");
+        let s1 = seal_in(&store, ORG_A, a, b"one").await;
+        let s2 = seal_in(&store, ORG_A, a, b"two").await;
         assert_eq!(envelope::key_id_of(&s1), envelope::key_id_of(&s2));
         assert_ne!(s1[17..29], s2[17..29], "fresh nonces");
-        let b = Aad::org("org_b", "t", "r1", "f");
-        let sb = seal_in(&store, "org_b", b, b"bee").await;
+        let b = Aad::org(ORG_B, "t", "r1", "f");
+        let sb = seal_in(&store, ORG_B, b, b"bee").await;
         assert_ne!(envelope::key_id_of(&s1), envelope::key_id_of(&sb));
         let sys = Aad::system("users", "usr_1", "totp_seed");
-        let ss = seal_in(&store, "org_a", sys, b"seed").await;
-        assert_eq!(&**open_in(&store, "org_a", a, &s1).await.unwrap(), b"one");
-        assert_eq!(&**open_in(&store, "org_b", b, &sb).await.unwrap(), b"bee");
-        assert_eq!(
-            &**open_in(&store, "org_b", sys, &ss).await.unwrap(),
-            b"seed"
-        );
+        let ss = seal_in(&store, ORG_A, sys, b"seed").await;
+        assert_eq!(&**open_in(&store, ORG_A, a, &s1).await.unwrap(), b"one");
+        assert_eq!(&**open_in(&store, ORG_B, b, &sb).await.unwrap(), b"bee");
+        assert_eq!(&**open_in(&store, ORG_B, sys, &ss).await.unwrap(), b"seed");
 
         // A fresh process (empty cache) unwraps the stored keys.
         let again = Store {
             vault: Some(Arc::new(Vault::new(kek(7), vec![]))),
             ..store.clone()
         };
-        assert_eq!(&**open_in(&again, "org_a", a, &s2).await.unwrap(), b"two");
-        assert_eq!(
-            &**open_in(&again, "org_a", sys, &ss).await.unwrap(),
-            b"seed"
-        );
+        assert_eq!(&**open_in(&again, ORG_A, a, &s2).await.unwrap(), b"two");
+        assert_eq!(&**open_in(&again, ORG_A, sys, &ss).await.unwrap(), b"seed");
     }
 
     #[tokio::test]
     async fn moved_values_fail_cleanly_and_are_audited() {
         let dir = tempfile::tempdir().unwrap();
         let store = store(dir.path(), &[7]).await;
-        let a = Aad::org("org_a", "t", "r1", "f");
-        let sealed = seal_in(&store, "org_a", a, b"secret").await;
+        let a = Aad::org(ORG_A, "t", "r1", "f");
+        let sealed = seal_in(&store, ORG_A, a, b"secret").await;
         // Another row, another field, another org (whose key it is not).
         for (org, aad) in [
-            ("org_a", Aad::org("org_a", "t", "r2", "f")),
-            ("org_a", Aad::org("org_a", "t", "r1", "g")),
-            ("org_b", Aad::org("org_b", "t", "r1", "f")),
-            ("org_a", Aad::system("t", "r1", "f")),
+            (ORG_A, Aad::org(ORG_A, "t", "r2", "f")),
+            (ORG_A, Aad::org(ORG_A, "t", "r1", "g")),
+            (ORG_B, Aad::org(ORG_B, "t", "r1", "f")),
+            (ORG_A, Aad::system("t", "r1", "f")),
         ] {
             let err = open_in(&store, org, aad, &sealed).await.unwrap_err();
             assert!(
@@ -571,17 +599,17 @@ pub(crate) mod tests {
         let mut tampered = sealed.clone();
         *tampered.last_mut().unwrap() ^= 1;
         assert!(matches!(
-            open_in(&store, "org_a", a, &tampered).await,
+            open_in(&store, ORG_A, a, &tampered).await,
             Err(StoreError::Sealed(SealError::Rejected))
         ));
         assert!(matches!(
-            open_in(&store, "org_a", a, &sealed[..10]).await,
+            open_in(&store, ORG_A, a, &sealed[..10]).await,
             Err(StoreError::Sealed(SealError::Malformed))
         ));
         let mut unknown = sealed.clone();
         unknown[1] ^= 1;
         assert!(matches!(
-            open_in(&store, "org_a", a, &unknown).await,
+            open_in(&store, ORG_A, a, &unknown).await,
             Err(StoreError::Corrupt(_))
         ));
         // Each failure of an org value is an audit event of that org.
@@ -615,7 +643,7 @@ pub(crate) mod tests {
         };
         let mut tx = store.pool.write().await.unwrap();
         let err = store
-            .seal(&mut tx, Aad::org("org_a", "t", "r", "f"), b"x")
+            .seal(&mut tx, Aad::org(ORG_A, "t", "r", "f"), b"x")
             .await
             .unwrap_err();
         assert!(matches!(err, StoreError::Config(_)));
@@ -625,14 +653,14 @@ pub(crate) mod tests {
     async fn a_server_with_another_kek_cannot_open() {
         let dir = tempfile::tempdir().unwrap();
         let store = store(dir.path(), &[7]).await;
-        let a = Aad::org("org_a", "t", "r1", "f");
-        let sealed = seal_in(&store, "org_a", a, b"secret").await;
+        let a = Aad::org(ORG_A, "t", "r1", "f");
+        let sealed = seal_in(&store, ORG_A, a, b"secret").await;
         let other = Store {
             vault: Some(Arc::new(Vault::new(kek(8), vec![]))),
             ..store.clone()
         };
         assert!(matches!(
-            open_in(&other, "org_a", a, &sealed).await,
+            open_in(&other, ORG_A, a, &sealed).await,
             Err(StoreError::Config(_))
         ));
     }

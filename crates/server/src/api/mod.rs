@@ -12,6 +12,7 @@ pub mod oauth_clients;
 pub mod org;
 // Issue 9: redaction on every write path.
 pub mod calls;
+pub mod provider_credentials;
 pub mod redaction;
 
 use serde::Serialize;

@@ -115,6 +115,23 @@ async fn every_route_denies_another_orgs_data() {
     assert_eq!(s, StatusCode::OK, "{v}");
     let a_policy = v["id"].as_str().unwrap().to_owned();
 
+    let a_provider_secret = "sk_alpha_provider_secret_0123456789";
+    let (s, created) = server
+        .call(
+            &a.key,
+            Method::POST,
+            "/v1/provider-credentials",
+            Some(json!({
+                "kind": "retell",
+                "label": "alpha retell",
+                "secret": {"api_key": a_provider_secret},
+                "policy": {"vendor_trains_on_data": false, "retention": "zero"},
+            })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{created}");
+    let a_credential_id = created["id"].as_str().unwrap().to_owned();
+
     // Every string that would betray org A if B ever saw it.
     let secrets: Vec<String> = vec![
         a.id.clone(),
@@ -133,6 +150,9 @@ async fn every_route_denies_another_orgs_data() {
         a_client_id.clone(),
         a_client_secret.clone(),
         a_access_token.clone(),
+        a_credential_id.clone(),
+        a_provider_secret.into(),
+        "alpha retell".into(),
         a_call.clone(),
         a_policy.clone(),
         "alpha-ext-call".into(),
@@ -410,6 +430,45 @@ async fn every_route_denies_another_orgs_data() {
         ),
     );
 
+    let provider_body = json!({
+        "kind": "retell",
+        "label": "bravo retell",
+        "secret": {"api_key": "sk_bravo_provider_secret_0123456789"},
+        "policy": {"vendor_trains_on_data": false, "retention": "zero"},
+    });
+    add(
+        "GET",
+        "/v1/provider-credentials",
+        own("/v1/provider-credentials", None, StatusCode::OK),
+    );
+    add(
+        "POST",
+        "/v1/provider-credentials",
+        own(
+            "/v1/provider-credentials",
+            Some(provider_body),
+            StatusCode::CREATED,
+        ),
+    );
+    add(
+        "GET",
+        "/v1/provider-credentials/{credential_id}",
+        foreign(format!("/v1/provider-credentials/{a_credential_id}"), None),
+    );
+    add(
+        "PUT",
+        "/v1/provider-credentials/{credential_id}",
+        foreign(
+            format!("/v1/provider-credentials/{a_credential_id}"),
+            Some(json!({"secret": {"api_key": "sk_bravo_overwrite_attempt_0123456789"}})),
+        ),
+    );
+    add(
+        "DELETE",
+        "/v1/provider-credentials/{credential_id}",
+        foreign(format!("/v1/provider-credentials/{a_credential_id}"), None),
+    );
+
     let missing: Vec<_> = routes.iter().filter(|r| !cases.contains_key(*r)).collect();
     assert!(
         missing.is_empty(),
@@ -530,6 +589,23 @@ async fn every_route_denies_another_orgs_data() {
         )
         .await;
     assert_eq!((s, &client["revoked_at"]), (StatusCode::OK, &Value::Null));
+    let (s, credential) = server
+        .call(
+            &a.key,
+            Method::GET,
+            &format!("/v1/provider-credentials/{a_credential_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (
+            s,
+            credential["last_four"].as_str(),
+            credential["updated_at"] == credential["created_at"]
+        ),
+        (StatusCode::OK, Some("6789"), true),
+        "B's attempts changed A's credential"
+    );
     let (s, t) = server
         .call(
             &a.key,

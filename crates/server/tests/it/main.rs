@@ -12,6 +12,7 @@ mod lifecycle;
 mod limits;
 mod oauth;
 mod postgres;
+mod provider_credentials;
 mod redaction;
 mod roles;
 mod sign_in;
