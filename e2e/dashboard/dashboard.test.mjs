@@ -459,6 +459,7 @@ test('dashboard in a real browser, with real email', { timeout: 170_000 }, async
       ['/ui/settings', 'Organization settings'],
       ['/ui/access-review', 'Access review'],
       ['/ui/audit', 'Audit log'],
+      ['/ui/provider-credentials', 'Provider credentials'],
     ];
     for (const [path, title] of pages) {
       const res = await page.goto(`${BASE}${path}`);

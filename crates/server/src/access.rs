@@ -236,6 +236,18 @@ pub const ROUTES: &[RouteRule] = &[
     page("GET", "/ui/access-review", Admin),
     page("GET", "/ui/access-review.csv", Admin),
     page("GET", "/ui/audit", Admin),
+    page("GET", "/ui/provider-credentials", Admin),
+    page("POST", "/ui/provider-credentials", Admin),
+    page(
+        "POST",
+        "/ui/provider-credentials/{credential_id}/replace",
+        Admin,
+    ),
+    page(
+        "POST",
+        "/ui/provider-credentials/{credential_id}/delete",
+        Admin,
+    ),
 ];
 
 pub fn rule_for(method: &str, path: &str) -> Option<&'static RouteRule> {

@@ -197,6 +197,18 @@ pub fn ui_routes() -> Router<AppState> {
         .route("/ui/access-review", get(pages::access_review))
         .route("/ui/access-review.csv", get(pages::access_review_csv))
         .route("/ui/audit", get(pages::audit))
+        .route(
+            "/ui/provider-credentials",
+            get(pages::provider_credentials).post(pages::create_provider_credential),
+        )
+        .route(
+            "/ui/provider-credentials/{credential_id}/replace",
+            post(pages::replace_provider_credential),
+        )
+        .route(
+            "/ui/provider-credentials/{credential_id}/delete",
+            post(pages::delete_provider_credential),
+        )
 }
 
 /// The OpenAPI document as served at /openapi.json.

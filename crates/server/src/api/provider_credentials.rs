@@ -22,15 +22,15 @@ use crate::app::AppState;
 use crate::error::{ApiError, Problem};
 
 /// One kind of provider and the secret fields it takes.
-struct KindSpec {
-    kind: &'static str,
-    required: &'static [&'static str],
-    optional: &'static [&'static str],
+pub(crate) struct KindSpec {
+    pub kind: &'static str,
+    pub required: &'static [&'static str],
+    pub optional: &'static [&'static str],
     /// The field whose last four characters are shown.
-    main: &'static str,
+    pub main: &'static str,
 }
 
-const KINDS: &[KindSpec] = &[
+pub(crate) const KINDS: &[KindSpec] = &[
     KindSpec {
         kind: "retell",
         required: &["api_key"],
@@ -102,7 +102,7 @@ pub struct DataPolicy {
 }
 
 impl DataPolicy {
-    fn validate(self) -> Result<serde_json::Value, ApiError> {
+    pub(crate) fn validate(self) -> Result<serde_json::Value, ApiError> {
         match (self.retention, self.retention_days) {
             (Retention::Limited, Some(1..=3650)) => {}
             (Retention::Limited, _) => {
@@ -178,7 +178,7 @@ pub struct ReplaceProviderCredentialBody {
     pub policy: Option<DataPolicy>,
 }
 
-fn spec(kind: &str) -> Result<&'static KindSpec, ApiError> {
+pub(crate) fn spec(kind: &str) -> Result<&'static KindSpec, ApiError> {
     KINDS.iter().find(|k| k.kind == kind).ok_or_else(|| {
         ApiError::invalid(format!(
             "`kind` must be one of: {}.",
@@ -189,7 +189,10 @@ fn spec(kind: &str) -> Result<&'static KindSpec, ApiError> {
 
 /// Checks the secret fields of `spec`. Error messages name fields, never
 /// values (a value put in the wrong field is still a secret).
-fn secret_fields(spec: &KindSpec, raw: serde_json::Value) -> Result<SecretFields, ApiError> {
+pub(crate) fn secret_fields(
+    spec: &KindSpec,
+    raw: serde_json::Value,
+) -> Result<SecretFields, ApiError> {
     let mut out = BTreeMap::new();
     // Not typed in the body: serde's type errors quote the value, and a
     // secret sent as a bare string would come back in the message.

@@ -51,6 +51,9 @@ fn notice(q: &NoticeQuery) -> Option<&'static str> {
         "totp-removed" => "Two-factor authentication is off.",
         "key-revoked" => "API key revoked.",
         "saved" => "Settings saved.",
+        "credential-saved" => "Credential saved. It cannot be shown again.",
+        "credential-replaced" => "Secret replaced.",
+        "credential-deleted" => "Credential deleted.",
         "switched" => "Organization switched.",
         _ => return None,
     })
@@ -1017,4 +1020,270 @@ pub async fn audit(
         })
         .collect();
     render(StatusCode::OK, &AuditPage { nav, events, all })
+}
+
+pub struct CredentialRow {
+    pub id: String,
+    pub kind: String,
+    pub label: String,
+    pub last_four: String,
+    pub policy: String,
+    pub updated: String,
+    pub fields: Vec<&'static str>,
+}
+
+#[derive(Template)]
+#[template(path = "provider_credentials.html")]
+struct CredentialsPage {
+    nav: Nav,
+    creds: Vec<CredentialRow>,
+    kinds: Vec<(&'static str, String)>,
+    fields: Vec<&'static str>,
+    error: Option<String>,
+}
+
+/// Every secret field name any provider kind takes, once each.
+fn all_secret_fields() -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = Vec::new();
+    for k in crate::api::provider_credentials::KINDS {
+        for f in k.required.iter().chain(k.optional) {
+            if !out.contains(f) {
+                out.push(f);
+            }
+        }
+    }
+    out
+}
+
+fn policy_summary(p: &serde_json::Value) -> String {
+    let trains = if p["vendor_trains_on_data"] == serde_json::Value::Bool(true) {
+        "vendor trains on data"
+    } else {
+        "no training on data"
+    };
+    let retention = match p["retention"].as_str() {
+        Some("limited") => format!("kept {} days", p["retention_days"]),
+        Some("zero") => "zero retention".into(),
+        _ => "vendor's default retention".into(),
+    };
+    format!("{trains}; {retention}")
+}
+
+async fn credentials_page(
+    state: &AppState,
+    actor: &Actor,
+    session: &Session,
+    q: &NoticeQuery,
+    error: Option<String>,
+) -> Response {
+    use crate::api::provider_credentials::{KINDS, spec};
+    let nav = page!(state, actor, session, "credentials", q);
+    let list = tryp!(
+        state
+            .store
+            .scope(actor)
+            .list_provider_credentials(None, 500)
+            .await
+    );
+    let creds = list
+        .into_iter()
+        .map(|c| CredentialRow {
+            id: c.id.to_string(),
+            fields: spec(&c.kind)
+                .map(|s| s.required.iter().chain(s.optional).copied().collect())
+                .unwrap_or_default(),
+            kind: c.kind,
+            label: c.label,
+            last_four: c.last_four,
+            policy: policy_summary(&c.policy),
+            updated: rfc3339_minutes(c.updated_at),
+        })
+        .collect();
+    let kinds = KINDS
+        .iter()
+        .map(|k| {
+            let fields: Vec<&str> = k.required.iter().chain(k.optional).copied().collect();
+            (k.kind, fields.join(", "))
+        })
+        .collect();
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    render(
+        status,
+        &CredentialsPage {
+            nav,
+            creds,
+            kinds,
+            fields: all_secret_fields(),
+            error,
+        },
+    )
+}
+
+pub async fn provider_credentials(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Extension(session): Extension<Session>,
+    Query(q): Query<NoticeQuery>,
+) -> Response {
+    credentials_page(&state, &actor, &session, &q, None).await
+}
+
+/// The secret fields a form carries (`secret_<name>`, non-empty only), as
+/// the JSON object the API validation takes. Values stay out of errors.
+fn form_secret(pairs: &[(String, String)]) -> serde_json::Value {
+    let mut map = serde_json::Map::new();
+    for (k, v) in pairs {
+        if let Some(name) = k.strip_prefix("secret_")
+            && !v.is_empty()
+        {
+            map.insert(name.to_owned(), serde_json::Value::String(v.clone()));
+        }
+    }
+    serde_json::Value::Object(map)
+}
+
+/// Form values may hold a secret: overwritten before they are freed.
+fn wipe(mut pairs: Vec<(String, String)>) {
+    use zeroize::Zeroize;
+    for (_, v) in &mut pairs {
+        v.zeroize();
+    }
+}
+
+fn form_value<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+pub async fn create_provider_credential(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Extension(session): Extension<Session>,
+    RequestCtx(ctx): RequestCtx,
+    axum::extract::RawForm(raw): axum::extract::RawForm,
+) -> Response {
+    use crate::api::provider_credentials::{DataPolicy, Retention, secret_fields, spec};
+    let raw = Zeroizing::new(raw.to_vec());
+    let pairs = form_pairs(&raw);
+    let result = (|| {
+        let spec = spec(form_value(&pairs, "kind").unwrap_or_default())?;
+        let label = crate::api::clean_text(
+            "label",
+            form_value(&pairs, "label").unwrap_or_default(),
+            100,
+        )?;
+        let retention = match form_value(&pairs, "retention") {
+            Some("zero") => Retention::Zero,
+            Some("limited") => Retention::Limited,
+            _ => Retention::VendorDefault,
+        };
+        let days = form_value(&pairs, "retention_days")
+            .filter(|d| !d.is_empty())
+            .map(|d| d.parse::<u32>())
+            .transpose()
+            .map_err(|_| crate::error::ApiError::invalid("Retention days must be a number."))?;
+        let policy = DataPolicy {
+            vendor_trains_on_data: form_value(&pairs, "vendor_trains_on_data").is_some(),
+            retention,
+            retention_days: days,
+        }
+        .validate()?;
+        let secret = secret_fields(spec, form_secret(&pairs))?;
+        Ok::<_, crate::error::ApiError>(tollgate_store::NewProviderCredential {
+            kind: spec.kind.to_owned(),
+            label,
+            secret,
+            main_field: spec.main.to_owned(),
+            policy,
+        })
+    })();
+    wipe(pairs);
+    let input = match result {
+        Ok(i) => i,
+        Err(e) => {
+            let msg = e.detail.unwrap_or_else(|| "The form is invalid.".into());
+            return credentials_page(&state, &actor, &session, &NoticeQuery::default(), Some(msg))
+                .await;
+        }
+    };
+    tryp!(
+        state
+            .store
+            .scope(&actor)
+            .create_provider_credential(input, &ctx)
+            .await
+    );
+    see_other("/ui/provider-credentials?done=credential-saved")
+}
+
+pub async fn replace_provider_credential(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Extension(session): Extension<Session>,
+    RequestCtx(ctx): RequestCtx,
+    Path(id): Path<String>,
+    axum::extract::RawForm(raw): axum::extract::RawForm,
+) -> Response {
+    use crate::api::provider_credentials::{secret_fields, spec};
+    let Ok(id) = tollgate_core::id::Id::<tollgate_core::id::ProviderCredentialKind>::parse(&id)
+    else {
+        return fail(&StoreError::NotFound);
+    };
+    let scope = state.store.scope(&actor);
+    let current = tryp!(scope.get_provider_credential(&id).await);
+    let raw = Zeroizing::new(raw.to_vec());
+    let pairs = form_pairs(&raw);
+    let secret = match spec(&current.kind)
+        .and_then(|s| secret_fields(s, form_secret(&pairs)).map(|f| (s, f)))
+    {
+        Ok(v) => v,
+        Err(e) => {
+            wipe(pairs);
+            let msg = e.detail.unwrap_or_else(|| "The form is invalid.".into());
+            return credentials_page(&state, &actor, &session, &NoticeQuery::default(), Some(msg))
+                .await;
+        }
+    };
+    wipe(pairs);
+    tryp!(
+        scope
+            .replace_provider_credential(
+                &id,
+                tollgate_store::ReplaceProviderCredential {
+                    main_field: secret.0.main.to_owned(),
+                    secret: secret.1,
+                    label: None,
+                    policy: None,
+                },
+                &ctx,
+            )
+            .await
+    );
+    see_other("/ui/provider-credentials?done=credential-replaced")
+}
+
+pub async fn delete_provider_credential(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    RequestCtx(ctx): RequestCtx,
+    Path(id): Path<String>,
+) -> Response {
+    let Ok(id) = tollgate_core::id::Id::<tollgate_core::id::ProviderCredentialKind>::parse(&id)
+    else {
+        return fail(&StoreError::NotFound);
+    };
+    tryp!(
+        state
+            .store
+            .scope(&actor)
+            .delete_provider_credential(&id, &ctx)
+            .await
+    );
+    see_other("/ui/provider-credentials?done=credential-deleted")
 }

@@ -527,6 +527,17 @@ async fn dashboard_routes_answer_another_orgs_objects_with_404() {
         .id
         .to_string();
 
+    let (s, cred) = server
+        .call(
+            &a.key,
+            Method::POST,
+            "/v1/provider-credentials",
+            Some(json!({"kind": "retell", "label": "alpha", "secret": {"api_key": "key_alpha_0123456789abcdef"},
+                        "policy": {"vendor_trains_on_data": false, "retention": "zero"}})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{cred}");
+    let a_credential = cred["id"].as_str().unwrap().to_owned();
     let mut b = Browser::new(&server);
     b.sign_in(&b_org.owner_email).await;
     let mut covered = 0;
@@ -539,9 +550,19 @@ async fn dashboard_routes_answer_another_orgs_objects_with_404() {
             .path
             .replace("{member_id}", &a_member)
             .replace("{session_id}", &a_session)
-            .replace("{key_id}", &a.key_id);
+            .replace("{key_id}", &a.key_id)
+            .replace("{credential_id}", &a_credential);
         let (s, _, _) = match r.method {
-            "POST" => b.post(&path, &[("role", "viewer")]).await,
+            "POST" => {
+                b.post(
+                    &path,
+                    &[
+                        ("role", "viewer"),
+                        ("secret_api_key", "key_bravo_overwrite_0123456789"),
+                    ],
+                )
+                .await
+            }
             _ => {
                 let (s, body) = b.get(&path).await;
                 (s, body, String::new())
@@ -550,7 +571,7 @@ async fn dashboard_routes_answer_another_orgs_objects_with_404() {
         assert_eq!(s, StatusCode::NOT_FOUND, "{} {path}", r.method);
         covered += 1;
     }
-    assert_eq!(covered, 5, "a new dashboard route with an id needs a case");
+    assert_eq!(covered, 7, "a new dashboard route with an id needs a case");
     // Nothing of A changed.
     let (_, m) = server
         .call(
@@ -570,9 +591,107 @@ async fn dashboard_routes_answer_another_orgs_objects_with_404() {
         )
         .await;
     assert_eq!(k["revoked_at"], Value::Null);
+    let (s, c) = server
+        .call(
+            &a.key,
+            Method::GET,
+            &format!("/v1/provider-credentials/{a_credential}"),
+            None,
+        )
+        .await;
+    assert_eq!((s, c["last_four"].as_str()), (StatusCode::OK, Some("cdef")));
+    assert_eq!(
+        c["updated_at"], c["created_at"],
+        "B's replace attempt changed nothing"
+    );
     assert_eq!(
         a_browser.get("/ui").await.0,
         StatusCode::OK,
         "A's session survived"
     );
+}
+
+#[tokio::test]
+async fn provider_credentials_are_written_from_the_dashboard_and_never_shown() {
+    let server = TestServer::start().await;
+    let org = server.new_org("Creds").await;
+    let mut b = Browser::new(&server);
+    b.sign_in(&org.owner_email).await;
+    let secret = "twilio_token_never_shown_0123456789";
+    let (s, _, location) = b
+        .post(
+            "/ui/provider-credentials",
+            &[
+                ("kind", "twilio"),
+                ("label", "Twilio main"),
+                ("secret_account_sid", "AC0123456789abcdef0123456789abcdef"),
+                ("secret_auth_token", secret),
+                ("retention", "limited"),
+                ("retention_days", "30"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (s, location.as_str()),
+        (
+            StatusCode::SEE_OTHER,
+            "/ui/provider-credentials?done=credential-saved"
+        )
+    );
+    let (s, page) = b.get("/ui/provider-credentials").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        page.contains("Twilio main") && page.contains("…6789") && page.contains("kept 30 days")
+    );
+    assert!(!page.contains(secret) && !page.contains("AC0123456789abcdef"));
+    // A bad form says what is wrong without repeating any value.
+    let (s, page, _) = b
+        .post(
+            "/ui/provider-credentials",
+            &[
+                ("kind", "twilio"),
+                ("label", "x"),
+                ("secret_auth_token", "only_one_field_given_123456"),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("account_sid") && !page.contains("only_one_field_given"));
+    // Replace and delete from the page.
+    let (_, list) = server
+        .call(&org.key, Method::GET, "/v1/provider-credentials", None)
+        .await;
+    let id = list["data"][0]["id"].as_str().unwrap().to_owned();
+    let (s, _, _) = b
+        .post(
+            &format!("/ui/provider-credentials/{id}/replace"),
+            &[
+                ("secret_account_sid", "AC0123456789abcdef0123456789abcdef"),
+                ("secret_auth_token", "a_new_token_value_ending_wxyz"),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let (_, one) = server
+        .call(
+            &org.key,
+            Method::GET,
+            &format!("/v1/provider-credentials/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(one["last_four"], "wxyz");
+    let (s, _, _) = b
+        .post(&format!("/ui/provider-credentials/{id}/delete"), &[])
+        .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let (s, _) = server
+        .call(
+            &org.key,
+            Method::GET,
+            &format!("/v1/provider-credentials/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
 }
