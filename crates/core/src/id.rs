@@ -162,6 +162,14 @@ id_kinds! {
     EventId / EventKind = "evt_";
     /// A registered OAuth client (client credentials grant).
     OAuthClientId / OAuthClientKind = "ocl_";
+    /// A lead: a number to call, with its consent evidence.
+    LeadId / LeadKind = "lead_";
+    /// A calling campaign.
+    CampaignId / CampaignKind = "cmp_";
+    /// An entry of an organization's suppression list.
+    SuppressionId / SuppressionKind = "sup_";
+    /// One decision of the dial gate.
+    DialCheckId / DialCheckKind = "dck_";
 }
 
 #[cfg(test)]

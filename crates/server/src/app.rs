@@ -120,6 +120,28 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(api::oauth::introspect))
         .routes(routes!(api::oauth::revoke))
         .routes(routes!(api::oauth::metadata))
+        .routes(routes!(api::leads::list_leads, api::leads::create_leads))
+        .routes(routes!(api::leads::get_lead))
+        .routes(routes!(
+            api::campaigns::list_campaigns,
+            api::campaigns::create_campaign
+        ))
+        .routes(routes!(
+            api::campaigns::get_campaign,
+            api::campaigns::patch_campaign
+        ))
+        .routes(routes!(
+            api::suppressions::list_suppressions,
+            api::suppressions::create_suppression
+        ))
+        .routes(routes!(api::suppressions::remove_suppression))
+        .routes(routes!(api::suppressions::record_opt_out))
+        .routes(routes!(api::gate::create_dial_check))
+        .routes(routes!(api::gate::get_dial_check))
+        .routes(routes!(
+            api::gate::get_gate_settings,
+            api::gate::patch_gate_settings
+        ))
 }
 
 /// The OpenAPI document as served at /openapi.json.
@@ -412,7 +434,8 @@ pub async fn open_store(config: &Config, migrate: bool) -> anyhow::Result<Opened
     let created = keys.created.clone();
     let store = Store::open(&url, &settings, Arc::new(keys.token_hasher))
         .await
-        .context("opening the database")?;
+        .context("opening the database")?
+        .with_number_hasher(tollgate_store::NumberHasher::derive(keys.kek.bytes()));
     store.check_least_privilege().await?;
     if !store.migrations_current().await? {
         bail!(

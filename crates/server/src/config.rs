@@ -24,6 +24,7 @@ const SECTIONS: &[&str] = &[
     "redis",
     "oauth",
     "log",
+    "gate",
 ];
 
 /// Settings that hold secrets: they get `_FILE` variants and are never printed.
@@ -49,6 +50,15 @@ pub struct Config {
     pub redis: RedisConfig,
     pub oauth: OAuthConfig,
     pub log: LogConfig,
+    pub gate: GateConfig,
+}
+
+/// The dial gate (the `[gate]` section).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GateConfig {
+    /// No dial may start within this many minutes of a calling window's end.
+    pub safety_margin_minutes: u16,
 }
 
 /// OAuth 2.1 client credentials (the `[oauth]` section).
@@ -333,6 +343,10 @@ impl Config {
         anyhow::ensure!(
             (60..=86_400).contains(&self.oauth.access_token_ttl_secs),
             "oauth.access_token_ttl_secs must be between 60 and 86400"
+        );
+        anyhow::ensure!(
+            self.gate.safety_margin_minutes <= 120,
+            "gate.safety_margin_minutes must be between 0 and 120"
         );
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|e| anyhow::anyhow!("log.level: {e}"))?;

@@ -11,6 +11,7 @@ mod audit;
 mod auth;
 mod bootstrap;
 pub(crate) mod db;
+mod gate;
 mod idempotency;
 mod keys;
 mod members;
@@ -30,6 +31,12 @@ pub use audit::{ApiCall, AuditFilter, AuditPage, ChainReport, StoredEvent};
 pub use auth::AuthFailure;
 pub use bootstrap::{BootstrapInput, BootstrapOutcome, BootstrapState};
 pub use db::{Backend, PoolSettings};
+pub use gate::{
+    Campaign, CampaignPatch, CampaignSpec, DayWindows, DialCheck, DialRequest, DncAnswer,
+    GateSettings, GateSettingsPatch, ImportChunk, Lead, ListVersionRecord, MAX_CAP_WINDOW_HOURS,
+    NewLead, NewSuppression, NumberHasher, ReasonRecord, Suppression, SuppressionList,
+    SuppressionSource,
+};
 pub use idempotency::IdempotencyClaim;
 pub use keys::{KeyCheck, recorded_key_purposes};
 pub use members::{Member, MemberInvite};
@@ -91,6 +98,8 @@ impl From<IdError> for StoreError {
 pub struct Store {
     pool: db::Pool,
     hasher: Arc<TokenHasher>,
+    /// The dial gate's number-hash key ([`Store::with_number_hasher`]).
+    numbers: Option<Arc<NumberHasher>>,
 }
 
 impl Store {
@@ -103,6 +112,7 @@ impl Store {
         Ok(Store {
             pool: db::Pool::open(url, settings).await?,
             hasher,
+            numbers: None,
         })
     }
 
@@ -116,6 +126,7 @@ impl Store {
         Ok(Store {
             pool: db::Pool::open(url, &settings).await?,
             hasher: self.hasher.clone(),
+            numbers: self.numbers.clone(),
         })
     }
 

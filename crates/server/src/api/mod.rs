@@ -4,12 +4,16 @@
 pub mod api_keys;
 pub mod audit;
 pub mod bootstrap;
+pub mod campaigns;
 pub mod extract;
+pub mod gate;
+pub mod leads;
 pub mod members;
 pub mod meta;
 pub mod oauth;
 pub mod oauth_clients;
 pub mod org;
+pub mod suppressions;
 
 use serde::Serialize;
 use utoipa::ToSchema;
