@@ -6,6 +6,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tollgate_server::config;
 
+mod import;
+
 #[derive(Parser)]
 #[command(
     name = "tollgate",
@@ -38,8 +40,34 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Work with leads.
+    Leads {
+        #[command(subcommand)]
+        command: LeadsCommand,
+    },
     /// Print the version.
     Version,
+}
+
+#[derive(Subcommand)]
+enum LeadsCommand {
+    /// Import leads from a CSV file (header row required; a `phone` column,
+    /// optional state, zip, name, consent_* and ebr_* columns, any other
+    /// column kept as a declared field). Streams in bounded memory; bad rows
+    /// are reported by line number on standard output (JSON Lines) and
+    /// skipped; progress on standard error. Exits 1 when a row was rejected.
+    Import {
+        file: PathBuf,
+        /// The organization (`org_…`).
+        #[arg(long)]
+        org: String,
+        /// The campaign the leads belong to (`cmp_…`).
+        #[arg(long)]
+        campaign: String,
+        /// Act as this member (`mem_…`); default: the first owner.
+        #[arg(long)]
+        member: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -375,6 +403,34 @@ async fn run(command: Command, config: tollgate_server::Config) -> anyhow::Resul
             }
             out.flush()?;
             eprintln!("{count} events exported");
+            Ok(())
+        }
+        Command::Leads {
+            command:
+                LeadsCommand::Import {
+                    file,
+                    org,
+                    campaign,
+                    member,
+                },
+        } => {
+            let store = tollgate_server::open_store(&config, false).await?.store;
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            let summary = import::run(
+                &store,
+                &org,
+                &campaign,
+                member.as_deref(),
+                &file,
+                tollgate_server::app::now,
+                &mut out,
+            )
+            .await?;
+            std::io::Write::flush(&mut out)?;
+            if summary.rejected > 0 {
+                eprintln!("{} rows rejected; see the report", summary.rejected);
+                std::process::exit(1);
+            }
             Ok(())
         }
         Command::Config { .. } | Command::Version => Ok(()),

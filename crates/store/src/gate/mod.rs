@@ -81,6 +81,30 @@ impl crate::Store {
     }
 }
 
+impl crate::Store {
+    /// An operator actor (the CLI) for the organization's longest-standing
+    /// owner, for operator tasks such as a lead import when no member is
+    /// named. Never reachable from HTTP.
+    pub async fn operator_actor_for_first_owner(
+        &self,
+        org_id: &tollgate_core::OrgId,
+    ) -> Result<crate::Actor, StoreError> {
+        let mut tx = self.pool.read().await?;
+        tx.bind_org(org_id.as_str()).await?;
+        let (member,) = crate::db::fetch_optional!(
+            &mut tx,
+            (String,),
+            "SELECT id FROM memberships WHERE org_id = $1 AND role = 'owner' AND status = 'active' \
+             ORDER BY created_at, id LIMIT 1",
+            org_id.as_str()
+        )?
+        .ok_or(StoreError::NotFound)?;
+        drop(tx);
+        self.operator_actor_for_member(org_id, &tollgate_core::MemberId::parse(&member)?)
+            .await
+    }
+}
+
 fn ts(micros: i64) -> jiff::Timestamp {
     jiff::Timestamp::from_microsecond(micros).unwrap_or(jiff::Timestamp::MIN)
 }
