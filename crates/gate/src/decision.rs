@@ -13,6 +13,8 @@
 //! is `unknown_timezone`). Errors while loading facts are the caller's to
 //! turn into [`Decision::internal_error`].
 
+use std::borrow::Cow;
+
 use jiff::Timestamp;
 use serde::Serialize;
 use tollgate_rules::{
@@ -76,20 +78,21 @@ impl Code {
     }
 }
 
-/// One reason for a denial.
+/// One reason for a denial. Static text where possible: a denial is the
+/// common answer and must stay cheap.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Reason {
     pub code: Code,
-    pub detail: String,
+    pub detail: Cow<'static, str>,
     /// The rules row it comes from (`FL-HOURS`, `FL-CAP`), when it does.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub rule_id: Option<String>,
+    pub rule_id: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub citation: Option<String>,
+    pub citation: Option<&'static str>,
 }
 
 impl Reason {
-    fn new(code: Code, detail: impl Into<String>) -> Reason {
+    fn new(code: Code, detail: impl Into<Cow<'static, str>>) -> Reason {
         Reason {
             code,
             detail: detail.into(),
@@ -339,7 +342,9 @@ pub fn decide(rules: &'static Rules, f: &Facts<'_>, at: Timestamp) -> Decision {
     let mut req = HoursRequest::new(f.candidates, channel, at);
     req.campaign_window = f.campaign.window;
     req.safety_margin_minutes = f.safety_margin_minutes;
-    req.find_next_allowed = false;
+    // Only time reasons follow: search the hours' next opening now, in the
+    // same evaluation, unless some other reason already rules time out.
+    req.find_next_allowed = reasons.is_empty();
     let hours = rules.check_hours(&req);
     hours_reasons(rules, &hours, &mut reasons);
     let caps = rules.check_frequency_caps(f.candidates.states, channel, at, f.number_attempts);
@@ -347,7 +352,7 @@ pub fn decide(rules: &'static Rules, f: &Facts<'_>, at: Timestamp) -> Decision {
 
     let allowed = reasons.is_empty();
     let next_allowed = if !allowed && reasons.iter().all(|r| r.code.is_time_only()) {
-        next_allowed(rules, f, req, at)
+        next_allowed(rules, f, req, &hours)
     } else {
         None
     };
@@ -435,24 +440,17 @@ fn hours_reasons(rules: &'static Rules, h: &tollgate_rules::HoursDecision, out: 
     for id in h.rules_denying.iter() {
         let rule = rules.hours_rule(id);
         let (code, detail) = match rule.window {
-            None => (Code::RestrictedDay, "no calls on this day".to_owned()),
-            Some((s, e)) => (
+            None => (Code::RestrictedDay, "no calls on this day under this rule"),
+            Some(_) => (
                 Code::OutsideHours,
-                format!(
-                    "outside {:02}:{:02}-{:02}:{:02} ({} clock) in at least one candidate zone",
-                    s / 60,
-                    s % 60,
-                    e / 60,
-                    e % 60,
-                    rule.clock_name
-                ),
+                "outside this rule's calling window in at least one candidate zone",
             ),
         };
         out.push(Reason {
             code,
-            detail,
-            rule_id: Some(rule.id.clone()),
-            citation: Some(rule.citation.clone()),
+            detail: Cow::Borrowed(detail),
+            rule_id: Some(rule.id.as_str()),
+            citation: Some(rule.citation.as_str()),
         });
     }
     if h.campaign_window_denied {
@@ -474,14 +472,14 @@ fn cap_reasons(
         let rule = &rules.frequency_caps()[i];
         out.push(Reason {
             code: Code::FrequencyCap,
-            detail: format!(
+            detail: Cow::Owned(format!(
                 "{} attempts to this number within {} hours reached ({})",
                 rule.cap.max_attempts,
                 rule.cap.window.as_hours(),
                 rule.jurisdiction
-            ),
-            rule_id: Some(rule.id.clone()),
-            citation: Some(rule.citation.clone()),
+            )),
+            rule_id: Some(rule.id.as_str()),
+            citation: Some(rule.citation.as_str()),
         });
     }
     for cap in f.campaign.caps {
@@ -506,15 +504,24 @@ fn next_allowed(
     rules: &'static Rules,
     f: &Facts<'_>,
     mut req: HoursRequest<'_>,
-    at: Timestamp,
+    first: &tollgate_rules::HoursDecision,
 ) -> Option<Timestamp> {
     req.find_next_allowed = true;
     let channel = req.channel;
+    let at = req.at;
     let mut t = at;
-    for _ in 0..NEXT_ALLOWED_ROUNDS {
-        req.at = t;
-        let h = rules.check_hours(&req);
-        let hours_ok_at = if h.allowed { t } else { h.next_allowed? };
+    for round in 0..NEXT_ALLOWED_ROUNDS {
+        let hours_ok_at = if round == 0 {
+            if first.allowed {
+                t
+            } else {
+                first.next_allowed?
+            }
+        } else {
+            req.at = t;
+            let h = rules.check_hours(&req);
+            if h.allowed { t } else { h.next_allowed? }
+        };
         let state = rules.check_frequency_caps(f.candidates.states, channel, t, f.number_attempts);
         let mut caps_ok_at = state.retry_at.unwrap_or(t);
         for cap in f.campaign.caps {

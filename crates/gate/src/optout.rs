@@ -91,33 +91,36 @@ const PHRASES: &[(&str, &[&str])] = &[
     ("stop calling", &["stop", "caling"]),
 ];
 
-/// Returns the opt-out found in `text`, if any. Linear in the input.
+/// Returns the opt-out found in `text`, if any. Linear in the input; one
+/// allocation (the word list).
 pub fn detect_opt_out(text: &str) -> Option<OptOutMatch> {
-    let words = normalise(text);
+    let mut buf = String::with_capacity(text.len().min(MAX_CHARS * 4));
+    let words = normalise(text, &mut buf);
     if words.is_empty() {
         return None;
     }
+    let word = |r: &(usize, usize)| &buf[r.0..r.1];
     // Phrases first, for the more informative `matched`.
     for (name, phrase) in PHRASES {
-        if words.windows(phrase.len()).any(|w| w == *phrase) {
+        if words
+            .windows(phrase.len())
+            .any(|w| w.iter().zip(phrase.iter()).all(|(r, p)| word(r) == *p))
+        {
             return Some(OptOutMatch { matched: name });
         }
     }
     for (name, forms) in ANYWHERE {
         if words
             .iter()
-            .any(|w| forms.iter().any(|f| collapse(f) == *w))
+            .any(|r| forms.iter().any(|f| same_collapsed(word(r), f)))
         {
             return Some(OptOutMatch { matched: name });
         }
     }
-    let content: Vec<&String> = words
-        .iter()
-        .filter(|w| !FILLER.contains(&w.as_str()))
-        .collect();
-    if content.len() == 1 {
+    let mut content = words.iter().filter(|r| !FILLER.contains(&word(r)));
+    if let (Some(only), None) = (content.next(), content.next()) {
         for (name, forms) in ALONE {
-            if forms.iter().any(|f| collapse(f) == *content[0]) {
+            if forms.iter().any(|f| same_collapsed(word(only), f)) {
                 return Some(OptOutMatch { matched: name });
             }
         }
@@ -125,42 +128,57 @@ pub fn detect_opt_out(text: &str) -> Option<OptOutMatch> {
     None
 }
 
-/// Lower-case words of letters only: apostrophes vanish ("don't" -> "dont"),
-/// other punctuation separates, repeated letters collapse ("call" -> "cal",
-/// "stoooop" -> "stop"). Keyword lists are written in the same form.
-fn normalise(text: &str) -> Vec<String> {
+/// Longest text examined, in characters; opt-outs are short.
+const MAX_CHARS: usize = 10_000;
+
+/// Lower-case words of letters only, written into `buf`; returns their byte
+/// ranges. Apostrophes vanish ("don't" -> "dont"), other punctuation
+/// separates, repeated letters collapse ("call" -> "cal", "stoooop" ->
+/// "stop"). Keyword lists are compared in the same collapsed form.
+fn normalise(text: &str, buf: &mut String) -> Vec<(usize, usize)> {
     let mut words = Vec::new();
-    let mut cur = String::new();
-    for ch in text.chars().take(10_000) {
+    let mut start = 0;
+    let mut last: Option<char> = None;
+    for ch in text.chars().take(MAX_CHARS) {
         if ch.is_alphabetic() {
             for l in ch.to_lowercase() {
-                if !cur.ends_with(l) {
-                    cur.push(l);
+                if last != Some(l) {
+                    buf.push(l);
+                    last = Some(l);
                 }
             }
         } else if matches!(ch, '\'' | '\u{2019}' | '\u{2018}' | '`') {
             continue;
-        } else if ch == '-' && cur == "opt" {
+        } else if ch == '-' && &buf[start..] == "opt" {
             // "opt-out" is one keyword.
             continue;
-        } else if !cur.is_empty() {
-            words.push(std::mem::take(&mut cur));
+        } else if buf.len() > start {
+            words.push((start, buf.len()));
+            start = buf.len();
+            last = None;
         }
     }
-    if !cur.is_empty() {
-        words.push(cur);
+    if buf.len() > start {
+        words.push((start, buf.len()));
     }
     words
 }
 
-fn collapse(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars().filter(|c| c.is_alphabetic()) {
-        if !out.ends_with(c) {
-            out.push(c);
+/// `word` (already collapsed) equals `form` with its repeated letters and
+/// non-letters dropped.
+fn same_collapsed(word: &str, form: &str) -> bool {
+    let mut w = word.chars();
+    let mut last = None;
+    for c in form.chars().filter(|c| c.is_alphabetic()) {
+        if last == Some(c) {
+            continue;
+        }
+        last = Some(c);
+        if w.next() != Some(c) {
+            return false;
         }
     }
-    out
+    w.next().is_none()
 }
 
 #[cfg(test)]

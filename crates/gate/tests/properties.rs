@@ -104,6 +104,7 @@ proptest! {
     #[test]
     fn allowed_means_inside_every_window_in_every_zone(
         loc in location(), at in instant(), w in window(), (ch, v) in voice(), margin in 0u16..30,
+        samples in proptest::collection::vec(0.0f64..1.0, 8),
     ) {
         let c = written_consent();
         let mut f = facts(&c, rules().candidates(&loc));
@@ -132,15 +133,28 @@ proptest! {
             if before > at {
                 prop_assert!(!decide(rules(), &f, before).allowed, "{before} already allowed");
             }
+            // Random instants before the answer are denied too: the search
+            // never jumps over an allowed minute.
+            let span = next.as_second() - at.as_second();
+            for q in &samples {
+                let x = Timestamp::from_second(at.as_second() + (span as f64 * q) as i64).unwrap();
+                prop_assert!(x == at || !decide(rules(), &f, x).allowed, "{x} allowed before next {next}");
+            }
         }
     }
 
     #[test]
     fn removing_a_zone_never_wrongly_allows(
         loc in location(), at in instant(), pick in any::<prop::sample::Index>(),
+        extra in proptest::collection::vec(any::<prop::sample::Index>(), 1..3),
     ) {
         let c = written_consent();
-        let full = rules().candidates(&loc);
+        let mut full = rules().candidates(&loc);
+        // Extra zones (a moved lead, a ported number) so every case has several.
+        let all: Vec<_> = rules().all_zones().iter().collect();
+        for e in &extra {
+            full.zones.insert(all[e.index(all.len())]);
+        }
         let zones: Vec<_> = full.zones.iter().collect();
         prop_assume!(zones.len() >= 2);
         let removed = zones[pick.index(zones.len())];

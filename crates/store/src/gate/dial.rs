@@ -112,9 +112,9 @@ fn record(
             .iter()
             .map(|r| ReasonRecord {
                 code: r.code.as_str().to_owned(),
-                detail: r.detail.clone(),
-                rule_id: r.rule_id.clone(),
-                citation: r.citation.clone(),
+                detail: r.detail.to_string(),
+                rule_id: r.rule_id.map(str::to_owned),
+                citation: r.citation.map(str::to_owned),
             })
             .collect(),
         at: d.at.to_string(),
