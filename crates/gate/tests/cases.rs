@@ -41,7 +41,7 @@ fn check(case: Case, f: &Facts<'_>) {
         assert!(
             d.reasons
                 .iter()
-                .any(|r| r.rule_id.as_deref() == Some(rule) && r.citation.is_some()),
+                .any(|r| r.rule_id == Some(rule) && r.citation.is_some()),
             "{}: no reason cites {rule}: {:#?}",
             case.cites,
             d.reasons
