@@ -32,6 +32,8 @@ pub struct AppState {
     pub audit: crate::audit_sink::AuditSink,
     pub checkpoint_key: Arc<tollgate_core::checkpoint::CheckpointKey>,
     pub limiter: crate::rate_limit::Limiter,
+    /// Group commit of dial checks.
+    pub dial: crate::dial_queue::DialQueue,
 }
 
 impl AppState {
@@ -385,7 +387,9 @@ pub async fn prepare(config: Config) -> anyhow::Result<Prepared> {
             .context("connecting to Redis (redis.url); a node does not start with limits it cannot share")?
     };
     let audit = crate::audit_sink::AuditSink::start(store.clone());
+    let dial = crate::dial_queue::DialQueue::start(store.clone());
     let state = AppState {
+        dial,
         store,
         config: Arc::new(config),
         metrics: metrics_handle(),

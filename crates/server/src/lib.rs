@@ -8,6 +8,7 @@ pub mod app;
 pub mod audit_sink;
 pub mod checkpoints;
 pub mod config;
+pub mod dial_queue;
 pub mod dnc;
 pub mod error;
 pub mod idempotency;

@@ -32,7 +32,7 @@ pub use auth::AuthFailure;
 pub use bootstrap::{BootstrapInput, BootstrapOutcome, BootstrapState};
 pub use db::{Backend, PoolSettings};
 pub use gate::{
-    Campaign, CampaignPatch, CampaignSpec, DayWindows, DialCheck, DialRequest, DncAnswer,
+    Campaign, CampaignPatch, CampaignSpec, DayWindows, DialCheck, DialJob, DialRequest, DncAnswer,
     GateSettings, GateSettingsPatch, ImportChunk, Lead, ListVersionRecord, MAX_CAP_WINDOW_HOURS,
     NewLead, NewSuppression, NumberHasher, ReasonRecord, Suppression, SuppressionList,
     SuppressionSource,

@@ -7,7 +7,9 @@ use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
 use tollgate_core::id::{CampaignKind, DialCheckKind, LeadKind};
 use tollgate_gate::{DialChannel, parse_nanp};
-use tollgate_store::{DialCheck, DialRequest, GateSettings, GateSettingsPatch, StoreError};
+use tollgate_store::{
+    DialCheck, DialJob, DialRequest, GateSettings, GateSettingsPatch, StoreError,
+};
 use utoipa::ToSchema;
 
 use super::extract::{Authenticated, Body, RequestCtx, path_id};
@@ -164,7 +166,6 @@ pub async fn create_dial_check(
             t
         }
     };
-    let scope = state.store.scope(&actor);
     let dnc = crate::dnc::lookup(number.as_ref()).await;
     let req = DialRequest {
         lead_id,
@@ -174,8 +175,14 @@ pub async fn create_dial_check(
         at,
         safety_margin_minutes: state.config.gate.safety_margin_minutes,
     };
-    let check = scope
-        .dial_check(&req, &dnc, &ctx)
+    let check = state
+        .dial
+        .check(DialJob {
+            actor,
+            req,
+            dnc,
+            ctx,
+        })
         .await
         .map_err(|e| match e {
             StoreError::NotFound => ApiError::not_found("campaign or lead"),

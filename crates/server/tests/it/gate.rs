@@ -397,3 +397,148 @@ async fn pause_switches_deny_everything_and_need_an_admin() {
             .any(|e| e["action"] == "gate.dnc_absence_acknowledged")
     );
 }
+
+#[tokio::test]
+async fn concurrent_checks_count_attempts_exactly() {
+    let server = TestServer::start().await;
+    let org = server.new_org("Burst").await;
+    acknowledge_no_dnc(&server, &org).await;
+    let cmp = campaign(
+        &server,
+        &org,
+        json!({"name": "burst", "purpose": "telemarketing", "channel": "voice", "voice": "live"}),
+    )
+    .await;
+    let (_, lead) = server
+        .call(
+            &org.key,
+            Method::POST,
+            "/v1/leads",
+            Some(json!({"phone": "305 555 0177", "consent": written("form-b")})),
+        )
+        .await;
+    let lead_id = lead["id"].as_str().unwrap().to_owned();
+    // A planned instant inside Florida's hours, found with another lead.
+    let (_, other) = server
+        .call(
+            &org.key,
+            Method::POST,
+            "/v1/leads",
+            Some(json!({"phone": "305 555 0100", "consent": written("form-p")})),
+        )
+        .await;
+    let probe = dial(
+        &server,
+        &org,
+        json!({"lead_id": other["id"], "campaign_id": cmp, "channel": "voice"}),
+    )
+    .await;
+    let at = match probe["next_allowed"].as_str() {
+        Some(t) => t.to_owned(),
+        None => probe["at"].as_str().unwrap().to_owned(),
+    };
+    let body =
+        json!({"lead_id": lead_id, "campaign_id": cmp, "channel": "voice", "planned_at": at});
+    let calls = (0..12).map(|_| {
+        server.call(
+            &org.key,
+            Method::POST,
+            "/v1/dial-checks",
+            Some(body.clone()),
+        )
+    });
+    let answers = futures_util::future::join_all(calls).await;
+    let mut allowed = 0;
+    for (s, c) in &answers {
+        assert_eq!(*s, StatusCode::OK, "{c}");
+        if c["allowed"] == true {
+            allowed += 1;
+        } else {
+            assert_eq!(codes(c), ["frequency_cap"], "{c}");
+        }
+    }
+    // FL-CAP: three attempts per number per 24 hours, however they race.
+    assert_eq!(allowed, 3);
+}
+
+#[tokio::test]
+async fn a_failing_gate_denies_internal_error_and_records_it() {
+    let server = TestServer::start().await;
+    let org = server.new_org("Broken").await;
+    acknowledge_no_dnc(&server, &org).await;
+    let cmp = campaign(
+        &server,
+        &org,
+        json!({"name": "b", "purpose": "informational", "channel": "voice", "voice": "live"}),
+    )
+    .await;
+    // A store handle without the number-hash key: every fact lookup by
+    // number fails, as a broken database would.
+    let hasher =
+        tollgate_core::token::TokenHasher::new(vec![tollgate_core::token::HashKey::new([7; 32])])
+            .unwrap();
+    let broken = tollgate_store::Store::open(
+        &server.state.config.database_url(),
+        &Default::default(),
+        std::sync::Arc::new(hasher),
+    )
+    .await
+    .unwrap();
+    let actor = server
+        .store()
+        .authenticate_api_key(&org.key, server.state.now())
+        .await
+        .unwrap();
+    let ctx = tollgate_store::Ctx {
+        now: server.state.now(),
+        request: Default::default(),
+    };
+    let req = tollgate_store::DialRequest {
+        lead_id: None,
+        number: Some(tollgate_gate::parse_nanp("212 555 0100").unwrap()),
+        campaign_id: tollgate_core::id::CampaignId::parse(&cmp).unwrap(),
+        channel: tollgate_gate::DialChannel::Voice,
+        at: jiff::Timestamp::now(),
+        safety_margin_minutes: 0,
+    };
+    let dnc = tollgate_store::DncAnswer::not_configured();
+    let rec = broken
+        .scope(&actor)
+        .dial_check(&req, &dnc, &ctx)
+        .await
+        .unwrap();
+    assert!(!rec.allowed);
+    assert_eq!(rec.reasons.len(), 1);
+    assert_eq!(rec.reasons[0].code, "internal_error");
+    let id = rec.id.clone().expect("the denial is recorded");
+    // The same through the group-commit path.
+    let job = tollgate_store::DialJob {
+        actor: actor.clone(),
+        req: req.clone(),
+        dnc,
+        ctx,
+    };
+    let group = broken.dial_checks(&[job.clone(), job]).await;
+    for r in group {
+        assert_eq!(r.unwrap().reasons[0].code, "internal_error");
+    }
+    let (s, fetched) = server
+        .call(
+            &org.key,
+            Method::GET,
+            &format!("/v1/dial-checks/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(fetched["reasons"][0]["code"], "internal_error");
+    let events = server.audit_events(&org).await;
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e["action"] == "gate.decision"
+                && e["details"]["reasons"] == json!(["internal_error"]))
+            .count(),
+        3
+    );
+}

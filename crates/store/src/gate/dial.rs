@@ -180,157 +180,8 @@ impl OrgScope<'_> {
         dnc: &DncAnswer,
         ctx: &Ctx,
     ) -> Result<DialCheck, StoreError> {
-        let numbers = self.store.numbers()?;
-        let org = self.org();
         let mut tx = self.write().await?;
-        tx.lock_org(org).await?;
-        let settings = super::settings::load(&mut tx, org).await?;
-        let campaign = super::campaigns::by_id(&mut tx, org, req.campaign_id.as_str()).await?;
-        let lead = match &req.lead_id {
-            Some(id) => Some(super::leads::by_id(&mut tx, org, id.as_str()).await?),
-            None => None,
-        };
-        let number = match (&lead, &req.number) {
-            (Some(l), _) => l.phone.clone(),
-            (None, Some(n)) => n.clone(),
-            (None, None) => {
-                return Err(StoreError::Invalid("a lead or a number is required".into()));
-            }
-        };
-        let hash = numbers.hash(&number);
-        let lists = fetch_all!(
-            &mut tx,
-            (String,),
-            "SELECT list FROM suppressions WHERE org_id = $1 AND number_hash = $2 AND removed_at IS NULL",
-            org,
-            hash.clone()
-        )?;
-        let since = req
-            .at
-            .checked_sub(SignedDuration::from_hours(i64::from(MAX_CAP_WINDOW_HOURS)))
-            .unwrap_or(Timestamp::MIN);
-        let attempts: Vec<Timestamp> = fetch_all!(
-            &mut tx,
-            (i64,),
-            "SELECT attempted_at FROM dial_attempts WHERE org_id = $1 AND number_hash = $2 AND attempted_at > $3",
-            org,
-            hash.clone(),
-            micros(since)
-        )?
-        .into_iter()
-        .map(|(t,)| ts(t))
-        .collect();
-        let lead_attempts = match (&lead, campaign.spec.max_attempts_per_lead) {
-            (Some(l), Some(_)) => fetch_one!(
-                &mut tx,
-                (i64,),
-                "SELECT COUNT(*) FROM dial_attempts WHERE org_id = $1 AND lead_id = $2 AND campaign_id = $3",
-                org,
-                l.id.as_str(),
-                campaign.id.as_str()
-            )?
-            .0 as u32,
-            _ => 0,
-        };
-
-        let location = LeadLocation {
-            area_code: AreaCode::from_e164(number.as_str()),
-            state: lead
-                .as_ref()
-                .and_then(|l| l.state.as_deref())
-                .and_then(State::parse),
-            zip: lead
-                .as_ref()
-                .and_then(|l| l.zip.as_deref())
-                .and_then(Zip3::from_zip),
-        };
-        let window = match &campaign.spec.windows {
-            None => None,
-            Some(days) => {
-                let mut w = WeeklyWindow::CLOSED;
-                for (i, d) in days.iter().enumerate() {
-                    if let Some((s, e)) = d {
-                        let day = jiff::civil::Weekday::from_monday_zero_offset(i as i8)
-                            .map_err(|_| StoreError::Corrupt("campaign window day".into()))?;
-                        w = w
-                            .with_day(day, *s, *e)
-                            .map_err(|m| StoreError::Corrupt(format!("campaign window: {m}")))?;
-                    }
-                }
-                Some(w)
-            }
-        };
-        let caps: Vec<RollingCap> = campaign
-            .spec
-            .caps
-            .iter()
-            .map(|&(max, hours)| RollingCap {
-                max_attempts: max,
-                window: SignedDuration::from_hours(i64::from(hours)),
-            })
-            .collect();
-        let suppression_version = settings.suppression_version.to_string();
-        let facts = Facts {
-            channel: req.channel,
-            org_paused: settings.paused,
-            campaign: CampaignFacts {
-                paused: campaign.paused,
-                purpose: campaign.spec.purpose,
-                channel: campaign.spec.channel,
-                voice: campaign.spec.voice,
-                window: window.as_ref(),
-                max_attempts_per_lead: campaign.spec.max_attempts_per_lead,
-                caps: &caps,
-            },
-            consent: lead.as_ref().map(|l| &l.consent),
-            lead_ineligible: lead.as_ref().is_some_and(|l| !l.eligible),
-            candidates: rules().candidates(&location),
-            suppressed: lists.iter().any(|(l,)| l == "suppression"),
-            suppression_version: Some(&suppression_version),
-            dnc: DncFacts {
-                national: dnc.national,
-                national_version: dnc.national_version.as_deref(),
-                state: dnc.state,
-                state_version: dnc.state_version.as_deref(),
-                internal_listed: lists.iter().any(|(l,)| l == "internal_dnc"),
-                provider_absence_acknowledged: settings
-                    .dnc_provider_absence_acknowledged_at
-                    .is_some(),
-            },
-            number_attempts: &attempts,
-            lead_attempts,
-            safety_margin_minutes: req.safety_margin_minutes,
-        };
-        let decision = decide(rules(), &facts, req.at);
-
-        let id = new_id::<DialCheckKind>(ctx.now)?;
-        let rec = record(Some(&id), &decision, req, Some(&number), ctx.now.0);
-        insert_check(&mut tx, org, &id, &rec, ctx).await?;
-        if decision.allowed {
-            exec!(
-                &mut tx,
-                "INSERT INTO dial_attempts (org_id, number_hash, campaign_id, lead_id, check_id, attempted_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-                org,
-                hash,
-                campaign.id.as_str(),
-                lead.as_ref().map(|l| l.id.to_string()),
-                id.as_str(),
-                micros(req.at)
-            )?;
-        }
-        audit::append(
-            &mut tx,
-            org,
-            Draft {
-                actor: self.actor.audit_ref(),
-                action: "gate.decision",
-                target: audit::target("dial_check", &id),
-                details: audit_details(&rec),
-            },
-            ctx,
-        )
-        .await?;
+        let rec = decide_in(&mut tx, self.store, self.actor, req, dnc, ctx).await?;
         tx.commit().await?;
         Ok(rec)
     }
@@ -390,6 +241,169 @@ impl OrgScope<'_> {
     }
 }
 
+/// Loads the facts, decides, records the decision (and the attempt when
+/// allowed) and appends `gate.decision`, inside `tx`, for `actor`'s
+/// organization. The caller commits.
+async fn decide_in(
+    tx: &mut Tx,
+    store: &crate::Store,
+    actor: &crate::Actor,
+    req: &DialRequest,
+    dnc: &DncAnswer,
+    ctx: &Ctx,
+) -> Result<DialCheck, StoreError> {
+    let numbers = store.numbers()?;
+    let org = actor.org_id.as_str();
+    tx.bind_org(org).await?;
+    tx.lock_org(org).await?;
+    let settings = super::settings::load(&mut *tx, org).await?;
+    let campaign = super::campaigns::by_id(&mut *tx, org, req.campaign_id.as_str()).await?;
+    let lead = match &req.lead_id {
+        Some(id) => Some(super::leads::by_id(&mut *tx, org, id.as_str()).await?),
+        None => None,
+    };
+    let number = match (&lead, &req.number) {
+        (Some(l), _) => l.phone.clone(),
+        (None, Some(n)) => n.clone(),
+        (None, None) => {
+            return Err(StoreError::Invalid("a lead or a number is required".into()));
+        }
+    };
+    let hash = numbers.hash(&number);
+    let lists = fetch_all!(
+        &mut *tx,
+        (String,),
+        "SELECT list FROM suppressions WHERE org_id = $1 AND number_hash = $2 AND removed_at IS NULL",
+        org,
+        hash.clone()
+    )?;
+    let since = req
+        .at
+        .checked_sub(SignedDuration::from_hours(i64::from(MAX_CAP_WINDOW_HOURS)))
+        .unwrap_or(Timestamp::MIN);
+    let attempts: Vec<Timestamp> = fetch_all!(
+            &mut *tx,
+            (i64,),
+            "SELECT attempted_at FROM dial_attempts WHERE org_id = $1 AND number_hash = $2 AND attempted_at > $3",
+            org,
+            hash.clone(),
+            micros(since)
+        )?
+        .into_iter()
+        .map(|(t,)| ts(t))
+        .collect();
+    let lead_attempts = match (&lead, campaign.spec.max_attempts_per_lead) {
+            (Some(l), Some(_)) => fetch_one!(
+                &mut *tx,
+                (i64,),
+                "SELECT COUNT(*) FROM dial_attempts WHERE org_id = $1 AND lead_id = $2 AND campaign_id = $3",
+                org,
+                l.id.as_str(),
+                campaign.id.as_str()
+            )?
+            .0 as u32,
+            _ => 0,
+        };
+
+    let location = LeadLocation {
+        area_code: AreaCode::from_e164(number.as_str()),
+        state: lead
+            .as_ref()
+            .and_then(|l| l.state.as_deref())
+            .and_then(State::parse),
+        zip: lead
+            .as_ref()
+            .and_then(|l| l.zip.as_deref())
+            .and_then(Zip3::from_zip),
+    };
+    let window = match &campaign.spec.windows {
+        None => None,
+        Some(days) => {
+            let mut w = WeeklyWindow::CLOSED;
+            for (i, d) in days.iter().enumerate() {
+                if let Some((s, e)) = d {
+                    let day = jiff::civil::Weekday::from_monday_zero_offset(i as i8)
+                        .map_err(|_| StoreError::Corrupt("campaign window day".into()))?;
+                    w = w
+                        .with_day(day, *s, *e)
+                        .map_err(|m| StoreError::Corrupt(format!("campaign window: {m}")))?;
+                }
+            }
+            Some(w)
+        }
+    };
+    let caps: Vec<RollingCap> = campaign
+        .spec
+        .caps
+        .iter()
+        .map(|&(max, hours)| RollingCap {
+            max_attempts: max,
+            window: SignedDuration::from_hours(i64::from(hours)),
+        })
+        .collect();
+    let suppression_version = settings.suppression_version.to_string();
+    let facts = Facts {
+        channel: req.channel,
+        org_paused: settings.paused,
+        campaign: CampaignFacts {
+            paused: campaign.paused,
+            purpose: campaign.spec.purpose,
+            channel: campaign.spec.channel,
+            voice: campaign.spec.voice,
+            window: window.as_ref(),
+            max_attempts_per_lead: campaign.spec.max_attempts_per_lead,
+            caps: &caps,
+        },
+        consent: lead.as_ref().map(|l| &l.consent),
+        lead_ineligible: lead.as_ref().is_some_and(|l| !l.eligible),
+        candidates: rules().candidates(&location),
+        suppressed: lists.iter().any(|(l,)| l == "suppression"),
+        suppression_version: Some(&suppression_version),
+        dnc: DncFacts {
+            national: dnc.national,
+            national_version: dnc.national_version.as_deref(),
+            state: dnc.state,
+            state_version: dnc.state_version.as_deref(),
+            internal_listed: lists.iter().any(|(l,)| l == "internal_dnc"),
+            provider_absence_acknowledged: settings.dnc_provider_absence_acknowledged_at.is_some(),
+        },
+        number_attempts: &attempts,
+        lead_attempts,
+        safety_margin_minutes: req.safety_margin_minutes,
+    };
+    let decision = decide(rules(), &facts, req.at);
+
+    let id = new_id::<DialCheckKind>(ctx.now)?;
+    let rec = record(Some(&id), &decision, req, Some(&number), ctx.now.0);
+    insert_check(&mut *tx, org, &id, &rec, ctx).await?;
+    if decision.allowed {
+        exec!(
+            &mut *tx,
+            "INSERT INTO dial_attempts (org_id, number_hash, campaign_id, lead_id, check_id, attempted_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            org,
+            hash,
+            campaign.id.as_str(),
+            lead.as_ref().map(|l| l.id.to_string()),
+            id.as_str(),
+            micros(req.at)
+        )?;
+    }
+    audit::append(
+        &mut *tx,
+        org,
+        Draft {
+            actor: actor.audit_ref(),
+            action: "gate.decision",
+            target: audit::target("dial_check", &id),
+            details: audit_details(&rec),
+        },
+        ctx,
+    )
+    .await?;
+    Ok(rec)
+}
+
 async fn insert_check(
     tx: &mut Tx,
     org: &str,
@@ -411,4 +425,74 @@ async fn insert_check(
         ctx.now.0
     )?;
     Ok(())
+}
+
+/// One dial check of a group commit ([`crate::Store::dial_checks`]).
+#[derive(Debug, Clone)]
+pub struct DialJob {
+    pub actor: crate::Actor,
+    pub req: DialRequest,
+    pub dnc: DncAnswer,
+    pub ctx: Ctx,
+}
+
+impl crate::Store {
+    /// Decides several dial checks in one write transaction: one commit (one
+    /// fsync on SQLite) for the group, which is what bounds a durable gate's
+    /// throughput. Each job runs in its own savepoint, so one failure undoes
+    /// only itself; jobs run grouped by organization in id order (the same
+    /// lock order on every node, so two nodes' groups cannot deadlock), each
+    /// organization's in arrival order, so caps count exactly as if the
+    /// checks had come one by one.
+    ///
+    /// Per job: `Err(NotFound)` for a campaign or lead the organization does
+    /// not have; every other failure, including a failed commit, becomes a
+    /// recorded `internal_error` denial, as in [`OrgScope::dial_check`].
+    pub async fn dial_checks(&self, jobs: &[DialJob]) -> Vec<Result<DialCheck, StoreError>> {
+        let mut order: Vec<usize> = (0..jobs.len()).collect();
+        order.sort_by(|&a, &b| {
+            jobs[a]
+                .actor
+                .org_id
+                .as_str()
+                .cmp(jobs[b].actor.org_id.as_str())
+        });
+        let mut out: Vec<Option<Result<DialCheck, StoreError>>> =
+            (0..jobs.len()).map(|_| None).collect();
+        let group = async {
+            let mut tx = self.pool.write().await?;
+            for &i in &order {
+                let job = &jobs[i];
+                exec!(&mut tx, "SAVEPOINT dial_check")?;
+                match decide_in(&mut tx, self, &job.actor, &job.req, &job.dnc, &job.ctx).await {
+                    Ok(rec) => out[i] = Some(Ok(rec)),
+                    Err(e) => {
+                        exec!(&mut tx, "ROLLBACK TO SAVEPOINT dial_check")?;
+                        out[i] = Some(Err(e));
+                    }
+                }
+                exec!(&mut tx, "RELEASE SAVEPOINT dial_check")?;
+            }
+            tx.commit().await
+        };
+        let committed = group.await;
+        let mut results = Vec::with_capacity(jobs.len());
+        for (job, r) in jobs.iter().zip(out) {
+            let scope = self.scope(&job.actor);
+            results.push(match (&committed, r) {
+                (_, Some(Err(StoreError::NotFound))) => Err(StoreError::NotFound),
+                (Ok(()), Some(Ok(rec))) => Ok(rec),
+                (Ok(()), Some(Err(e))) => {
+                    tracing::error!(error = %e, "dial check failed; denying");
+                    Ok(scope.record_failure(&job.req, &job.ctx).await)
+                }
+                (Err(e), _) => {
+                    tracing::error!(error = %e, "dial check group failed; denying");
+                    Ok(scope.record_failure(&job.req, &job.ctx).await)
+                }
+                (Ok(()), None) => Ok(scope.record_failure(&job.req, &job.ctx).await),
+            });
+        }
+        results
+    }
 }

@@ -18,7 +18,8 @@ use zeroize::Zeroizing;
 
 pub use campaigns::{Campaign, CampaignPatch, CampaignSpec, DayWindows};
 pub use dial::{
-    DialCheck, DialRequest, DncAnswer, ListVersionRecord, MAX_CAP_WINDOW_HOURS, ReasonRecord,
+    DialCheck, DialJob, DialRequest, DncAnswer, ListVersionRecord, MAX_CAP_WINDOW_HOURS,
+    ReasonRecord,
 };
 pub use leads::{ImportChunk, Lead, NewLead};
 pub use settings::{GateSettings, GateSettingsPatch};
