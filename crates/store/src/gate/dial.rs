@@ -281,17 +281,31 @@ async fn decide_in(
         .at
         .checked_sub(SignedDuration::from_hours(i64::from(MAX_CAP_WINDOW_HOURS)))
         .unwrap_or(Timestamp::MIN);
-    let attempts: Vec<Timestamp> = fetch_all!(
-            &mut *tx,
-            (i64,),
-            "SELECT attempted_at FROM dial_attempts WHERE org_id = $1 AND number_hash = $2 AND attempted_at > $3",
-            org,
-            hash.clone(),
-            micros(since)
-        )?
-        .into_iter()
-        .map(|(t,)| ts(t))
-        .collect();
+    // A rolling cap of n attempts only ever looks at the n most recent
+    // attempts up to the instant judged, so the read is bounded by the
+    // largest cap, not by how often the number was tried.
+    let newest = rules()
+        .frequency_caps()
+        .iter()
+        .map(|c| c.cap.max_attempts)
+        .chain(campaign.spec.caps.iter().map(|&(max, _)| max))
+        .max()
+        .unwrap_or(0);
+    let mut attempts: Vec<Timestamp> = fetch_all!(
+        &mut *tx,
+        (i64,),
+        "SELECT attempted_at FROM dial_attempts WHERE org_id = $1 AND number_hash = $2 \
+         AND attempted_at > $3 AND attempted_at <= $4 ORDER BY attempted_at DESC LIMIT $5",
+        org,
+        hash.clone(),
+        micros(since),
+        micros(req.at),
+        i64::from(newest)
+    )?
+    .into_iter()
+    .map(|(t,)| ts(t))
+    .collect();
+    attempts.reverse();
     let lead_attempts = match (&lead, campaign.spec.max_attempts_per_lead) {
             (Some(l), Some(_)) => fetch_one!(
                 &mut *tx,
