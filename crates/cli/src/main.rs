@@ -6,6 +6,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tollgate_server::config;
 
+mod import;
 mod redact_command;
 
 #[derive(Parser)]
@@ -44,6 +45,11 @@ enum Command {
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+    /// Work with leads.
+    Leads {
+        #[command(subcommand)]
+        command: LeadsCommand,
     },
     /// Print the version.
     Version,
@@ -98,6 +104,27 @@ enum KeysCommand {
         /// work over maintenance windows.
         #[arg(long)]
         max_batches: Option<u32>,
+    },
+}
+
+#[derive(Subcommand)]
+enum LeadsCommand {
+    /// Import leads from a CSV file (header row required; a `phone` column,
+    /// optional state, zip, name, consent_* and ebr_* columns, any other
+    /// column kept as a declared field). Streams in bounded memory; bad rows
+    /// are reported by line number on standard output (JSON Lines) and
+    /// skipped; progress on standard error. Exits 1 when a row was rejected.
+    Import {
+        file: PathBuf,
+        /// The organization (`org_…`).
+        #[arg(long)]
+        org: String,
+        /// The campaign the leads belong to (`cmp_…`).
+        #[arg(long)]
+        campaign: String,
+        /// Act as this member (`mem_…`); default: the first owner.
+        #[arg(long)]
+        member: Option<String>,
     },
 }
 
@@ -445,6 +472,34 @@ async fn run(command: Command, config: tollgate_server::Config) -> anyhow::Resul
             Ok(())
         }
         Command::Keys { command } => keys(command, &config).await,
+        Command::Leads {
+            command:
+                LeadsCommand::Import {
+                    file,
+                    org,
+                    campaign,
+                    member,
+                },
+        } => {
+            let store = tollgate_server::open_store(&config, false).await?.store;
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            let summary = import::run(
+                &store,
+                &org,
+                &campaign,
+                member.as_deref(),
+                &file,
+                tollgate_server::app::now,
+                &mut out,
+            )
+            .await?;
+            std::io::Write::flush(&mut out)?;
+            if summary.rejected > 0 {
+                eprintln!("{} rows rejected; see the report", summary.rejected);
+                std::process::exit(1);
+            }
+            Ok(())
+        }
         Command::Config { .. } | Command::Version | Command::Redact { .. } => Ok(()),
     }
 }

@@ -174,6 +174,14 @@ id_kinds! {
     /// A stored credential of an outside provider (voice platform,
     /// telephony, DNC data).
     ProviderCredentialId / ProviderCredentialKind = "pcr_";
+    /// A lead: a number to call, with its consent evidence.
+    LeadId / LeadKind = "lead_";
+    /// A calling campaign.
+    CampaignId / CampaignKind = "cmp_";
+    /// An entry of an organization's suppression list.
+    SuppressionId / SuppressionKind = "sup_";
+    /// One decision of the dial gate.
+    DialCheckId / DialCheckKind = "dck_";
 }
 
 #[cfg(test)]

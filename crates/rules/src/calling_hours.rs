@@ -591,6 +591,13 @@ impl Rules {
                 for clock in &self.hours.clocks {
                     opening = opening.min(self.next_opening(clock, t, req.campaign_window)?);
                 }
+                // A zone the campaign's own window closes stays closed at
+                // least until that window next opens there, whatever the
+                // legal rows do: a second lower bound, often days ahead
+                // (weekend-closed campaigns), which saves the walk.
+                if let Some(w) = req.campaign_window {
+                    opening = opening.max(campaign_opening(w, tz, t, req.safety_margin_minutes)?);
+                }
                 next = next.max(opening);
             }
             if next > limit {
@@ -646,6 +653,35 @@ impl Rules {
         }
         Some(at)
     }
+}
+
+/// The first instant at or after `t` at which the campaign window `w` is
+/// open in zone `tz` (with the margin), or `t` itself when it is open now.
+/// `None` when the window never opens (no day has one).
+fn campaign_opening(
+    w: &WeeklyWindow,
+    tz: &TimeZone,
+    t: Timestamp,
+    margin: u16,
+) -> Option<Timestamp> {
+    let local = tz.to_datetime(t);
+    let m = minute_of_day(&local);
+    if w.allows(local.weekday(), m, margin) {
+        return Some(t);
+    }
+    let mut date = local.date();
+    for day in 0..8 {
+        if let Some((s, e)) = w.day(date.weekday())
+            && s + margin < e
+            && (day > 0 || s > m)
+        {
+            let target = date.at((s / 60) as i8, (s % 60) as i8, 0, 0);
+            // In a DST gap `earlier` lands before the gap: an under-jump, safe.
+            return tz.to_ambiguous_timestamp(target).earlier().ok();
+        }
+        date = date.tomorrow().ok()?;
+    }
+    None
 }
 
 /// The start of the minute after the one containing `t`.

@@ -100,8 +100,8 @@ const fn page(method: &'static str, path: &'static str, min_role: Role) -> Route
     }
 }
 
-use Role::{Admin, Viewer};
-use Scope::{AuditRead, OrgAdmin};
+use Role::{Admin, Member, Owner, Viewer};
+use Scope::{AuditRead, CampaignsWrite, DialCheck, LeadsRead, LeadsWrite, OrgAdmin};
 
 pub const ROUTES: &[RouteRule] = &[
     public("GET", "/healthz"),
@@ -248,6 +248,38 @@ pub const ROUTES: &[RouteRule] = &[
         "/ui/provider-credentials/{credential_id}/delete",
         Admin,
     ),
+    // The dial gate (issue 7).
+    org("GET", "/v1/leads", Some(LeadsRead), Viewer),
+    org("POST", "/v1/leads", Some(LeadsWrite), Member),
+    org("GET", "/v1/leads/{lead_id}", Some(LeadsRead), Viewer),
+    org("GET", "/v1/campaigns", Some(LeadsRead), Viewer),
+    org("POST", "/v1/campaigns", Some(CampaignsWrite), Member),
+    org(
+        "GET",
+        "/v1/campaigns/{campaign_id}",
+        Some(LeadsRead),
+        Viewer,
+    ),
+    // Pausing through PATCH also needs the admin role (checked in the handler).
+    org(
+        "PATCH",
+        "/v1/campaigns/{campaign_id}",
+        Some(CampaignsWrite),
+        Member,
+    ),
+    org("GET", "/v1/suppressions", Some(LeadsRead), Viewer),
+    org("POST", "/v1/suppressions", Some(LeadsWrite), Member),
+    org(
+        "DELETE",
+        "/v1/suppressions/{suppression_id}",
+        Some(LeadsWrite),
+        Owner,
+    ),
+    org("POST", "/v1/opt-outs", Some(LeadsWrite), Member),
+    org("POST", "/v1/dial-checks", Some(DialCheck), Member),
+    org("GET", "/v1/dial-checks/{check_id}", Some(DialCheck), Viewer),
+    org("GET", "/v1/gate-settings", None, Viewer),
+    org("PATCH", "/v1/gate-settings", Some(OrgAdmin), Admin),
 ];
 
 pub fn rule_for(method: &str, path: &str) -> Option<&'static RouteRule> {

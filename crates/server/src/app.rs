@@ -33,6 +33,8 @@ pub struct AppState {
     pub checkpoint_key: Arc<tollgate_core::checkpoint::CheckpointKey>,
     pub limiter: crate::rate_limit::Limiter,
     pub mailer: Arc<crate::mail::Mailer>,
+    /// Group commit of dial checks.
+    pub dial: crate::dial_queue::DialQueue,
 }
 
 impl AppState {
@@ -145,6 +147,28 @@ pub fn routes() -> OpenApiRouter<AppState> {
             api::provider_credentials::get_provider_credential,
             api::provider_credentials::replace_provider_credential,
             api::provider_credentials::delete_provider_credential
+        ))
+        .routes(routes!(api::leads::list_leads, api::leads::create_leads))
+        .routes(routes!(api::leads::get_lead))
+        .routes(routes!(
+            api::campaigns::list_campaigns,
+            api::campaigns::create_campaign
+        ))
+        .routes(routes!(
+            api::campaigns::get_campaign,
+            api::campaigns::patch_campaign
+        ))
+        .routes(routes!(
+            api::suppressions::list_suppressions,
+            api::suppressions::create_suppression
+        ))
+        .routes(routes!(api::suppressions::remove_suppression))
+        .routes(routes!(api::suppressions::record_opt_out))
+        .routes(routes!(api::gate::create_dial_check))
+        .routes(routes!(api::gate::get_dial_check))
+        .routes(routes!(
+            api::gate::get_gate_settings,
+            api::gate::patch_gate_settings
         ))
 }
 
@@ -457,8 +481,10 @@ pub async fn prepare(config: Config) -> anyhow::Result<Prepared> {
     let audit = crate::audit_sink::AuditSink::start(store.clone());
     let mailer = Arc::new(crate::mail::Mailer::from_config(&config)?);
     tracing::info!(mail = %mailer.describe(), "outgoing email");
+    let dial = crate::dial_queue::DialQueue::start(store.clone());
     let state = AppState {
         mailer,
+        dial,
         store,
         config: Arc::new(config),
         metrics: metrics_handle(),
@@ -513,7 +539,8 @@ pub async fn open_store(config: &Config, migrate: bool) -> anyhow::Result<Opened
     let store = Store::open(&url, &settings, Arc::new(keys.token_hasher))
         .await
         .context("opening the database")?
-        .with_vault(vault);
+        .with_vault(vault)
+        .with_number_hasher(tollgate_store::NumberHasher::derive(keys.kek.bytes()));
     store.check_least_privilege().await?;
     if !store.migrations_current().await? {
         bail!(

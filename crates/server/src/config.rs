@@ -26,6 +26,7 @@ const SECTIONS: &[&str] = &[
     "auth",
     "smtp",
     "log",
+    "gate",
 ];
 
 /// Settings that hold secrets: they get `_FILE` variants and are never printed.
@@ -55,6 +56,15 @@ pub struct Config {
     pub auth: AuthConfig,
     pub smtp: SmtpConfig,
     pub log: LogConfig,
+    pub gate: GateConfig,
+}
+
+/// The dial gate (the `[gate]` section).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GateConfig {
+    /// No dial may start within this many minutes of a calling window's end.
+    pub safety_margin_minutes: u16,
 }
 
 /// Human sign-in and sessions (the `[auth]` section).
@@ -458,6 +468,10 @@ impl Config {
         anyhow::ensure!(
             self.smtp.host.is_empty() || self.smtp.from.parse::<lettre::message::Mailbox>().is_ok(),
             "smtp.from must be a mailbox such as `Tollgate <tollgate@example.com>` when smtp.host is set"
+        );
+        anyhow::ensure!(
+            self.gate.safety_margin_minutes <= 120,
+            "gate.safety_margin_minutes must be between 0 and 120"
         );
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|e| anyhow::anyhow!("log.level: {e}"))?;

@@ -8,6 +8,8 @@ pub mod app;
 pub mod audit_sink;
 pub mod checkpoints;
 pub mod config;
+pub mod dial_queue;
+pub mod dnc;
 pub mod error;
 pub mod idempotency;
 pub mod key_rotation;

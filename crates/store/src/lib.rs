@@ -11,6 +11,7 @@ mod audit;
 mod auth;
 mod bootstrap;
 pub(crate) mod db;
+mod gate;
 mod idempotency;
 mod keys;
 mod members;
@@ -38,6 +39,12 @@ pub use audit::{ApiCall, AuditFilter, AuditPage, ChainReport, StoredEvent};
 pub use auth::AuthFailure;
 pub use bootstrap::{BootstrapInput, BootstrapOutcome, BootstrapState};
 pub use db::{Backend, PoolSettings};
+pub use gate::{
+    Campaign, CampaignPatch, CampaignSpec, DayWindows, DialCheck, DialJob, DialRequest, DncAnswer,
+    GateSettings, GateSettingsPatch, ImportChunk, Lead, ListVersionRecord, MAX_CAP_WINDOW_HOURS,
+    NewLead, NewSuppression, NumberHasher, ReasonRecord, Suppression, SuppressionList,
+    SuppressionSource,
+};
 pub use idempotency::IdempotencyClaim;
 pub use keys::{KeyCheck, recorded_key_purposes};
 pub use members::{Member, MemberInvite};
@@ -118,6 +125,8 @@ pub struct Store {
     /// The key-encryption keys and data-key cache; `None` refuses every
     /// operation on a secret instead of storing it unencrypted.
     vault: Option<Arc<Vault>>,
+    /// The dial gate's number-hash key ([`Store::with_number_hasher`]).
+    numbers: Option<Arc<NumberHasher>>,
 }
 
 impl Store {
@@ -131,6 +140,7 @@ impl Store {
             pool: db::Pool::open(url, settings).await?,
             hasher,
             vault: None,
+            numbers: None,
         })
     }
 
@@ -145,6 +155,7 @@ impl Store {
             pool: db::Pool::open(url, &settings).await?,
             hasher: self.hasher.clone(),
             vault: self.vault.clone(),
+            numbers: self.numbers.clone(),
         })
     }
 

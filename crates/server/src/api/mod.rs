@@ -4,7 +4,10 @@
 pub mod api_keys;
 pub mod audit;
 pub mod bootstrap;
+pub mod campaigns;
 pub mod extract;
+pub mod gate;
+pub mod leads;
 pub mod members;
 pub mod meta;
 pub mod oauth;
@@ -14,6 +17,7 @@ pub mod org;
 pub mod calls;
 pub mod provider_credentials;
 pub mod redaction;
+pub mod suppressions;
 
 use serde::Serialize;
 use utoipa::ToSchema;

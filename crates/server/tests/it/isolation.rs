@@ -132,6 +132,52 @@ async fn every_route_denies_another_orgs_data() {
     assert_eq!(s, StatusCode::CREATED, "{created}");
     let a_credential_id = created["id"].as_str().unwrap().to_owned();
 
+    // The dial gate: A's campaign, lead, suppression and decision.
+    let (s, campaign) = server
+        .call(
+            &a.key,
+            Method::POST,
+            "/v1/campaigns",
+            Some(json!({"name": "alpha-secret campaign", "purpose": "telemarketing", "channel": "voice", "voice": "ai"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{campaign}");
+    let a_campaign = campaign["id"].as_str().unwrap().to_owned();
+    let a_phone = "+18505550142".to_owned();
+    let (s, lead) = server
+        .call(
+            &a.key,
+            Method::POST,
+            "/v1/leads",
+            Some(json!({"phone": "(850) 555-0142", "state": "FL", "name": "alpha-secret lead",
+                "campaign_id": a_campaign, "consent": {"type": "prior_express_written",
+                "timestamp": "2026-01-01T00:00:00Z", "source": "alpha-secret form", "text_version": "v1",
+                "captured_by": "web"}})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{lead}");
+    let a_lead = lead["id"].as_str().unwrap().to_owned();
+    let (s, sup) = server
+        .call(
+            &a.key,
+            Method::POST,
+            "/v1/suppressions",
+            Some(json!({"number": a_phone, "reason": "alpha-secret reason"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{sup}");
+    let a_suppression = sup["id"].as_str().unwrap().to_owned();
+    let (s, check) = server
+        .call(
+            &a.key,
+            Method::POST,
+            "/v1/dial-checks",
+            Some(json!({"lead_id": a_lead, "campaign_id": a_campaign, "channel": "voice"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{check}");
+    let a_check = check["id"].as_str().unwrap().to_owned();
+
     // Every string that would betray org A if B ever saw it.
     let secrets: Vec<String> = vec![
         a.id.clone(),
@@ -150,6 +196,11 @@ async fn every_route_denies_another_orgs_data() {
         a_client_id.clone(),
         a_client_secret.clone(),
         a_access_token.clone(),
+        a_campaign.clone(),
+        a_phone.clone(),
+        a_lead.clone(),
+        a_suppression.clone(),
+        a_check.clone(),
         a_credential_id.clone(),
         a_provider_secret.into(),
         "alpha retell".into(),
@@ -469,6 +520,110 @@ async fn every_route_denies_another_orgs_data() {
         foreign(format!("/v1/provider-credentials/{a_credential_id}"), None),
     );
 
+    // The dial gate: B's own lists never show A's entries; A's objects are 404.
+    add("GET", "/v1/leads", own("/v1/leads", None, StatusCode::OK));
+    add(
+        "POST",
+        "/v1/leads",
+        foreign(
+            "/v1/leads".into(),
+            Some(json!({"phone": "305 555 0100", "campaign_id": a_campaign})),
+        ),
+    );
+    add(
+        "GET",
+        "/v1/leads/{lead_id}",
+        foreign(format!("/v1/leads/{a_lead}"), None),
+    );
+    add(
+        "GET",
+        "/v1/campaigns",
+        own("/v1/campaigns", None, StatusCode::OK),
+    );
+    add(
+        "POST",
+        "/v1/campaigns",
+        own(
+            "/v1/campaigns",
+            Some(
+                json!({"name": "bravo", "purpose": "informational", "channel": "text", "voice": "live"}),
+            ),
+            StatusCode::CREATED,
+        ),
+    );
+    add(
+        "GET",
+        "/v1/campaigns/{campaign_id}",
+        foreign(format!("/v1/campaigns/{a_campaign}"), None),
+    );
+    add(
+        "PATCH",
+        "/v1/campaigns/{campaign_id}",
+        foreign(
+            format!("/v1/campaigns/{a_campaign}"),
+            Some(json!({"paused": true})),
+        ),
+    );
+    add(
+        "GET",
+        "/v1/suppressions",
+        own("/v1/suppressions", None, StatusCode::OK),
+    );
+    // A already suppressed this number; for B it is new (201, not 200).
+    add(
+        "POST",
+        "/v1/suppressions",
+        own(
+            "/v1/suppressions",
+            Some(json!({"number": "850-555-0142"})),
+            StatusCode::CREATED,
+        ),
+    );
+    add(
+        "DELETE",
+        "/v1/suppressions/{suppression_id}",
+        foreign(
+            format!("/v1/suppressions/{a_suppression}"),
+            Some(json!({"reason": "bravo tries"})),
+        ),
+    );
+    add(
+        "POST",
+        "/v1/opt-outs",
+        foreign(
+            "/v1/opt-outs".into(),
+            Some(json!({"lead_id": a_lead, "text": "stop"})),
+        ),
+    );
+    add(
+        "POST",
+        "/v1/dial-checks",
+        foreign(
+            "/v1/dial-checks".into(),
+            Some(json!({"lead_id": a_lead, "campaign_id": a_campaign, "channel": "voice"})),
+        ),
+    );
+    add(
+        "GET",
+        "/v1/dial-checks/{check_id}",
+        foreign(format!("/v1/dial-checks/{a_check}"), None),
+    );
+    add(
+        "GET",
+        "/v1/gate-settings",
+        own("/v1/gate-settings", None, StatusCode::OK),
+    );
+    // B pausing its own gate must not pause A's (checked below).
+    add(
+        "PATCH",
+        "/v1/gate-settings",
+        own(
+            "/v1/gate-settings",
+            Some(json!({"paused": true, "paused_reason": "bravo pause"})),
+            StatusCode::OK,
+        ),
+    );
+
     let missing: Vec<_> = routes.iter().filter(|r| !cases.contains_key(*r)).collect();
     assert!(
         missing.is_empty(),
@@ -633,6 +788,44 @@ async fn every_route_denies_another_orgs_data() {
         StatusCode::OK,
         "B's revocation attempt revoked A's token"
     );
+
+    // A's gate objects are untouched: the lead is still there, the
+    // suppression active, the campaign and the org not paused.
+    let (s, _) = server
+        .call(&a.key, Method::GET, &format!("/v1/leads/{a_lead}"), None)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, sup) = server
+        .call(
+            &a.key,
+            Method::GET,
+            &format!("/v1/suppressions?number={}", "8505550142"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(sup["data"].as_array().unwrap().len(), 1, "{sup}");
+    assert_eq!(sup["data"][0]["removed_at"], Value::Null);
+    let (_, check) = server
+        .call(
+            &a.key,
+            Method::POST,
+            "/v1/dial-checks",
+            Some(json!({"lead_id": a_lead, "campaign_id": a_campaign, "channel": "voice"})),
+        )
+        .await;
+    let codes: Vec<&str> = check["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["code"].as_str().unwrap())
+        .collect();
+    assert!(codes.contains(&"suppressed"), "{check}");
+    assert!(
+        !codes.contains(&"org_paused"),
+        "B's pause reached A: {check}"
+    );
+    assert!(!codes.contains(&"campaign_paused"), "{check}");
 
     println!(
         "isolation: covered {covered} of {} routes ({} backend)",

@@ -1,0 +1,544 @@
+//! The dial gate through HTTP: intake, suppression and opt-outs, pauses,
+//! the DNC acknowledgment, caps counted from recorded attempts, and the
+//! audit record of every decision.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::harness::{TestOrg, TestServer};
+
+fn written(source: &str) -> Value {
+    json!({"type": "prior_express_written", "timestamp": "2026-01-05T12:00:00Z",
+           "source": source, "text_version": "tcpa-v3", "captured_by": "web form", "ip": "192.0.2.7"})
+}
+
+fn codes(check: &Value) -> Vec<String> {
+    check["reasons"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no reasons: {check}"))
+        .iter()
+        .map(|r| r["code"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn campaign(server: &TestServer, org: &TestOrg, body: Value) -> String {
+    let (s, c) = server
+        .call(&org.key, Method::POST, "/v1/campaigns", Some(body))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{c}");
+    c["id"].as_str().unwrap().to_owned()
+}
+
+async fn dial(server: &TestServer, org: &TestOrg, body: Value) -> Value {
+    let (s, c) = server
+        .call(&org.key, Method::POST, "/v1/dial-checks", Some(body))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{c}");
+    c
+}
+
+async fn acknowledge_no_dnc(server: &TestServer, org: &TestOrg) {
+    let (s, v) = server
+        .call(
+            &org.key,
+            Method::PATCH,
+            "/v1/gate-settings",
+            Some(json!({"dnc_provider_absence_acknowledged": true,
+                        "dnc_statement": "We scrub against the national registry in our dialer until the DNC component is configured."})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+}
+
+#[tokio::test]
+async fn leads_are_normalized_and_judged_at_intake() {
+    let server = TestServer::start().await;
+    let org = server.new_org("Intake").await;
+    let (s, lead) = server
+        .call(
+            &org.key,
+            Method::POST,
+            "/v1/leads",
+            Some(
+                json!({"phone": "1 (305) 555-0100", "state": "fl", "zip": "33101",
+                        "fields": {"plan": "gold"}, "consent": written("https://example.test/f")}),
+            ),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{lead}");
+    assert_eq!(lead["phone"], "+13055550100");
+    assert_eq!(lead["state"], "FL");
+    assert_eq!(lead["eligible"], true);
+
+    // No usable evidence: created, visible, ineligible with every reason.
+    let (s, batch) = server
+        .call(
+            &org.key,
+            Method::POST,
+            "/v1/leads",
+            Some(json!({"leads": [
+                {"phone": "305-555-0101"},
+                {"phone": "305-555-0102", "consent": {"type": "prior_express_written", "timestamp": "2026-01-05T12:00:00Z"}},
+            ]})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{batch}");
+    assert_eq!(batch["data"][0]["eligible"], false);
+    assert_eq!(
+        batch["data"][0]["ineligible_reasons"],
+        json!(["consent_none"])
+    );
+    assert_eq!(
+        batch["data"][1]["ineligible_reasons"],
+        json!([
+            "consent_source_missing",
+            "consent_captured_by_missing",
+            "consent_text_missing"
+        ])
+    );
+
+    // Malformed input is refused, with every problem, and nothing is written.
+    let before = server
+        .call(&org.key, Method::GET, "/v1/leads", None)
+        .await
+        .1["data"]
+        .as_array()
+        .unwrap()
+        .len();
+    let (s, p) = server
+        .call(
+            &org.key,
+            Method::POST,
+            "/v1/leads",
+            Some(json!({"leads": [
+                {"phone": "305-555-0103"},
+                {"phone": "+44 20 7946 0958", "state": "XX", "zip": "00000"},
+            ]})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    let detail = p["detail"].as_str().unwrap();
+    for part in ["leads[1]", "phone_not_nanp", "`state`", "`zip`"] {
+        assert!(detail.contains(part), "{detail}");
+    }
+    let after = server
+        .call(&org.key, Method::GET, "/v1/leads", None)
+        .await
+        .1["data"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(before, after);
+}
+
+#[tokio::test]
+async fn a_dial_check_lists_reasons_records_attempts_and_audits() {
+    let server = TestServer::start().await;
+    let org = server.new_org("Dial").await;
+    let cmp = campaign(
+        &server,
+        &org,
+        json!({"name": "renewals", "purpose": "telemarketing", "channel": "voice", "voice": "ai"}),
+    )
+    .await;
+    let (_, lead) = server
+        .call(
+            &org.key,
+            Method::POST,
+            "/v1/leads",
+            Some(
+                json!({"phone": "305 555 0188", "campaign_id": cmp, "consent": written("form-9")}),
+            ),
+        )
+        .await;
+    let lead_id = lead["id"].as_str().unwrap().to_owned();
+    let ask = json!({"lead_id": lead_id, "campaign_id": cmp, "channel": "voice"});
+
+    // No DNC provider and no acknowledgment: denied, whatever the hour.
+    let first = dial(&server, &org, ask.clone()).await;
+    assert_eq!(first["allowed"], false);
+    assert!(
+        codes(&first).contains(&"dnc_registry_stale".to_owned()),
+        "{first}"
+    );
+    assert_eq!(first["candidate_states"], json!(["FL"]));
+    assert_eq!(first["candidate_zones"], json!(["America/New_York"]));
+    assert!(first["rules_version"].as_str().unwrap().len() >= 12);
+
+    acknowledge_no_dnc(&server, &org).await;
+    // Find an allowed instant: now, or the next one the gate names.
+    let now = dial(&server, &org, ask.clone()).await;
+    let at = if now["allowed"] == true {
+        now["at"].as_str().unwrap().to_owned()
+    } else {
+        assert!(
+            codes(&now)
+                .iter()
+                .all(|c| c == "outside_hours" || c == "restricted_day"),
+            "{now}"
+        );
+        now["next_allowed"]
+            .as_str()
+            .expect("a next instant")
+            .to_owned()
+    };
+    let at_ask =
+        json!({"lead_id": lead_id, "campaign_id": cmp, "channel": "voice", "planned_at": at});
+    // An allowed "now" already recorded one attempt.
+    let already = usize::from(now["allowed"] == true);
+    for i in already..3 {
+        let c = dial(&server, &org, at_ask.clone()).await;
+        assert_eq!(c["allowed"], true, "attempt {i}: {c}");
+        assert_eq!(c["reasons"], json!([]));
+    }
+    // Florida: at most three attempts per 24 hours (FL-CAP).
+    let fourth = dial(&server, &org, at_ask.clone()).await;
+    assert_eq!(fourth["allowed"], false);
+    assert_eq!(codes(&fourth), ["frequency_cap"], "{fourth}");
+    assert_eq!(fourth["reasons"][0]["rule_id"], "FL-CAP");
+    assert!(fourth["next_allowed"].is_string());
+
+    // The decision can be fetched later, exactly as returned.
+    let (s, again) = server
+        .call(
+            &org.key,
+            Method::GET,
+            &format!("/v1/dial-checks/{}", fourth["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(again, fourth);
+
+    // Every decision is audited, with the masked number only.
+    let events = server.audit_events(&org).await;
+    let decisions: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["action"] == "gate.decision")
+        .collect();
+    assert_eq!(decisions.len(), 6 - already);
+    let text = serde_json::to_string(&events).unwrap();
+    assert!(!text.contains("3055550188"), "raw number in the audit log");
+    assert!(text.contains("+1305***0188"));
+}
+
+#[tokio::test]
+async fn suppression_and_opt_outs_take_effect_at_once() {
+    let server = TestServer::start().await;
+    let org = server.new_org("Stop").await;
+    acknowledge_no_dnc(&server, &org).await;
+    let cmp = campaign(
+        &server,
+        &org,
+        json!({"name": "texts", "purpose": "informational", "channel": "text", "voice": "live"}),
+    )
+    .await;
+    let (_, lead) = server
+        .call(
+            &org.key,
+            Method::POST,
+            "/v1/leads",
+            Some(json!({"phone": "212 555 0199", "consent": written("sms keyword")})),
+        )
+        .await;
+    let lead_id = lead["id"].as_str().unwrap().to_owned();
+
+    let (s, not) = server
+        .call(
+            &org.key,
+            Method::POST,
+            "/v1/opt-outs",
+            Some(json!({"lead_id": lead_id, "text": "sounds good, call me tomorrow"})),
+        )
+        .await;
+    assert_eq!((s, &not["opted_out"]), (StatusCode::OK, &json!(false)));
+    let (s, out) = server
+        .call(
+            &org.key,
+            Method::POST,
+            "/v1/opt-outs",
+            Some(json!({"lead_id": lead_id, "text": "Pls STOPP texting me"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{out}");
+    assert_eq!(out["opted_out"], true);
+    assert_eq!(out["matched"], "stop");
+    let sup_id = out["suppression"]["id"].as_str().unwrap().to_owned();
+    assert!(!serde_json::to_string(&out).unwrap().contains("5550199"));
+
+    let c = dial(
+        &server,
+        &org,
+        json!({"lead_id": lead_id, "campaign_id": cmp, "channel": "text"}),
+    )
+    .await;
+    assert!(codes(&c).contains(&"suppressed".to_owned()), "{c}");
+
+    // The internal DNC list is its own reason.
+    let (s, _) = server
+        .call(
+            &org.key,
+            Method::POST,
+            "/v1/suppressions",
+            Some(json!({"number": "+12125550199", "list": "internal_dnc"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let c = dial(
+        &server,
+        &org,
+        json!({"number": "212.555.0199", "campaign_id": cmp, "channel": "text"}),
+    )
+    .await;
+    let got = codes(&c);
+    for code in ["no_consent", "suppressed", "dnc_internal"] {
+        assert!(got.contains(&code.to_owned()), "{c}");
+    }
+
+    // Removal: owners only, with a reason; the entry stays, marked removed.
+    let member = server
+        .invite(&org, &crate::harness::unique_email("m"), "admin")
+        .await;
+    let admin_key = server.key_for_member(&org, &member).await;
+    let path = format!("/v1/suppressions/{sup_id}");
+    let (s, _) = server
+        .call(
+            &admin_key,
+            Method::DELETE,
+            &path,
+            Some(json!({"reason": "asked to"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = server
+        .call(&org.key, Method::DELETE, &path, Some(json!({})))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let (s, removed) = server
+        .call(
+            &org.key,
+            Method::DELETE,
+            &path,
+            Some(json!({"reason": "re-consented in writing"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{removed}");
+    assert!(removed["removed_at"].is_string());
+    let events = server.audit_events(&org).await;
+    assert!(events.iter().any(|e| e["action"] == "suppression.removed"
+        && e["details"]["reason"] == "re-consented in writing"));
+    assert!(events.iter().any(|e| e["action"] == "opt_out.recorded"));
+}
+
+#[tokio::test]
+async fn pause_switches_deny_everything_and_need_an_admin() {
+    let server = TestServer::start().await;
+    let org = server.new_org("Pause").await;
+    acknowledge_no_dnc(&server, &org).await;
+    let cmp = campaign(
+        &server,
+        &org,
+        json!({"name": "p", "purpose": "informational", "channel": "voice", "voice": "live",
+               "windows": {"mon": ["09:00", "17:00"]}, "max_attempts_per_lead": 2,
+               "caps": [{"max_attempts": 1, "window_hours": 48}]}),
+    )
+    .await;
+    let member = server
+        .invite(&org, &crate::harness::unique_email("m"), "member")
+        .await;
+    let member_key = server.key_for_member(&org, &member).await;
+    let path = format!("/v1/campaigns/{cmp}");
+    let (s, _) = server
+        .call(
+            &member_key,
+            Method::PATCH,
+            &path,
+            Some(json!({"paused": true})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, c) = server
+        .call(
+            &org.key,
+            Method::PATCH,
+            &path,
+            Some(json!({"paused": true})),
+        )
+        .await;
+    assert_eq!((s, &c["paused"]), (StatusCode::OK, &json!(true)));
+    assert_eq!(c["windows"], json!({"mon": ["09:00", "17:00"]}));
+    let (s, _) = server
+        .call(
+            &org.key,
+            Method::PATCH,
+            "/v1/gate-settings",
+            Some(json!({"paused": true, "paused_reason": "incident"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let c = dial(
+        &server,
+        &org,
+        json!({"number": "(415) 555-0123", "campaign_id": cmp, "channel": "voice"}),
+    )
+    .await;
+    let got = codes(&c);
+    assert!(
+        got.contains(&"org_paused".to_owned()) && got.contains(&"campaign_paused".to_owned()),
+        "{c}"
+    );
+    assert_eq!(c["next_allowed"], Value::Null);
+    let events = server.audit_events(&org).await;
+    assert!(events.iter().any(|e| e["action"] == "campaign.paused"));
+    assert!(events.iter().any(|e| e["action"] == "gate.paused"));
+    assert!(
+        events
+            .iter()
+            .any(|e| e["action"] == "gate.dnc_absence_acknowledged")
+    );
+}
+
+#[tokio::test]
+async fn concurrent_checks_count_attempts_exactly() {
+    let server = TestServer::start().await;
+    let org = server.new_org("Burst").await;
+    acknowledge_no_dnc(&server, &org).await;
+    let cmp = campaign(
+        &server,
+        &org,
+        json!({"name": "burst", "purpose": "telemarketing", "channel": "voice", "voice": "live"}),
+    )
+    .await;
+    let (_, lead) = server
+        .call(
+            &org.key,
+            Method::POST,
+            "/v1/leads",
+            Some(json!({"phone": "305 555 0177", "consent": written("form-b")})),
+        )
+        .await;
+    let lead_id = lead["id"].as_str().unwrap().to_owned();
+    // A planned instant inside Florida's hours, found with another lead.
+    let (_, other) = server
+        .call(
+            &org.key,
+            Method::POST,
+            "/v1/leads",
+            Some(json!({"phone": "305 555 0100", "consent": written("form-p")})),
+        )
+        .await;
+    let probe = dial(
+        &server,
+        &org,
+        json!({"lead_id": other["id"], "campaign_id": cmp, "channel": "voice"}),
+    )
+    .await;
+    let at = match probe["next_allowed"].as_str() {
+        Some(t) => t.to_owned(),
+        None => probe["at"].as_str().unwrap().to_owned(),
+    };
+    let body =
+        json!({"lead_id": lead_id, "campaign_id": cmp, "channel": "voice", "planned_at": at});
+    let calls = (0..12).map(|_| {
+        server.call(
+            &org.key,
+            Method::POST,
+            "/v1/dial-checks",
+            Some(body.clone()),
+        )
+    });
+    let answers = futures_util::future::join_all(calls).await;
+    let mut allowed = 0;
+    for (s, c) in &answers {
+        assert_eq!(*s, StatusCode::OK, "{c}");
+        if c["allowed"] == true {
+            allowed += 1;
+        } else {
+            assert_eq!(codes(c), ["frequency_cap"], "{c}");
+        }
+    }
+    // FL-CAP: three attempts per number per 24 hours, however they race.
+    assert_eq!(allowed, 3);
+}
+
+#[tokio::test]
+async fn a_failing_gate_denies_internal_error_and_records_it() {
+    let server = TestServer::start().await;
+    let org = server.new_org("Broken").await;
+    acknowledge_no_dnc(&server, &org).await;
+    let cmp = campaign(
+        &server,
+        &org,
+        json!({"name": "b", "purpose": "informational", "channel": "voice", "voice": "live"}),
+    )
+    .await;
+    // A store handle without the number-hash key: every fact lookup by
+    // number fails, as a broken database would.
+    let hasher =
+        tollgate_core::token::TokenHasher::new(vec![tollgate_core::token::HashKey::new([7; 32])])
+            .unwrap();
+    let broken = tollgate_store::Store::open(
+        &server.state.config.database_url(),
+        &Default::default(),
+        std::sync::Arc::new(hasher),
+    )
+    .await
+    .unwrap();
+    let actor = server
+        .store()
+        .authenticate_api_key(&org.key, server.state.now())
+        .await
+        .unwrap();
+    let ctx = tollgate_store::Ctx {
+        now: server.state.now(),
+        request: Default::default(),
+    };
+    let req = tollgate_store::DialRequest {
+        lead_id: None,
+        number: Some(tollgate_gate::parse_nanp("212 555 0100").unwrap()),
+        campaign_id: tollgate_core::id::CampaignId::parse(&cmp).unwrap(),
+        channel: tollgate_gate::DialChannel::Voice,
+        at: jiff::Timestamp::now(),
+        safety_margin_minutes: 0,
+    };
+    let dnc = tollgate_store::DncAnswer::not_configured();
+    let rec = broken
+        .scope(&actor)
+        .dial_check(&req, &dnc, &ctx)
+        .await
+        .unwrap();
+    assert!(!rec.allowed);
+    assert_eq!(rec.reasons.len(), 1);
+    assert_eq!(rec.reasons[0].code, "internal_error");
+    let id = rec.id.clone().expect("the denial is recorded");
+    // The same through the group-commit path.
+    let job = tollgate_store::DialJob {
+        actor: actor.clone(),
+        req: req.clone(),
+        dnc,
+        ctx,
+    };
+    let group = broken.dial_checks(&[job.clone(), job]).await;
+    for r in group {
+        assert_eq!(r.unwrap().reasons[0].code, "internal_error");
+    }
+    let (s, fetched) = server
+        .call(
+            &org.key,
+            Method::GET,
+            &format!("/v1/dial-checks/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(fetched["reasons"][0]["code"], "internal_error");
+    let events = server.audit_events(&org).await;
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e["action"] == "gate.decision"
+                && e["details"]["reasons"] == json!(["internal_error"]))
+            .count(),
+        3
+    );
+}

@@ -1,0 +1,378 @@
+//! Leads: a normalized number, optional location, declared fields, and the
+//! consent evidence judged at intake. A lead whose evidence is unusable is
+//! stored as ineligible with its reasons, stays visible, and never dials.
+
+use tollgate_core::UnixMicros;
+use tollgate_core::id::{CampaignId, LeadId, LeadKind};
+use tollgate_gate::{ConsentEvidence, ConsentType, E164, EbrKind, intake_problems};
+
+use super::{micros, ts};
+use crate::audit::{self, Draft};
+use crate::db::{Tx, exec, fetch_all, fetch_optional};
+use crate::scope::{Ctx, OrgScope};
+use crate::{StoreError, new_id};
+
+/// A validated lead to create.
+#[derive(Debug, Clone)]
+pub struct NewLead {
+    pub phone: E164,
+    /// Two-letter code, already validated.
+    pub state: Option<String>,
+    /// Five digits or ZIP+4, already validated.
+    pub zip: Option<String>,
+    pub name: Option<String>,
+    /// Other declared fields (a JSON object).
+    pub fields: serde_json::Map<String, serde_json::Value>,
+    pub campaign_id: Option<CampaignId>,
+    pub consent: ConsentEvidence,
+}
+
+#[derive(Debug, Clone)]
+pub struct Lead {
+    pub id: LeadId,
+    pub campaign_id: Option<CampaignId>,
+    pub phone: E164,
+    pub state: Option<String>,
+    pub zip: Option<String>,
+    pub name: Option<String>,
+    pub fields: serde_json::Value,
+    pub consent: ConsentEvidence,
+    pub eligible: bool,
+    /// Stable codes (`consent_none`, `consent_source_missing`, ...).
+    pub ineligible_reasons: Vec<String>,
+    pub created_at: UnixMicros,
+}
+
+/// What one chunk of a CSV import wrote.
+#[derive(Debug, Clone, Default)]
+pub struct ImportChunk {
+    pub created: u64,
+    pub ineligible: u64,
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct Row {
+    id: String,
+    campaign_id: Option<String>,
+    phone: String,
+    state: Option<String>,
+    zip: Option<String>,
+    name: Option<String>,
+    fields: String,
+    consent_type: String,
+    consent_at: Option<i64>,
+    consent_source: Option<String>,
+    consent_ip: Option<String>,
+    consent_text: Option<String>,
+    consent_text_version: Option<String>,
+    consent_captured_by: Option<String>,
+    ebr_date: Option<i64>,
+    ebr_kind: Option<String>,
+    eligible: bool,
+    ineligible_reasons: String,
+    created_at: i64,
+}
+
+impl Row {
+    pub(crate) fn into_lead(self) -> Result<Lead, StoreError> {
+        let bad = |w: &str| StoreError::Corrupt(format!("lead {w}"));
+        Ok(Lead {
+            id: LeadId::parse(&self.id)?,
+            campaign_id: self
+                .campaign_id
+                .as_deref()
+                .map(CampaignId::parse)
+                .transpose()?,
+            phone: tollgate_gate::parse_nanp(&self.phone).map_err(|_| bad("phone"))?,
+            state: self.state,
+            zip: self.zip,
+            name: self.name,
+            fields: serde_json::from_str(&self.fields).map_err(|_| bad("fields"))?,
+            consent: ConsentEvidence {
+                kind: Some(ConsentType::parse(&self.consent_type).ok_or_else(|| bad("consent"))?),
+                given_at: self.consent_at.map(ts),
+                source: self.consent_source,
+                ip: self.consent_ip,
+                text: self.consent_text,
+                text_version: self.consent_text_version,
+                captured_by: self.consent_captured_by,
+                ebr_date: self.ebr_date.map(ts),
+                ebr_kind: self.ebr_kind.as_deref().and_then(EbrKind::parse),
+            },
+            eligible: self.eligible,
+            ineligible_reasons: serde_json::from_str(&self.ineligible_reasons)
+                .map_err(|_| bad("reasons"))?,
+            created_at: UnixMicros(self.created_at),
+        })
+    }
+}
+
+/// Inserts one lead, judging its evidence at `ctx.now`.
+async fn insert(
+    tx: &mut Tx,
+    org: &str,
+    lead: &NewLead,
+    hash: Vec<u8>,
+    now: UnixMicros,
+) -> Result<(LeadId, bool, Vec<&'static str>), StoreError> {
+    let id = new_id::<LeadKind>(now)?;
+    let problems: Vec<&'static str> = intake_problems(&lead.consent, ts(now.0))
+        .into_iter()
+        .map(|p| p.code())
+        .collect();
+    let eligible = problems.is_empty();
+    let c = &lead.consent;
+    exec!(
+        tx,
+        "INSERT INTO leads (id, org_id, campaign_id, phone, phone_hash, state, zip, name, fields, consent_type, consent_at, consent_source, \
+         consent_ip, consent_text, consent_text_version, consent_captured_by, ebr_date, ebr_kind, eligible, ineligible_reasons, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)",
+        id.as_str(),
+        org,
+        lead.campaign_id.as_ref().map(|c| c.to_string()),
+        lead.phone.as_str(),
+        hash,
+        lead.state.clone(),
+        lead.zip.clone(),
+        lead.name.clone(),
+        serde_json::Value::Object(lead.fields.clone()).to_string(),
+        c.kind.unwrap_or(ConsentType::None).as_str(),
+        c.given_at.map(micros),
+        c.source.clone(),
+        c.ip.clone(),
+        c.text.clone(),
+        c.text_version.clone(),
+        c.captured_by.clone(),
+        c.ebr_date.map(micros),
+        c.ebr_kind.map(|k| k.as_str()),
+        eligible,
+        serde_json::to_string(&problems).unwrap_or_else(|_| "[]".into()),
+        now.0
+    )?;
+    Ok((id, eligible, problems))
+}
+
+/// Rows per multi-row INSERT of an import: 100 rows x 21 values stays far
+/// below both backends' limit on bound parameters (SQLite 32,766, PostgreSQL
+/// 65,535).
+const ROWS_PER_INSERT: usize = 100;
+
+/// One statement inserting `n` leads. The text is the same single-row
+/// statement as [`insert`]'s, repeated; it is built here (not a literal)
+/// because its length depends on `n`, and it is the same on both backends.
+fn multi_insert_sql(n: usize) -> String {
+    let mut sql = String::from(
+        "INSERT INTO leads (id, org_id, campaign_id, phone, phone_hash, state, zip, name, fields, consent_type, consent_at, consent_source, \
+         consent_ip, consent_text, consent_text_version, consent_captured_by, ebr_date, ebr_kind, eligible, ineligible_reasons, created_at) VALUES ",
+    );
+    for r in 0..n {
+        if r > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for c in 0..21 {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("${}", r * 21 + c + 1));
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+/// Inserts many leads with few statements (statements, not rows, are what
+/// a write costs here). Returns how many were ineligible.
+async fn insert_many(
+    tx: &mut Tx,
+    org: &str,
+    leads: &[NewLead],
+    numbers: &super::NumberHasher,
+    now: UnixMicros,
+) -> Result<u64, StoreError> {
+    let mut ineligible = 0;
+    for group in leads.chunks(ROWS_PER_INSERT) {
+        let sql = multi_insert_sql(group.len());
+        macro_rules! bind_all {
+            ($q:expr) => {{
+                let mut q = $q;
+                for lead in group {
+                    let problems: Vec<&'static str> = intake_problems(&lead.consent, ts(now.0))
+                        .into_iter()
+                        .map(|p| p.code())
+                        .collect();
+                    let eligible = problems.is_empty();
+                    ineligible += u64::from(!eligible);
+                    let c = &lead.consent;
+                    q = q
+                        .bind(new_id::<LeadKind>(now)?.to_string())
+                        .bind(org.to_owned())
+                        .bind(lead.campaign_id.as_ref().map(|c| c.to_string()))
+                        .bind(lead.phone.as_str().to_owned())
+                        .bind(numbers.hash(&lead.phone))
+                        .bind(lead.state.clone())
+                        .bind(lead.zip.clone())
+                        .bind(lead.name.clone())
+                        .bind(serde_json::Value::Object(lead.fields.clone()).to_string())
+                        .bind(c.kind.unwrap_or(ConsentType::None).as_str())
+                        .bind(c.given_at.map(micros))
+                        .bind(c.source.clone())
+                        .bind(c.ip.clone())
+                        .bind(c.text.clone())
+                        .bind(c.text_version.clone())
+                        .bind(c.captured_by.clone())
+                        .bind(c.ebr_date.map(micros))
+                        .bind(c.ebr_kind.map(|k| k.as_str()))
+                        .bind(eligible)
+                        .bind(serde_json::to_string(&problems).unwrap_or_else(|_| "[]".into()))
+                        .bind(now.0);
+                }
+                q
+            }};
+        }
+        match &mut *tx {
+            Tx::Sqlite(t) => {
+                bind_all!(sqlx::query(&sql)).execute(&mut **t).await?;
+            }
+            Tx::Postgres(t) => {
+                bind_all!(sqlx::query(&sql)).execute(&mut **t).await?;
+            }
+        }
+    }
+    Ok(ineligible)
+}
+
+async fn check_campaigns(tx: &mut Tx, org: &str, leads: &[NewLead]) -> Result<(), StoreError> {
+    let mut seen: Vec<&CampaignId> = Vec::new();
+    for l in leads {
+        if let Some(c) = &l.campaign_id
+            && !seen.contains(&c)
+        {
+            super::campaigns::by_id(tx, org, c.as_str()).await?;
+            seen.push(c);
+        }
+    }
+    Ok(())
+}
+
+pub(crate) async fn by_id(tx: &mut Tx, org: &str, id: &str) -> Result<Lead, StoreError> {
+    fetch_optional!(
+        tx,
+        Row,
+        "SELECT id, campaign_id, phone, state, zip, name, fields, consent_type, consent_at, consent_source, consent_ip, \
+         consent_text, consent_text_version, consent_captured_by, ebr_date, ebr_kind, eligible, ineligible_reasons, created_at \
+         FROM leads WHERE org_id = $1 AND id = $2",
+        org,
+        id
+    )?
+    .ok_or(StoreError::NotFound)?
+    .into_lead()
+}
+
+impl OrgScope<'_> {
+    /// Creates leads in one transaction (all or none), one audit event each.
+    /// An unknown campaign fails the whole batch (`NotFound`).
+    pub async fn create_leads(
+        &self,
+        leads: &[NewLead],
+        ctx: &Ctx,
+    ) -> Result<Vec<Lead>, StoreError> {
+        let numbers = self.store.numbers()?;
+        let mut tx = self.write().await?;
+        check_campaigns(&mut tx, self.org(), leads).await?;
+        let mut out = Vec::with_capacity(leads.len());
+        for lead in leads {
+            let (id, eligible, problems) = insert(
+                &mut tx,
+                self.org(),
+                lead,
+                numbers.hash(&lead.phone),
+                ctx.now,
+            )
+            .await?;
+            audit::append(
+                &mut tx,
+                self.org(),
+                Draft {
+                    actor: self.actor.audit_ref(),
+                    action: "lead.created",
+                    target: audit::target("lead", &id),
+                    details: serde_json::json!({
+                        "number": lead.phone.masked(),
+                        "campaign_id": lead.campaign_id,
+                        "consent_type": lead.consent.kind.unwrap_or(ConsentType::None).as_str(),
+                        "eligible": eligible,
+                        "ineligible_reasons": problems,
+                    }),
+                },
+                ctx,
+            )
+            .await?;
+            out.push(by_id(&mut tx, self.org(), id.as_str()).await?);
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// Imports one chunk of a file in one transaction, with one audit event
+    /// for the chunk (a million per-lead events would drown the log).
+    pub async fn import_leads(
+        &self,
+        leads: &[NewLead],
+        source: &str,
+        first_line: u64,
+        ctx: &Ctx,
+    ) -> Result<ImportChunk, StoreError> {
+        let numbers = self.store.numbers()?;
+        let mut tx = self.write().await?;
+        check_campaigns(&mut tx, self.org(), leads).await?;
+        let chunk = ImportChunk {
+            created: leads.len() as u64,
+            ineligible: insert_many(&mut tx, self.org(), leads, numbers, ctx.now).await?,
+        };
+        audit::append(
+            &mut tx,
+            self.org(),
+            Draft {
+                actor: self.actor.audit_ref(),
+                action: "leads.imported",
+                target: None,
+                details: serde_json::json!({
+                    "source": source,
+                    "first_line": first_line,
+                    "created": chunk.created,
+                    "ineligible": chunk.ineligible,
+                    "campaign_id": leads.first().and_then(|l| l.campaign_id.clone()),
+                }),
+            },
+            ctx,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(chunk)
+    }
+
+    pub async fn get_lead(&self, id: &LeadId) -> Result<Lead, StoreError> {
+        let mut tx = self.read().await?;
+        by_id(&mut tx, self.org(), id.as_str()).await
+    }
+
+    pub async fn list_leads(
+        &self,
+        after: Option<&LeadId>,
+        limit: u32,
+    ) -> Result<Vec<Lead>, StoreError> {
+        let mut tx = self.read().await?;
+        let rows = fetch_all!(
+            &mut tx,
+            Row,
+            "SELECT id, campaign_id, phone, state, zip, name, fields, consent_type, consent_at, consent_source, consent_ip, \
+             consent_text, consent_text_version, consent_captured_by, ebr_date, ebr_kind, eligible, ineligible_reasons, created_at \
+             FROM leads WHERE org_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+            self.org(),
+            after.map(|a| a.to_string()).unwrap_or_default(),
+            i64::from(limit)
+        )?;
+        rows.into_iter().map(Row::into_lead).collect()
+    }
+}

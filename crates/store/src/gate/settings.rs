@@ -1,0 +1,165 @@
+//! Per-organization gate settings: the pause switch and the acknowledgment
+//! of running without a DNC provider. Both are audited changes by admins.
+
+use serde::Serialize;
+use tollgate_core::UnixMicros;
+
+use crate::StoreError;
+use crate::audit::{self, Draft};
+use crate::db::{Tx, exec, fetch_optional};
+use crate::scope::{Ctx, OrgScope};
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct GateSettings {
+    pub paused: bool,
+    pub paused_reason: Option<String>,
+    /// When the org acknowledged running without a DNC provider, and who.
+    pub dnc_provider_absence_acknowledged_at: Option<UnixMicros>,
+    pub dnc_provider_absence_acknowledged_by: Option<String>,
+    pub dnc_provider_absence_statement: Option<String>,
+    pub suppression_version: i64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct GateSettingsPatch {
+    pub paused: Option<bool>,
+    pub paused_reason: Option<Option<String>>,
+    /// `Some(Some(statement))` records the acknowledgment, `Some(None)` withdraws it.
+    pub dnc_acknowledgment: Option<Option<String>>,
+}
+
+type Row = (
+    bool,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    i64,
+);
+
+pub(crate) async fn load(tx: &mut Tx, org: &str) -> Result<GateSettings, StoreError> {
+    let row = fetch_optional!(
+        tx,
+        Row,
+        "SELECT paused, paused_reason, dnc_ack_at, dnc_ack_by, dnc_ack_statement, suppression_version \
+         FROM gate_settings WHERE org_id = $1",
+        org
+    )?;
+    Ok(match row {
+        None => GateSettings::default(),
+        Some((paused, paused_reason, at, by, statement, v)) => GateSettings {
+            paused,
+            paused_reason,
+            dnc_provider_absence_acknowledged_at: at.map(UnixMicros),
+            dnc_provider_absence_acknowledged_by: by,
+            dnc_provider_absence_statement: statement,
+            suppression_version: v,
+        },
+    })
+}
+
+/// Makes sure the org's row exists (settings default to "not paused").
+pub(crate) async fn ensure(tx: &mut Tx, org: &str, now: UnixMicros) -> Result<(), StoreError> {
+    exec!(
+        tx,
+        "INSERT INTO gate_settings (org_id, updated_at) VALUES ($1, $2) ON CONFLICT (org_id) DO NOTHING",
+        org,
+        now.0
+    )?;
+    Ok(())
+}
+
+/// Bumps the suppression list version (inside the change's transaction).
+pub(crate) async fn bump_suppression_version(
+    tx: &mut Tx,
+    org: &str,
+    now: UnixMicros,
+) -> Result<(), StoreError> {
+    ensure(tx, org, now).await?;
+    exec!(
+        tx,
+        "UPDATE gate_settings SET suppression_version = suppression_version + 1, updated_at = $2 WHERE org_id = $1",
+        org,
+        now.0
+    )?;
+    Ok(())
+}
+
+impl OrgScope<'_> {
+    pub async fn gate_settings(&self) -> Result<GateSettings, StoreError> {
+        let mut tx = self.read().await?;
+        load(&mut tx, self.org()).await
+    }
+
+    pub async fn update_gate_settings(
+        &self,
+        patch: GateSettingsPatch,
+        ctx: &Ctx,
+    ) -> Result<GateSettings, StoreError> {
+        let mut tx = self.write().await?;
+        tx.lock_org(self.org()).await?;
+        ensure(&mut tx, self.org(), ctx.now).await?;
+        let before = load(&mut tx, self.org()).await?;
+        if let Some(p) = patch.paused {
+            let reason = patch.paused_reason.clone().flatten();
+            exec!(
+                &mut tx,
+                "UPDATE gate_settings SET paused = $2, paused_reason = $3, updated_at = $4 WHERE org_id = $1",
+                self.org(),
+                p,
+                reason.clone(),
+                ctx.now.0
+            )?;
+            audit::append(
+                &mut tx,
+                self.org(),
+                Draft {
+                    actor: self.actor.audit_ref(),
+                    action: if p { "gate.paused" } else { "gate.resumed" },
+                    target: audit::target("org", self.org()),
+                    details: serde_json::json!({ "was_paused": before.paused, "reason": reason }),
+                },
+                ctx,
+            )
+            .await?;
+        }
+        if let Some(ack) = patch.dnc_acknowledgment {
+            let member = self.actor.member_id().to_string();
+            match &ack {
+                Some(statement) => exec!(
+                    &mut tx,
+                    "UPDATE gate_settings SET dnc_ack_at = $2, dnc_ack_by = $3, dnc_ack_statement = $4, updated_at = $2 WHERE org_id = $1",
+                    self.org(),
+                    ctx.now.0,
+                    member.clone(),
+                    statement.clone()
+                )?,
+                None => exec!(
+                    &mut tx,
+                    "UPDATE gate_settings SET dnc_ack_at = NULL, dnc_ack_by = NULL, dnc_ack_statement = NULL, updated_at = $2 WHERE org_id = $1",
+                    self.org(),
+                    ctx.now.0
+                )?,
+            };
+            audit::append(
+                &mut tx,
+                self.org(),
+                Draft {
+                    actor: self.actor.audit_ref(),
+                    action: if ack.is_some() {
+                        "gate.dnc_absence_acknowledged"
+                    } else {
+                        "gate.dnc_absence_withdrawn"
+                    },
+                    target: audit::target("org", self.org()),
+                    details: serde_json::json!({ "statement": ack }),
+                },
+                ctx,
+            )
+            .await?;
+        }
+        let after = load(&mut tx, self.org()).await?;
+        tx.commit().await?;
+        Ok(after)
+    }
+}
