@@ -205,8 +205,10 @@ async fn kek_rotation_with_the_server_running_keeps_every_credential_usable() {
         ],
     );
     assert!(ok, "{out}");
+    // Two organizations' keys and the system key (which seals the
+    // number-hash secret every server creates at start).
     assert!(
-        out.contains("2 data key(s) wrapped under the new KEK"),
+        out.contains("3 data key(s) wrapped under the new KEK"),
         "{out}"
     );
     #[cfg(unix)]
@@ -253,13 +255,14 @@ async fn kek_rotation_with_the_server_running_keeps_every_credential_usable() {
         out.contains("1 live data key(s) have no wrap under the configured KEK"),
         "{out}"
     );
-    assert!(out.contains("3 data key(s)"), "{out}");
+    // Three organizations' keys and the system key.
+    assert!(out.contains("4 data key(s)"), "{out}");
 
     // Step 3.
     let (ok, out) = run(&switched, &["keys", "rotate-kek", "--finish"]);
     assert!(ok, "{out}");
     assert!(out.contains("1 data key(s) newly wrapped"), "{out}");
-    assert!(out.contains("3 wrap(s) under other KEKs deleted"), "{out}");
+    assert!(out.contains("4 wrap(s) under other KEKs deleted"), "{out}");
 
     let (ok, out) = run(&switched, &["keys", "status"]);
     assert!(ok, "{out}");

@@ -539,8 +539,7 @@ pub async fn open_store(config: &Config, migrate: bool) -> anyhow::Result<Opened
     let store = Store::open(&url, &settings, Arc::new(keys.token_hasher))
         .await
         .context("opening the database")?
-        .with_vault(vault)
-        .with_number_hasher(tollgate_store::NumberHasher::derive(keys.kek.bytes()));
+        .with_vault(vault);
     store.check_least_privilege().await?;
     if !store.migrations_current().await? {
         bail!(
@@ -574,6 +573,14 @@ pub async fn open_store(config: &Config, migrate: bool) -> anyhow::Result<Opened
             );
         }
     }
+    // Suppressions are matched by a keyed hash of the number and must match
+    // forever, so their key cannot come from the KEK (which rotates): it is
+    // a random secret created once and kept sealed in the database.
+    let number_key = store
+        .system_secret("number_hash", now())
+        .await
+        .context("loading the number-hash key")?;
+    let store = store.with_number_hasher(tollgate_store::NumberHasher::derive(&number_key));
     Ok(Opened {
         store,
         checkpoint_key: Arc::new(keys.checkpoint_key),

@@ -802,6 +802,47 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_number_hash_secret_survives_a_kek_rotation() {
+        // Suppressions match by a hash keyed with this secret: if a KEK
+        // rotation changed it, every suppressed number would stop matching.
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path(), &[7]).await;
+        let first = store
+            .system_secret("number_hash", UnixMicros(1))
+            .await
+            .unwrap();
+        assert_eq!(
+            *store
+                .system_secret("number_hash", UnixMicros(2))
+                .await
+                .unwrap(),
+            *first,
+            "created once"
+        );
+        assert_ne!(
+            *store.system_secret("other", UnixMicros(2)).await.unwrap(),
+            *first
+        );
+        store
+            .rotate_kek(kek(8), false, UnixMicros(3))
+            .await
+            .unwrap();
+        let transition = with_keks(&store, &[8, 7]);
+        transition
+            .rotate_kek(kek(8), true, UnixMicros(4))
+            .await
+            .unwrap();
+        let after = with_keks(&store, &[8]);
+        assert_eq!(
+            *after
+                .system_secret("number_hash", UnixMicros(5))
+                .await
+                .unwrap(),
+            *first
+        );
+    }
+
+    #[tokio::test]
     async fn kek_rotation_rewraps_without_touching_data_and_old_nodes_keep_working() {
         let dir = tempfile::tempdir().unwrap();
         let store = store(dir.path(), &[7]).await;

@@ -201,7 +201,70 @@ impl EncryptedColumn {
 pub(crate) const ENCRYPTED_COLUMNS: &[&EncryptedColumn] = &[
     &crate::provider_credentials::SECRET_COLUMN,
     &crate::sign_in::TOTP_SECRET,
+    &SYSTEM_SECRET,
 ];
+
+/// Secrets of the deployment that must outlive every key rotation (the
+/// number-hash key of suppression lists): random, sealed with the system
+/// data key, so a KEK rotation re-wraps the key that seals them and never
+/// changes them.
+pub(crate) const SYSTEM_SECRET: EncryptedColumn = EncryptedColumn {
+    table: "system_secrets",
+    id_column: "name",
+    column: "sealed",
+    system: true,
+};
+
+impl Store {
+    /// The 32-byte secret `name`, created at random on first use. Several
+    /// nodes starting at once agree on one: the first insert wins and every
+    /// node reads the stored value.
+    pub async fn system_secret(
+        &self,
+        name: &str,
+        now: UnixMicros,
+    ) -> Result<Zeroizing<[u8; 32]>, StoreError> {
+        let mut tx = self.pool.write().await?;
+        let existing = fetch_optional!(
+            &mut tx,
+            (Vec<u8>,),
+            "SELECT sealed FROM system_secrets WHERE name = $1",
+            name
+        )?;
+        let sealed = match existing {
+            Some((sealed,)) => sealed,
+            None => {
+                let fresh = random_bytes::<32>()?;
+                let sealed = SYSTEM_SECRET
+                    .seal(self, &mut tx, "", name, fresh.as_ref())
+                    .await?;
+                exec!(
+                    &mut tx,
+                    "INSERT INTO system_secrets (name, sealed, created_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (name) DO NOTHING",
+                    name,
+                    sealed,
+                    now.0
+                )?;
+                fetch_optional!(
+                    &mut tx,
+                    (Vec<u8>,),
+                    "SELECT sealed FROM system_secrets WHERE name = $1",
+                    name
+                )?
+                .ok_or_else(|| StoreError::Corrupt(format!("system secret {name} vanished")))?
+                .0
+            }
+        };
+        let opened = SYSTEM_SECRET.open(self, &mut tx, "", name, &sealed).await?;
+        tx.commit().await?;
+        let bytes: [u8; 32] = opened
+            .as_slice()
+            .try_into()
+            .map_err(|_| StoreError::Corrupt(format!("system secret {name} is not 32 bytes")))?;
+        Ok(Zeroizing::new(bytes))
+    }
+}
 
 impl Store {
     pub(crate) fn vault(&self) -> Result<&Vault, StoreError> {

@@ -40,9 +40,10 @@ pub struct NumberHasher {
 impl NumberHasher {
     const LABEL: &'static [u8] = b"tollgate number-hash key v1";
 
-    /// Derives the number-hash key from the KEK.
-    pub fn derive(kek: &[u8; 32]) -> NumberHasher {
-        let mut m = <Hmac<Sha256> as KeyInit>::new_from_slice(kek).expect("any key length");
+    /// Derives the number-hash key from a stable secret (see
+    /// [`crate::Store::system_secret`]; never the KEK, which rotates).
+    pub fn derive(secret: &[u8; 32]) -> NumberHasher {
+        let mut m = <Hmac<Sha256> as KeyInit>::new_from_slice(secret).expect("any key length");
         m.update(Self::LABEL);
         let key = Zeroizing::new(<[u8; 32]>::from(m.finalize().into_bytes()));
         let mut h = Sha256::new();
