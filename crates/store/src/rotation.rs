@@ -345,7 +345,7 @@ impl Store {
                             .await? as i64;
                         }
                         (None, Some(text)) => {
-                            let fresh = self.seal(&mut tx, aad, text.as_bytes()).await?;
+                            let fresh = self.seal(&mut tx, aad, text).await?;
                             resealed += seal_legacy(&mut tx, column, org.as_str(), record, &fresh)
                                 .await? as i64;
                         }
@@ -568,8 +568,34 @@ async fn rewrap_scope(
 // SQL text is built rather than written out, because the walk is the same
 // for every encrypted column.
 
-/// A batch of rows: record id, sealed value, legacy plaintext.
-type Batch = Vec<(String, Option<Vec<u8>>, Option<String>)>;
+/// A row of a batch: record id, sealed value, legacy plaintext.
+type BatchRow = (String, Option<Vec<u8>>, Option<Vec<u8>>);
+type Batch = Vec<BatchRow>;
+
+/// The legacy plaintext of a row: a TEXT column (transcripts, extractions)
+/// or a BLOB one (idempotency responses); PostgreSQL decodes each only as
+/// its own type.
+fn legacy_bytes<R: sqlx::Row>(row: &R) -> Result<Option<Vec<u8>>, sqlx::Error>
+where
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> Option<Vec<u8>>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    match row.try_get::<Option<Vec<u8>>, _>(2) {
+        Ok(v) => Ok(v),
+        Err(_) => Ok(row.try_get::<Option<String>, _>(2)?.map(String::into_bytes)),
+    }
+}
+
+fn batch_row<R: sqlx::Row>(row: &R) -> Result<BatchRow, sqlx::Error>
+where
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<Vec<u8>>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok((row.try_get(0)?, row.try_get(1)?, legacy_bytes(row)?))
+}
 
 async fn select_batch(
     tx: &mut Tx,
@@ -586,22 +612,24 @@ async fn select_batch(
         table = c.table
     );
     Ok(match tx {
-        Tx::Sqlite(t) => {
-            sqlx::query_as(&sql)
-                .bind(org)
-                .bind(after)
-                .bind(i64::from(limit))
-                .fetch_all(&mut **t)
-                .await?
-        }
-        Tx::Postgres(t) => {
-            sqlx::query_as(&sql)
-                .bind(org)
-                .bind(after)
-                .bind(i64::from(limit))
-                .fetch_all(&mut **t)
-                .await?
-        }
+        Tx::Sqlite(t) => sqlx::query(&sql)
+            .bind(org)
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(&mut **t)
+            .await?
+            .iter()
+            .map(batch_row)
+            .collect::<Result<_, _>>()?,
+        Tx::Postgres(t) => sqlx::query(&sql)
+            .bind(org)
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(&mut **t)
+            .await?
+            .iter()
+            .map(batch_row)
+            .collect::<Result<_, _>>()?,
     })
 }
 
@@ -678,8 +706,9 @@ async fn seal_legacy(
     })
 }
 
-/// Rows of the column not sealed under `key` (bytes 2 to 17 of the format
-/// are the key id), including rows not sealed at all (legacy plaintext).
+/// Rows of the column sealed under another key than `key` (bytes 2 to 17
+/// of the format are the key id), and rows still holding legacy plaintext.
+/// A row with neither (an idempotency claim still in flight) names no key.
 async fn count_other_keys(
     tx: &mut Tx,
     c: &EncryptedColumn,
@@ -687,8 +716,10 @@ async fn count_other_keys(
     key: &KeyId,
 ) -> Result<i64, StoreError> {
     let sql = format!(
-        "SELECT COUNT(*) FROM {table} WHERE org_id = $1 AND ({col} IS NULL OR substr({col}, 2, 16) <> $2)",
+        "SELECT COUNT(*) FROM {table} WHERE org_id = $1 \
+         AND (({col} IS NULL AND {legacy} IS NOT NULL) OR substr({col}, 2, 16) <> $2)",
         col = c.column,
+        legacy = c.legacy_plaintext.unwrap_or("CAST(NULL AS TEXT)"),
         table = c.table
     );
     let (n,): (i64,) = match tx {
@@ -1047,8 +1078,8 @@ mod tests {
         let org = OrgId::parse(ORG_A).unwrap();
         store.start_dek_rotation(&org, UnixMicros(5)).await.unwrap();
         // 10 values in batches of 4: three batches walk the column, one
-        // batch each the (empty) columns of calls.
-        let walked = store.run_dek_rotation(&org, 4, Some(5)).await.unwrap();
+        // batch each the (empty) columns of calls and idempotency keys.
+        let walked = store.run_dek_rotation(&org, 4, Some(6)).await.unwrap();
         assert_eq!((walked.column.as_str(), walked.resealed), ("", 10));
         // A write that read the old active key before the rotation commits
         // now, behind the cursor.

@@ -208,6 +208,7 @@ pub(crate) const ENCRYPTED_COLUMNS: &[&EncryptedColumn] = &[
     &crate::sign_in::TOTP_SECRET,
     &crate::calls::TRANSCRIPT_BODY,
     &crate::calls::EXTRACTION_FIELDS,
+    &crate::idempotency::RESPONSE_BODY,
 ];
 
 impl Store {

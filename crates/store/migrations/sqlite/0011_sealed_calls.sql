@@ -46,3 +46,13 @@ INSERT INTO call_extractions_0011 (id, org_id, call_id, fields, findings, policy
 DROP TABLE call_extractions;
 ALTER TABLE call_extractions_0011 RENAME TO call_extractions;
 CREATE INDEX call_extractions_call ON call_extractions (org_id, call_id, id);
+
+-- The response cache of Idempotency-Key requests keeps the first response
+-- of a keyed POST, the redacted transcript or extraction included: sealed
+-- too, bound to the key's record id (the lower-case hex of key_hash; the
+-- table's key is a BLOB and the rotation walk pages on a text id). Rows
+-- from before 0011 keep their body until the next DEK rotation seals it.
+ALTER TABLE idempotency_keys ADD COLUMN record_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE idempotency_keys ADD COLUMN body_sealed BLOB;
+UPDATE idempotency_keys SET record_id = lower(hex(key_hash));
+CREATE INDEX idempotency_keys_record ON idempotency_keys (org_id, record_id);
