@@ -349,7 +349,8 @@ impl Store {
                             resealed += seal_legacy(&mut tx, column, org.as_str(), record, &fresh)
                                 .await? as i64;
                         }
-                        // Nothing stored (the schema's CHECK forbids it): no
+                        // Nothing stored yet (an idempotency claim in
+                        // flight; the calls tables' CHECK forbids it): no
                         // key is named, so nothing holds the rotation back.
                         (None, None) => {}
                     }
