@@ -816,4 +816,136 @@ mod tests {
                 .contains("bee")
         );
     }
+
+    /// A database that ran 0010 and stored calls, then upgraded: the rows
+    /// survive 0011 in the clear, read as before, and the next DEK rotation
+    /// seals them (transcript, extraction and kept idempotent response);
+    /// after the documented VACUUM the file holds none of their words.
+    #[tokio::test]
+    async fn rows_from_before_0011_are_read_then_sealed_by_the_next_rotation() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        {
+            let old = tempfile::tempdir().unwrap();
+            let all = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
+            for entry in std::fs::read_dir(&all).unwrap() {
+                let path = entry.unwrap().path();
+                let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+                if name.as_str() < "0011" {
+                    std::fs::copy(&path, old.path().join(&name)).unwrap();
+                }
+            }
+            let opts = <sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(&url)
+                .unwrap()
+                .create_if_missing(true)
+                .foreign_keys(true);
+            let pool = sqlx::SqlitePool::connect_with(opts).await.unwrap();
+            sqlx::migrate::Migrator::new(old.path())
+                .await
+                .unwrap()
+                .run(&pool)
+                .await
+                .unwrap();
+            let call = CallId::generate(1, [3; 10]);
+            let extraction = ExtractionId::generate(1, [4; 10]);
+            for (sql, args) in [
+                (
+                    "INSERT INTO organizations (id, name, created_at, updated_at) VALUES ($1, $1, 0, 0)",
+                    vec![ORG_A.to_owned()],
+                ),
+                (
+                    "INSERT INTO calls (id, org_id, external_id, direction, started_at, created_by_member, created_at) \
+                     VALUES ($1, $2, 'ext-old', 'outbound', 0, $3, 0)",
+                    vec![
+                        call.to_string(),
+                        ORG_A.to_owned(),
+                        tollgate_core::MemberId::generate(1, [2; 10]).to_string(),
+                    ],
+                ),
+                (
+                    "INSERT INTO call_transcripts (call_id, org_id, body, findings, policy, created_at) \
+                     VALUES ($1, $2, '[{\"speaker\":\"agent\",\"text\":\"obsidianpelican\"}]', '[]', '{}', 0)",
+                    vec![call.to_string(), ORG_A.to_owned()],
+                ),
+                (
+                    "INSERT INTO call_extractions (id, org_id, call_id, fields, findings, policy, created_at) \
+                     VALUES ($1, $2, $3, '{\"note\":\"saffronwalrus\"}', '[]', '{}', 0)",
+                    vec![extraction.to_string(), ORG_A.to_owned(), call.to_string()],
+                ),
+                (
+                    "INSERT INTO idempotency_keys (org_id, key_hash, fingerprint, state, status, content_type, body, created_at, expires_at, locked_until) \
+                     VALUES ($1, X'0102', X'00', 'done', 201, 'application/json', CAST('{\"text\":\"cobaltlemur\"}' AS BLOB), 0, 99, 0)",
+                    vec![ORG_A.to_owned()],
+                ),
+            ] {
+                let mut q = sqlx::query(sql);
+                for a in args {
+                    q = q.bind(a);
+                }
+                q.execute(&pool).await.unwrap();
+            }
+            pool.close().await;
+        }
+        let store = store(dir.path(), &[7]).await;
+        let call = CallId::generate(1, [3; 10]);
+        assert!(
+            transcript_text(&store, ORG_A, &call)
+                .await
+                .unwrap()
+                .contains("obsidianpelican")
+        );
+        assert_eq!(
+            extraction_note(&store, ORG_A, &call).await.unwrap(),
+            "saffronwalrus"
+        );
+        assert_eq!(call_keys(&store, ORG_A).await, (vec![], 2));
+        assert!(
+            holds(&file_bytes(dir.path()), "obsidianpelican"),
+            "in the clear until sealed"
+        );
+
+        let org = OrgId::parse(ORG_A).unwrap();
+        store.start_dek_rotation(&org, UnixMicros(5)).await.unwrap();
+        let done = store.run_dek_rotation(&org, 10, None).await.unwrap();
+        assert!(done.finished);
+        assert_eq!(done.resealed, 3, "transcript, extraction, kept response");
+        assert_eq!(
+            call_keys(&store, ORG_A).await,
+            (vec![done.new_key_id.clone()], 0)
+        );
+        assert!(
+            transcript_text(&store, ORG_A, &call)
+                .await
+                .unwrap()
+                .contains("obsidianpelican")
+        );
+        assert_eq!(
+            extraction_note(&store, ORG_A, &call).await.unwrap(),
+            "saffronwalrus"
+        );
+        let actor = actor(ORG_A);
+        let replay = store
+            .scope(&actor)
+            .claim_idempotency_key(&[1, 2], &[0], UnixMicros(2), 3600, 60)
+            .await
+            .unwrap();
+        assert!(
+            matches!(&replay, crate::IdempotencyClaim::Replay { body, .. } if body.as_slice() == br#"{"text":"cobaltlemur"}"#),
+            "{replay:?}"
+        );
+        // The upgrade procedure's last step (docs/crypto.md).
+        let crate::db::Pool::Sqlite(pool) = &store.pool else {
+            unreachable!("SQLite test")
+        };
+        sqlx::query("VACUUM").execute(pool).await.unwrap();
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(pool)
+            .await
+            .unwrap();
+        let bytes = file_bytes(dir.path());
+        assert!(holds(&bytes, "ext-old"), "the scan sees clear text");
+        for word in ["obsidianpelican", "saffronwalrus", "cobaltlemur"] {
+            assert!(!holds(&bytes, word), "`{word}` is in the database file");
+        }
+    }
 }
