@@ -871,18 +871,29 @@ async fn no_sensitive_value_reaches_any_storage_log_audit_or_answer() {
         "not logging at trace level"
     );
     scan("the server's log", &logs_running);
+    // The kept transcript words are sealed at rest (ADR 0103): the clear
+    // parts of a call (its external id, the findings map) show the scan
+    // reads the call tables, and the words must not be there.
     if server.pg.is_none() {
         let files = server.data_dir_bytes();
         assert!(
-            files.contains("CAscan1") && files.contains("For the refund"),
+            files.contains("CAscan1") && files.contains("redacted_start"),
             "the database was not scanned"
+        );
+        assert!(
+            !files.contains("For the refund"),
+            "a transcript in the clear"
         );
         scan("the SQLite files (running)", &files);
     }
     if let Some(rows) = server.pg_rows(&org_id).await {
         assert!(
-            rows.contains("CAscan1") && rows.contains("For the refund"),
+            rows.contains("CAscan1") && rows.contains("redacted_start"),
             "the tables were not scanned"
+        );
+        assert!(
+            !rows.contains("For the refund"),
+            "a transcript in the clear"
         );
         scan("a PostgreSQL table", &rows);
     }

@@ -1,7 +1,8 @@
 //! `tollgate keys rotate-kek` and `rotate-dek` run by the real binary while a
 //! server holds the database open: every credential stays usable throughout,
 //! a server started with the old KEK alone is refused once the rotation is
-//! recorded, and a DEK rotation stopped after two batches resumes.
+//! recorded, and a DEK rotation stopped after two batches resumes, with
+//! credentials or with sealed call transcripts and extractions.
 //!
 //! Each test has a database of its own: a KEK rotation changes the
 //! database's recorded KEK and deletes wraps of every organization, which
@@ -350,6 +351,127 @@ async fn dek_rotation_stopped_halfway_resumes_while_the_server_runs() {
     assert!(!ok, "{out}");
     server.close().await;
     println!("dek rotation: ok on {}", backend(&db));
+}
+
+/// Calls with a transcript and an extraction each, naming `label` and `i`.
+async fn create_calls(
+    store: &Store,
+    actor: &Actor,
+    label: &str,
+    n: usize,
+) -> Vec<tollgate_core::CallId> {
+    use tollgate_store::{NewCall, RedactedFields, RedactedTranscript, Speaker};
+    let policy = tollgate_redact::Policy::standard();
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let ctx = Ctx {
+            now: UnixMicros(tollgate_server::app::now().0 + i as i64 * 1_000),
+            request: Default::default(),
+        };
+        let scope = store.scope(actor);
+        let call = scope
+            .create_call(
+                NewCall {
+                    external_id: format!("{label}-{i}"),
+                    direction: "outbound".into(),
+                    campaign_id: None,
+                    started_at: ctx.now,
+                },
+                &ctx,
+            )
+            .await
+            .unwrap();
+        let words = format!("transcript {label} {i:04}");
+        let t = RedactedTranscript::redact(&[(Speaker::Caller, words.as_str())], &policy).unwrap();
+        scope.add_transcript(&call.id, &t, &ctx).await.unwrap();
+        let f = RedactedFields::redact(
+            &serde_json::json!({"outcome": format!("extraction {label} {i:04}")}),
+            &policy,
+        )
+        .unwrap();
+        scope.add_extraction(&call.id, &f, &ctx).await.unwrap();
+        ids.push(call.id);
+    }
+    ids
+}
+
+/// Every transcript and extraction opens and says what was stored.
+async fn assert_calls_readable(
+    store: &Store,
+    actor: &Actor,
+    label: &str,
+    ids: &[tollgate_core::CallId],
+) {
+    for (i, id) in ids.iter().enumerate() {
+        let scope = store.scope(actor);
+        let t = scope
+            .get_transcript(id)
+            .await
+            .unwrap_or_else(|e| panic!("{label} {i}: {e}"));
+        assert_eq!(t.turns[0].text, format!("transcript {label} {i:04}"));
+        let e = scope
+            .list_extractions(id, None, 10)
+            .await
+            .unwrap_or_else(|e| panic!("{label} {i}: {e}"));
+        assert_eq!(
+            e[0].fields["outcome"],
+            serde_json::json!(format!("extraction {label} {i:04}"))
+        );
+    }
+}
+
+#[tokio::test]
+async fn dek_rotation_with_calls_keeps_every_transcript_readable_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = database().await;
+    let env = vars(dir.path(), &db, &old_kek());
+    let server = open(&env).await.unwrap();
+    let alpha = new_org(&server, "alpha").await;
+    let calls = create_calls(&server, &alpha, "alpha", 10).await;
+    let org = alpha.org_id().to_string();
+
+    // Batches of 7: the first walks the (empty) credentials, the second
+    // seven transcripts; then the command stops, as a crash would.
+    let (ok, out) = run(
+        &env,
+        &[
+            "keys",
+            "rotate-dek",
+            "--org",
+            &org,
+            "--batch-size",
+            "7",
+            "--max-batches",
+            "2",
+        ],
+    );
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("(7 re-encrypted); run again to resume"),
+        "{out}"
+    );
+    assert_calls_readable(&server, &alpha, "alpha", &calls).await;
+    let late = create_calls(&server, &alpha, "late", 1).await;
+
+    let (ok, out) = run(
+        &env,
+        &["keys", "rotate-dek", "--org", &org, "--batch-size", "7"],
+    );
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("(7 done before)"),
+        "resumed at the cursor: {out}"
+    );
+    // 10 transcripts and 10 extractions; the late call was sealed under
+    // the new key already.
+    assert!(
+        out.contains("done, 20 value(s) re-encrypted; retired key(s): "),
+        "{out}"
+    );
+    assert_calls_readable(&server, &alpha, "alpha", &calls).await;
+    assert_calls_readable(&server, &alpha, "late", &late).await;
+    server.close().await;
+    println!("dek rotation with calls: ok on {}", backend(&db));
 }
 
 fn backend(db: &[(String, String)]) -> &'static str {

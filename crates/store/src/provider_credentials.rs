@@ -28,6 +28,7 @@ pub(crate) const SECRET_COLUMN: EncryptedColumn = EncryptedColumn {
     id_column: "id",
     column: "secret_sealed",
     system: false,
+    legacy_plaintext: None,
 };
 
 /// A credential as every API, page, log and export shows it.

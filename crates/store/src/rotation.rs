@@ -11,6 +11,9 @@
 //! commits its rows and the cursor in one transaction, so a crash resumes
 //! where it stopped. The old key is retired (its wraps deleted) only after a
 //! final pass finds no value of any encrypted column still naming it.
+//! The same walk seals rows that still hold a value in the clear from before
+//! their column was encrypted ([`EncryptedColumn::legacy_plaintext`]), so a
+//! finished rotation also leaves no such row behind.
 
 use std::sync::Arc;
 
@@ -322,16 +325,35 @@ impl Store {
                 let rows = select_batch(&mut tx, column, org.as_str(), &status.after_record, batch)
                     .await?;
                 let mut resealed = 0i64;
-                for (record, sealed) in &rows {
-                    if envelope::key_id_of(sealed).ok() == Some(new_key) {
-                        continue;
-                    }
+                for (record, sealed, legacy) in &rows {
                     let aad = column.aad(org.as_str(), record);
-                    let plain = self.open_sealed(&mut tx, aad, sealed).await?;
-                    let fresh = self.seal(&mut tx, aad, &plain).await?;
-                    resealed +=
-                        compare_and_set(&mut tx, column, org.as_str(), record, sealed, &fresh)
+                    match (sealed, legacy) {
+                        (Some(sealed), _) => {
+                            if envelope::key_id_of(sealed).ok() == Some(new_key) {
+                                continue;
+                            }
+                            let plain = self.open_sealed(&mut tx, aad, sealed).await?;
+                            let fresh = self.seal(&mut tx, aad, &plain).await?;
+                            resealed += compare_and_set(
+                                &mut tx,
+                                column,
+                                org.as_str(),
+                                record,
+                                sealed,
+                                &fresh,
+                            )
                             .await? as i64;
+                        }
+                        (None, Some(text)) => {
+                            let fresh = self.seal(&mut tx, aad, text).await?;
+                            resealed += seal_legacy(&mut tx, column, org.as_str(), record, &fresh)
+                                .await? as i64;
+                        }
+                        // Nothing stored yet (an idempotency claim in
+                        // flight; the calls tables' CHECK forbids it): no
+                        // key is named, so nothing holds the rotation back.
+                        (None, None) => {}
+                    }
                 }
                 status.resealed += resealed;
                 if rows.len() == batch as usize {
@@ -547,36 +569,68 @@ async fn rewrap_scope(
 // SQL text is built rather than written out, because the walk is the same
 // for every encrypted column.
 
+/// A row of a batch: record id, sealed value, legacy plaintext.
+type BatchRow = (String, Option<Vec<u8>>, Option<Vec<u8>>);
+type Batch = Vec<BatchRow>;
+
+/// The legacy plaintext of a row: a TEXT column (transcripts, extractions)
+/// or a BLOB one (idempotency responses); PostgreSQL decodes each only as
+/// its own type.
+fn legacy_bytes<R: sqlx::Row>(row: &R) -> Result<Option<Vec<u8>>, sqlx::Error>
+where
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> Option<Vec<u8>>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    match row.try_get::<Option<Vec<u8>>, _>(2) {
+        Ok(v) => Ok(v),
+        Err(_) => Ok(row.try_get::<Option<String>, _>(2)?.map(String::into_bytes)),
+    }
+}
+
+fn batch_row<R: sqlx::Row>(row: &R) -> Result<BatchRow, sqlx::Error>
+where
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<Vec<u8>>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok((row.try_get(0)?, row.try_get(1)?, legacy_bytes(row)?))
+}
+
 async fn select_batch(
     tx: &mut Tx,
     c: &EncryptedColumn,
     org: &str,
     after: &str,
     limit: u32,
-) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+) -> Result<Batch, StoreError> {
     let sql = format!(
-        "SELECT {id}, {col} FROM {table} WHERE org_id = $1 AND {id} > $2 ORDER BY {id} LIMIT $3",
+        "SELECT {id}, {col}, {legacy} FROM {table} WHERE org_id = $1 AND {id} > $2 ORDER BY {id} LIMIT $3",
         id = c.id_column,
         col = c.column,
+        legacy = c.legacy_plaintext.unwrap_or("CAST(NULL AS TEXT)"),
         table = c.table
     );
     Ok(match tx {
-        Tx::Sqlite(t) => {
-            sqlx::query_as(&sql)
-                .bind(org)
-                .bind(after)
-                .bind(i64::from(limit))
-                .fetch_all(&mut **t)
-                .await?
-        }
-        Tx::Postgres(t) => {
-            sqlx::query_as(&sql)
-                .bind(org)
-                .bind(after)
-                .bind(i64::from(limit))
-                .fetch_all(&mut **t)
-                .await?
-        }
+        Tx::Sqlite(t) => sqlx::query(&sql)
+            .bind(org)
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(&mut **t)
+            .await?
+            .iter()
+            .map(batch_row)
+            .collect::<Result<_, _>>()?,
+        Tx::Postgres(t) => sqlx::query(&sql)
+            .bind(org)
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(&mut **t)
+            .await?
+            .iter()
+            .map(batch_row)
+            .collect::<Result<_, _>>()?,
     })
 }
 
@@ -616,8 +670,46 @@ async fn compare_and_set(
     })
 }
 
-/// Values of the column not sealed under `key` (bytes 2 to 17 of the
-/// format are the key id).
+/// Seals a row that still held its value in the clear, clearing the text
+/// in the same statement; only if no one sealed it meanwhile.
+async fn seal_legacy(
+    tx: &mut Tx,
+    c: &EncryptedColumn,
+    org: &str,
+    record: &str,
+    sealed: &[u8],
+) -> Result<u64, StoreError> {
+    let Some(legacy) = c.legacy_plaintext else {
+        return Ok(0);
+    };
+    let sql = format!(
+        "UPDATE {table} SET {col} = $1, {legacy} = NULL \
+         WHERE org_id = $2 AND {id} = $3 AND {col} IS NULL AND {legacy} IS NOT NULL",
+        id = c.id_column,
+        col = c.column,
+        table = c.table
+    );
+    Ok(match tx {
+        Tx::Sqlite(t) => sqlx::query(&sql)
+            .bind(sealed)
+            .bind(org)
+            .bind(record)
+            .execute(&mut **t)
+            .await?
+            .rows_affected(),
+        Tx::Postgres(t) => sqlx::query(&sql)
+            .bind(sealed)
+            .bind(org)
+            .bind(record)
+            .execute(&mut **t)
+            .await?
+            .rows_affected(),
+    })
+}
+
+/// Rows of the column sealed under another key than `key` (bytes 2 to 17
+/// of the format are the key id), and rows still holding legacy plaintext.
+/// A row with neither (an idempotency claim still in flight) names no key.
 async fn count_other_keys(
     tx: &mut Tx,
     c: &EncryptedColumn,
@@ -625,8 +717,10 @@ async fn count_other_keys(
     key: &KeyId,
 ) -> Result<i64, StoreError> {
     let sql = format!(
-        "SELECT COUNT(*) FROM {table} WHERE org_id = $1 AND substr({col}, 2, 16) <> $2",
+        "SELECT COUNT(*) FROM {table} WHERE org_id = $1 \
+         AND (({col} IS NULL AND {legacy} IS NOT NULL) OR substr({col}, 2, 16) <> $2)",
         col = c.column,
+        legacy = c.legacy_plaintext.unwrap_or("CAST(NULL AS TEXT)"),
         table = c.table
     );
     let (n,): (i64,) = match tx {
@@ -1025,8 +1119,9 @@ mod tests {
         let stale = sealed_old(&creds[3].id).await;
         let org = OrgId::parse(ORG_A).unwrap();
         store.start_dek_rotation(&org, UnixMicros(5)).await.unwrap();
-        // 10 values in batches of 4: three batches walk the column.
-        let walked = store.run_dek_rotation(&org, 4, Some(3)).await.unwrap();
+        // 10 values in batches of 4: three batches walk the column, one
+        // batch each the (empty) columns of calls and idempotency keys.
+        let walked = store.run_dek_rotation(&org, 4, Some(6)).await.unwrap();
         assert_eq!((walked.column.as_str(), walked.resealed), ("", 10));
         // A write that read the old active key before the rotation commits
         // now, behind the cursor.

@@ -159,6 +159,7 @@ pub(crate) const TOTP_SECRET: EncryptedColumn = EncryptedColumn {
     id_column: "user_id",
     column: "secret",
     system: true,
+    legacy_plaintext: None,
 };
 
 /// The state of a person's TOTP factor.

@@ -159,6 +159,11 @@ pub(crate) struct EncryptedColumn {
     /// Organization columns live in tables with an `org_id` column; system
     /// columns hold secrets of a person.
     pub system: bool,
+    /// A text column that held the value in the clear before the column
+    /// was encrypted, for rows written then. A DEK rotation seals such a
+    /// row into `column` and clears this one; exactly one of the two holds
+    /// a row's value.
+    pub legacy_plaintext: Option<&'static str>,
 }
 
 impl EncryptedColumn {
@@ -201,6 +206,9 @@ impl EncryptedColumn {
 pub(crate) const ENCRYPTED_COLUMNS: &[&EncryptedColumn] = &[
     &crate::provider_credentials::SECRET_COLUMN,
     &crate::sign_in::TOTP_SECRET,
+    &crate::calls::TRANSCRIPT_BODY,
+    &crate::calls::EXTRACTION_FIELDS,
+    &crate::idempotency::RESPONSE_BODY,
     &SYSTEM_SECRET,
 ];
 
@@ -213,6 +221,7 @@ pub(crate) const SYSTEM_SECRET: EncryptedColumn = EncryptedColumn {
     id_column: "name",
     column: "sealed",
     system: true,
+    legacy_plaintext: None,
 };
 
 impl Store {
