@@ -126,6 +126,11 @@ pub fn routes() -> OpenApiRouter<AppState> {
         // Issue 9: redaction on every write path.
         .routes(routes!(api::redaction::redact))
         .routes(routes!(
+            api::redaction::get_campaign_policy,
+            api::redaction::put_campaign_policy,
+            api::redaction::delete_campaign_policy
+        ))
+        .routes(routes!(
             api::redaction::get_policy,
             api::redaction::put_policy
         ))

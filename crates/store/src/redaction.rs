@@ -1,7 +1,8 @@
-//! Redaction policies: the organization's default, kept as a row a campaign
-//! can later point at. An organization without a row redacts with
+//! Redaction policies: the organization's default and each campaign's own
+//! (applied together with the default: a campaign can only remove more). An organization without a row redacts with
 //! [`Policy::standard`]: every kind, nothing ever left in by default.
 
+use tollgate_core::id::CampaignId;
 use tollgate_core::id::RedactionPolicyKind;
 use tollgate_core::{RedactionPolicyId, UnixMicros};
 use tollgate_redact::{Kind, KindSet, Policy};
@@ -77,6 +78,56 @@ pub fn validate(p: &Policy) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// What both policies remove: the union of kinds, strict mode if either
+/// has it, `[CARD]` tags if either asks, the lower threshold.
+pub fn strictest(a: &Policy, b: &Policy) -> Policy {
+    let mut kinds = a.kinds;
+    for k in b.kinds.iter() {
+        kinds = kinds.with(k);
+    }
+    Policy {
+        kinds,
+        card: if a.card == tollgate_redact::CardStyle::Tag
+            || b.card == tollgate_redact::CardStyle::Tag
+        {
+            tollgate_redact::CardStyle::Tag
+        } else {
+            a.card
+        },
+        strict_pci: a.strict_pci || b.strict_pci,
+        min_score: a.min_score.min(b.min_score),
+    }
+}
+
+async fn campaign_exists(tx: &mut Tx, org: &str, campaign: &CampaignId) -> Result<(), StoreError> {
+    fetch_optional!(
+        &mut *tx,
+        (String,),
+        "SELECT id FROM campaigns WHERE org_id = $1 AND id = $2",
+        org,
+        campaign.as_str()
+    )?
+    .ok_or(StoreError::NotFound)?;
+    Ok(())
+}
+
+async fn campaign_row(
+    tx: &mut Tx,
+    org: &str,
+    campaign: &CampaignId,
+) -> Result<Option<RedactionPolicy>, StoreError> {
+    fetch_optional!(
+        &mut *tx,
+        PolicyRow,
+        "SELECT id, kinds, card_style, strict_pci, min_score, updated_at FROM redaction_policies \
+         WHERE org_id = $1 AND campaign_id = $2",
+        org,
+        campaign.as_str()
+    )?
+    .map(PolicyRow::into_policy)
+    .transpose()
+}
+
 async fn default_row(tx: &mut Tx, org: &str) -> Result<RedactionPolicy, StoreError> {
     match fetch_optional!(
         tx,
@@ -117,7 +168,140 @@ impl OrgScope<'_> {
             call.as_str()
         )?
         .ok_or(StoreError::NotFound)?;
-        default_row(&mut tx, self.org()).await
+        let org_default = default_row(&mut tx, self.org()).await?;
+        let campaign = fetch_optional!(
+            &mut tx,
+            PolicyRow,
+            "SELECT p.id, p.kinds, p.card_style, p.strict_pci, p.min_score, p.updated_at \
+             FROM calls c JOIN redaction_policies p ON p.org_id = c.org_id AND p.campaign_id = c.campaign_id \
+             WHERE c.org_id = $1 AND c.id = $2",
+            self.org(),
+            call.as_str()
+        )?;
+        match campaign {
+            None => Ok(org_default),
+            Some(row) => {
+                let campaign = row.into_policy()?;
+                Ok(RedactionPolicy {
+                    policy: strictest(&campaign.policy, &org_default.policy),
+                    ..campaign
+                })
+            }
+        }
+    }
+
+    /// A campaign's own policy, if it has one; NotFound when the campaign is
+    /// not this organization's.
+    pub async fn campaign_redaction_policy(
+        &self,
+        campaign: &CampaignId,
+    ) -> Result<Option<RedactionPolicy>, StoreError> {
+        let mut tx = self.read().await?;
+        campaign_exists(&mut tx, self.org(), campaign).await?;
+        campaign_row(&mut tx, self.org(), campaign).await
+    }
+
+    /// Sets a campaign's policy; audited with before and after.
+    pub async fn put_campaign_redaction_policy(
+        &self,
+        campaign: &CampaignId,
+        policy: Policy,
+        ctx: &Ctx,
+    ) -> Result<RedactionPolicy, StoreError> {
+        validate(&policy)?;
+        let mut tx = self.write().await?;
+        tx.lock_org(self.org()).await?;
+        campaign_exists(&mut tx, self.org(), campaign).await?;
+        let before = campaign_row(&mut tx, self.org(), campaign).await?;
+        let id = match before.as_ref().and_then(|b| b.id.clone()) {
+            Some(id) => {
+                exec!(
+                    &mut tx,
+                    "UPDATE redaction_policies SET kinds = $3, card_style = $4, strict_pci = $5, min_score = $6, updated_at = $7 \
+                     WHERE org_id = $1 AND id = $2",
+                    self.org(),
+                    id.as_str(),
+                    kinds_text(policy.kinds),
+                    card_style_code(policy.card),
+                    policy.strict_pci,
+                    i32::from(policy.min_score),
+                    ctx.now.0
+                )?;
+                id
+            }
+            None => {
+                let id = new_id::<RedactionPolicyKind>(ctx.now)?;
+                exec!(
+                    &mut tx,
+                    "INSERT INTO redaction_policies (id, org_id, is_default, kinds, card_style, strict_pci, min_score, \
+                     created_at, updated_at, campaign_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)",
+                    id.as_str(),
+                    self.org(),
+                    false,
+                    kinds_text(policy.kinds),
+                    card_style_code(policy.card),
+                    policy.strict_pci,
+                    i32::from(policy.min_score),
+                    ctx.now.0,
+                    campaign.as_str()
+                )?;
+                id
+            }
+        };
+        let after = campaign_row(&mut tx, self.org(), campaign)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("campaign policy vanished".into()))?;
+        audit::append(
+            &mut tx,
+            self.org(),
+            Draft {
+                actor: self.actor.audit_ref(),
+                action: "redaction_policy.campaign_updated",
+                target: audit::target("redaction_policy", &id),
+                details: serde_json::json!({
+                    "campaign_id": campaign.as_str(),
+                    "before": before.as_ref().map(|b| policy_json(&b.policy)),
+                    "after": policy_json(&after.policy),
+                }),
+            },
+            ctx,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(after)
+    }
+
+    /// Removes a campaign's policy: its calls use the organization's again.
+    pub async fn delete_campaign_redaction_policy(
+        &self,
+        campaign: &CampaignId,
+        ctx: &Ctx,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        campaign_exists(&mut tx, self.org(), campaign).await?;
+        let before = campaign_row(&mut tx, self.org(), campaign)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        exec!(
+            &mut tx,
+            "DELETE FROM redaction_policies WHERE org_id = $1 AND campaign_id = $2",
+            self.org(),
+            campaign.as_str()
+        )?;
+        audit::append(
+            &mut tx,
+            self.org(),
+            Draft {
+                actor: self.actor.audit_ref(),
+                action: "redaction_policy.campaign_removed",
+                target: audit::target("campaign", campaign),
+                details: serde_json::json!({ "before": policy_json(&before.policy) }),
+            },
+            ctx,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Replaces the organization's policy; audited with before and after.

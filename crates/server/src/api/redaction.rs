@@ -358,3 +358,74 @@ pub async fn put_policy(
             .into(),
     ))
 }
+
+/// The campaign's own redaction policy. What is submitted about a call of
+/// the campaign (`campaign_id` of the call) is redacted with the stricter of
+/// it and the organization's policy. 404 when the campaign has none.
+#[utoipa::path(get, path = "/v1/campaigns/{campaign_id}/redaction-policy", tag = "redaction", security(("bearer" = [])),
+    params(("campaign_id" = String, Path, description = "A `cmp_` id")), responses(
+    (status = 200, description = "Success", body = PolicyView),
+    (status = 404, description = "No such campaign in this organization, or it has no policy of its own", body = Problem)))]
+pub async fn get_campaign_policy(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    axum::extract::Path(campaign_id): axum::extract::Path<String>,
+) -> Result<Json<PolicyView>, ApiError> {
+    let id = super::extract::path_id::<tollgate_core::id::CampaignKind>(&campaign_id)?;
+    match state
+        .store
+        .scope(&actor)
+        .campaign_redaction_policy(&id)
+        .await?
+    {
+        Some(p) => Ok(Json(p.into())),
+        None => Err(ApiError::new(Code::NotFound)),
+    }
+}
+
+/// Sets the campaign's own policy (fields left out take the organization's
+/// values). It may only remove more than the organization's policy.
+#[utoipa::path(put, path = "/v1/campaigns/{campaign_id}/redaction-policy", tag = "redaction", security(("bearer" = [])),
+    params(("campaign_id" = String, Path, description = "A `cmp_` id")), request_body = PolicyFields, responses(
+    (status = 200, description = "Success", body = PolicyView),
+    (status = 404, description = "No such campaign in this organization", body = Problem),
+    (status = 422, description = "A field is invalid, or the policy is weaker than the organization's", body = Problem)))]
+pub async fn put_campaign_policy(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    RequestCtx(ctx): RequestCtx,
+    axum::extract::Path(campaign_id): axum::extract::Path<String>,
+    SensitiveBody(input): SensitiveBody<PolicyFields>,
+) -> Result<Json<PolicyView>, ApiError> {
+    let id = super::extract::path_id::<tollgate_core::id::CampaignKind>(&campaign_id)?;
+    let scope = state.store.scope(&actor);
+    let org = scope.redaction_policy().await?.policy;
+    let policy = input.over(&org)?;
+    at_least_as_strict(&policy, &org)?;
+    Ok(Json(
+        scope
+            .put_campaign_redaction_policy(&id, policy, &ctx)
+            .await?
+            .into(),
+    ))
+}
+
+/// Removes the campaign's own policy: its calls use the organization's.
+#[utoipa::path(delete, path = "/v1/campaigns/{campaign_id}/redaction-policy", tag = "redaction", security(("bearer" = [])),
+    params(("campaign_id" = String, Path, description = "A `cmp_` id")), responses(
+    (status = 204, description = "Removed"),
+    (status = 404, description = "No such campaign in this organization, or it has no policy of its own", body = Problem)))]
+pub async fn delete_campaign_policy(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    RequestCtx(ctx): RequestCtx,
+    axum::extract::Path(campaign_id): axum::extract::Path<String>,
+) -> Result<axum::http::StatusCode, ApiError> {
+    let id = super::extract::path_id::<tollgate_core::id::CampaignKind>(&campaign_id)?;
+    state
+        .store
+        .scope(&actor)
+        .delete_campaign_redaction_policy(&id, &ctx)
+        .await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}

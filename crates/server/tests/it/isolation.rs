@@ -143,6 +143,15 @@ async fn every_route_denies_another_orgs_data() {
         .await;
     assert_eq!(s, StatusCode::CREATED, "{campaign}");
     let a_campaign = campaign["id"].as_str().unwrap().to_owned();
+    let (s, v) = server
+        .call(
+            &a.key,
+            Method::PUT,
+            &format!("/v1/campaigns/{a_campaign}/redaction-policy"),
+            Some(json!({"min_score": 10})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
     let a_phone = "+18505550142".to_owned();
     let (s, lead) = server
         .call(
@@ -435,6 +444,26 @@ async fn every_route_denies_another_orgs_data() {
             Some(json!({"card": "last_four"})),
             StatusCode::OK,
         ),
+    );
+    // A's campaign has a policy of its own; B can neither read, set nor
+    // remove it.
+    add(
+        "GET",
+        "/v1/campaigns/{campaign_id}/redaction-policy",
+        foreign(format!("/v1/campaigns/{a_campaign}/redaction-policy"), None),
+    );
+    add(
+        "PUT",
+        "/v1/campaigns/{campaign_id}/redaction-policy",
+        foreign(
+            format!("/v1/campaigns/{a_campaign}/redaction-policy"),
+            Some(json!({"strict_pci": true})),
+        ),
+    );
+    add(
+        "DELETE",
+        "/v1/campaigns/{campaign_id}/redaction-policy",
+        foreign(format!("/v1/campaigns/{a_campaign}/redaction-policy"), None),
     );
     add("GET", "/v1/calls", own("/v1/calls", None, StatusCode::OK));
     add(
@@ -760,6 +789,19 @@ async fn every_route_denies_another_orgs_data() {
         ),
         (StatusCode::OK, Some("6789"), true),
         "B's attempts changed A's credential"
+    );
+    let (s, cp) = server
+        .call(
+            &a.key,
+            Method::GET,
+            &format!("/v1/campaigns/{a_campaign}/redaction-policy"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (s, &cp["min_score"], &cp["strict_pci"]),
+        (StatusCode::OK, &json!(10), &json!(true)),
+        "B's attempts changed A's campaign policy"
     );
     let (s, t) = server
         .call(

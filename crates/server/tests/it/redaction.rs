@@ -600,3 +600,106 @@ async fn adversarial_bodies_at_the_limit_are_answered_in_bounded_time() {
     assert!(took.as_secs() < 60, "took {took:?}");
     println!("adversarial bodies at the limit: {took:?} for three requests (debug build)");
 }
+
+/// A campaign's own policy applies to the calls of that campaign, together
+/// with the organization's: it can only remove more, never less.
+#[tokio::test]
+async fn a_campaigns_policy_applies_to_its_calls_and_only_tightens() {
+    let server = TestServer::start().await;
+    let org = server.new_org("CampaignPolicy").await;
+    let (s, _) = server
+        .call(
+            &org.key,
+            Method::PUT,
+            "/v1/redaction-policy",
+            Some(json!({"kinds": ["card", "cvv", "expiry", "ssn"], "card": "last_four"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, campaign) = server
+        .call(
+            &org.key,
+            Method::POST,
+            "/v1/campaigns",
+            Some(json!({"name": "PCI line", "purpose": "informational", "channel": "voice", "voice": "ai"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{campaign}");
+    let cmp = campaign["id"].as_str().unwrap().to_owned();
+    let path = format!("/v1/campaigns/{cmp}/redaction-policy");
+    let (s, _) = server.call(&org.key, Method::GET, &path, None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "no policy of its own yet");
+    // Tags instead of the last four, and e-mails too: stricter, accepted.
+    let (s, p) = server
+        .call(
+            &org.key,
+            Method::PUT,
+            &path,
+            Some(json!({"kinds": ["card", "cvv", "expiry", "ssn", "email"], "card": "tag"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{p}");
+    // Dropping a kind the organization removes: refused, nothing changed.
+    let (s, e) = server
+        .call(
+            &org.key,
+            Method::PUT,
+            &path,
+            Some(json!({"kinds": ["card"]})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+
+    let turns = json!({"turns": [
+        {"speaker": "agent", "text": "Card number please, and your email?"},
+        {"speaker": "caller", "text": format!("{CARD}, jane@example.com")},
+    ]});
+    let (s, v) = server
+        .call(
+            &org.key,
+            Method::POST,
+            "/v1/calls",
+            Some(
+                json!({"external_id": "in-campaign", "direction": "outbound", "campaign_id": cmp,
+                        "started_at": "2026-11-30T15:00:00Z"}),
+            ),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let in_campaign = v["id"].as_str().unwrap().to_owned();
+    let (s, v) = server
+        .call(
+            &org.key,
+            Method::POST,
+            &format!("/v1/calls/{in_campaign}/transcript"),
+            Some(turns.clone()),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(v["turns"][1]["text"], "[CARD], [EMAIL]");
+    let other = new_call(&server, &org, "no-campaign").await;
+    let (_, v) = server
+        .call(
+            &org.key,
+            Method::POST,
+            &format!("/v1/calls/{other}/transcript"),
+            Some(turns),
+        )
+        .await;
+    assert_eq!(v["turns"][1]["text"], "[CARD ****1111], jane@example.com");
+
+    // Removing it returns the campaign to the organization's policy.
+    let (s, _) = server.call(&org.key, Method::DELETE, &path, None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _) = server.call(&org.key, Method::GET, &path, None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (_, events) = server
+        .call(
+            &org.key,
+            Method::GET,
+            "/v1/audit-events?action=redaction_policy.campaign_updated",
+            None,
+        )
+        .await;
+    assert_eq!(events["data"].as_array().unwrap().len(), 1);
+}
