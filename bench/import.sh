@@ -35,7 +35,7 @@ campaign=$(curl -fsS -X POST "http://127.0.0.1:$port/v1/campaigns" -H "Authoriza
   -d '{"name":"import","purpose":"telemarketing","channel":"voice","voice":"ai"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 kill "${pids[0]}"; wait "${pids[0]}" 2>/dev/null || true; pids=()
 size=$(du -h "$work/leads.csv" | cut -f1)
-/usr/bin/time -f '%e s elapsed, %M KB peak RSS' env TOLLGATE_DATA_DIR="$work/data" TOLLGATE_LOG_LEVEL=warn \
+${PROFILE:-} /usr/bin/time -f '%e s elapsed, %U s user, %S s sys, %M KB peak RSS' env TOLLGATE_DATA_DIR="$work/data" TOLLGATE_LOG_LEVEL=warn \
   "$bin" leads import "$work/leads.csv" --org "$org" --campaign "$campaign" > "$work/report.jsonl" 2> "$work/err.txt" || true
 tail -c 300 "$work/err.txt" | tr '\r' '\n' | tail -2
 echo "file: $rows rows, $size"

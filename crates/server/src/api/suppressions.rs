@@ -68,6 +68,7 @@ pub struct RemoveSuppression {
 
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct SuppressionQuery {
     pub limit: Option<u32>,
     pub after: Option<String>,

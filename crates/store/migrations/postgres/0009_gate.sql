@@ -50,7 +50,6 @@ CREATE TABLE leads (
     created_at           BIGINT NOT NULL
 );
 CREATE INDEX leads_org ON leads (org_id, id);
-CREATE INDEX leads_phone ON leads (org_id, phone_hash);
 
 CREATE TABLE suppressions (
     id             TEXT PRIMARY KEY,
