@@ -460,6 +460,8 @@ test('dashboard in a real browser, with real email', { timeout: 170_000 }, async
       ['/ui/access-review', 'Access review'],
       ['/ui/audit', 'Audit log'],
       ['/ui/provider-credentials', 'Provider credentials'],
+      ['/ui/campaigns', 'Campaigns and the gate'],
+      ['/ui/leads', 'Leads'],
     ];
     for (const [path, title] of pages) {
       const res = await page.goto(`${BASE}${path}`);

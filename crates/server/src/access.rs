@@ -254,6 +254,10 @@ pub const ROUTES: &[RouteRule] = &[
     page("GET", "/ui/access-review", Admin),
     page("GET", "/ui/access-review.csv", Admin),
     page("GET", "/ui/audit", Admin),
+    page("GET", "/ui/decisions/{check_id}", Viewer),
+    page("GET", "/ui/leads", Viewer),
+    page("GET", "/ui/campaigns", Viewer),
+    page("POST", "/ui/gate/pause", Admin),
     page("GET", "/ui/provider-credentials", Admin),
     page("POST", "/ui/provider-credentials", Admin),
     page(

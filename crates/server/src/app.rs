@@ -226,6 +226,10 @@ pub fn ui_routes() -> Router<AppState> {
         .route("/ui/access-review", get(pages::access_review))
         .route("/ui/access-review.csv", get(pages::access_review_csv))
         .route("/ui/audit", get(pages::audit))
+        .route("/ui/decisions/{check_id}", get(pages::decision))
+        .route("/ui/leads", get(pages::leads))
+        .route("/ui/campaigns", get(pages::campaigns))
+        .route("/ui/gate/pause", post(pages::set_gate_pause))
         .route(
             "/ui/provider-credentials",
             get(pages::provider_credentials).post(pages::create_provider_credential),

@@ -29,6 +29,9 @@ pub struct Nav {
     pub is_admin: bool,
     pub current: &'static str,
     pub notice: Option<&'static str>,
+    /// Banners every page shows while they hold.
+    pub gate_paused: bool,
+    pub dnc_acknowledged: bool,
 }
 
 #[derive(Deserialize, Default)]
@@ -55,6 +58,8 @@ fn notice(q: &NoticeQuery) -> Option<&'static str> {
         "credential-replaced" => "Secret replaced.",
         "credential-deleted" => "Credential deleted.",
         "switched" => "Organization switched.",
+        "gate-paused" => "Dialing is paused for the whole organization.",
+        "gate-resumed" => "Dialing is on again.",
         _ => return None,
     })
 }
@@ -76,6 +81,11 @@ async fn nav(
         .await
         .map_err(|e| fail(&e))?;
     let here = orgs.iter().find(|o| &o.org_id == actor.org_id());
+    let gate = store
+        .scope(actor)
+        .gate_settings()
+        .await
+        .map_err(|e| fail(&e))?;
     Ok(Nav {
         org_id: actor.org_id().to_string(),
         org_name: here.map(|o| o.org_name.clone()).unwrap_or_default(),
@@ -89,6 +99,8 @@ async fn nav(
         is_admin: actor.role() >= Role::Admin,
         current,
         notice: notice(q),
+        gate_paused: gate.paused,
+        dnc_acknowledged: gate.dnc_provider_absence_acknowledged_at.is_some(),
     })
 }
 
@@ -960,6 +972,8 @@ pub async fn access_review_csv(
 }
 
 pub struct EventRow {
+    /// The decision an event is about, for its "why?" link.
+    pub why: Option<String>,
     pub when: String,
     pub actor: String,
     pub action: String,
@@ -1007,6 +1021,11 @@ pub async fn audit(
         .map(|e| {
             let e = e.event;
             EventRow {
+                why: e
+                    .target
+                    .as_ref()
+                    .filter(|t| e.action == "gate.decision" && t.kind == "dial_check")
+                    .map(|t| t.id.clone()),
                 when: rfc3339_minutes(e.occurred_at),
                 actor: format!("{} {}", e.actor.kind, e.actor.id.unwrap_or_default()),
                 action: e.action,
@@ -1286,4 +1305,296 @@ pub async fn delete_provider_credential(
             .await
     );
     see_other("/ui/provider-credentials?done=credential-deleted")
+}
+
+fn dnc_state(g: &tollgate_store::GateSettings) -> String {
+    match (
+        &g.dnc_provider_absence_acknowledged_at,
+        &g.dnc_provider_absence_acknowledged_by,
+    ) {
+        (Some(at), by) => format!(
+            "none; running without one was acknowledged on {} by {}",
+            rfc3339_minutes(*at),
+            by.as_deref().unwrap_or("an admin")
+        ),
+        (None, _) => {
+            "none configured and not acknowledged: every dial check is denied (dnc_registry_stale)"
+                .into()
+        }
+    }
+}
+
+pub struct ReasonRow {
+    pub code: String,
+    pub detail: String,
+    pub rule: String,
+    pub citation: String,
+}
+
+pub struct DecisionView {
+    pub id: String,
+    pub allowed: bool,
+    pub reasons: Vec<ReasonRow>,
+    pub at: String,
+    pub decided_at: String,
+    pub campaign_id: String,
+    pub campaign: String,
+    pub lead_id: String,
+    pub number: String,
+    pub channel: String,
+    pub zones: String,
+    pub states: String,
+    pub rules_version: String,
+    pub rules_applied: String,
+    pub lists: String,
+    pub next_allowed: String,
+    pub dnc: String,
+}
+
+#[derive(Template)]
+#[template(path = "decision.html")]
+struct DecisionPage {
+    nav: Nav,
+    d: DecisionView,
+}
+
+fn or_none(v: &[String]) -> String {
+    if v.is_empty() {
+        "none".into()
+    } else {
+        v.join(", ")
+    }
+}
+
+/// The "why?" view of one decision of the dial gate: every reason with its
+/// rule and citation, what was considered, the versions that decided.
+pub async fn decision(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Extension(session): Extension<Session>,
+    Query(q): Query<NoticeQuery>,
+    Path(id): Path<String>,
+) -> Response {
+    let Ok(id) = tollgate_core::id::Id::<tollgate_core::id::DialCheckKind>::parse(&id) else {
+        return fail(&StoreError::NotFound);
+    };
+    let nav = page!(state, actor, session, "audit", q);
+    let scope = state.store.scope(&actor);
+    let d = tryp!(scope.get_dial_check(&id).await);
+    let campaign = match tollgate_core::id::CampaignId::parse(&d.campaign_id) {
+        Ok(cid) => match scope.get_campaign(&cid).await {
+            Ok(c) => format!(
+                "{} ({}, {}, {} voice){}",
+                c.spec.name,
+                c.spec.purpose.as_str(),
+                c.spec.channel.as_str(),
+                c.spec.voice.as_str(),
+                if c.paused { ", paused now" } else { "" }
+            ),
+            Err(_) => "not found (removed, or an unknown id was given)".into(),
+        },
+        Err(_) => "not a campaign id".into(),
+    };
+    let gate = tryp!(scope.gate_settings().await);
+    let view = DecisionView {
+        id: d.id.clone().unwrap_or_default(),
+        allowed: d.allowed,
+        reasons: d
+            .reasons
+            .iter()
+            .map(|r| ReasonRow {
+                code: r.code.clone(),
+                detail: r.detail.clone(),
+                rule: r.rule_id.clone().unwrap_or_default(),
+                citation: r.citation.clone().unwrap_or_default(),
+            })
+            .collect(),
+        at: d.at.clone(),
+        decided_at: d.decided_at.clone(),
+        campaign_id: d.campaign_id.clone(),
+        campaign,
+        lead_id: d.lead_id.clone().unwrap_or_default(),
+        number: d.number.clone().unwrap_or_default(),
+        channel: d.channel.clone(),
+        zones: or_none(&d.candidate_zones),
+        states: or_none(&d.candidate_states),
+        rules_version: d.rules_version.clone(),
+        rules_applied: or_none(&d.rules_applied),
+        lists: if d.list_versions.is_empty() {
+            "none".into()
+        } else {
+            d.list_versions
+                .iter()
+                .map(|l| format!("{} {}", l.list, l.version))
+                .collect::<Vec<_>>()
+                .join(", ")
+        },
+        next_allowed: d.next_allowed.clone().unwrap_or_default(),
+        dnc: dnc_state(&gate),
+    };
+    render(StatusCode::OK, &DecisionPage { nav, d: view })
+}
+
+pub struct LeadRow {
+    pub id: String,
+    pub name: String,
+    pub phone: String,
+    pub place: String,
+    pub consent: String,
+    pub eligible: bool,
+    pub reasons: String,
+}
+
+#[derive(Template)]
+#[template(path = "leads.html")]
+struct LeadsPage {
+    nav: Nav,
+    leads: Vec<LeadRow>,
+}
+
+pub async fn leads(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Extension(session): Extension<Session>,
+    Query(q): Query<NoticeQuery>,
+) -> Response {
+    let nav = page!(state, actor, session, "leads", q);
+    let list = tryp!(state.store.scope(&actor).list_leads(None, 200).await);
+    let leads = list
+        .into_iter()
+        .map(|l| LeadRow {
+            id: l.id.to_string(),
+            name: l.name.unwrap_or_default(),
+            phone: l.phone.as_str().to_owned(),
+            place: [l.state.unwrap_or_default(), l.zip.unwrap_or_default()]
+                .into_iter()
+                .filter(|s| !s.is_empty())
+                .collect::<Vec<_>>()
+                .join(" "),
+            consent: l
+                .consent
+                .kind
+                .map_or_else(|| "none".to_owned(), |k| k.as_str().replace('_', " ")),
+            eligible: l.eligible,
+            reasons: l.ineligible_reasons.join(", ").replace('_', " "),
+        })
+        .collect();
+    render(StatusCode::OK, &LeadsPage { nav, leads })
+}
+
+pub struct CampaignRow {
+    pub id: String,
+    pub name: String,
+    pub purpose: String,
+    pub channel: String,
+    pub voice: String,
+    pub windows: String,
+    pub caps: String,
+    pub paused: bool,
+}
+
+#[derive(Template)]
+#[template(path = "campaigns.html")]
+struct CampaignsPage {
+    nav: Nav,
+    campaigns: Vec<CampaignRow>,
+    paused: bool,
+    paused_reason: String,
+    dnc: String,
+}
+
+pub async fn campaigns(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Extension(session): Extension<Session>,
+    Query(q): Query<NoticeQuery>,
+) -> Response {
+    let nav = page!(state, actor, session, "campaigns", q);
+    let scope = state.store.scope(&actor);
+    let gate = tryp!(scope.gate_settings().await);
+    let list = tryp!(scope.list_campaigns(None, 200).await);
+    let campaigns = list
+        .into_iter()
+        .map(|c| CampaignRow {
+            id: c.id.to_string(),
+            name: c.spec.name.clone(),
+            purpose: c.spec.purpose.as_str().to_owned(),
+            channel: c.spec.channel.as_str().to_owned(),
+            voice: c.spec.voice.as_str().to_owned(),
+            windows: if c.spec.windows.is_some() {
+                "its own, inside the legal windows".into()
+            } else {
+                "the legal windows only".into()
+            },
+            caps: if c.spec.caps.is_empty() {
+                "state caps only".into()
+            } else {
+                c.spec
+                    .caps
+                    .iter()
+                    .map(|(n, h)| format!("{n} per {h} h"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
+            paused: c.paused,
+        })
+        .collect();
+    render(
+        StatusCode::OK,
+        &CampaignsPage {
+            nav,
+            campaigns,
+            paused: gate.paused,
+            paused_reason: gate.paused_reason.clone().unwrap_or_default(),
+            dnc: dnc_state(&gate),
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct PauseForm {
+    paused: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// The organization-wide pause switch (owners and admins; audited by the store).
+pub async fn set_gate_pause(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    RequestCtx(ctx): RequestCtx,
+    Form(form): Form<PauseForm>,
+) -> Response {
+    let pause = form.paused == "on";
+    let reason = if pause {
+        match crate::api::clean_text("reason", &form.reason, 200) {
+            Ok(r) => Some(r),
+            Err(_) => {
+                return message(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "A reason is needed",
+                    "Say why dialing is paused (1 to 200 characters): it goes into the audit log.",
+                );
+            }
+        }
+    } else {
+        None
+    };
+    let patch = tollgate_store::GateSettingsPatch {
+        paused: Some(pause),
+        paused_reason: Some(reason),
+        ..Default::default()
+    };
+    tryp!(
+        state
+            .store
+            .scope(&actor)
+            .update_gate_settings(patch, &ctx)
+            .await
+    );
+    see_other(if pause {
+        "/ui/campaigns?done=gate-paused"
+    } else {
+        "/ui/campaigns?done=gate-resumed"
+    })
 }

@@ -538,6 +538,10 @@ async fn dashboard_routes_answer_another_orgs_objects_with_404() {
         .await;
     assert_eq!(s, StatusCode::CREATED, "{cred}");
     let a_credential = cred["id"].as_str().unwrap().to_owned();
+    let a_check = dial_check(&server, &a).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let mut b = Browser::new(&server);
     b.sign_in(&b_org.owner_email).await;
     let mut covered = 0;
@@ -551,7 +555,8 @@ async fn dashboard_routes_answer_another_orgs_objects_with_404() {
             .replace("{member_id}", &a_member)
             .replace("{session_id}", &a_session)
             .replace("{key_id}", &a.key_id)
-            .replace("{credential_id}", &a_credential);
+            .replace("{credential_id}", &a_credential)
+            .replace("{check_id}", &a_check);
         let (s, _, _) = match r.method {
             "POST" => {
                 b.post(
@@ -571,7 +576,7 @@ async fn dashboard_routes_answer_another_orgs_objects_with_404() {
         assert_eq!(s, StatusCode::NOT_FOUND, "{} {path}", r.method);
         covered += 1;
     }
-    assert_eq!(covered, 7, "a new dashboard route with an id needs a case");
+    assert_eq!(covered, 8, "a new dashboard route with an id needs a case");
     // Nothing of A changed.
     let (_, m) = server
         .call(
@@ -694,4 +699,100 @@ async fn provider_credentials_are_written_from_the_dashboard_and_never_shown() {
         )
         .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+/// A campaign and one decision of the gate for it (denied: no DNC provider
+/// and no acknowledgment, and the lead has no consent on record).
+async fn dial_check(server: &TestServer, org: &TestOrg) -> Value {
+    let (s, campaign) = server
+        .call(
+            &org.key,
+            Method::POST,
+            "/v1/campaigns",
+            Some(json!({"name": "Refi follow-up", "purpose": "telemarketing", "channel": "voice", "voice": "ai"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{campaign}");
+    let (s, check) = server
+        .call(
+            &org.key,
+            Method::POST,
+            "/v1/dial-checks",
+            Some(
+                json!({"number": "305 555 0100", "campaign_id": campaign["id"], "channel": "voice"}),
+            ),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{check}");
+    check
+}
+
+#[tokio::test]
+async fn the_why_page_shows_every_reason_one_click_from_the_audit_log() {
+    let server = TestServer::start().await;
+    let org = server.new_org("Why").await;
+    let check = dial_check(&server, &org).await;
+    assert_eq!(check["allowed"], false);
+    let id = check["id"].as_str().unwrap();
+    let codes: Vec<&str> = check["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["code"].as_str().unwrap())
+        .collect();
+    assert!(codes.contains(&"dnc_registry_stale"), "{codes:?}");
+    let mut b = Browser::new(&server);
+    b.sign_in(&org.owner_email).await;
+    let (s, log) = b.get("/ui/audit").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        log.contains(&format!("href=\"/ui/decisions/{id}\"")),
+        "the audit log links the decision"
+    );
+    let (s, page) = b.get(&format!("/ui/decisions/{id}")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(page.contains("Why was this denied?"), "{page}");
+    for code in &codes {
+        assert!(page.contains(code), "{code} missing from the why page");
+    }
+    assert!(page.contains(check["rules_version"].as_str().unwrap()));
+    assert!(page.contains("Refi follow-up (telemarketing, voice, ai voice)"));
+    assert!(page.contains("not acknowledged"));
+    assert!(!page.contains("3055550100"), "the number stays masked");
+}
+
+#[tokio::test]
+async fn the_pause_switch_denies_every_dial_and_shows_on_every_page() {
+    let server = TestServer::start().await;
+    let org = server.new_org("Pause").await;
+    let mut b = Browser::new(&server);
+    b.sign_in(&org.owner_email).await;
+    let (s, page) = b.get("/ui/campaigns").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(page.contains("Dialing is <strong>on</strong>"));
+    let (s, _, location) = b
+        .post(
+            "/ui/gate/pause",
+            &[("paused", "on"), ("reason", "Vendor incident review")],
+        )
+        .await;
+    assert_eq!(
+        (s, location.as_str()),
+        (StatusCode::SEE_OTHER, "/ui/campaigns?done=gate-paused")
+    );
+    let (_, page) = b.get("/ui/members").await;
+    assert!(page.contains("Dialing is paused for this organization"));
+    let check = dial_check(&server, &org).await;
+    assert!(
+        check["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["code"] == "org_paused"),
+        "{check}"
+    );
+    let (s, _, _) = b.post("/ui/gate/pause", &[("paused", "off")]).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let (_, page) = b.get("/ui/leads").await;
+    assert!(!page.contains("Dialing is paused for this organization"));
 }
