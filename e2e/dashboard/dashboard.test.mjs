@@ -437,15 +437,43 @@ test('dashboard in a real browser, with real email', { timeout: 170_000 }, async
     await page.goto(`${BASE}/ui/api-keys`);
     await page.getByLabel('Name').fill('dialer production');
     await page.getByLabel('dial:check').check();
+    await page.getByLabel('campaigns:write').check();
     await submit(page, page.getByRole('button', { name: 'Create key' }));
     const key = (await page.locator('#new-api-key').textContent()).trim();
     assert.match(remember(key), /^tg_live_\w+$/);
+    state.dialKey = key;
     const res = await fetch(`${BASE}/v1/org`, { headers: { Authorization: `Bearer ${key}` } });
     assert.equal(res.status, 200);
     assert.equal((await res.json()).name, ORG);
     await page.goto(`${BASE}/ui/api-keys`);
     assert.equal(await page.locator('#new-api-key').count(), 0, 'the key is not shown again');
     assert.match(await page.locator('tbody').textContent(), /dialer production/);
+  });
+
+  await step(t, 'why? page: a decision of the gate, one click from its audit event', async () => {
+    const headers = { Authorization: `Bearer ${state.dialKey}`, 'Content-Type': 'application/json' };
+    let res = await fetch(`${BASE}/v1/campaigns`, {
+      method: 'POST', headers,
+      body: JSON.stringify({ name: 'Browser campaign', purpose: 'telemarketing', channel: 'voice', voice: 'ai' }),
+    });
+    assert.equal(res.status, 201);
+    const campaign = await res.json();
+    res = await fetch(`${BASE}/v1/dial-checks`, {
+      method: 'POST', headers,
+      body: JSON.stringify({ number: '305 555 0100', campaign_id: campaign.id, channel: 'voice' }),
+    });
+    assert.equal(res.status, 200);
+    const check = await res.json();
+    assert.equal(check.allowed, false);
+    await page.goto(`${BASE}/ui/audit`);
+    await submit(page, page.locator(`a[href="/ui/decisions/${check.id}"]`).first());
+    assert.equal(pathOf(page), `/ui/decisions/${check.id}`);
+    assert.equal(await heading(page), 'Why was this denied?');
+    const codes = await page.locator('#reasons tbody tr td:first-child').allTextContents();
+    assert.deepEqual(codes.map((c) => c.trim()).sort(), check.reasons.map((r) => r.code).sort());
+    assert.match(await page.locator('dl').textContent(), new RegExp(check.rules_version));
+    await assertLabelled(page);
+    await shot(page, 'why');
   });
 
   await step(t, 'every dashboard page renders for the owner, labelled, and is saved as a screenshot', async () => {
