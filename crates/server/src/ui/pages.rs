@@ -988,11 +988,25 @@ struct AuditPage {
     nav: Nav,
     events: Vec<EventRow>,
     all: bool,
+    action: String,
+    actor: String,
+    outcome: String,
 }
 
 #[derive(Deserialize, Default)]
 pub struct AuditQuery {
     all: Option<String>,
+    action: Option<String>,
+    actor: Option<String>,
+    outcome: Option<String>,
+}
+
+/// A search term from the query string: trimmed, bounded, empty is none.
+fn term(v: &Option<String>) -> Option<String> {
+    v.as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(|t| t.chars().take(100).collect())
 }
 
 pub async fn audit(
@@ -1003,9 +1017,14 @@ pub async fn audit(
     Query(view): Query<AuditQuery>,
 ) -> Response {
     let nav = page!(state, actor, session, "audit", q);
-    let all = view.all.is_some();
+    let action = term(&view.action);
+    // Asking for API calls by name shows them even without "all".
+    let all = view.all.is_some() || action.as_deref() == Some("api.call");
     let filter = tollgate_store::AuditFilter {
         without_api_calls: !all,
+        action: action.clone(),
+        actor_id: term(&view.actor),
+        outcome: term(&view.outcome),
         ..Default::default()
     };
     let page = tryp!(
@@ -1038,7 +1057,17 @@ pub async fn audit(
             }
         })
         .collect();
-    render(StatusCode::OK, &AuditPage { nav, events, all })
+    render(
+        StatusCode::OK,
+        &AuditPage {
+            nav,
+            events,
+            all,
+            action: action.unwrap_or_default(),
+            actor: term(&view.actor).unwrap_or_default(),
+            outcome: term(&view.outcome).unwrap_or_default(),
+        },
+    )
 }
 
 pub struct CredentialRow {

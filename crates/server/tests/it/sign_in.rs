@@ -749,6 +749,12 @@ async fn the_why_page_shows_every_reason_one_click_from_the_audit_log() {
         log.contains(&format!("href=\"/ui/decisions/{id}\"")),
         "the audit log links the decision"
     );
+    assert!(log.contains("api_key.created"));
+    // Searching by action narrows the page to that action.
+    let (s, found) = b.get("/ui/audit?action=gate.decision&outcome=").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(found.contains(&format!("href=\"/ui/decisions/{id}\"")));
+    assert!(!found.contains("api_key.created"), "{found}");
     let (s, page) = b.get(&format!("/ui/decisions/{id}")).await;
     assert_eq!(s, StatusCode::OK);
     assert!(page.contains("Why was this denied?"), "{page}");
