@@ -304,10 +304,47 @@ impl ChainReport {
 /// memory however long the chain is.
 const VERIFY_BATCH: i64 = 5_000;
 
-/// The columns `walk_rows!` reads, by position.
-const VERIFY_PAGE: &str = "SELECT org_id, seq, id, occurred_at, actor_kind, actor_id, action, target_kind, target_id, \
-     outcome, request_id, ip, user_agent, method, route, details, prev_hash, hash \
+/// The rows `walk_rows!` reads. The fourteen text columns come back as one
+/// value, each column prefixed by its length in bytes (`-` for NULL):
+/// the driver copies and frees every value it returns, and that per-value
+/// cost, not hashing, bounds verification (18 values a row read at about
+/// 60% of the speed of 5). The framing is written by the database and
+/// cannot be ambiguous, and a misread field fails its hash anyway.
+const VERIFY_PAGE: &str = "SELECT seq, occurred_at, prev_hash, hash, \
+     COALESCE(CAST(octet_length(org_id) AS TEXT) || ':' || org_id, '-') || \
+     COALESCE(CAST(octet_length(id) AS TEXT) || ':' || id, '-') || \
+     COALESCE(CAST(octet_length(actor_kind) AS TEXT) || ':' || actor_kind, '-') || \
+     COALESCE(CAST(octet_length(actor_id) AS TEXT) || ':' || actor_id, '-') || \
+     COALESCE(CAST(octet_length(action) AS TEXT) || ':' || action, '-') || \
+     COALESCE(CAST(octet_length(target_kind) AS TEXT) || ':' || target_kind, '-') || \
+     COALESCE(CAST(octet_length(target_id) AS TEXT) || ':' || target_id, '-') || \
+     COALESCE(CAST(octet_length(outcome) AS TEXT) || ':' || outcome, '-') || \
+     COALESCE(CAST(octet_length(request_id) AS TEXT) || ':' || request_id, '-') || \
+     COALESCE(CAST(octet_length(ip) AS TEXT) || ':' || ip, '-') || \
+     COALESCE(CAST(octet_length(user_agent) AS TEXT) || ':' || user_agent, '-') || \
+     COALESCE(CAST(octet_length(method) AS TEXT) || ':' || method, '-') || \
+     COALESCE(CAST(octet_length(route) AS TEXT) || ':' || route, '-') || \
+     COALESCE(CAST(octet_length(details) AS TEXT) || ':' || details, '-') \
      FROM audit_events WHERE org_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq LIMIT $4";
+
+/// Splits `VERIFY_PAGE`'s framed text back into its fourteen columns.
+fn unframe(mut text: &str) -> Option<[Option<&str>; 14]> {
+    let mut out = [None; 14];
+    for slot in &mut out {
+        if let Some(rest) = text.strip_prefix('-') {
+            text = rest;
+            continue;
+        }
+        let (len, rest) = text.split_once(':')?;
+        if len.is_empty() || !len.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let len: usize = len.parse().ok()?;
+        *slot = Some(rest.get(..len)?);
+        text = rest.get(len..)?;
+    }
+    text.is_empty().then_some(out)
+}
 
 /// The state of one chain walk across pages.
 struct Walk<'a> {
@@ -353,35 +390,48 @@ macro_rules! walk_rows {
         use sqlx::Row;
         let mut page = Page::Empty;
         for row in &$rows {
-            let seq: i64 = row.try_get(1)?;
-            let details: &str = row.try_get(15)?;
+            let seq: i64 = row.try_get(0)?;
+            let corrupt = || StoreError::Corrupt(format!("audit event {seq} cannot be read"));
+            let [
+                org_id,
+                id,
+                actor_kind,
+                actor_id,
+                action,
+                target_kind,
+                target_id,
+                outcome,
+                request_id,
+                ip,
+                user_agent,
+                method,
+                route,
+                details,
+            ] = unframe(row.try_get(4)?).ok_or_else(corrupt)?;
             let event = EventView {
-                org_id: row.try_get(0)?,
+                org_id: org_id.ok_or_else(corrupt)?,
                 seq,
-                id: row.try_get(2)?,
-                occurred_at: row.try_get(3)?,
-                actor_kind: row.try_get(4)?,
-                actor_id: row.try_get(5)?,
-                action: row.try_get(6)?,
-                target: match (
-                    row.try_get::<Option<&str>, _>(7)?,
-                    row.try_get::<Option<&str>, _>(8)?,
-                ) {
+                id: id.ok_or_else(corrupt)?,
+                occurred_at: row.try_get(1)?,
+                actor_kind: actor_kind.ok_or_else(corrupt)?,
+                actor_id,
+                action: action.ok_or_else(corrupt)?,
+                target: match (target_kind, target_id) {
                     (Some(kind), Some(id)) => Some((kind, id)),
                     _ => None,
                 },
-                outcome: row.try_get(9)?,
-                request_id: row.try_get(10)?,
-                ip: row.try_get(11)?,
-                user_agent: row.try_get(12)?,
-                method: row.try_get(13)?,
-                route: row.try_get(14)?,
-                details: Details::canonical_text(details).ok_or_else(|| {
-                    StoreError::Corrupt(format!("audit details of event {seq} are not JSON"))
-                })?,
-                prev_hash: hash_ref(row.try_get(16)?)?,
+                outcome: outcome.ok_or_else(corrupt)?,
+                request_id,
+                ip,
+                user_agent,
+                method,
+                route,
+                details: Details::canonical_text(details.ok_or_else(corrupt)?).ok_or_else(
+                    || StoreError::Corrupt(format!("audit details of event {seq} are not JSON")),
+                )?,
+                prev_hash: hash_ref(row.try_get(2)?)?,
             };
-            if let Err(b) = $walk.event(&event, hash_ref(row.try_get(17)?)?) {
+            if let Err(b) = $walk.event(&event, hash_ref(row.try_get(3)?)?) {
                 page = Page::Broken(b);
                 break;
             }
@@ -1014,6 +1064,24 @@ mod tests {
     /// `api.call` details are written straight from a struct; the text must
     /// be what the key-sorted `serde_json::Value` they replace would give,
     /// or events would hash differently from before.
+    #[test]
+    fn framed_columns_split_back_exactly() {
+        let text = "5:org_a-3:a:b0:2:\u{e9}-";
+        let mut expected = [None; 14];
+        expected[0] = Some("org_a");
+        expected[2] = Some("a:b");
+        expected[3] = Some("");
+        expected[4] = Some("\u{e9}");
+        let whole = format!("{text}{}", "-".repeat(8));
+        assert_eq!(unframe(&whole), Some(expected));
+        // Too short, too long, a bad length, a length inside a character.
+        assert!(unframe(text).is_none());
+        assert!(unframe(&format!("{whole}x")).is_none());
+        assert!(unframe(&format!("{whole}-")).is_none());
+        assert!(unframe(&format!("+1:a{}", "-".repeat(13))).is_none());
+        assert!(unframe(&format!("1:\u{e9}{}", "-".repeat(13))).is_none());
+    }
+
     #[test]
     fn api_call_details_text_is_the_canonical_value_text() {
         for (status, latency_micros, path_ids) in [
