@@ -61,17 +61,181 @@ pub struct AuditEvent {
     pub prev_hash: [u8; 32],
 }
 
+/// Prefixed to the canonical encoding before hashing, so an event hash can
+/// never be confused with a hash of anything else.
+const DOMAIN: &[u8] = b"tollgate audit event v1\0";
+
 impl AuditEvent {
     /// The event's own hash: SHA-256 over a domain tag and the canonical
     /// encoding, which includes `prev_hash`.
     pub fn hash(&self) -> [u8; 32] {
-        let canonical =
-            serde_json::to_vec(&serde_json::to_value(self).expect("audit events are plain data"))
-                .expect("a JSON value always encodes");
-        let mut h = Sha256::new();
-        h.update(b"tollgate audit event v1\0");
-        h.update(&canonical);
-        h.finalize().into()
+        self.view().hash(&mut Vec::with_capacity(768))
+    }
+
+    /// The event's fields, borrowed, for the canonical encoder.
+    pub fn view(&self) -> EventView<'_> {
+        EventView {
+            id: &self.id,
+            org_id: &self.org_id,
+            seq: self.seq,
+            occurred_at: self.occurred_at.0,
+            actor_kind: &self.actor.kind,
+            actor_id: self.actor.id.as_deref(),
+            action: &self.action,
+            target: self
+                .target
+                .as_ref()
+                .map(|t| (t.kind.as_str(), t.id.as_str())),
+            outcome: &self.outcome,
+            request_id: self.request.request_id.as_deref(),
+            ip: self.request.ip.as_deref(),
+            user_agent: self.request.user_agent.as_deref(),
+            method: self.request.method.as_deref(),
+            route: self.request.route.as_deref(),
+            details: Details::Value(&self.details),
+            prev_hash: &self.prev_hash,
+        }
+    }
+}
+
+/// An event's `details` as the encoder takes them.
+#[derive(Debug, Clone, Copy)]
+pub enum Details<'a> {
+    Value(&'a serde_json::Value),
+    /// Stored text, spliced in as it is: see [`Details::canonical_text`].
+    Text(DetailsText<'a>),
+}
+
+/// Text known to be one complete JSON value (the only way to build one is
+/// [`Details::canonical_text`]).
+#[derive(Debug, Clone, Copy)]
+pub struct DetailsText<'a>(&'a str);
+
+impl<'a> Details<'a> {
+    /// Stored details text, spliced verbatim, so verification need not
+    /// decode and re-encode every event. Only a single complete JSON value
+    /// is accepted: its end is then unambiguous, so bytes cannot shift
+    /// between `details` and the fields after it while the encoding (and the
+    /// hash) stays the same. Text that is valid but not canonical simply
+    /// fails to match its hash; [`ChainVerifier::push_view`] then falls back
+    /// to decoding it.
+    pub fn canonical_text(text: &'a str) -> Option<Self> {
+        serde_json::from_str::<serde::de::IgnoredAny>(text)
+            .ok()
+            .map(|_| Details::Text(DetailsText(text)))
+    }
+}
+
+/// One event's fields, borrowed: what the hash covers. Built from an
+/// [`AuditEvent`] on append, or straight from a stored row on verification,
+/// so neither needs an owned event or an intermediate JSON tree.
+#[derive(Debug, Clone, Copy)]
+pub struct EventView<'a> {
+    pub id: &'a str,
+    pub org_id: &'a str,
+    pub seq: i64,
+    pub occurred_at: i64,
+    pub actor_kind: &'a str,
+    pub actor_id: Option<&'a str>,
+    pub action: &'a str,
+    /// `(kind, id)`.
+    pub target: Option<(&'a str, &'a str)>,
+    pub outcome: &'a str,
+    pub request_id: Option<&'a str>,
+    pub ip: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+    pub method: Option<&'a str>,
+    pub route: Option<&'a str>,
+    pub details: Details<'a>,
+    pub prev_hash: &'a [u8; 32],
+}
+
+impl EventView<'_> {
+    /// Appends the canonical encoding: JSON, keys in byte order at every
+    /// level, no whitespace. Byte-identical to encoding the serde
+    /// representation of [`AuditEvent`] through a key-sorted
+    /// `serde_json::Value` (the original definition, kept as the oracle of
+    /// a property test), without building that tree.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"action\":");
+        str_(out, self.action);
+        out.extend_from_slice(b",\"actor\":{\"id\":");
+        opt(out, self.actor_id);
+        out.extend_from_slice(b",\"kind\":");
+        str_(out, self.actor_kind);
+        out.extend_from_slice(b"},\"details\":");
+        match self.details {
+            Details::Value(v) => {
+                serde_json::to_writer(&mut *out, v).expect("writing to a Vec cannot fail")
+            }
+            Details::Text(DetailsText(t)) => out.extend_from_slice(t.as_bytes()),
+        }
+        out.extend_from_slice(b",\"id\":");
+        str_(out, self.id);
+        out.extend_from_slice(b",\"occurred_at\":");
+        int(out, self.occurred_at);
+        out.extend_from_slice(b",\"org_id\":");
+        str_(out, self.org_id);
+        out.extend_from_slice(b",\"outcome\":");
+        str_(out, self.outcome);
+        out.extend_from_slice(b",\"prev_hash\":\"");
+        hex_into(out, self.prev_hash);
+        out.extend_from_slice(b"\",\"request\":{\"ip\":");
+        opt(out, self.ip);
+        out.extend_from_slice(b",\"method\":");
+        opt(out, self.method);
+        out.extend_from_slice(b",\"request_id\":");
+        opt(out, self.request_id);
+        out.extend_from_slice(b",\"route\":");
+        opt(out, self.route);
+        out.extend_from_slice(b",\"user_agent\":");
+        opt(out, self.user_agent);
+        out.extend_from_slice(b"},\"seq\":");
+        int(out, self.seq);
+        out.extend_from_slice(b",\"target\":");
+        match self.target {
+            None => out.extend_from_slice(b"null"),
+            Some((kind, id)) => {
+                out.extend_from_slice(b"{\"id\":");
+                str_(out, id);
+                out.extend_from_slice(b",\"kind\":");
+                str_(out, kind);
+                out.push(b'}');
+            }
+        }
+        out.push(b'}');
+    }
+
+    /// The event hash; `buf` is scratch space, reused across events.
+    pub fn hash(&self, buf: &mut Vec<u8>) -> [u8; 32] {
+        buf.clear();
+        buf.extend_from_slice(DOMAIN);
+        self.encode(buf);
+        Sha256::digest(&buf[..]).into()
+    }
+}
+
+/// A JSON string exactly as serde_json escapes it.
+fn str_(out: &mut Vec<u8>, s: &str) {
+    serde_json::to_writer(&mut *out, s).expect("writing to a Vec cannot fail");
+}
+
+fn opt(out: &mut Vec<u8>, s: Option<&str>) {
+    match s {
+        Some(s) => str_(out, s),
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
+fn int(out: &mut Vec<u8>, n: i64) {
+    serde_json::to_writer(&mut *out, &n).expect("writing to a Vec cannot fail");
+}
+
+fn hex_into(out: &mut Vec<u8>, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)]);
+        out.push(DIGITS[usize::from(b & 0xf)]);
     }
 }
 
@@ -114,16 +278,27 @@ impl ChainVerifier {
     }
 
     pub fn push(&mut self, event: &AuditEvent, stored_hash: &[u8; 32]) -> Result<(), ChainBreak> {
+        self.push_view(&event.view(), stored_hash, &mut Vec::new())
+    }
+
+    /// As [`ChainVerifier::push`], from borrowed fields; `buf` is scratch
+    /// space reused across events.
+    pub fn push_view(
+        &mut self,
+        event: &EventView<'_>,
+        stored_hash: &[u8; 32],
+        buf: &mut Vec<u8>,
+    ) -> Result<(), ChainBreak> {
         if event.seq != self.expected {
             return Err(ChainBreak::SequenceGap {
                 expected: self.expected,
                 found: event.seq,
             });
         }
-        if event.prev_hash != self.prev {
+        if *event.prev_hash != self.prev {
             return Err(ChainBreak::BrokenLink { seq: event.seq });
         }
-        if event.hash() != *stored_hash {
+        if !matches_hash(event, stored_hash, buf) {
             return Err(ChainBreak::HashMismatch { seq: event.seq });
         }
         self.prev = *stored_hash;
@@ -135,6 +310,27 @@ impl ChainVerifier {
     pub fn head(&self) -> (i64, [u8; 32]) {
         (self.expected - 1, self.prev)
     }
+}
+
+/// Whether the event hashes to `stored_hash`. Stored details text is tried
+/// verbatim first; text that does not match is decoded and re-encoded, so
+/// details stored in a non-canonical spelling of the same value still
+/// verify, as they did when every event was decoded.
+pub fn matches_hash(event: &EventView<'_>, stored_hash: &[u8; 32], buf: &mut Vec<u8>) -> bool {
+    if event.hash(buf) == *stored_hash {
+        return true;
+    }
+    let Details::Text(DetailsText(text)) = event.details else {
+        return false;
+    };
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(text) else {
+        return false;
+    };
+    let decoded = EventView {
+        details: Details::Value(&value),
+        ..*event
+    };
+    decoded.hash(buf) == *stored_hash
 }
 
 impl std::fmt::Display for ChainBreak {
@@ -196,6 +392,7 @@ mod hex32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn chain(n: i64) -> Vec<(AuditEvent, [u8; 32])> {
         let mut prev = GENESIS;
@@ -270,6 +467,147 @@ mod tests {
             verify_chain(renumbered),
             Err(ChainBreak::BrokenLink { seq: 2 })
         ));
+    }
+
+    /// The original definition of the encoding: the serde representation
+    /// of the event through a `serde_json::Value`, whose maps sort keys.
+    fn hash_via_value(e: &AuditEvent) -> [u8; 32] {
+        let canonical = serde_json::to_vec(&serde_json::to_value(e).unwrap()).unwrap();
+        let mut h = Sha256::new();
+        h.update(DOMAIN);
+        h.update(&canonical);
+        h.finalize().into()
+    }
+
+    fn json_value() -> impl Strategy<Value = serde_json::Value> {
+        use serde_json::Value;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_filter("JSON has no NaN or infinities", |f| f.is_finite())
+                .prop_map(Value::from),
+            any::<String>().prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::vec((any::<String>(), inner), 0..6)
+                    .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn event() -> impl Strategy<Value = AuditEvent> {
+        let s = || any::<String>();
+        let o = || proptest::option::of(any::<String>());
+        (
+            (s(), s(), any::<i64>(), any::<i64>(), s(), o(), s()),
+            (
+                proptest::option::of((s(), s())),
+                s(),
+                o(),
+                o(),
+                o(),
+                o(),
+                o(),
+            ),
+            (json_value(), any::<[u8; 32]>()),
+        )
+            .prop_map(
+                |(
+                    (id, org_id, seq, at, actor_kind, actor_id, action),
+                    (target, outcome, request_id, ip, user_agent, method, route),
+                    (details, prev_hash),
+                )| AuditEvent {
+                    id,
+                    org_id,
+                    seq,
+                    occurred_at: UnixMicros(at),
+                    actor: ActorRef {
+                        kind: actor_kind,
+                        id: actor_id,
+                    },
+                    action,
+                    target: target.map(|(kind, id)| TargetRef { kind, id }),
+                    outcome,
+                    request: RequestMeta {
+                        request_id,
+                        ip,
+                        user_agent,
+                        method,
+                        route,
+                    },
+                    details,
+                    prev_hash,
+                },
+            )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+        /// The direct encoder is byte-identical to the original, so every
+        /// stored hash still verifies.
+        #[test]
+        fn direct_encoder_matches_the_value_encoding(e in event()) {
+            let mut direct = Vec::new();
+            e.view().encode(&mut direct);
+            let via_value = serde_json::to_vec(&serde_json::to_value(&e).unwrap()).unwrap();
+            prop_assert_eq!(String::from_utf8(direct).unwrap(), String::from_utf8(via_value).unwrap());
+            prop_assert_eq!(e.hash(), hash_via_value(&e));
+        }
+
+        /// Stored details text (as the store writes it) spliced verbatim
+        /// gives the same hash as the decoded value.
+        #[test]
+        fn stored_details_text_hashes_like_the_value(e in event()) {
+            let text = e.details.to_string();
+            let view = EventView {
+                details: Details::canonical_text(&text).unwrap(),
+                ..e.view()
+            };
+            prop_assert_eq!(view.hash(&mut Vec::new()), hash_via_value(&e));
+        }
+    }
+
+    #[test]
+    fn details_text_must_be_one_json_value() {
+        assert!(Details::canonical_text(r#"{"a":1}"#).is_some());
+        assert!(Details::canonical_text(r#"{"a":1},"id":"x""#).is_none());
+        assert!(Details::canonical_text(r#"{"a":1"#).is_none());
+        assert!(Details::canonical_text("").is_none());
+    }
+
+    /// Details stored in another spelling of the same value still verify
+    /// (the decoding fallback); different content does not.
+    #[test]
+    fn non_canonical_details_text_falls_back_to_decoding() {
+        let (e, h) = chain(1).remove(0);
+        let mut buf = Vec::new();
+        for (text, ok) in [
+            (r#"{"n":1,"b":[1,2],"a":"x"}"#, true),
+            (r#"{ "a": "x", "b": [1, 2], "n": 1 }"#, true),
+            (r#"{"a":"x","b":[1,2],"n":2}"#, false),
+            (r#"{"a":"x","b":[1,2]}"#, false),
+        ] {
+            let view = EventView {
+                details: Details::canonical_text(text).unwrap(),
+                ..e.view()
+            };
+            assert_eq!(matches_hash(&view, &h, &mut buf), ok, "{text}");
+        }
+    }
+
+    /// Moving bytes between `details` and the next field, keeping the
+    /// encoding's bytes, is refused: such details text is not one value.
+    #[test]
+    fn bytes_cannot_shift_out_of_details() {
+        let (e, _) = chain(1).remove(0);
+        let text = format!("{},\"id\":\"evt_1\"", e.details);
+        assert!(Details::canonical_text(&text).is_none());
     }
 
     #[test]
