@@ -99,6 +99,49 @@ pub fn strictest(a: &Policy, b: &Policy) -> Policy {
     }
 }
 
+/// Updates the policy row `existing`, or inserts one: the organization's
+/// default (`campaign` None) or the campaign's.
+async fn write_row(
+    tx: &mut Tx,
+    org: &str,
+    existing: Option<&RedactionPolicyId>,
+    policy: &Policy,
+    campaign: Option<&CampaignId>,
+    now: UnixMicros,
+) -> Result<RedactionPolicyId, StoreError> {
+    if let Some(id) = existing {
+        exec!(
+            &mut *tx,
+            "UPDATE redaction_policies SET kinds = $3, card_style = $4, strict_pci = $5, min_score = $6, updated_at = $7 \
+             WHERE org_id = $1 AND id = $2",
+            org,
+            id.as_str(),
+            kinds_text(policy.kinds),
+            card_style_code(policy.card),
+            policy.strict_pci,
+            i32::from(policy.min_score),
+            now.0
+        )?;
+        return Ok(id.clone());
+    }
+    let id = new_id::<RedactionPolicyKind>(now)?;
+    exec!(
+        &mut *tx,
+        "INSERT INTO redaction_policies (id, org_id, is_default, kinds, card_style, strict_pci, min_score, \
+         created_at, updated_at, campaign_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)",
+        id.as_str(),
+        org,
+        campaign.is_none(),
+        kinds_text(policy.kinds),
+        card_style_code(policy.card),
+        policy.strict_pci,
+        i32::from(policy.min_score),
+        now.0,
+        campaign.map(|c| c.as_str().to_owned())
+    )?;
+    Ok(id)
+}
+
 async fn campaign_exists(tx: &mut Tx, org: &str, campaign: &CampaignId) -> Result<(), StoreError> {
     fetch_optional!(
         &mut *tx,
@@ -213,41 +256,16 @@ impl OrgScope<'_> {
         tx.lock_org(self.org()).await?;
         campaign_exists(&mut tx, self.org(), campaign).await?;
         let before = campaign_row(&mut tx, self.org(), campaign).await?;
-        let id = match before.as_ref().and_then(|b| b.id.clone()) {
-            Some(id) => {
-                exec!(
-                    &mut tx,
-                    "UPDATE redaction_policies SET kinds = $3, card_style = $4, strict_pci = $5, min_score = $6, updated_at = $7 \
-                     WHERE org_id = $1 AND id = $2",
-                    self.org(),
-                    id.as_str(),
-                    kinds_text(policy.kinds),
-                    card_style_code(policy.card),
-                    policy.strict_pci,
-                    i32::from(policy.min_score),
-                    ctx.now.0
-                )?;
-                id
-            }
-            None => {
-                let id = new_id::<RedactionPolicyKind>(ctx.now)?;
-                exec!(
-                    &mut tx,
-                    "INSERT INTO redaction_policies (id, org_id, is_default, kinds, card_style, strict_pci, min_score, \
-                     created_at, updated_at, campaign_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)",
-                    id.as_str(),
-                    self.org(),
-                    false,
-                    kinds_text(policy.kinds),
-                    card_style_code(policy.card),
-                    policy.strict_pci,
-                    i32::from(policy.min_score),
-                    ctx.now.0,
-                    campaign.as_str()
-                )?;
-                id
-            }
-        };
+        let existing = before.as_ref().and_then(|b| b.id.clone());
+        let id = write_row(
+            &mut tx,
+            self.org(),
+            existing.as_ref(),
+            &policy,
+            Some(campaign),
+            ctx.now,
+        )
+        .await?;
         let after = campaign_row(&mut tx, self.org(), campaign)
             .await?
             .ok_or_else(|| StoreError::Corrupt("campaign policy vanished".into()))?;
@@ -314,40 +332,15 @@ impl OrgScope<'_> {
         let mut tx = self.write().await?;
         tx.lock_org(self.org()).await?;
         let before = default_row(&mut tx, self.org()).await?;
-        let id = match &before.id {
-            Some(id) => {
-                exec!(
-                    &mut tx,
-                    "UPDATE redaction_policies SET kinds = $3, card_style = $4, strict_pci = $5, min_score = $6, updated_at = $7 \
-                     WHERE org_id = $1 AND id = $2",
-                    self.org(),
-                    id.as_str(),
-                    kinds_text(policy.kinds),
-                    card_style_code(policy.card),
-                    policy.strict_pci,
-                    i32::from(policy.min_score),
-                    ctx.now.0
-                )?;
-                id.clone()
-            }
-            None => {
-                let id = new_id::<RedactionPolicyKind>(ctx.now)?;
-                exec!(
-                    &mut tx,
-                    "INSERT INTO redaction_policies (id, org_id, is_default, kinds, card_style, strict_pci, min_score, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
-                    id.as_str(),
-                    self.org(),
-                    true,
-                    kinds_text(policy.kinds),
-                    card_style_code(policy.card),
-                    policy.strict_pci,
-                    i32::from(policy.min_score),
-                    ctx.now.0
-                )?;
-                id
-            }
-        };
+        let id = write_row(
+            &mut tx,
+            self.org(),
+            before.id.as_ref(),
+            &policy,
+            None,
+            ctx.now,
+        )
+        .await?;
         let after = default_row(&mut tx, self.org()).await?;
         audit::append(
             &mut tx,

@@ -95,6 +95,20 @@ async fn within(
     }
 }
 
+/// The answer to give when a limit refuses (or cannot be checked: fail
+/// closed), or `None` to go on.
+async fn refused(
+    state: &AppState,
+    key: &str,
+    quota: tollgate_core::rate_limit::Quota,
+) -> Option<Response> {
+    match within(state, key, quota).await {
+        Ok(true) => None,
+        Ok(false) => Some(slow_down()),
+        Err(res) => Some(res),
+    }
+}
+
 fn slow_down() -> Response {
     message(
         StatusCode::TOO_MANY_REQUESTS,
@@ -157,16 +171,14 @@ pub async fn request_link(
     };
     let auth = &state.config.auth;
     let ip = ctx.request.ip.clone().unwrap_or_default();
-    match within(
+    if let Some(refusal) = refused(
         &state,
         &format!("ip:{ip}:sign-in-links"),
         auth.per_ip_links(),
     )
     .await
     {
-        Ok(true) => {}
-        Ok(false) => return slow_down(),
-        Err(res) => return res,
+        return refusal;
     }
     let email_ok = match within(
         &state,
@@ -268,16 +280,14 @@ pub async fn redeem_code(
         return forbidden_origin();
     }
     let ip = ctx.request.ip.clone().unwrap_or_default();
-    match within(
+    if let Some(refusal) = refused(
         &state,
         &format!("ip:{ip}:sign-in-confirm"),
         state.config.auth.per_ip_confirmations(),
     )
     .await
     {
-        Ok(true) => {}
-        Ok(false) => return slow_down(),
-        Err(res) => return res,
+        return refusal;
     }
     let pending: String = form.pending.chars().take(32).collect();
     let email: String = form.email.chars().take(254).collect();
@@ -362,16 +372,14 @@ pub async fn redeem_link(
         return insecure();
     }
     let ip = ctx.request.ip.clone().unwrap_or_default();
-    match within(
+    if let Some(refusal) = refused(
         &state,
         &format!("ip:{ip}:sign-in-confirm"),
         state.config.auth.per_ip_confirmations(),
     )
     .await
     {
-        Ok(true) => {}
-        Ok(false) => return slow_down(),
-        Err(res) => return res,
+        return refusal;
     }
     match state.store.redeem_sign_in_link(&form.token, ctx.now).await {
         Ok(Ok(redeemed)) => finish_sign_in(&state, &headers, &ctx, redeemed).await,
@@ -730,16 +738,14 @@ pub async fn enroll(
         Err(res) => return res,
     };
     let user = session.user_id.clone();
-    match within(
+    if let Some(refusal) = refused(
         &state,
         &format!("user:{user}:second-factor"),
         state.config.auth.per_user_codes(),
     )
     .await
     {
-        Ok(true) => {}
-        Ok(false) => return slow_down(),
-        Err(res) => return res,
+        return refusal;
     }
     let factor = match state.store.totp_factor(&user).await {
         Ok(Some(f)) if !f.confirmed => f,
