@@ -490,6 +490,7 @@ test('dashboard in a real browser, with real email', { timeout: 170_000 }, async
       ['/ui/provider-credentials', 'Provider credentials'],
       ['/ui/campaigns', 'Campaigns and the gate'],
       ['/ui/leads', 'Leads'],
+      ['/ui/suppressions', 'Suppression list'],
     ];
     for (const [path, title] of pages) {
       const res = await page.goto(`${BASE}${path}`);

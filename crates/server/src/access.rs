@@ -257,6 +257,8 @@ pub const ROUTES: &[RouteRule] = &[
     page("GET", "/ui/decisions/{check_id}", Viewer),
     page("GET", "/ui/leads", Viewer),
     page("GET", "/ui/campaigns", Viewer),
+    page("GET", "/ui/suppressions", Viewer),
+    page("POST", "/ui/suppressions", Member),
     page("POST", "/ui/gate/pause", Admin),
     page("GET", "/ui/provider-credentials", Admin),
     page("POST", "/ui/provider-credentials", Admin),

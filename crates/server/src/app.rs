@@ -229,6 +229,10 @@ pub fn ui_routes() -> Router<AppState> {
         .route("/ui/decisions/{check_id}", get(pages::decision))
         .route("/ui/leads", get(pages::leads))
         .route("/ui/campaigns", get(pages::campaigns))
+        .route(
+            "/ui/suppressions",
+            get(pages::suppressions).post(pages::add_suppression),
+        )
         .route("/ui/gate/pause", post(pages::set_gate_pause))
         .route(
             "/ui/provider-credentials",

@@ -76,7 +76,7 @@ pub struct SuppressionQuery {
     pub number: Option<String>,
 }
 
-fn number(field: &str, raw: &str) -> Result<E164, ApiError> {
+pub(crate) fn number(field: &str, raw: &str) -> Result<E164, ApiError> {
     parse_nanp(raw)
         .map_err(|e| ApiError::invalid(format!("`{field}`: {} ({}).", e.message(), e.code())))
 }

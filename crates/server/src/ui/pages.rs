@@ -60,6 +60,7 @@ fn notice(q: &NoticeQuery) -> Option<&'static str> {
         "switched" => "Organization switched.",
         "gate-paused" => "Dialing is paused for the whole organization.",
         "gate-resumed" => "Dialing is on again.",
+        "suppressed" => "The number is suppressed: the next dial check already sees it.",
         _ => return None,
     })
 }
@@ -1626,4 +1627,175 @@ pub async fn set_gate_pause(
     } else {
         "/ui/campaigns?done=gate-resumed"
     })
+}
+
+pub struct SuppressionRow {
+    pub id: String,
+    pub list: String,
+    pub source: String,
+    pub reason: String,
+    pub added: String,
+    pub state: String,
+}
+
+#[derive(Template)]
+#[template(path = "suppressions.html")]
+struct SuppressionsPage {
+    nav: Nav,
+    entries: Vec<SuppressionRow>,
+    query: String,
+    can_add: bool,
+    error: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct SuppressionQuery {
+    number: Option<String>,
+}
+
+async fn suppressions_page(
+    state: &AppState,
+    actor: &Actor,
+    session: &Session,
+    q: &NoticeQuery,
+    query: &str,
+    error: Option<String>,
+) -> Response {
+    let nav = page!(state, actor, session, "suppressions", q);
+    let query: String = query.trim().chars().take(32).collect();
+    let (number, error) = match (query.is_empty(), error) {
+        (_, Some(e)) => (None, Some(e)),
+        (true, None) => (None, None),
+        (false, None) => match crate::api::suppressions::number("number", &query) {
+            Ok(n) => (Some(n), None),
+            Err(e) => (None, e.detail),
+        },
+    };
+    let list = if !query.is_empty() && number.is_none() {
+        Vec::new()
+    } else {
+        tryp!(
+            state
+                .store
+                .scope(actor)
+                .list_suppressions(number.as_ref(), None, 500)
+                .await
+        )
+    };
+    let entries = list
+        .into_iter()
+        .rev()
+        .map(|e| SuppressionRow {
+            id: e.id.to_string(),
+            list: e.list.replace('_', " "),
+            source: e.source.replace('_', " "),
+            reason: e.reason.unwrap_or_default(),
+            added: rfc3339_minutes(e.created_at),
+            state: match e.removed_at {
+                Some(at) => format!(
+                    "removed {} ({})",
+                    rfc3339_minutes(at),
+                    e.removed_reason.unwrap_or_default()
+                ),
+                None => "active".into(),
+            },
+        })
+        .collect();
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    render(
+        status,
+        &SuppressionsPage {
+            nav,
+            entries,
+            query,
+            can_add: actor.role() >= Role::Member,
+            error,
+        },
+    )
+}
+
+pub async fn suppressions(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Extension(session): Extension<Session>,
+    Query(q): Query<NoticeQuery>,
+    Query(find): Query<SuppressionQuery>,
+) -> Response {
+    let query = find.number.unwrap_or_default();
+    suppressions_page(&state, &actor, &session, &q, &query, None).await
+}
+
+#[derive(Deserialize)]
+pub struct SuppressForm {
+    number: String,
+    list: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// Adds a number from the dashboard (members and up), committed before the
+/// answer so the next dial check already sees it.
+pub async fn add_suppression(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Extension(session): Extension<Session>,
+    RequestCtx(ctx): RequestCtx,
+    Form(form): Form<SuppressForm>,
+) -> Response {
+    use tollgate_store::{NewSuppression, SuppressionList, SuppressionSource};
+    let number = match crate::api::suppressions::number("number", &form.number) {
+        Ok(n) => n,
+        Err(e) => {
+            let msg = e.detail.unwrap_or_else(|| "Not a valid number.".into());
+            return suppressions_page(
+                &state,
+                &actor,
+                &session,
+                &NoticeQuery::default(),
+                "",
+                Some(msg),
+            )
+            .await;
+        }
+    };
+    let Some(list) = SuppressionList::parse(&form.list) else {
+        return message(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Invalid list",
+            "Pick a list from the menu.",
+        );
+    };
+    let reason = match form.reason.trim() {
+        "" => None,
+        r => match crate::api::clean_text("reason", r, 500) {
+            Ok(r) => Some(r),
+            Err(_) => {
+                return message(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "Invalid reason",
+                    "The reason may be at most 500 characters, without control characters.",
+                );
+            }
+        },
+    };
+    tryp!(
+        state
+            .store
+            .scope(&actor)
+            .add_suppression(
+                NewSuppression {
+                    number,
+                    list,
+                    source: SuppressionSource::Dashboard,
+                    reason,
+                },
+                &ctx,
+            )
+            .await
+    );
+    see_other("/ui/suppressions?done=suppressed")
 }

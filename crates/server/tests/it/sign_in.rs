@@ -802,3 +802,48 @@ async fn the_pause_switch_denies_every_dial_and_shows_on_every_page() {
     let (_, page) = b.get("/ui/leads").await;
     assert!(!page.contains("Dialing is paused for this organization"));
 }
+
+#[tokio::test]
+async fn a_number_suppressed_from_the_dashboard_is_denied_at_once() {
+    let server = TestServer::start().await;
+    let org = server.new_org("Suppress").await;
+    let mut b = Browser::new(&server);
+    b.sign_in(&org.owner_email).await;
+    let (s, page, _) = b
+        .post(
+            "/ui/suppressions",
+            &[("number", "12"), ("list", "suppression")],
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("role=\"alert\""), "{page}");
+    let (s, _, location) = b
+        .post(
+            "/ui/suppressions",
+            &[
+                ("number", "(305) 555-0100"),
+                ("list", "suppression"),
+                ("reason", "asked by phone"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (s, location.as_str()),
+        (StatusCode::SEE_OTHER, "/ui/suppressions?done=suppressed")
+    );
+    let check = dial_check(&server, &org).await;
+    assert!(
+        check["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["code"] == "suppressed"),
+        "{check}"
+    );
+    let (s, page) = b.get("/ui/suppressions?number=305-555-0100").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(page.contains("asked by phone") && page.contains("dashboard"));
+    assert!(!page.contains("5550100"), "the list never shows the number");
+    let (_, page) = b.get("/ui/suppressions?number=305-555-0199").await;
+    assert!(page.contains("This number is not on the list."));
+}
