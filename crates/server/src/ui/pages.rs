@@ -654,13 +654,12 @@ pub async fn create_api_key(
     Extension(actor): Extension<Actor>,
     Extension(session): Extension<Session>,
     RequestCtx(ctx): RequestCtx,
-    axum::extract::RawForm(raw): axum::extract::RawForm,
+    // As pairs: the form repeats `scope=` once per checked box.
+    Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
-    // Repeated `scope=` fields: parsed by hand, since serde_urlencoded
-    // does not gather repeated keys into a list.
     let mut name = String::new();
     let mut scopes = Vec::new();
-    for (k, v) in form_pairs(&raw) {
+    for (k, v) in pairs {
         match k.as_str() {
             "name" => name = v,
             "scope" => match v.parse::<Scope>() {
@@ -704,37 +703,6 @@ pub async fn create_api_key(
         Some(token.plaintext),
     )
     .await
-}
-
-fn form_pairs(raw: &[u8]) -> Vec<(String, String)> {
-    let text = String::from_utf8_lossy(raw);
-    text.split('&')
-        .filter(|p| !p.is_empty())
-        .filter_map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            Some((decode(k)?, decode(v)?))
-        })
-        .collect()
-}
-
-fn decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 2;
-            }
-            b'%' => return None,
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).ok()
 }
 
 pub async fn revoke_api_key(
@@ -1215,11 +1183,9 @@ pub async fn create_provider_credential(
     Extension(actor): Extension<Actor>,
     Extension(session): Extension<Session>,
     RequestCtx(ctx): RequestCtx,
-    axum::extract::RawForm(raw): axum::extract::RawForm,
+    Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
     use crate::api::provider_credentials::{DataPolicy, Retention, secret_fields, spec};
-    let raw = Zeroizing::new(raw.to_vec());
-    let pairs = form_pairs(&raw);
     let result = (|| {
         let spec = spec(form_value(&pairs, "kind").unwrap_or_default())?;
         let label = crate::api::clean_text(
@@ -1277,7 +1243,7 @@ pub async fn replace_provider_credential(
     Extension(session): Extension<Session>,
     RequestCtx(ctx): RequestCtx,
     Path(id): Path<String>,
-    axum::extract::RawForm(raw): axum::extract::RawForm,
+    Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
     use crate::api::provider_credentials::{secret_fields, spec};
     let Ok(id) = tollgate_core::id::Id::<tollgate_core::id::ProviderCredentialKind>::parse(&id)
@@ -1286,8 +1252,6 @@ pub async fn replace_provider_credential(
     };
     let scope = state.store.scope(&actor);
     let current = tryp!(scope.get_provider_credential(&id).await);
-    let raw = Zeroizing::new(raw.to_vec());
-    let pairs = form_pairs(&raw);
     let secret = match spec(&current.kind)
         .and_then(|s| secret_fields(s, form_secret(&pairs)).map(|f| (s, f)))
     {
