@@ -337,6 +337,17 @@ pub async fn enforce(
     if rule.surface == Surface::Dashboard {
         return crate::ui::session::enforce(&state, rule, req, next).await;
     }
+    // The sign-in forms change state too (links, sessions, factors): the
+    // same Origin rule as the dashboard's, here so no handler can miss it.
+    if rule.surface == Surface::SignIn
+        && !matches!(
+            *req.method(),
+            axum::http::Method::GET | axum::http::Method::HEAD
+        )
+        && !crate::ui::same_origin(&state, req.headers())
+    {
+        return crate::ui::forbidden_origin();
+    }
     let Access::Org { .. } = rule.access else {
         if rule.per_ip_limit {
             let v = match state

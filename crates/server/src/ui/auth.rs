@@ -22,8 +22,7 @@ use zeroize::Zeroizing;
 
 use super::session::{current, stage_home, unavailable};
 use super::{
-    base_url, clear_cookie, forbidden_origin, message, render, same_origin, see_other, set_cookie,
-    transport_ok, with_cookie,
+    base_url, clear_cookie, message, render, see_other, set_cookie, transport_ok, with_cookie,
 };
 use crate::api::extract::RequestCtx;
 use crate::app::AppState;
@@ -152,9 +151,6 @@ pub async fn request_link(
     RequestCtx(ctx): RequestCtx,
     Form(form): Form<SignInForm>,
 ) -> Response {
-    if !same_origin(&state, &headers) {
-        return forbidden_origin();
-    }
     if !transport_ok(&state, &headers) {
         return insecure();
     }
@@ -276,9 +272,6 @@ pub async fn redeem_code(
     RequestCtx(ctx): RequestCtx,
     Form(form): Form<CodeForm>,
 ) -> Response {
-    if !same_origin(&state, &headers) {
-        return forbidden_origin();
-    }
     let ip = ctx.request.ip.clone().unwrap_or_default();
     if let Some(refusal) = refused(
         &state,
@@ -365,9 +358,6 @@ pub async fn redeem_link(
     RequestCtx(ctx): RequestCtx,
     Form(form): Form<LinkForm>,
 ) -> Response {
-    if !same_origin(&state, &headers) {
-        return forbidden_origin();
-    }
     if !transport_ok(&state, &headers) {
         return insecure();
     }
@@ -510,9 +500,6 @@ pub async fn second_factor(
     RequestCtx(ctx): RequestCtx,
     Form(form): Form<SecondFactorForm>,
 ) -> Response {
-    if !same_origin(&state, &headers) {
-        return forbidden_origin();
-    }
     let session = match step_session(&state, &headers, &[SessionStage::SecondFactor]).await {
         Ok(s) => s,
         Err(res) => return res,
@@ -724,9 +711,6 @@ pub async fn enroll(
     RequestCtx(ctx): RequestCtx,
     Form(form): Form<EnrollForm>,
 ) -> Response {
-    if !same_origin(&state, &headers) {
-        return forbidden_origin();
-    }
     let session = match step_session(
         &state,
         &headers,
@@ -808,9 +792,6 @@ pub async fn sign_out(
     headers: HeaderMap,
     RequestCtx(ctx): RequestCtx,
 ) -> Response {
-    if !same_origin(&state, &headers) {
-        return forbidden_origin();
-    }
     if let Ok(Some(s)) = current(&state, &headers).await
         && let Err(e) = state
             .store
