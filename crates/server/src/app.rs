@@ -228,7 +228,18 @@ pub fn ui_routes() -> Router<AppState> {
         .route("/ui/audit", get(pages::audit))
         .route("/ui/decisions/{check_id}", get(pages::decision))
         .route("/ui/leads", get(pages::leads))
-        .route("/ui/campaigns", get(pages::campaigns))
+        .route(
+            "/ui/campaigns",
+            get(pages::campaigns).post(pages::create_campaign),
+        )
+        .route(
+            "/ui/campaigns/{campaign_id}",
+            get(pages::campaign).post(pages::update_campaign),
+        )
+        .route(
+            "/ui/campaigns/{campaign_id}/pause",
+            post(pages::set_campaign_pause),
+        )
         .route(
             "/ui/suppressions",
             get(pages::suppressions).post(pages::add_suppression),

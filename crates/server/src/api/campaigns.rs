@@ -122,7 +122,7 @@ fn parse_minute(s: &str) -> Option<u16> {
     (m < 60 && h * 60 + m <= 1440).then_some(h * 60 + m)
 }
 
-fn windows(input: &WindowsInput) -> Result<DayWindows, ApiError> {
+pub(crate) fn windows(input: &WindowsInput) -> Result<DayWindows, ApiError> {
     let mut out: DayWindows = [None; 7];
     for (day, [s, e]) in input {
         let i = DAYS.iter().position(|d| d == day).ok_or_else(|| {
@@ -140,7 +140,7 @@ fn windows(input: &WindowsInput) -> Result<DayWindows, ApiError> {
     Ok(out)
 }
 
-fn caps(input: &[CapInput]) -> Result<Vec<(u32, u32)>, ApiError> {
+pub(crate) fn caps(input: &[CapInput]) -> Result<Vec<(u32, u32)>, ApiError> {
     if input.len() > MAX_CAPS {
         return Err(ApiError::invalid(format!(
             "`caps` may hold at most {MAX_CAPS} caps."
@@ -172,7 +172,7 @@ fn present<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(
     Option::<T>::deserialize(d).map(Some)
 }
 
-fn max_attempts(n: Option<u32>) -> Result<Option<u32>, ApiError> {
+pub(crate) fn max_attempts(n: Option<u32>) -> Result<Option<u32>, ApiError> {
     match n {
         Some(0) | Some(1001..) => Err(ApiError::invalid("`max_attempts_per_lead` is 1 to 1000.")),
         other => Ok(other),

@@ -61,6 +61,12 @@ fn notice(q: &NoticeQuery) -> Option<&'static str> {
         "gate-paused" => "Dialing is paused for the whole organization.",
         "gate-resumed" => "Dialing is on again.",
         "suppressed" => "The number is suppressed: the next dial check already sees it.",
+        "campaign-created" => {
+            "Campaign created. It is active: dial checks for it apply its windows and caps."
+        }
+        "campaign-saved" => "Campaign saved. The next dial check uses it.",
+        "campaign-paused" => "Campaign paused: every dial check for it is denied.",
+        "campaign-resumed" => "Campaign resumed.",
         _ => return None,
     })
 }
@@ -139,6 +145,9 @@ macro_rules! tryp {
         }
     };
 }
+
+mod campaigns;
+pub use campaigns::{campaign, campaigns, create_campaign, set_campaign_pause, update_campaign};
 
 #[derive(Template)]
 #[template(path = "home.html")]
@@ -1474,75 +1483,6 @@ pub async fn leads(
         })
         .collect();
     render(StatusCode::OK, &LeadsPage { nav, leads })
-}
-
-pub struct CampaignRow {
-    pub id: String,
-    pub name: String,
-    pub purpose: String,
-    pub channel: String,
-    pub voice: String,
-    pub windows: String,
-    pub caps: String,
-    pub paused: bool,
-}
-
-#[derive(Template)]
-#[template(path = "campaigns.html")]
-struct CampaignsPage {
-    nav: Nav,
-    campaigns: Vec<CampaignRow>,
-    paused: bool,
-    paused_reason: String,
-    dnc: String,
-}
-
-pub async fn campaigns(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
-    Extension(session): Extension<Session>,
-    Query(q): Query<NoticeQuery>,
-) -> Response {
-    let nav = page!(state, actor, session, "campaigns", q);
-    let scope = state.store.scope(&actor);
-    let gate = tryp!(scope.gate_settings().await);
-    let list = tryp!(scope.list_campaigns(None, 200).await);
-    let campaigns = list
-        .into_iter()
-        .map(|c| CampaignRow {
-            id: c.id.to_string(),
-            name: c.spec.name.clone(),
-            purpose: c.spec.purpose.as_str().to_owned(),
-            channel: c.spec.channel.as_str().to_owned(),
-            voice: c.spec.voice.as_str().to_owned(),
-            windows: if c.spec.windows.is_some() {
-                "its own, inside the legal windows".into()
-            } else {
-                "the legal windows only".into()
-            },
-            caps: if c.spec.caps.is_empty() {
-                "state caps only".into()
-            } else {
-                c.spec
-                    .caps
-                    .iter()
-                    .map(|(n, h)| format!("{n} per {h} h"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            },
-            paused: c.paused,
-        })
-        .collect();
-    render(
-        StatusCode::OK,
-        &CampaignsPage {
-            nav,
-            campaigns,
-            paused: gate.paused,
-            paused_reason: gate.paused_reason.clone().unwrap_or_default(),
-            dnc: dnc_state(&gate),
-        },
-    )
 }
 
 #[derive(Deserialize)]

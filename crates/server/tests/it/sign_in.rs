@@ -538,10 +538,9 @@ async fn dashboard_routes_answer_another_orgs_objects_with_404() {
         .await;
     assert_eq!(s, StatusCode::CREATED, "{cred}");
     let a_credential = cred["id"].as_str().unwrap().to_owned();
-    let a_check = dial_check(&server, &a).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let a_check = dial_check(&server, &a).await;
+    let a_campaign = a_check["campaign_id"].as_str().unwrap().to_owned();
+    let a_check = a_check["id"].as_str().unwrap().to_owned();
     let mut b = Browser::new(&server);
     b.sign_in(&b_org.owner_email).await;
     let mut covered = 0;
@@ -556,7 +555,8 @@ async fn dashboard_routes_answer_another_orgs_objects_with_404() {
             .replace("{session_id}", &a_session)
             .replace("{key_id}", &a.key_id)
             .replace("{credential_id}", &a_credential)
-            .replace("{check_id}", &a_check);
+            .replace("{check_id}", &a_check)
+            .replace("{campaign_id}", &a_campaign);
         let (s, _, _) = match r.method {
             "POST" => {
                 b.post(
@@ -564,6 +564,8 @@ async fn dashboard_routes_answer_another_orgs_objects_with_404() {
                     &[
                         ("role", "viewer"),
                         ("secret_api_key", "key_bravo_overwrite_0123456789"),
+                        ("name", "Hijacked"),
+                        ("paused", "on"),
                     ],
                 )
                 .await
@@ -576,7 +578,19 @@ async fn dashboard_routes_answer_another_orgs_objects_with_404() {
         assert_eq!(s, StatusCode::NOT_FOUND, "{} {path}", r.method);
         covered += 1;
     }
-    assert_eq!(covered, 8, "a new dashboard route with an id needs a case");
+    assert_eq!(covered, 11, "a new dashboard route with an id needs a case");
+    let (_, c) = server
+        .call(
+            &a.key,
+            Method::GET,
+            &format!("/v1/campaigns/{a_campaign}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (c["name"].as_str(), &c["paused"]),
+        (Some("Refi follow-up"), &json!(false))
+    );
     // Nothing of A changed.
     let (_, m) = server
         .call(
@@ -846,4 +860,160 @@ async fn a_number_suppressed_from_the_dashboard_is_denied_at_once() {
     assert!(!page.contains("5550100"), "the list never shows the number");
     let (_, page) = b.get("/ui/suppressions?number=305-555-0199").await;
     assert!(page.contains("This number is not on the list."));
+}
+
+#[tokio::test]
+async fn campaigns_are_created_edited_and_paused_from_the_dashboard() {
+    let server = TestServer::start().await;
+    let org = server.new_org("Campaigns").await;
+    let mut b = Browser::new(&server);
+    b.sign_in(&org.owner_email).await;
+    let week = [
+        ("mon_start", "09:00"),
+        ("mon_end", "20:00"),
+        ("tue_start", "09:00"),
+        ("tue_end", "20:00"),
+        ("wed_start", "09:00"),
+        ("wed_end", "20:00"),
+        ("thu_start", "09:00"),
+        ("thu_end", "20:00"),
+        ("fri_start", "09:00"),
+        ("fri_end", "20:00"),
+        ("sat_start", "10:00"),
+        ("sat_end", "14:00"),
+    ];
+    let mut form = vec![
+        ("name", "Spring refinance"),
+        ("purpose", "telemarketing"),
+        ("channel", "voice"),
+        ("voice", "ai"),
+        ("own_windows", "on"),
+        ("max_attempts_per_lead", "6"),
+        ("cap1_max", "2"),
+        ("cap1_hours", "24"),
+    ];
+    form.extend(week);
+    // A day with a start and no end is refused, with the typed values kept,
+    // and nothing is created.
+    let mut half = form.clone();
+    half.push(("sun_start", "12:00"));
+    let (s, page, _) = b.post("/ui/campaigns", &half).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    assert!(
+        page.contains("Sun: give both a start and an end time"),
+        "{page}"
+    );
+    assert!(page.contains("value=\"Spring refinance\""));
+    let (_, list) = server
+        .call(&org.key, Method::GET, "/v1/campaigns", None)
+        .await;
+    assert_eq!(list["data"].as_array().unwrap().len(), 0, "{list}");
+
+    let (s, _, location) = b.post("/ui/campaigns", &form).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let id = location
+        .strip_prefix("/ui/campaigns/")
+        .and_then(|l| l.strip_suffix("?done=campaign-created"))
+        .unwrap()
+        .to_owned();
+    let (_, c) = server
+        .call(&org.key, Method::GET, &format!("/v1/campaigns/{id}"), None)
+        .await;
+    assert_eq!(c["windows"]["mon"], json!(["09:00", "20:00"]), "{c}");
+    assert_eq!(c["windows"]["sat"], json!(["10:00", "14:00"]));
+    assert_eq!(c["windows"]["sun"], Value::Null);
+    assert_eq!(c["max_attempts_per_lead"], 6);
+    assert_eq!(c["caps"], json!([{"max_attempts": 2, "window_hours": 24}]));
+    let (s, page) = b.get("/ui/campaigns").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        page.contains("Mon-Fri 09:00-20:00; Sat 10:00-14:00; Sun no calls"),
+        "{page}"
+    );
+    assert!(page.contains("2 per 24 h"));
+
+    // Editing: the form shows the stored values; narrowing Friday and
+    // dropping the cap is saved and audited with before and after.
+    let (s, page) = b.get(&location).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(page.contains("name=\"fri_end\" value=\"20:00\""), "{page}");
+    let mut edit: Vec<(&str, &str)> = form
+        .iter()
+        .copied()
+        .filter(|(k, _)| !k.starts_with("cap") && *k != "fri_end")
+        .collect();
+    edit.push(("fri_end", "17:00"));
+    let (s, _, to) = b.post(&format!("/ui/campaigns/{id}"), &edit).await;
+    assert_eq!(
+        (s, to),
+        (
+            StatusCode::SEE_OTHER,
+            format!("/ui/campaigns/{id}?done=campaign-saved")
+        )
+    );
+    let (_, c) = server
+        .call(&org.key, Method::GET, &format!("/v1/campaigns/{id}"), None)
+        .await;
+    assert_eq!(c["windows"]["fri"], json!(["09:00", "17:00"]));
+    assert_eq!(c["caps"], json!([]));
+    let (_, log) = b.get("/ui/audit?action=campaign.updated&outcome=").await;
+    assert!(
+        log.contains("17:00"),
+        "the change is in the audit log: {log}"
+    );
+
+    // Pausing from the dashboard denies the campaign's dial checks.
+    let (s, _, _) = b
+        .post(&format!("/ui/campaigns/{id}/pause"), &[("paused", "on")])
+        .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let (_, check) = server
+        .call(
+            &org.key,
+            Method::POST,
+            "/v1/dial-checks",
+            Some(json!({"number": "305 555 0100", "campaign_id": id, "channel": "voice"})),
+        )
+        .await;
+    assert!(
+        check["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["code"] == "campaign_paused"),
+        "{check}"
+    );
+    let (_, page) = b.get(&format!("/ui/campaigns/{id}")).await;
+    assert!(page.contains("This campaign is <strong>paused</strong>"));
+
+    // A viewer reads campaigns but cannot change them.
+    let viewer = format!("viewer-{}@campaigns.example.com", &org.id[4..]);
+    member_with_role(&server, &org, &viewer, "viewer").await;
+    let user = server
+        .store()
+        .user_id_for_email(&viewer)
+        .await
+        .unwrap()
+        .unwrap();
+    let ctx = tollgate_store::Ctx {
+        now: server.state.now(),
+        request: Default::default(),
+    };
+    server
+        .store()
+        .accept_invitation(&user, &tollgate_core::OrgId::parse(&org.id).unwrap(), &ctx)
+        .await
+        .unwrap();
+    let mut v = Browser::new(&server);
+    v.sign_in(&viewer).await;
+    assert_eq!(
+        v.get(&format!("/ui/campaigns/{id}")).await.0,
+        StatusCode::OK
+    );
+    let (s, _, _) = v.post(&format!("/ui/campaigns/{id}"), &edit).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _, _) = v
+        .post(&format!("/ui/campaigns/{id}/pause"), &[("paused", "off")])
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
 }

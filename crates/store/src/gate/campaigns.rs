@@ -111,13 +111,25 @@ fn windows_json(w: &Option<DayWindows>) -> Option<String> {
     w.as_ref().and_then(|w| serde_json::to_string(w).ok())
 }
 
+/// The audit log's view of a campaign: windows as `{"mon": ["09:00", "20:00"]}`,
+/// the way the API takes them, so a reader of the log needs no conversion.
 fn summary(c: &Campaign) -> serde_json::Value {
+    const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+    let hhmm = |m: u16| format!("{:02}:{:02}", m / 60, m % 60);
+    let windows = c.spec.windows.map(|w| {
+        w.iter()
+            .zip(DAYS)
+            .filter_map(|(d, day)| {
+                d.map(|(s, e)| (day.to_owned(), serde_json::json!([hhmm(s), hhmm(e)])))
+            })
+            .collect::<serde_json::Map<_, _>>()
+    });
     serde_json::json!({
         "name": c.spec.name,
         "purpose": c.spec.purpose.as_str(),
         "channel": c.spec.channel.as_str(),
         "voice": c.spec.voice.as_str(),
-        "windows": c.spec.windows,
+        "windows": windows,
         "max_attempts_per_lead": c.spec.max_attempts_per_lead,
         "caps": c.spec.caps,
         "paused": c.paused,
