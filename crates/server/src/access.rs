@@ -126,6 +126,7 @@ pub const ROUTES: &[RouteRule] = &[
     org("DELETE", "/v1/api-keys/{key_id}", Some(OrgAdmin), Admin),
     org("GET", "/v1/audit-events", Some(AuditRead), Admin),
     org("GET", "/v1/audit-events/export", Some(AuditRead), Admin),
+    org("GET", "/v1/audit-checkpoints", Some(AuditRead), Admin),
     org("GET", "/v1/oauth-clients", Some(OrgAdmin), Admin),
     org("POST", "/v1/oauth-clients", Some(OrgAdmin), Admin),
     org(
@@ -254,6 +255,8 @@ pub const ROUTES: &[RouteRule] = &[
     page("GET", "/ui/access-review", Admin),
     page("GET", "/ui/access-review.csv", Admin),
     page("GET", "/ui/audit", Admin),
+    page("GET", "/ui/audit/integrity", Admin),
+    page("GET", "/ui/audit/checkpoints.jsonl", Admin),
     page("GET", "/ui/decisions/{check_id}", Viewer),
     page("GET", "/ui/leads", Viewer),
     page("GET", "/ui/campaigns", Viewer),

@@ -169,6 +169,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(api::suppressions::remove_suppression))
         .routes(routes!(api::suppressions::record_opt_out))
+        .routes(routes!(api::audit::list_audit_checkpoints))
         .routes(routes!(api::gate::create_dial_check))
         .routes(routes!(api::gate::get_dial_check))
         .routes(routes!(
@@ -226,6 +227,11 @@ pub fn ui_routes() -> Router<AppState> {
         .route("/ui/access-review", get(pages::access_review))
         .route("/ui/access-review.csv", get(pages::access_review_csv))
         .route("/ui/audit", get(pages::audit))
+        .route("/ui/audit/integrity", get(pages::audit_integrity))
+        .route(
+            "/ui/audit/checkpoints.jsonl",
+            get(pages::audit_checkpoints_file),
+        )
         .route("/ui/decisions/{check_id}", get(pages::decision))
         .route("/ui/leads", get(pages::leads))
         .route(

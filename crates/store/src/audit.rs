@@ -897,7 +897,8 @@ impl Store {
         tx.commit().await
     }
 
-    /// An organization's stored checkpoints, oldest first.
+    /// An organization's stored checkpoints, oldest first (operator tools;
+    /// tenants read theirs through [`OrgScope::audit_checkpoints`]).
     pub async fn checkpoints(&self, org_id: &OrgId) -> Result<Vec<Checkpoint>, StoreError> {
         let mut tx = self.pool.read().await?;
         tx.bind_org(org_id.as_str()).await?;
@@ -919,6 +920,14 @@ impl Store {
                 signature: r.signature,
             })
             .collect())
+    }
+}
+
+impl OrgScope<'_> {
+    /// The organization's own signed checkpoints, oldest first, for export
+    /// to where the database's owner cannot change them.
+    pub async fn audit_checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError> {
+        self.store.checkpoints(&self.actor.org_id).await
     }
 }
 

@@ -329,3 +329,61 @@ mod tests {
         assert!(out.starts_with("\"'="), "{out}");
     }
 }
+
+/// One signed checkpoint, field for field as `tollgate audit checkpoint`
+/// prints it, so a saved copy feeds `tollgate audit verify --checkpoints`.
+#[derive(Serialize, ToSchema)]
+pub struct CheckpointView {
+    pub version: u8,
+    pub org_id: String,
+    /// Events in the chain when it was signed.
+    pub seq: i64,
+    /// Hex SHA-256 of event `seq`.
+    pub head_hash: String,
+    /// Microseconds since the Unix epoch.
+    pub created_at: i64,
+    pub key_id: String,
+    /// Hex Ed25519 signature.
+    pub signature: String,
+}
+
+impl From<tollgate_core::checkpoint::Checkpoint> for CheckpointView {
+    fn from(c: tollgate_core::checkpoint::Checkpoint) -> Self {
+        CheckpointView {
+            version: c.version,
+            org_id: c.org_id,
+            seq: c.seq,
+            head_hash: c.head_hash,
+            created_at: c.created_at.0,
+            key_id: c.key_id,
+            signature: c.signature,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CheckpointList {
+    /// The server's Ed25519 public key (standard base64): checkpoints verify
+    /// with it alone, without trusting this server later.
+    pub public_key: String,
+    pub key_id: String,
+    pub data: Vec<CheckpointView>,
+}
+
+/// The organization's signed audit checkpoints, oldest first. Kept outside
+/// Tollgate, they make any later truncation or rewrite of the log detectable.
+#[utoipa::path(get, path = "/v1/audit-checkpoints", tag = "audit", security(("bearer" = [])), responses(
+    (status = 200, description = "Success", body = CheckpointList)))]
+pub async fn list_audit_checkpoints(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+) -> Result<Json<CheckpointList>, ApiError> {
+    use base64::Engine;
+    let key = &state.checkpoint_key;
+    let data = state.store.scope(&actor).audit_checkpoints().await?;
+    Ok(Json(CheckpointList {
+        public_key: base64::engine::general_purpose::STANDARD.encode(key.public().as_bytes()),
+        key_id: key.id().to_owned(),
+        data: data.into_iter().map(CheckpointView::from).collect(),
+    }))
+}

@@ -146,7 +146,9 @@ macro_rules! tryp {
     };
 }
 
+mod audit_integrity;
 mod campaigns;
+pub use audit_integrity::{audit_checkpoints_file, audit_integrity};
 pub use campaigns::{campaign, campaigns, create_campaign, set_campaign_pause, update_campaign};
 
 #[derive(Template)]

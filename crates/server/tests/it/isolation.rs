@@ -328,6 +328,11 @@ async fn every_route_denies_another_orgs_data() {
         "/v1/audit-events/export",
         own("/v1/audit-events/export", None, StatusCode::OK),
     );
+    add(
+        "GET",
+        "/v1/audit-checkpoints",
+        own("/v1/audit-checkpoints", None, StatusCode::OK),
+    );
     let foreign = |p: String, body: Option<Value>| Case::Foreign { path: p, body };
     add(
         "GET",

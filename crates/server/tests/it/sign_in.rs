@@ -1017,3 +1017,62 @@ async fn campaigns_are_created_edited_and_paused_from_the_dashboard() {
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn signed_checkpoints_are_exported_for_keeping_outside_tollgate() {
+    use base64::Engine;
+    use tollgate_core::checkpoint::Checkpoint;
+    let server = TestServer::start().await;
+    let org = server.new_org("Integrity").await;
+    let other = server.new_org("IntegrityOther").await;
+    let org_id = tollgate_core::OrgId::parse(&org.id).unwrap();
+    let signed = tollgate_server::checkpoints::checkpoint_org(
+        server.store(),
+        &server.state.checkpoint_key,
+        &org_id,
+        server.state.now(),
+    )
+    .await
+    .unwrap()
+    .expect("a non-empty chain is signed");
+
+    let (s, list) = server
+        .call(&org.key, Method::GET, "/v1/audit-checkpoints", None)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{list}");
+    let public = server.state.checkpoint_key.public();
+    assert_eq!(
+        list["public_key"],
+        base64::engine::general_purpose::STANDARD.encode(public.as_bytes())
+    );
+    let data = list["data"].as_array().unwrap();
+    assert_eq!(data.len(), 1);
+    // The API's form is the CLI's form: it parses back and verifies.
+    let cp: Checkpoint = serde_json::from_value(data[0].clone()).unwrap();
+    assert_eq!(cp, signed);
+    assert!(cp.verify(&public));
+
+    let mut b = Browser::new(&server);
+    b.sign_in(&org.owner_email).await;
+    let (s, page) = b.get("/ui/audit/integrity").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(page.contains(&signed.head_hash), "{page}");
+    assert!(page.contains("Events are kept <strong>90 days</strong>"));
+    let (s, file) = b.get("/ui/audit/checkpoints.jsonl").await;
+    assert_eq!(s, StatusCode::OK);
+    let lines: Vec<Checkpoint> = file
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines, vec![signed]);
+
+    // Another organization sees only its own (none yet).
+    let (_, theirs) = server
+        .call(&other.key, Method::GET, "/v1/audit-checkpoints", None)
+        .await;
+    assert_eq!(theirs["data"], json!([]));
+    let mut o = Browser::new(&server);
+    o.sign_in(&other.owner_email).await;
+    let (_, file) = o.get("/ui/audit/checkpoints.jsonl").await;
+    assert!(file.is_empty(), "{file}");
+}
