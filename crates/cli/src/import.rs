@@ -1,13 +1,5 @@
-//! `tollgate leads import FILE --org --campaign`: a streaming CSV import.
-//!
-//! Memory stays bounded whatever the file size: rows are read one at a time
-//! (`csv::ByteRecord`, reused), validated with the API's own rules, and
-//! written in chunks of [`CHUNK`] rows, each chunk in one transaction with
-//! one audit event. A bad row (unparseable number, impossible state or ZIP,
-//! invalid UTF-8, wrong number of columns) is reported with its line number
-//! and reasons and skipped; the good rows are imported. A chunk is written
-//! whole or not at all, so no row is ever half-written; if the process
-//! stops, the report's last `chunk` line says how far it got.
+//! `tollgate leads import FILE --org --campaign`: the terminal around the
+//! shared streaming import (`tollgate_server::lead_import`).
 //!
 //! The report goes to standard output as JSON Lines (one line per rejected
 //! row, one per committed chunk, then a summary); progress goes to standard
@@ -17,30 +9,10 @@ use std::fs::File;
 use std::io::{BufReader, Read, Write};
 use std::time::Instant;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use tollgate_core::id::CampaignId;
-use tollgate_server::api::leads::{ConsentInput, LeadInput, validate_lead};
-use tollgate_store::{Ctx, NewLead, Store};
-
-/// Rows per transaction.
-const CHUNK: usize = 2_000;
-
-/// Columns with a meaning; any other column becomes a declared field.
-const KNOWN: &[&str] = &[
-    "phone",
-    "state",
-    "zip",
-    "name",
-    "consent_type",
-    "consent_timestamp",
-    "consent_source",
-    "consent_ip",
-    "consent_text",
-    "consent_text_version",
-    "consent_captured_by",
-    "ebr_date",
-    "ebr_kind",
-];
+use tollgate_server::lead_import::{Event, Origin, Summary, import_csv};
+use tollgate_store::Store;
 
 /// Counts bytes read, for progress.
 struct Counting<R> {
@@ -55,12 +27,6 @@ impl<R: Read> Read for Counting<R> {
             .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
         Ok(n)
     }
-}
-
-pub struct Summary {
-    pub imported: u64,
-    pub ineligible: u64,
-    pub rejected: u64,
 }
 
 pub async fn run(
@@ -93,162 +59,19 @@ pub async fn run(
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let total = file.metadata().map(|m| m.len()).unwrap_or(0);
     let read = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let mut reader =
-        csv::ReaderBuilder::new()
-            .flexible(true)
-            .from_reader(BufReader::with_capacity(
-                1 << 20,
-                Counting {
-                    inner: file,
-                    read: read.clone(),
-                },
-            ));
-    let headers: Vec<String> = reader
-        .byte_headers()
-        .context("reading the header row")?
-        .iter()
-        .map(|h| String::from_utf8_lossy(h).trim().to_ascii_lowercase())
-        .collect();
-    let col = |name: &str| headers.iter().position(|h| h == name);
-    if col("phone").is_none() {
-        bail!(
-            "the header row has no `phone` column (columns: {})",
-            headers.join(", ")
-        );
-    }
-    let mut seen = std::collections::HashSet::new();
-    for h in &headers {
-        if !seen.insert(h.as_str()) {
-            bail!("the header row names `{h}` twice");
-        }
-    }
-
+    let input = BufReader::with_capacity(
+        1 << 20,
+        Counting {
+            inner: file,
+            read: read.clone(),
+        },
+    );
     let source = path
         .file_name()
         .map(|f| f.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let started = Instant::now();
-    let mut last_progress = Instant::now();
-    let mut summary = Summary {
-        imported: 0,
-        ineligible: 0,
-        rejected: 0,
-    };
-    let mut chunk: Vec<NewLead> = Vec::with_capacity(CHUNK);
-    let mut chunk_first_line = 0u64;
-    let mut record = csv::ByteRecord::new();
-    let mut progress = |summary: &Summary, force: bool| {
-        if force || last_progress.elapsed().as_millis() >= 500 {
-            last_progress = Instant::now();
-            let done = read.load(std::sync::atomic::Ordering::Relaxed);
-            let pct = if total > 0 {
-                done as f64 * 100.0 / total as f64
-            } else {
-                100.0
-            };
-            let rate = (summary.imported + summary.rejected) as f64
-                / started.elapsed().as_secs_f64().max(0.001);
-            eprint!(
-                "\r{pct:5.1}%  {} imported ({} ineligible), {} rejected, {rate:.0} rows/s   ",
-                summary.imported, summary.ineligible, summary.rejected
-            );
-        }
-    };
-    loop {
-        let line = reader.position().line() + 1;
-        match reader.read_byte_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => {
-                if let csv::ErrorKind::Io(_) = e.kind() {
-                    return Err(e).context("reading the file");
-                }
-                summary.rejected += 1;
-                reject(out, line, &[format!("unreadable CSV row: {e}")])?;
-                continue;
-            }
-        }
-        let line = record.position().map_or(line, |p| p.line());
-        match row_to_lead(&headers, &record, campaign) {
-            Ok(input) => match validate_lead(input) {
-                Ok(lead) => {
-                    if chunk.is_empty() {
-                        chunk_first_line = line;
-                    }
-                    chunk.push(lead);
-                }
-                Err(reasons) => {
-                    summary.rejected += 1;
-                    reject(out, line, &reasons)?;
-                }
-            },
-            Err(reasons) => {
-                summary.rejected += 1;
-                reject(out, line, &reasons)?;
-            }
-        }
-        if chunk.len() == CHUNK {
-            write_chunk(
-                &scope,
-                &mut chunk,
-                &source,
-                chunk_first_line,
-                line,
-                &now,
-                &mut summary,
-                out,
-            )
-            .await?;
-        }
-        progress(&summary, false);
-    }
-    if !chunk.is_empty() {
-        let last = reader.position().line();
-        write_chunk(
-            &scope,
-            &mut chunk,
-            &source,
-            chunk_first_line,
-            last,
-            &now,
-            &mut summary,
-            out,
-        )
-        .await?;
-    }
-    progress(&summary, true);
-    eprintln!();
-    writeln!(
-        out,
-        "{}",
-        serde_json::json!({"summary": {"imported": summary.imported, "ineligible": summary.ineligible,
-            "rejected": summary.rejected, "seconds": started.elapsed().as_secs_f64()}})
-    )?;
-    Ok(summary)
-}
-
-fn reject(out: &mut impl Write, line: u64, reasons: &[String]) -> anyhow::Result<()> {
-    writeln!(
-        out,
-        "{}",
-        serde_json::json!({"line": line, "status": "rejected", "reasons": reasons})
-    )?;
-    Ok(())
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn write_chunk(
-    scope: &tollgate_store::OrgScope<'_>,
-    chunk: &mut Vec<NewLead>,
-    source: &str,
-    first_line: u64,
-    last_line: u64,
-    now: &impl Fn() -> tollgate_core::UnixMicros,
-    summary: &mut Summary,
-    out: &mut impl Write,
-) -> anyhow::Result<()> {
-    let ctx = Ctx {
-        now: now(),
+    let origin = Origin {
+        source: &source,
         request: tollgate_core::audit::RequestMeta {
             request_id: None,
             ip: None,
@@ -257,79 +80,57 @@ async fn write_chunk(
             route: None,
         },
     };
-    let written = scope
-        .import_leads(chunk, source, first_line, &ctx)
-        .await
-        .with_context(|| {
-            format!("writing lines {first_line}..={last_line}; nothing of them was written")
-        })?;
-    summary.imported += written.created;
-    summary.ineligible += written.ineligible;
+    let started = Instant::now();
+    let mut last_progress = Instant::now();
+    let progress = |summary: &Summary| {
+        let done = read.load(std::sync::atomic::Ordering::Relaxed);
+        let pct = if total > 0 {
+            done as f64 * 100.0 / total as f64
+        } else {
+            100.0
+        };
+        let rate = (summary.imported + summary.rejected) as f64
+            / started.elapsed().as_secs_f64().max(0.001);
+        eprint!(
+            "\r{pct:5.1}%  {} imported ({} ineligible), {} rejected, {rate:.0} rows/s   ",
+            summary.imported, summary.ineligible, summary.rejected
+        );
+    };
+    let summary = import_csv(&scope, campaign, input, &origin, now, |event| {
+        match event {
+            Event::Rejected { line, reasons } => writeln!(
+                out,
+                "{}",
+                serde_json::json!({"line": line, "status": "rejected", "reasons": reasons})
+            )?,
+            Event::Chunk {
+                first_line,
+                last_line,
+                imported,
+                ineligible,
+            } => writeln!(
+                out,
+                "{}",
+                serde_json::json!({"chunk": {"first_line": first_line, "last_line": last_line,
+                    "imported": imported, "ineligible": ineligible}})
+            )?,
+            Event::Row(summary) => {
+                if last_progress.elapsed().as_millis() >= 500 {
+                    last_progress = Instant::now();
+                    progress(summary);
+                }
+            }
+        }
+        Ok(())
+    })
+    .await?;
+    progress(&summary);
+    eprintln!();
     writeln!(
         out,
         "{}",
-        serde_json::json!({"chunk": {"first_line": first_line, "last_line": last_line,
-            "imported": written.created, "ineligible": written.ineligible}})
+        serde_json::json!({"summary": {"imported": summary.imported, "ineligible": summary.ineligible,
+            "rejected": summary.rejected, "seconds": started.elapsed().as_secs_f64()}})
     )?;
-    chunk.clear();
-    Ok(())
-}
-
-/// One CSV row as the API's lead input; encoding and shape problems are
-/// reported here, content problems by `validate_lead`.
-fn row_to_lead(
-    headers: &[String],
-    record: &csv::ByteRecord,
-    campaign: &str,
-) -> Result<LeadInput, Vec<String>> {
-    if record.len() != headers.len() {
-        return Err(vec![format!(
-            "expected {} columns, found {}",
-            headers.len(),
-            record.len()
-        )]);
-    }
-    let mut errors = Vec::new();
-    let mut input = LeadInput {
-        campaign_id: Some(campaign.to_owned()),
-        ..Default::default()
-    };
-    let mut consent = ConsentInput::default();
-    for (h, raw) in headers.iter().zip(record.iter()) {
-        let v = match std::str::from_utf8(raw) {
-            Ok(v) => v.trim(),
-            Err(_) => {
-                errors.push(format!("column `{h}` is not valid UTF-8"));
-                continue;
-            }
-        };
-        let opt = || (!v.is_empty()).then(|| v.to_owned());
-        match h.as_str() {
-            "phone" => input.phone = v.to_owned(),
-            "state" => input.state = opt(),
-            "zip" => input.zip = opt(),
-            "name" => input.name = opt(),
-            "consent_type" => consent.kind = v.to_owned(),
-            "consent_timestamp" => consent.timestamp = opt(),
-            "consent_source" => consent.source = opt(),
-            "consent_ip" => consent.ip = opt(),
-            "consent_text" => consent.text = opt(),
-            "consent_text_version" => consent.text_version = opt(),
-            "consent_captured_by" => consent.captured_by = opt(),
-            "ebr_date" => consent.ebr_date = opt(),
-            "ebr_kind" => consent.ebr_kind = opt(),
-            other if !KNOWN.contains(&other) && !v.is_empty() => {
-                input
-                    .fields
-                    .insert(other.to_owned(), serde_json::Value::String(v.to_owned()));
-            }
-            _ => {}
-        }
-    }
-    input.consent = Some(consent);
-    if errors.is_empty() {
-        Ok(input)
-    } else {
-        Err(errors)
-    }
+    Ok(summary)
 }

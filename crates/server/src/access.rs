@@ -259,6 +259,8 @@ pub const ROUTES: &[RouteRule] = &[
     page("GET", "/ui/audit/checkpoints.jsonl", Admin),
     page("GET", "/ui/decisions/{check_id}", Viewer),
     page("GET", "/ui/leads", Viewer),
+    page("GET", "/ui/leads/import", Member),
+    page("POST", "/ui/leads/import", Member),
     page("GET", "/ui/campaigns", Viewer),
     page("POST", "/ui/campaigns", Member),
     page("GET", "/ui/campaigns/{campaign_id}", Viewer),

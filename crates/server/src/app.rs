@@ -235,6 +235,14 @@ pub fn ui_routes() -> Router<AppState> {
         .route("/ui/decisions/{check_id}", get(pages::decision))
         .route("/ui/leads", get(pages::leads))
         .route(
+            "/ui/leads/import",
+            get(pages::lead_import).post(pages::upload_leads).layer(
+                // The one route that takes files; every other keeps the
+                // server-wide body limit.
+                DefaultBodyLimit::max(pages::MAX_UPLOAD_BYTES + 64 * 1024),
+            ),
+        )
+        .route(
             "/ui/campaigns",
             get(pages::campaigns).post(pages::create_campaign),
         )

@@ -14,6 +14,7 @@ pub mod error;
 pub mod idempotency;
 pub mod key_rotation;
 pub mod keys;
+pub mod lead_import;
 pub mod mail;
 pub mod rate_limit;
 pub mod telemetry;

@@ -148,8 +148,10 @@ macro_rules! tryp {
 
 mod audit_integrity;
 mod campaigns;
+mod lead_import;
 pub use audit_integrity::{audit_checkpoints_file, audit_integrity};
 pub use campaigns::{campaign, campaigns, create_campaign, set_campaign_pause, update_campaign};
+pub use lead_import::{MAX_UPLOAD_BYTES, lead_import, upload_leads};
 
 #[derive(Template)]
 #[template(path = "home.html")]

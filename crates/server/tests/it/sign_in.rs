@@ -1076,3 +1076,120 @@ async fn signed_checkpoints_are_exported_for_keeping_outside_tollgate() {
     let (_, file) = o.get("/ui/audit/checkpoints.jsonl").await;
     assert!(file.is_empty(), "{file}");
 }
+
+/// A `multipart/form-data` body as a browser sends it for the import form.
+fn multipart(campaign: &str, file_name: &str, csv: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "----tollgate-test-boundary-7d1a";
+    let mut body = Vec::new();
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"campaign_id\"\r\n\r\n{campaign}\r\n\
+             --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\n\
+             Content-Type: text/csv\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(csv);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+async fn upload(b: &Browser<'_>, campaign: &str, csv: &[u8]) -> (StatusCode, String) {
+    let (content_type, body) = multipart(campaign, "spring.csv", csv);
+    let res = b
+        .server
+        .http
+        .post(format!("{}/ui/leads/import", b.server.base))
+        .header("origin", &b.server.base)
+        .header("content-type", content_type)
+        .header(
+            "cookie",
+            format!("__Host-tollgate={}", b.cookie.as_deref().unwrap_or("")),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    (res.status(), res.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_csv_uploaded_from_the_dashboard_imports_good_rows_and_reports_bad_ones() {
+    let server = TestServer::start().await;
+    let org = server.new_org("Upload").await;
+    let other = server.new_org("UploadOther").await;
+    let campaign = |org: &TestOrg| {
+        let key = org.key.clone();
+        let server = &server;
+        async move {
+            let (s, c) = server
+                .call(
+                    &key,
+                    Method::POST,
+                    "/v1/campaigns",
+                    Some(json!({"name": "Spring refinance", "purpose": "telemarketing", "channel": "voice", "voice": "ai"})),
+                )
+                .await;
+            assert_eq!(s, StatusCode::CREATED, "{c}");
+            c["id"].as_str().unwrap().to_owned()
+        }
+    };
+    let mine = campaign(&org).await;
+    let theirs = campaign(&other).await;
+    let mut b = Browser::new(&server);
+    b.sign_in(&org.owner_email).await;
+    let (s, page) = b.get("/ui/leads/import").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        page.contains(&format!("<option value=\"{mine}\"")),
+        "{page}"
+    );
+
+    let csv = "phone,state,name,consent_type,consent_timestamp,consent_source,consent_text_version,consent_captured_by,crm_id\n\
+               (305) 555-0100,FL,Ana,prior_express_written,2026-11-01T10:00:00Z,https://example.com/form,v3,web form,A-1\n\
+               555-0101,FL,Short,prior_express_written,2026-11-01T10:00:00Z,https://example.com/form,v3,web form,A-2\n\
+               212-555-0102,NY,Ben,none,,,,,A-3\n\
+               212-555-0103,NY\n\
+               415-555-0104,CA,Cy,prior_express_written,2026-11-01T10:00:00Z,https://example.com/form,v3,web form,A-5\n";
+    let (s, page) = upload(&b, &mine, csv.as_bytes()).await;
+    assert_eq!(s, StatusCode::OK, "{page}");
+    assert!(page.contains("<dd id=\"imported\">3</dd>"), "{page}");
+    assert!(page.contains("<dd id=\"ineligible\">1</dd>"), "{page}");
+    assert!(page.contains("<dd id=\"rejected\">2</dd>"), "{page}");
+    assert!(
+        page.contains("<tr><td>3</td>"),
+        "line 3 (short number) is named"
+    );
+    assert!(
+        page.contains("<tr><td>5</td><td>expected 9 columns, found 2</td>"),
+        "{page}"
+    );
+    let (_, leads) = server.call(&org.key, Method::GET, "/v1/leads", None).await;
+    assert_eq!(leads["data"].as_array().unwrap().len(), 3, "{leads}");
+    let (_, log) = b.get("/ui/audit?action=leads.imported&outcome=").await;
+    assert!(
+        log.contains("spring.csv"),
+        "the chunk is audited with its file"
+    );
+
+    // A file without a phone column changes nothing.
+    let (s, page) = upload(&b, &mine, b"name,state\nAna,FL\n").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("no `phone` column"), "{page}");
+    // Another organization's campaign is refused like an unknown one.
+    let (s, page) = upload(&b, &theirs, csv.as_bytes()).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("Pick a campaign of this organization."));
+    let (_, theirs_leads) = server
+        .call(&other.key, Method::GET, "/v1/leads", None)
+        .await;
+    assert_eq!(theirs_leads["data"], json!([]));
+    // Too large: a clear message, nothing imported.
+    let mut big = b"phone\n".to_vec();
+    big.resize(17 * 1024 * 1024, b'1');
+    let (s, page) = upload(&b, &mine, &big).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("larger than 16 MiB"), "{page}");
+    let (_, leads) = server.call(&org.key, Method::GET, "/v1/leads", None).await;
+    assert_eq!(leads["data"].as_array().unwrap().len(), 3);
+}
