@@ -14,12 +14,16 @@
 //!   310.2(q)). We do not always know which kind an EBR is, so an EBR of
 //!   unknown kind is read as an inquiry (3 months): the stricter reading.
 //!
-//! State EBR windows are often shorter (CA, MI, IN, ...); they are not yet in
-//! the rules data, so a live telemarketing call relying on an EBR is allowed
-//! on the federal reading only. That gap is recorded in docs/gate.md.
+//! State EBR limits are often shorter (CA, MI, IN, ...): `rules/ebr_windows.csv`
+//! holds them, and the shortest limit of any candidate state applies on top
+//! of the federal one; a state that accepts no EBR of the lead's kind (IN
+//! for any, MI, NJ and WI for an inquiry) denies it outright.
+
+use std::borrow::Cow;
 
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
+use tollgate_rules::{EbrBasis, EbrRule};
 
 /// The kind of consent a lead's evidence records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -234,29 +238,52 @@ pub enum ConsentGap {
     Insufficient,
     /// An EBR that has lapsed.
     Expired,
+    /// A candidate state's rule: no EBR of this kind there, or a shorter
+    /// one that has lapsed.
+    StateEbr(&'static EbrRule),
 }
 
 impl ConsentGap {
-    pub fn detail(self) -> &'static str {
+    pub fn detail(self) -> Cow<'static, str> {
         match self {
-            ConsentGap::Missing => "no usable consent evidence is recorded for this lead",
+            ConsentGap::Missing => "no usable consent evidence is recorded for this lead".into(),
             ConsentGap::Insufficient => {
-                "the recorded consent does not cover this call: artificial (AI) voices and texts need prior express consent, written for telemarketing; an established business relationship covers live calls only"
+                "the recorded consent does not cover this call: artificial (AI) voices and texts need prior express consent, written for telemarketing; an established business relationship covers live calls only".into()
             }
             ConsentGap::Expired => {
-                "the established business relationship has lapsed (18 months after a transaction, 3 months after an inquiry)"
+                "the established business relationship has lapsed (18 months after a transaction, 3 months after an inquiry)".into()
+            }
+            ConsentGap::StateEbr(rule) => {
+                let basis = match rule.basis {
+                    EbrBasis::Transaction => "a transaction",
+                    EbrBasis::Inquiry => "an inquiry",
+                };
+                match rule.max_days {
+                    None => format!(
+                        "the number may be in {}, where {basis} does not create an established business relationship (an EBR of unknown kind is read as an inquiry)",
+                        rule.jurisdiction.code()
+                    )
+                    .into(),
+                    Some(days) => format!(
+                        "the established business relationship has lapsed under {}'s shorter limit ({days} days after {basis})",
+                        rule.jurisdiction.code()
+                    )
+                    .into(),
+                }
             }
         }
     }
 }
 
 /// Whether `e` (already accepted at intake) covers a call of `purpose` on
-/// `channel` at `at`.
+/// `channel` at `at`. `state_ebr` gives the strictest EBR row of the lead's
+/// candidate states for a basis (see `Rules::strictest_ebr_rule`).
 pub fn covers(
     e: &ConsentEvidence,
     purpose: Purpose,
     channel: tollgate_rules::Channel,
     at: Timestamp,
+    state_ebr: impl Fn(EbrBasis) -> Option<&'static EbrRule>,
 ) -> Result<(), ConsentGap> {
     use tollgate_rules::Channel::{ArtificialVoice, LiveVoice, Text};
     let kind = match e.kind {
@@ -276,7 +303,24 @@ pub fn covers(
             let Some(date) = e.ebr_date else {
                 return Err(ConsentGap::Missing);
             };
-            let life = e.ebr_kind.unwrap_or(EbrKind::Inquiry).lifetime();
+            let kind = e.ebr_kind.unwrap_or(EbrKind::Inquiry);
+            let life = kind.lifetime();
+            let basis = match kind {
+                EbrKind::Transaction => EbrBasis::Transaction,
+                EbrKind::Inquiry => EbrBasis::Inquiry,
+            };
+            if let Some(rule) = state_ebr(basis) {
+                match rule.lifetime() {
+                    None => return Err(ConsentGap::StateEbr(rule)),
+                    Some(state_life) if state_life < life => {
+                        return match date.checked_add(state_life) {
+                            Ok(end) if at < end => Ok(()),
+                            _ => Err(ConsentGap::StateEbr(rule)),
+                        };
+                    }
+                    Some(_) => {}
+                }
+            }
             match date.checked_add(life) {
                 Ok(end) if at < end => Ok(()),
                 _ => Err(ConsentGap::Expired),
@@ -328,6 +372,70 @@ mod tests {
             intake_problems(&ConsentEvidence::default(), now),
             [EvidenceProblem::NoConsent]
         );
+    }
+
+    /// The federal reading alone (no candidate state has an EBR row).
+    fn covers(
+        e: &ConsentEvidence,
+        p: Purpose,
+        c: Channel,
+        at: Timestamp,
+    ) -> Result<(), ConsentGap> {
+        super::covers(e, p, c, at, |_| None)
+    }
+
+    #[test]
+    fn state_ebr_rows_shorten_or_bar_the_relationship() {
+        use tollgate_rules::{State, rules};
+        let in_state = |code: &str| {
+            let mut set = tollgate_rules::StateSet::EMPTY;
+            set.insert(State::parse(code).unwrap());
+            move |basis| rules().strictest_ebr_rule(set, basis, ts("2026-06-01T00:00:00Z"))
+        };
+        let transaction = ConsentEvidence {
+            kind: Some(ConsentType::EstablishedBusinessRelationship),
+            ebr_date: Some(ts("2025-10-01T00:00:00Z")),
+            ebr_kind: Some(EbrKind::Transaction),
+            source: Some("crm".into()),
+            ..Default::default()
+        };
+        let at = ts("2026-06-01T00:00:00Z"); // 8 months after the purchase
+        let live = |e: &ConsentEvidence, state: &str| {
+            super::covers(
+                e,
+                Purpose::Telemarketing,
+                Channel::LiveVoice,
+                at,
+                in_state(state),
+            )
+        };
+        assert_eq!(live(&transaction, "NY"), Ok(()), "federal 18 months");
+        assert_eq!(live(&transaction, "TX"), Ok(()), "TX 12 months");
+        let la = live(&transaction, "LA").unwrap_err();
+        assert!(matches!(la, ConsentGap::StateEbr(r) if r.id == "LA-EBR-TRANSACTION"));
+        assert!(
+            la.detail().contains("LA's shorter limit (182 days"),
+            "{}",
+            la.detail()
+        );
+        assert!(matches!(
+            live(&transaction, "IN"),
+            Err(ConsentGap::StateEbr(r)) if r.max_days.is_none()
+        ));
+        // OK's 24 months never lengthens the federal 18.
+        let old = ConsentEvidence {
+            ebr_date: Some(ts("2024-09-01T00:00:00Z")),
+            ..transaction.clone()
+        };
+        assert_eq!(live(&old, "OK"), Err(ConsentGap::Expired));
+        // An inquiry creates no EBR in Michigan; a fresh one is fine in NY.
+        let inquiry = ConsentEvidence {
+            ebr_date: Some(ts("2026-05-20T00:00:00Z")),
+            ebr_kind: Some(EbrKind::Inquiry),
+            ..transaction
+        };
+        assert!(matches!(live(&inquiry, "MI"), Err(ConsentGap::StateEbr(_))));
+        assert_eq!(live(&inquiry, "NY"), Ok(()));
     }
 
     #[test]

@@ -309,10 +309,18 @@ pub fn decide(rules: &'static Rules, f: &Facts<'_>, at: Timestamp) -> Decision {
     let gap = match f.consent {
         None => Some(ConsentGap::Missing),
         Some(_) if f.lead_ineligible => Some(ConsentGap::Missing),
-        Some(c) => covers(c, f.campaign.purpose, channel, at).err(),
+        Some(c) => covers(c, f.campaign.purpose, channel, at, |basis| {
+            rules.strictest_ebr_rule(f.candidates.states, basis, at)
+        })
+        .err(),
     };
     if let Some(g) = gap {
-        reasons.push(Reason::new(Code::NoConsent, g.detail()));
+        let mut reason = Reason::new(Code::NoConsent, g.detail());
+        if let ConsentGap::StateEbr(rule) = g {
+            reason.rule_id = Some(rule.id.as_str());
+            reason.citation = Some(rule.citation.as_str());
+        }
+        reasons.push(reason);
     }
 
     if f.suppressed {

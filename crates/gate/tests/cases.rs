@@ -206,6 +206,38 @@ fn ai_voice_needs_prior_express_written_consent_fcc_24_17() {
         },
         &f,
     );
+    // The same relationship, 14 months old, for a Louisiana number (504):
+    // past LA's 6 months though inside the federal 18.
+    let la_ebr = ConsentEvidence {
+        ebr_date: Some(ts("2025-09-15T00:00:00Z")),
+        ..ebr.clone()
+    };
+    let la = facts(&la_ebr, candidates(Some("504"), None, None));
+    check(
+        Case {
+            cites: "rules/ebr_windows.csv LA-EBR-TRANSACTION (research §1.6)",
+            at,
+            codes: &["no_consent"],
+            next: None,
+            rule: Some("LA-EBR-TRANSACTION"),
+        },
+        &la,
+    );
+    // Indiana (317) accepts no EBR at all, however fresh.
+    let fresh = ConsentEvidence {
+        ebr_date: Some(ts("2026-11-01T00:00:00Z")),
+        ..ebr.clone()
+    };
+    check(
+        Case {
+            cites: "rules/ebr_windows.csv IN-EBR-TRANSACTION (research §1.6)",
+            at,
+            codes: &["no_consent"],
+            next: None,
+            rule: Some("IN-EBR-TRANSACTION"),
+        },
+        &facts(&fresh, candidates(Some("317"), None, None)),
+    );
     f.campaign.voice = VoiceType::Ai;
     check(
         Case {

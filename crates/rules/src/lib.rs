@@ -31,6 +31,7 @@
 
 mod calling_hours;
 mod csv;
+mod ebr;
 mod frequency_caps;
 mod holidays;
 mod location;
@@ -43,6 +44,7 @@ pub use calling_hours::{
     RuleSet, WeeklyWindow,
 };
 pub use csv::DataError;
+pub use ebr::{EbrBasis, EbrRule};
 pub use frequency_caps::{CapCheck, CapRule, RollingCap};
 pub use holidays::{Holiday, easter};
 pub use location::{
@@ -140,6 +142,7 @@ pub struct Rules {
     calendars: holidays::Calendars,
     hours: calling_hours::HoursTable,
     caps: Vec<CapRule>,
+    ebr: Vec<EbrRule>,
     states: Vec<Option<StateFacts>>,
 }
 
@@ -166,6 +169,7 @@ impl Rules {
         let calendars = holidays::Calendars::load(src.holidays)?;
         let hours = calling_hours::HoursTable::load(src.calling_hours, &calendars)?;
         let caps = frequency_caps::load(src.frequency_caps)?;
+        let ebr = ebr::load(src.ebr_windows)?;
         let states = states::load(src.states)?;
         Ok(Rules {
             version: src.version,
@@ -173,6 +177,7 @@ impl Rules {
             calendars,
             hours,
             caps,
+            ebr,
             states,
         })
     }
@@ -257,6 +262,7 @@ struct Sources {
     holidays: &'static str,
     calling_hours: &'static str,
     frequency_caps: &'static str,
+    ebr_windows: &'static str,
     states: &'static str,
 }
 
@@ -269,6 +275,7 @@ impl Sources {
         holidays: include_str!("../../../rules/holidays.csv"),
         calling_hours: include_str!("../../../rules/calling_hours.csv"),
         frequency_caps: include_str!("../../../rules/frequency_caps.csv"),
+        ebr_windows: include_str!("../../../rules/ebr_windows.csv"),
         states: include_str!("../../../rules/states.csv"),
     };
 }
