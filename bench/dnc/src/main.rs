@@ -9,13 +9,15 @@
 //! exchange's density is uniform in 0.5..1.5 times the mean that gives
 //! TOTAL numbers (258 million: ~11%, the registry's size in 2025).
 //!
-//! `dnc-bench measure INDEX [POSTGRES_URL PG_AREA_CODES]`: opens the index
-//! and measures, on one thread: start-up (open), memory per number against
-//! the information-theoretic minimum, random single lookups (independent
-//! and dependent, the latter being latency) and sorted batch lookups; then
-//! the same for a sorted `u64` array, per-area-code Roaring bitmaps and,
-//! given a URL, a PostgreSQL table with a B-tree holding the numbers of
-//! the first PG_AREA_CODES area codes (a documented fraction).
+//! `dnc-bench measure INDEX`: opens the index and measures, on one thread:
+//! start-up (open), memory per number against the information-theoretic
+//! minimum, random single lookups (independent and dependent, the latter
+//! being latency) and sorted batch lookups; then the same for a sorted
+//! `u64` array and per-area-code Roaring bitmaps.
+//!
+//! `dnc-bench pg-numbers INDEX K OUT`: the numbers of the first K area
+//! codes, for the PostgreSQL comparison that bench/dnc.sh runs with psql
+//! and pgbench (a documented fraction of the registry).
 
 use std::hint::black_box;
 use std::io::Write;
@@ -176,7 +178,7 @@ struct Row {
     note: String,
 }
 
-fn measure(path: &Path, pg: Option<(&str, usize)>) {
+fn measure(path: &Path) {
     // Start-up: the first open after the file was written (page cache warm,
     // as after an import or on a running node), then the best of 5.
     let t = Instant::now();
@@ -351,10 +353,6 @@ fn measure(path: &Path, pg: Option<(&str, usize)>) {
     });
     drop(roaring);
 
-    if let Some((url, area_codes)) = pg {
-        rows.push(postgres(url, area_codes, &numbers, &universe));
-    }
-
     println!("numbers: {n}");
     println!(
         "universe: {} area codes, {exchanges} exchanges, {u:.0} numbers (density {:.2}%)",
@@ -395,106 +393,34 @@ fn measure(path: &Path, pg: Option<(&str, usize)>) {
     }
 }
 
-fn postgres(url: &str, area_codes: usize, numbers: &[u64], universe: &[(u64, Vec<u64>)]) -> Row {
-    use sqlx::Connection;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
-        let npas: Vec<u64> = universe.iter().take(area_codes).map(|(a, _)| *a).collect();
-        let subset: Vec<u64> = numbers
-            .iter()
-            .copied()
-            .filter(|x| npas.contains(&(x / 10_000_000)))
-            .collect();
-        sqlx::raw_sql("DROP TABLE IF EXISTS dnc_bench; CREATE UNLOGGED TABLE dnc_bench (number bigint NOT NULL)")
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        let t = Instant::now();
-        let mut copy = conn
-            .copy_in_raw("COPY dnc_bench (number) FROM STDIN")
-            .await
-            .unwrap();
-        let mut buf = Vec::with_capacity(1 << 20);
-        for chunk in subset.chunks(65_536) {
-            buf.clear();
-            for x in chunk {
-                writeln!(buf, "{x}").unwrap();
-            }
-            copy.send(buf.as_slice()).await.unwrap();
+/// Writes the numbers of the first `area_codes` area codes of the index,
+/// one per line, for PostgreSQL's COPY; prints the count and the range
+/// of numbers they span (pgbench draws its queries from that range).
+fn pg_numbers(path: &Path, area_codes: usize, out: &Path) {
+    let index = Index::open(path).unwrap();
+    let npas: Vec<u16> = index
+        .area_codes()
+        .map(|(a, _)| a)
+        .take(area_codes)
+        .collect();
+    let last = *npas.last().unwrap();
+    let mut w = std::io::BufWriter::new(std::fs::File::create(out).unwrap());
+    let mut rows = 0u64;
+    for x in index.iter() {
+        let npa = (x / 10_000_000) as u16;
+        if npa > last {
+            break;
         }
-        copy.finish().await.unwrap();
-        let load = t.elapsed().as_secs_f64();
-        let t = Instant::now();
-        sqlx::raw_sql("ALTER TABLE dnc_bench ADD PRIMARY KEY (number); VACUUM ANALYZE dnc_bench")
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        let index_build = t.elapsed().as_secs_f64();
-        let (bytes,): (i64,) = sqlx::query_as("SELECT pg_total_relation_size('dnc_bench')")
-            .fetch_one(&mut conn)
-            .await
-            .unwrap();
-        let mut rng = Rng(31);
-        let exchanges: Vec<u64> = universe
-            .iter()
-            .take(area_codes)
-            .flat_map(|(npa, xs)| xs.iter().map(move |x| npa * 1000 + x))
-            .collect();
-        let queries: Vec<i64> = (0..20_000)
-            .map(|_| {
-                (exchanges[rng.below(exchanges.len() as u64) as usize] * 10_000 + rng.below(10_000))
-                    as i64
-            })
-            .collect();
-        let t = Instant::now();
-        let mut found = 0usize;
-        for &x in &queries {
-            let r: Option<(i32,)> = sqlx::query_as("SELECT 1 FROM dnc_bench WHERE number = $1")
-                .bind(x)
-                .fetch_optional(&mut conn)
-                .await
-                .unwrap();
-            found += usize::from(r.is_some());
-        }
-        let single = t.elapsed().as_secs_f64() / queries.len() as f64;
-        let mut batch_queries: Vec<i64> = (0..1_000_000)
-            .map(|_| {
-                (exchanges[rng.below(exchanges.len() as u64) as usize] * 10_000 + rng.below(10_000))
-                    as i64
-            })
-            .collect();
-        batch_queries.sort_unstable();
-        let t = Instant::now();
-        let mut batch_found = 0i64;
-        for chunk in batch_queries.chunks(10_000) {
-            let (c,): (i64,) = sqlx::query_as(
-                "SELECT count(*) FROM dnc_bench WHERE number = ANY($1)",
-            )
-            .bind(chunk)
-            .fetch_one(&mut conn)
-            .await
-            .unwrap();
-            batch_found += c;
-        }
-        let batch = t.elapsed().as_secs_f64();
-        black_box((found, batch_found));
-        Row {
-            name: format!("PostgreSQL B-tree (bigint primary key, {area_codes} area codes)"),
-            bits_per_number: bytes as f64 * 8.0 / subset.len() as f64,
-            single_ns: single * 1e9,
-            dependent_ns: single * 1e9,
-            batch_per_s: batch_queries.len() as f64 / batch,
-            note: format!(
-                "{} rows ({:.1}% of the registry); COPY {load:.1} s, index {index_build:.1} s; one query per lookup over loopback TCP; batches of 10,000 with = ANY",
-                subset.len(),
-                subset.len() as f64 * 100.0 / numbers.len() as f64
-            ),
-        }
-    })
+        writeln!(w, "{x}").unwrap();
+        rows += 1;
+    }
+    w.flush().unwrap();
+    println!(
+        "{rows} {} {} {:.2}",
+        u64::from(npas[0]) * 10_000_000,
+        (u64::from(last) + 1) * 10_000_000 - 1,
+        rows as f64 * 100.0 / index.len() as f64
+    );
 }
 
 fn main() {
@@ -505,14 +431,15 @@ fn main() {
             args.get(3).map_or(258_000_000, |s| s.parse().unwrap()),
         ),
         Some("import") => import(Path::new(&args[2]), Path::new(&args[3])),
-        Some("measure") => measure(
+        Some("measure") => measure(Path::new(&args[2])),
+        Some("pg-numbers") => pg_numbers(
             Path::new(&args[2]),
-            args.get(3)
-                .map(|u| (u.as_str(), args.get(4).map_or(10, |s| s.parse().unwrap()))),
+            args[3].parse().unwrap(),
+            Path::new(&args[4]),
         ),
         _ => {
             eprintln!(
-                "usage: dnc-bench generate DIR [TOTAL] | dnc-bench measure INDEX [POSTGRES_URL [AREA_CODES]]"
+                "usage: dnc-bench generate DIR [TOTAL] | dnc-bench measure INDEX | dnc-bench pg-numbers INDEX AREA_CODES OUT"
             );
             std::process::exit(2);
         }
