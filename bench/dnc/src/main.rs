@@ -157,25 +157,52 @@ fn log2_binomial(u: f64, n: f64) -> f64 {
     (ln_factorial(u) - ln_factorial(n) - ln_factorial(u - n)) / std::f64::consts::LN_2
 }
 
-/// Runs `f` `reps` times and returns the best seconds (the machine is
-/// shared: the best run is the least disturbed one).
-fn best(reps: usize, mut f: impl FnMut()) -> f64 {
-    (0..reps)
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed().as_secs_f64()
-        })
-        .fold(f64::INFINITY, f64::min)
+/// Nanoseconds this thread has run on a CPU (Linux schedstat). The machine
+/// is shared with builds, so wall time mostly measures waiting for a core;
+/// CPU time is what a lookup costs one core.
+fn cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Runs `f` `reps` times; returns the best CPU seconds and the best wall
+/// seconds (the least disturbed runs).
+fn best(reps: usize, mut f: impl FnMut()) -> (f64, f64) {
+    let mut cpu = f64::INFINITY;
+    let mut wall = f64::INFINITY;
+    for _ in 0..reps {
+        let (c, t) = (cpu_ns(), Instant::now());
+        f();
+        wall = wall.min(t.elapsed().as_secs_f64());
+        cpu = cpu.min((cpu_ns() - c) as f64 / 1e9);
+    }
+    (cpu, wall)
+}
+
+/// (CPU, wall) seconds divided by a count.
+fn per(t: (f64, f64), count: usize) -> (f64, f64) {
+    (t.0 / count as f64, t.1 / count as f64)
 }
 
 struct Row {
     name: String,
     bits_per_number: f64,
-    single_ns: f64,
-    dependent_ns: f64,
-    batch_per_s: f64,
+    /// (CPU, wall) nanoseconds per lookup.
+    single_ns: (f64, f64),
+    dependent_ns: (f64, f64),
+    /// (CPU, wall) lookups per second.
+    batch_per_s: (f64, f64),
     note: String,
+}
+
+fn ns(t: (f64, f64)) -> (f64, f64) {
+    (t.0 * 1e9, t.1 * 1e9)
+}
+
+fn rate(count: usize, t: (f64, f64)) -> (f64, f64) {
+    (count as f64 / t.0, count as f64 / t.1)
 }
 
 fn measure(path: &Path) {
@@ -184,7 +211,7 @@ fn measure(path: &Path) {
     let t = Instant::now();
     let index = Index::open(path).unwrap();
     let first_open = t.elapsed().as_secs_f64();
-    let open = best(5, || {
+    let (open_cpu, open) = best(5, || {
         black_box(Index::open(path).unwrap());
     });
     let n = index.len();
@@ -236,22 +263,31 @@ fn measure(path: &Path) {
     let mut out = Vec::new();
 
     // --- this index
-    let single = best(3, || {
-        let c = queries.iter().filter(|&&x| index.contains(x)).count();
-        assert_eq!(c, expected);
-    }) / q as f64;
-    let hit = best(3, || {
-        assert!(hits.iter().all(|&x| index.contains(x)));
-    }) / q as f64;
-    let dependent = best(3, || {
-        // Each query's choice depends on the previous answer: latency.
-        let mut k = 0usize;
-        for _ in 0..q / 4 {
-            let r = index.contains(queries[k]);
-            k = (k + 1 + usize::from(r)) % q;
-        }
-        black_box(k);
-    }) / (q / 4) as f64;
+    let single = per(
+        best(3, || {
+            let c = queries.iter().filter(|&&x| index.contains(x)).count();
+            assert_eq!(c, expected);
+        }),
+        q,
+    );
+    let hit = per(
+        best(3, || {
+            assert!(hits.iter().all(|&x| index.contains(x)));
+        }),
+        q,
+    );
+    let dependent = per(
+        best(3, || {
+            // Each query's choice depends on the previous answer: latency.
+            let mut k = 0usize;
+            for _ in 0..q / 4 {
+                let r = index.contains(queries[k]);
+                k = (k + 1 + usize::from(r)) % q;
+            }
+            black_box(k);
+        }),
+        q / 4,
+    );
     let batch = best(3, || {
         index.contains_sorted(&sorted_queries, &mut out);
         assert_eq!(out.iter().filter(|&&b| b).count(), expected);
@@ -259,32 +295,38 @@ fn measure(path: &Path) {
     rows.push(Row {
         name: "this index (Elias-Fano/bitmap per exchange, mmap)".into(),
         bits_per_number: index.file_len() as f64 * 8.0 / n as f64,
-        single_ns: single * 1e9,
-        dependent_ns: dependent * 1e9,
-        batch_per_s: q as f64 / batch,
+        single_ns: ns(single),
+        dependent_ns: ns(dependent),
+        batch_per_s: rate(q, batch),
         note: format!(
-            "listed-only lookups {:.0} ns; file {:.1} MB",
-            hit * 1e9,
+            "listed-only lookups {:.0} ns CPU; file {:.1} MB",
+            hit.0 * 1e9,
             index.file_len() as f64 / 1e6
         ),
     });
 
     // --- sorted u64 array
-    let single = best(3, || {
-        let c = queries
-            .iter()
-            .filter(|&&x| numbers.binary_search(&x).is_ok())
-            .count();
-        assert_eq!(c, expected);
-    }) / q as f64;
-    let dependent = best(3, || {
-        let mut k = 0usize;
-        for _ in 0..q / 4 {
-            let r = numbers.binary_search(&queries[k]).is_ok();
-            k = (k + 1 + usize::from(r)) % q;
-        }
-        black_box(k);
-    }) / (q / 4) as f64;
+    let single = per(
+        best(3, || {
+            let c = queries
+                .iter()
+                .filter(|&&x| numbers.binary_search(&x).is_ok())
+                .count();
+            assert_eq!(c, expected);
+        }),
+        q,
+    );
+    let dependent = per(
+        best(3, || {
+            let mut k = 0usize;
+            for _ in 0..q / 4 {
+                let r = numbers.binary_search(&queries[k]).is_ok();
+                k = (k + 1 + usize::from(r)) % q;
+            }
+            black_box(k);
+        }),
+        q / 4,
+    );
     let batch = best(3, || {
         // Sorted queries: each search starts where the last one ended.
         let mut from = 0usize;
@@ -298,9 +340,9 @@ fn measure(path: &Path) {
     rows.push(Row {
         name: "sorted u64 array".into(),
         bits_per_number: 64.0,
-        single_ns: single * 1e9,
-        dependent_ns: dependent * 1e9,
-        batch_per_s: q as f64 / batch,
+        single_ns: ns(single),
+        dependent_ns: ns(dependent),
+        batch_per_s: rate(q, batch),
         note: String::new(),
     });
 
@@ -327,18 +369,24 @@ fn measure(path: &Path) {
             _ => false,
         }
     };
-    let single = best(3, || {
-        let c = queries.iter().filter(|&&x| rcontains(x)).count();
-        assert_eq!(c, expected);
-    }) / q as f64;
-    let dependent = best(3, || {
-        let mut k = 0usize;
-        for _ in 0..q / 4 {
-            let r = rcontains(queries[k]);
-            k = (k + 1 + usize::from(r)) % q;
-        }
-        black_box(k);
-    }) / (q / 4) as f64;
+    let single = per(
+        best(3, || {
+            let c = queries.iter().filter(|&&x| rcontains(x)).count();
+            assert_eq!(c, expected);
+        }),
+        q,
+    );
+    let dependent = per(
+        best(3, || {
+            let mut k = 0usize;
+            for _ in 0..q / 4 {
+                let r = rcontains(queries[k]);
+                k = (k + 1 + usize::from(r)) % q;
+            }
+            black_box(k);
+        }),
+        q / 4,
+    );
     let batch = best(3, || {
         let c = sorted_queries.iter().filter(|&&x| rcontains(x)).count();
         assert_eq!(c, expected);
@@ -346,9 +394,9 @@ fn measure(path: &Path) {
     rows.push(Row {
         name: "Roaring bitmap per area code".into(),
         bits_per_number: roaring_bytes as f64 * 8.0 / n as f64,
-        single_ns: single * 1e9,
-        dependent_ns: dependent * 1e9,
-        batch_per_s: q as f64 / batch,
+        single_ns: ns(single),
+        dependent_ns: ns(dependent),
+        batch_per_s: rate(q, batch),
         note: format!("serialized size; built from sorted input in {roaring_build:.1} s"),
     });
     drop(roaring);
@@ -369,25 +417,29 @@ fn measure(path: &Path) {
         rows[0].bits_per_number / per_exchange_min
     );
     println!(
-        "open: first {:.1} ms, best of 5 {:.1} ms",
+        "open: first {:.1} ms wall, best of 5 {:.1} ms wall, {:.1} ms CPU",
         first_open * 1e3,
-        open * 1e3
+        open * 1e3,
+        open_cpu * 1e3
     );
     println!("queries: {q} random numbers of assigned exchanges, {expected} listed");
     println!();
     println!(
-        "| structure | bits/number | x minimum | random lookup (ns, throughput) | dependent lookup (ns, latency) | sorted batch (M/s) | note |"
+        "| structure | bits/number | x minimum | random lookup, ns CPU (wall) | dependent lookup, ns CPU (wall) | sorted batch, M/s per core (wall) | note |"
     );
     println!("|---|---:|---:|---:|---:|---:|---|");
     for r in &rows {
         println!(
-            "| {} | {:.2} | {:.2} | {:.0} | {:.0} | {:.1} | {} |",
+            "| {} | {:.2} | {:.2} | {:.0} ({:.0}) | {:.0} ({:.0}) | {:.1} ({:.1}) | {} |",
             r.name,
             r.bits_per_number,
             r.bits_per_number / min_bits,
-            r.single_ns,
-            r.dependent_ns,
-            r.batch_per_s / 1e6,
+            r.single_ns.0,
+            r.single_ns.1,
+            r.dependent_ns.0,
+            r.dependent_ns.1,
+            r.batch_per_s.0 / 1e6,
+            r.batch_per_s.1 / 1e6,
             r.note
         );
     }
