@@ -175,6 +175,20 @@ pub fn routes() -> OpenApiRouter<AppState> {
             api::gate::get_gate_settings,
             api::gate::patch_gate_settings
         ))
+        // Issue 10: signed webhooks.
+        .routes(routes!(
+            api::webhooks::list_webhook_endpoints,
+            api::webhooks::create_webhook_endpoint
+        ))
+        .routes(routes!(
+            api::webhooks::get_webhook_endpoint,
+            api::webhooks::patch_webhook_endpoint,
+            api::webhooks::delete_webhook_endpoint
+        ))
+        .routes(routes!(api::webhooks::rotate_webhook_secret))
+        .routes(routes!(api::webhooks::send_test_event))
+        .routes(routes!(api::webhooks::list_webhook_deliveries))
+        .routes(routes!(api::webhooks::replay_webhook_messages))
 }
 
 /// The sign-in pages and the dashboard: HTML, not part of the API document,
@@ -471,6 +485,7 @@ pub struct Prepared {
 /// keys, checks privileges and key fingerprints, and binds the listener.
 /// Every failure here stops the start with a message naming the fix.
 pub async fn prepare(config: Config) -> anyhow::Result<Prepared> {
+    crate::webhooks::install_crypto_provider();
     let Opened {
         store,
         checkpoint_key,
@@ -641,6 +656,11 @@ pub async fn serve(
         store.clone(),
         Duration::from_secs(prepared.state.config.security.dek_rotation_poll_secs),
     );
+    let workers = crate::webhooks::spawn(
+        store.clone(),
+        &prepared.state.config,
+        prepared.state.mailer.clone(),
+    )?;
     let app = build(prepared.state);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let server = axum::serve(
@@ -657,6 +677,10 @@ pub async fn serve(
         _ = async { let _ = rx.await; tokio::time::sleep(grace).await } => {
             tracing::warn!("shutdown grace period over; closing remaining connections");
         }
+    }
+    // Webhook workers stop claiming; attempts in flight finish and are recorded.
+    if let Some(w) = workers {
+        w.shutdown(grace).await;
     }
     // Every request answered so far has its record written before we exit.
     audit.flush().await;
