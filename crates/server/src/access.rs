@@ -274,6 +274,15 @@ pub const ROUTES: &[RouteRule] = &[
         "/ui/provider-credentials/{credential_id}/delete",
         Admin,
     ),
+    // Signed webhooks (issue 10).
+    page("GET", "/ui/webhooks", Admin),
+    page("POST", "/ui/webhooks", Admin),
+    page("GET", "/ui/webhooks/{endpoint_id}", Admin),
+    page("POST", "/ui/webhooks/{endpoint_id}/test", Admin),
+    page("POST", "/ui/webhooks/{endpoint_id}/rotate", Admin),
+    page("POST", "/ui/webhooks/{endpoint_id}/enabled", Admin),
+    page("POST", "/ui/webhooks/{endpoint_id}/replay", Admin),
+    page("POST", "/ui/webhooks/{endpoint_id}/delete", Admin),
     // The dial gate (issue 7).
     org("GET", "/v1/leads", Some(LeadsRead), Viewer),
     org("POST", "/v1/leads", Some(LeadsWrite), Member),

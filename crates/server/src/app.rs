@@ -260,6 +260,29 @@ pub fn ui_routes() -> Router<AppState> {
             "/ui/provider-credentials/{credential_id}/delete",
             post(pages::delete_provider_credential),
         )
+        // Issue 10: signed webhooks.
+        .route(
+            "/ui/webhooks",
+            get(pages::webhooks).post(pages::create_webhook),
+        )
+        .route("/ui/webhooks/{endpoint_id}", get(pages::webhook))
+        .route("/ui/webhooks/{endpoint_id}/test", post(pages::webhook_test))
+        .route(
+            "/ui/webhooks/{endpoint_id}/rotate",
+            post(pages::webhook_rotate),
+        )
+        .route(
+            "/ui/webhooks/{endpoint_id}/enabled",
+            post(pages::webhook_enabled),
+        )
+        .route(
+            "/ui/webhooks/{endpoint_id}/replay",
+            post(pages::webhook_replay),
+        )
+        .route(
+            "/ui/webhooks/{endpoint_id}/delete",
+            post(pages::webhook_delete),
+        )
 }
 
 /// The OpenAPI document as served at /openapi.json.

@@ -542,6 +542,17 @@ async fn dashboard_routes_answer_another_orgs_objects_with_404() {
         .as_str()
         .unwrap()
         .to_owned();
+    // Issue 10: A's webhook endpoint.
+    let (s, endpoint) = server
+        .call(
+            &a.key,
+            Method::POST,
+            "/v1/webhook-endpoints",
+            Some(json!({"url": "https://alpha-hooks.example.com/in", "event_types": ["lead.suppressed"]})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{endpoint}");
+    let a_endpoint = endpoint["id"].as_str().unwrap().to_owned();
     let mut b = Browser::new(&server);
     b.sign_in(&b_org.owner_email).await;
     let mut covered = 0;
@@ -556,7 +567,8 @@ async fn dashboard_routes_answer_another_orgs_objects_with_404() {
             .replace("{session_id}", &a_session)
             .replace("{key_id}", &a.key_id)
             .replace("{credential_id}", &a_credential)
-            .replace("{check_id}", &a_check);
+            .replace("{check_id}", &a_check)
+            .replace("{endpoint_id}", &a_endpoint);
         let (s, _, _) = match r.method {
             "POST" => {
                 b.post(
@@ -564,6 +576,8 @@ async fn dashboard_routes_answer_another_orgs_objects_with_404() {
                     &[
                         ("role", "viewer"),
                         ("secret_api_key", "key_bravo_overwrite_0123456789"),
+                        ("enabled", "off"),
+                        ("hours", "1"),
                     ],
                 )
                 .await
@@ -576,7 +590,20 @@ async fn dashboard_routes_answer_another_orgs_objects_with_404() {
         assert_eq!(s, StatusCode::NOT_FOUND, "{} {path}", r.method);
         covered += 1;
     }
-    assert_eq!(covered, 8, "a new dashboard route with an id needs a case");
+    assert_eq!(covered, 14, "a new dashboard route with an id needs a case");
+    let (_, e) = server
+        .call(
+            &a.key,
+            Method::GET,
+            &format!("/v1/webhook-endpoints/{a_endpoint}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (&e["enabled"], e["updated_at"] == e["created_at"]),
+        (&json!(true), true),
+        "B's attempts changed A's webhook endpoint"
+    );
     // Nothing of A changed.
     let (_, m) = server
         .call(
