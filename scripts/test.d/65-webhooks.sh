@@ -129,14 +129,18 @@ class Handler(BaseHTTPRequestHandler):
         except Exception as e:
             ok, err = False, repr(e)
         time.sleep(random.uniform(0, 0.01))
-        self.send_response(200 if ok else 400)
-        self.send_header("content-length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-        rec = {"id": headers.get("webhook-id"), "start": start, "end": time.time(), "ok": ok, "err": err,
-               "type": json.loads(body).get("type") if ok else None}
-        with lock:
-            log.write(json.dumps(rec) + "\n")
+        try:
+            self.send_response(200 if ok else 400)
+            self.send_header("content-length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+        finally:
+            # Recorded even when the sender died mid-request (kill -9): an
+            # interrupted attempt still counts for the overlap check.
+            rec = {"id": headers.get("webhook-id"), "start": start, "end": time.time(), "ok": ok, "err": err,
+                   "type": json.loads(body).get("type") if ok else None}
+            with lock:
+                log.write(json.dumps(rec) + "\n")
 
 ThreadingHTTPServer.daemon_threads = True
 ThreadingHTTPServer(("127.0.0.1", rport), Handler).serve_forever()
