@@ -182,6 +182,18 @@ id_kinds! {
     SuppressionId / SuppressionKind = "sup_";
     /// One decision of the dial gate.
     DialCheckId / DialCheckKind = "dck_";
+    // Issue 10: signed webhooks.
+    /// A webhook endpoint of an organization.
+    WebhookEndpointId / WebhookEndpointKind = "whe_";
+    /// One signing secret of a webhook endpoint (current or retiring).
+    WebhookSecretId / WebhookSecretKind = "whs_";
+    /// A webhook message: the `webhook-id` header, stable across retries
+    /// (the Standard Webhooks spec's own `msg_` convention).
+    WebhookMessageId / WebhookMessageKind = "msg_";
+    /// One message's delivery to one endpoint.
+    WebhookDeliveryId / WebhookDeliveryKind = "whd_";
+    /// One HTTP attempt of a delivery.
+    WebhookAttemptId / WebhookAttemptKind = "wha_";
 }
 
 #[cfg(test)]

@@ -18,6 +18,9 @@ pub mod scrub;
 pub mod time;
 pub mod token;
 pub mod totp;
+// Issue 10: signed webhooks.
+pub mod webhook_policy;
+pub mod webhook_signature;
 
 pub use access::{Access, Denied, Role, Scope, ScopeSet};
 pub use id::{ApiKeyId, EventId, IdError, MemberId, OAuthClientId, OrgId, SessionId, UserId};

@@ -101,7 +101,9 @@ const fn page(method: &'static str, path: &'static str, min_role: Role) -> Route
 }
 
 use Role::{Admin, Member, Owner, Viewer};
-use Scope::{AuditRead, CampaignsWrite, DialCheck, LeadsRead, LeadsWrite, OrgAdmin};
+use Scope::{
+    AuditRead, CampaignsWrite, DialCheck, LeadsRead, LeadsWrite, OrgAdmin, WebhooksManage,
+};
 
 pub const ROUTES: &[RouteRule] = &[
     public("GET", "/healthz"),
@@ -281,6 +283,15 @@ pub const ROUTES: &[RouteRule] = &[
         "/ui/provider-credentials/{credential_id}/delete",
         Admin,
     ),
+    // Signed webhooks (issue 10).
+    page("GET", "/ui/webhooks", Admin),
+    page("POST", "/ui/webhooks", Admin),
+    page("GET", "/ui/webhooks/{endpoint_id}", Admin),
+    page("POST", "/ui/webhooks/{endpoint_id}/test", Admin),
+    page("POST", "/ui/webhooks/{endpoint_id}/rotate", Admin),
+    page("POST", "/ui/webhooks/{endpoint_id}/enabled", Admin),
+    page("POST", "/ui/webhooks/{endpoint_id}/replay", Admin),
+    page("POST", "/ui/webhooks/{endpoint_id}/delete", Admin),
     // The dial gate (issue 7).
     org("GET", "/v1/leads", Some(LeadsRead), Viewer),
     org("POST", "/v1/leads", Some(LeadsWrite), Member),
@@ -313,6 +324,51 @@ pub const ROUTES: &[RouteRule] = &[
     org("GET", "/v1/dial-checks/{check_id}", Some(DialCheck), Viewer),
     org("GET", "/v1/gate-settings", None, Viewer),
     org("PATCH", "/v1/gate-settings", Some(OrgAdmin), Admin),
+    // Signed webhooks (issue 10).
+    org("GET", "/v1/webhook-endpoints", Some(WebhooksManage), Admin),
+    org("POST", "/v1/webhook-endpoints", Some(WebhooksManage), Admin),
+    org(
+        "GET",
+        "/v1/webhook-endpoints/{endpoint_id}",
+        Some(WebhooksManage),
+        Admin,
+    ),
+    org(
+        "PATCH",
+        "/v1/webhook-endpoints/{endpoint_id}",
+        Some(WebhooksManage),
+        Admin,
+    ),
+    org(
+        "DELETE",
+        "/v1/webhook-endpoints/{endpoint_id}",
+        Some(WebhooksManage),
+        Admin,
+    ),
+    org(
+        "POST",
+        "/v1/webhook-endpoints/{endpoint_id}/rotate-secret",
+        Some(WebhooksManage),
+        Admin,
+    ),
+    org(
+        "POST",
+        "/v1/webhook-endpoints/{endpoint_id}/test",
+        Some(WebhooksManage),
+        Admin,
+    ),
+    org(
+        "GET",
+        "/v1/webhook-endpoints/{endpoint_id}/deliveries",
+        Some(WebhooksManage),
+        Admin,
+    ),
+    org(
+        "POST",
+        "/v1/webhook-endpoints/{endpoint_id}/replay",
+        Some(WebhooksManage),
+        Admin,
+    ),
 ];
 
 pub fn rule_for(method: &str, path: &str) -> Option<&'static RouteRule> {

@@ -176,6 +176,20 @@ pub fn routes() -> OpenApiRouter<AppState> {
             api::gate::get_gate_settings,
             api::gate::patch_gate_settings
         ))
+        // Issue 10: signed webhooks.
+        .routes(routes!(
+            api::webhooks::list_webhook_endpoints,
+            api::webhooks::create_webhook_endpoint
+        ))
+        .routes(routes!(
+            api::webhooks::get_webhook_endpoint,
+            api::webhooks::patch_webhook_endpoint,
+            api::webhooks::delete_webhook_endpoint
+        ))
+        .routes(routes!(api::webhooks::rotate_webhook_secret))
+        .routes(routes!(api::webhooks::send_test_event))
+        .routes(routes!(api::webhooks::list_webhook_deliveries))
+        .routes(routes!(api::webhooks::replay_webhook_messages))
 }
 
 /// The sign-in pages and the dashboard: HTML, not part of the API document,
@@ -270,6 +284,29 @@ pub fn ui_routes() -> Router<AppState> {
         .route(
             "/ui/provider-credentials/{credential_id}/delete",
             post(pages::delete_provider_credential),
+        )
+        // Issue 10: signed webhooks.
+        .route(
+            "/ui/webhooks",
+            get(pages::webhooks).post(pages::create_webhook),
+        )
+        .route("/ui/webhooks/{endpoint_id}", get(pages::webhook))
+        .route("/ui/webhooks/{endpoint_id}/test", post(pages::webhook_test))
+        .route(
+            "/ui/webhooks/{endpoint_id}/rotate",
+            post(pages::webhook_rotate),
+        )
+        .route(
+            "/ui/webhooks/{endpoint_id}/enabled",
+            post(pages::webhook_enabled),
+        )
+        .route(
+            "/ui/webhooks/{endpoint_id}/replay",
+            post(pages::webhook_replay),
+        )
+        .route(
+            "/ui/webhooks/{endpoint_id}/delete",
+            post(pages::webhook_delete),
         )
 }
 
@@ -496,6 +533,7 @@ pub struct Prepared {
 /// keys, checks privileges and key fingerprints, and binds the listener.
 /// Every failure here stops the start with a message naming the fix.
 pub async fn prepare(config: Config) -> anyhow::Result<Prepared> {
+    crate::webhooks::install_crypto_provider();
     let Opened {
         store,
         checkpoint_key,
@@ -666,6 +704,11 @@ pub async fn serve(
         store.clone(),
         Duration::from_secs(prepared.state.config.security.dek_rotation_poll_secs),
     );
+    let workers = crate::webhooks::spawn(
+        store.clone(),
+        &prepared.state.config,
+        prepared.state.mailer.clone(),
+    )?;
     let app = build(prepared.state);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let server = axum::serve(
@@ -682,6 +725,10 @@ pub async fn serve(
         _ = async { let _ = rx.await; tokio::time::sleep(grace).await } => {
             tracing::warn!("shutdown grace period over; closing remaining connections");
         }
+    }
+    // Webhook workers stop claiming; attempts in flight finish and are recorded.
+    if let Some(w) = workers {
+        w.shutdown(grace).await;
     }
     // Every request answered so far has its record written before we exit.
     audit.flush().await;

@@ -27,6 +27,8 @@ const SECTIONS: &[&str] = &[
     "smtp",
     "log",
     "gate",
+    // Issue 10: signed webhooks.
+    "webhooks",
 ];
 
 /// Settings that hold secrets: they get `_FILE` variants and are never printed.
@@ -57,6 +59,30 @@ pub struct Config {
     pub smtp: SmtpConfig,
     pub log: LogConfig,
     pub gate: GateConfig,
+    // Issue 10: signed webhooks.
+    pub webhooks: WebhooksConfig,
+}
+
+/// Outgoing webhooks (the `[webhooks]` section).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhooksConfig {
+    /// Deliver at all on this node (the outbox fills either way).
+    pub workers: bool,
+    /// Attempts in flight on this node, in total and per endpoint.
+    pub max_in_flight: usize,
+    pub max_in_flight_per_endpoint: usize,
+    /// How long the previous secret keeps signing after a rotation.
+    pub rotation_grace_secs: i64,
+    /// Hosts that may be reached over plain `http://` (exact host names
+    /// or IP literals), e.g. a receiver on this machine in tests.
+    pub allow_http_hosts: Vec<String>,
+    /// Let endpoints resolve to private, loopback and link-local
+    /// addresses. Only for tests and closed networks: it opens the server
+    /// to SSRF against its own network.
+    pub allow_private_addresses: bool,
+    /// How often an idle worker looks for due deliveries, in milliseconds.
+    pub poll_interval_ms: u64,
 }
 
 /// The dial gate (the `[gate]` section).
@@ -396,6 +422,20 @@ impl Config {
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
             "redis.key_prefix must be 1 to 32 letters, digits, - or _"
+        );
+        let w = &self.webhooks;
+        anyhow::ensure!(
+            (1..=10_000).contains(&w.max_in_flight)
+                && (1..=w.max_in_flight).contains(&w.max_in_flight_per_endpoint),
+            "webhooks.max_in_flight must be 1 to 10000 and webhooks.max_in_flight_per_endpoint 1 to max_in_flight"
+        );
+        anyhow::ensure!(
+            (0..=7 * 86_400).contains(&w.rotation_grace_secs),
+            "webhooks.rotation_grace_secs must be between 0 and 604800"
+        );
+        anyhow::ensure!(
+            (10..=60_000).contains(&w.poll_interval_ms),
+            "webhooks.poll_interval_ms must be between 10 and 60000"
         );
         let r = &self.rate_limit;
         for (name, rate, burst) in [

@@ -19,6 +19,8 @@ pub mod mail;
 pub mod rate_limit;
 pub mod telemetry;
 pub mod ui;
+// Issue 10: signed webhooks.
+pub mod webhooks;
 
 pub use app::{AppState, Opened, Prepared, build, open_store, openapi_document, prepare, serve};
 pub use config::Config;

@@ -27,6 +27,8 @@ mod vault;
 mod calls;
 pub mod redacted;
 mod redaction;
+// Issue 10: signed webhooks.
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -65,6 +67,11 @@ pub use vault::{DataKeyInfo, Vault};
 pub use calls::{Call, Extraction, NewCall, Transcript};
 pub use redacted::{FieldsError, RedactedFields, RedactedTranscript, RemovedSpan, Speaker};
 pub use redaction::RedactionPolicy;
+// Issue 10: signed webhooks.
+pub use webhooks::{
+    AttemptOutcome, AttemptVerdict, ClaimedDelivery, DeliveryJob, MAX_OLD_SECRETS,
+    NewWebhookEndpoint, WebhookAttempt, WebhookEndpoint, WebhookEndpointPatch,
+};
 
 /// Everything that can go wrong below the HTTP shell. The server maps each
 /// variant to a stable problem code in one place.

@@ -209,6 +209,7 @@ pub(crate) const ENCRYPTED_COLUMNS: &[&EncryptedColumn] = &[
     &crate::calls::TRANSCRIPT_BODY,
     &crate::calls::EXTRACTION_FIELDS,
     &crate::idempotency::RESPONSE_BODY,
+    &crate::webhooks::SECRET_COLUMN,
     &SYSTEM_SECRET,
 ];
 

@@ -18,6 +18,8 @@ pub mod calls;
 pub mod provider_credentials;
 pub mod redaction;
 pub mod suppressions;
+// Issue 10: signed webhooks.
+pub mod webhooks;
 
 use serde::Serialize;
 use utoipa::ToSchema;

@@ -67,6 +67,12 @@ fn notice(q: &NoticeQuery) -> Option<&'static str> {
         "campaign-saved" => "Campaign saved. The next dial check uses it.",
         "campaign-paused" => "Campaign paused: every dial check for it is denied.",
         "campaign-resumed" => "Campaign resumed.",
+        // Issue 10: signed webhooks.
+        "webhook-test" => "Test event queued: it appears below once attempted.",
+        "webhook-replayed" => "Replay queued: the messages are sent again with their ids.",
+        "webhook-enabled" => "Endpoint enabled.",
+        "webhook-disabled" => "Endpoint disabled: nothing is sent to it until enabled.",
+        "webhook-deleted" => "Endpoint deleted.",
         _ => return None,
     })
 }
@@ -1706,4 +1712,381 @@ pub async fn add_suppression(
             .await
     );
     see_other("/ui/suppressions?done=suppressed")
+}
+
+// ---------------------------------------------------------------------------
+// Issue 10: signed webhooks. The endpoint list with a create form (the secret
+// is shown once, on the page that answers the form), one endpoint's
+// attempts, a test-event button, replay, rotation, enable/disable, delete.
+
+pub struct WebhookRow {
+    pub id: String,
+    pub url: String,
+    pub description: String,
+    pub event_types: String,
+    pub enabled: bool,
+    pub disabled_reason: String,
+}
+
+impl From<tollgate_store::WebhookEndpoint> for WebhookRow {
+    fn from(e: tollgate_store::WebhookEndpoint) -> Self {
+        WebhookRow {
+            id: e.id.to_string(),
+            url: e.url,
+            description: e.description,
+            event_types: e.event_types.join(", "),
+            enabled: e.enabled,
+            disabled_reason: match e.disabled_reason.as_deref() {
+                Some("gone") => "disabled by Tollgate: the receiver answered 410 Gone".into(),
+                Some("failing") => "disabled by Tollgate: every delivery failed for 5 days".into(),
+                _ => String::new(),
+            },
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "webhooks.html")]
+struct WebhooksPage {
+    nav: Nav,
+    endpoints: Vec<WebhookRow>,
+    event_types: Vec<(&'static str, &'static str)>,
+    /// A secret just created or rotated, shown this once.
+    secret: Option<(String, String)>,
+    error: Option<String>,
+}
+
+async fn webhooks_page(
+    state: &AppState,
+    actor: &Actor,
+    session: &Session,
+    q: &NoticeQuery,
+    secret: Option<(String, String)>,
+    error: Option<String>,
+) -> Response {
+    let nav = page!(state, actor, session, "webhooks", q);
+    let list = tryp!(
+        state
+            .store
+            .scope(actor)
+            .list_webhook_endpoints(None, 500)
+            .await
+    );
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    render(
+        status,
+        &WebhooksPage {
+            nav,
+            endpoints: list.into_iter().map(WebhookRow::from).collect(),
+            event_types: tollgate_core::webhook_policy::EVENT_TYPES.to_vec(),
+            secret,
+            error,
+        },
+    )
+}
+
+pub async fn webhooks(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Extension(session): Extension<Session>,
+    Query(q): Query<NoticeQuery>,
+) -> Response {
+    webhooks_page(&state, &actor, &session, &q, None, None).await
+}
+
+pub async fn create_webhook(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Extension(session): Extension<Session>,
+    RequestCtx(ctx): RequestCtx,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    use crate::api::webhooks::{check_description, check_event_types, check_url};
+    let types: Vec<String> = pairs
+        .iter()
+        .filter(|(k, _)| k == "event_type")
+        .map(|(_, v)| v.clone())
+        .collect();
+    let input = async {
+        Ok::<_, crate::error::ApiError>(tollgate_store::NewWebhookEndpoint {
+            url: check_url(&state, form_value(&pairs, "url").unwrap_or_default()).await?,
+            description: check_description(form_value(&pairs, "description").unwrap_or_default())?,
+            event_types: check_event_types(&types)?,
+            enabled: true,
+            headers: Default::default(),
+        })
+    }
+    .await;
+    let input = match input {
+        Ok(i) => i,
+        Err(e) => {
+            let msg = e.detail.unwrap_or_else(|| "The form is invalid.".into());
+            return webhooks_page(
+                &state,
+                &actor,
+                &session,
+                &NoticeQuery::default(),
+                None,
+                Some(msg),
+            )
+            .await;
+        }
+    };
+    let (endpoint, secret) = tryp!(
+        state
+            .store
+            .scope(&actor)
+            .create_webhook_endpoint(input, &ctx)
+            .await
+    );
+    let shown = (
+        endpoint.id.to_string(),
+        secret.to_text().as_str().to_owned(),
+    );
+    webhooks_page(
+        &state,
+        &actor,
+        &session,
+        &NoticeQuery::default(),
+        Some(shown),
+        None,
+    )
+    .await
+}
+
+pub struct AttemptRow {
+    pub when: String,
+    pub message_id: String,
+    pub event_type: String,
+    pub outcome: String,
+    pub latency_ms: i64,
+    pub excerpt: String,
+    pub state: String,
+}
+
+#[derive(Template)]
+#[template(path = "webhook.html")]
+struct WebhookPage {
+    nav: Nav,
+    endpoint: WebhookRow,
+    attempts: Vec<AttemptRow>,
+    secret: Option<String>,
+}
+
+async fn webhook_page(
+    state: &AppState,
+    actor: &Actor,
+    session: &Session,
+    raw_id: &str,
+    q: &NoticeQuery,
+    secret: Option<String>,
+) -> Response {
+    let nav = page!(state, actor, session, "webhooks", q);
+    let Ok(id) = crate::api::webhooks::endpoint_id(raw_id) else {
+        return fail(&StoreError::NotFound);
+    };
+    let scope = state.store.scope(actor);
+    let endpoint = tryp!(scope.get_webhook_endpoint(&id).await);
+    let attempts = tryp!(scope.list_webhook_attempts(&id, None, 100).await);
+    render(
+        StatusCode::OK,
+        &WebhookPage {
+            nav,
+            endpoint: endpoint.into(),
+            attempts: attempts
+                .into_iter()
+                .map(|a| AttemptRow {
+                    when: rfc3339_minutes(a.started_at),
+                    message_id: a.message_id,
+                    event_type: a.event_type,
+                    outcome: match (a.status, a.error) {
+                        (Some(s), _) => format!("HTTP {s}"),
+                        (None, Some(e)) => e,
+                        (None, None) => "no response".into(),
+                    },
+                    latency_ms: a.latency_ms,
+                    excerpt: a.response_excerpt.chars().take(200).collect(),
+                    state: a.delivery_state,
+                })
+                .collect(),
+            secret,
+        },
+    )
+}
+
+pub async fn webhook(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Extension(session): Extension<Session>,
+    Path(id): Path<String>,
+    Query(q): Query<NoticeQuery>,
+) -> Response {
+    webhook_page(&state, &actor, &session, &id, &q, None).await
+}
+
+fn webhook_id(raw: &str) -> Result<tollgate_core::id::WebhookEndpointId, Response> {
+    crate::api::webhooks::endpoint_id(raw).map_err(|_| fail(&StoreError::NotFound))
+}
+
+pub async fn webhook_test(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    RequestCtx(ctx): RequestCtx,
+    Path(raw): Path<String>,
+) -> Response {
+    let id = match webhook_id(&raw) {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
+    tryp!(state.store.scope(&actor).send_webhook_test(&id, &ctx).await);
+    see_other(&format!("/ui/webhooks/{id}?done=webhook-test"))
+}
+
+pub async fn webhook_rotate(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Extension(session): Extension<Session>,
+    RequestCtx(ctx): RequestCtx,
+    Path(raw): Path<String>,
+) -> Response {
+    let id = match webhook_id(&raw) {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
+    let grace = state.config.webhooks.rotation_grace_secs;
+    let secret = tryp!(
+        state
+            .store
+            .scope(&actor)
+            .rotate_webhook_secret(&id, grace, &ctx)
+            .await
+    );
+    let shown = secret.to_text().as_str().to_owned();
+    webhook_page(
+        &state,
+        &actor,
+        &session,
+        &raw,
+        &NoticeQuery::default(),
+        Some(shown),
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct WebhookEnabledForm {
+    enabled: String,
+}
+
+pub async fn webhook_enabled(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    RequestCtx(ctx): RequestCtx,
+    Path(raw): Path<String>,
+    Form(form): Form<WebhookEnabledForm>,
+) -> Response {
+    let id = match webhook_id(&raw) {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
+    let on = form.enabled == "on";
+    let patch = tollgate_store::WebhookEndpointPatch {
+        enabled: Some(on),
+        ..Default::default()
+    };
+    tryp!(
+        state
+            .store
+            .scope(&actor)
+            .update_webhook_endpoint(&id, patch, &ctx)
+            .await
+    );
+    see_other(&format!(
+        "/ui/webhooks/{id}?done={}",
+        if on {
+            "webhook-enabled"
+        } else {
+            "webhook-disabled"
+        }
+    ))
+}
+
+pub async fn webhook_delete(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    RequestCtx(ctx): RequestCtx,
+    Path(raw): Path<String>,
+) -> Response {
+    let id = match webhook_id(&raw) {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
+    tryp!(
+        state
+            .store
+            .scope(&actor)
+            .delete_webhook_endpoint(&id, &ctx)
+            .await
+    );
+    see_other("/ui/webhooks?done=webhook-deleted")
+}
+
+#[derive(Deserialize)]
+pub struct WebhookReplayForm {
+    #[serde(default)]
+    message_id: String,
+    #[serde(default)]
+    hours: String,
+}
+
+/// Replays one message (by id) or the last N hours of messages.
+pub async fn webhook_replay(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    RequestCtx(ctx): RequestCtx,
+    Path(raw): Path<String>,
+    Form(form): Form<WebhookReplayForm>,
+) -> Response {
+    use tollgate_core::id::WebhookMessageId;
+    let id = match webhook_id(&raw) {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
+    let message = form.message_id.trim();
+    let (msg, from) = if !message.is_empty() {
+        match WebhookMessageId::parse(message) {
+            Ok(m) => (Some(m), tollgate_core::UnixMicros(0)),
+            Err(_) => {
+                return message_page_invalid("The message id is not a `msg_` id.");
+            }
+        }
+    } else {
+        match form.hours.trim().parse::<i64>() {
+            Ok(h @ 1..=720) => (None, ctx.now.plus_secs(-h * 3600)),
+            _ => return message_page_invalid("Give a message id, or 1 to 720 hours."),
+        }
+    };
+    tryp!(
+        state
+            .store
+            .scope(&actor)
+            .replay_webhook_messages(
+                &id,
+                msg.as_ref(),
+                from,
+                ctx.now.plus_secs(1),
+                crate::api::webhooks::MAX_REPLAY,
+                &ctx
+            )
+            .await
+    );
+    see_other(&format!("/ui/webhooks/{id}?done=webhook-replayed"))
+}
+
+fn message_page_invalid(text: &str) -> Response {
+    message(StatusCode::UNPROCESSABLE_ENTITY, "Invalid input", text)
 }

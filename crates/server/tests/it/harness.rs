@@ -52,6 +52,21 @@ pub fn config(data_dir: &std::path::Path) -> Config {
             AUDIT_SIGNING.to_string(),
         ),
         ("TOLLGATE_LOG_LEVEL".to_string(), "warn".to_string()),
+        // Webhook receivers in tests listen on loopback over plain HTTP.
+        // Every test server may deliver any test's webhook (they share
+        // the PostgreSQL outbox, as nodes do), so all allow it.
+        (
+            "TOLLGATE_WEBHOOKS_ALLOW_HTTP_HOSTS".to_string(),
+            "[\"127.0.0.1\"]".to_string(),
+        ),
+        (
+            "TOLLGATE_WEBHOOKS_ALLOW_PRIVATE_ADDRESSES".to_string(),
+            "true".to_string(),
+        ),
+        (
+            "TOLLGATE_WEBHOOKS_POLL_INTERVAL_MS".to_string(),
+            "50".to_string(),
+        ),
     ];
     if backend() == "postgres" {
         let app = std::env::var("TOLLGATE_TEST_DATABASE_URL")

@@ -132,6 +132,21 @@ async fn every_route_denies_another_orgs_data() {
     assert_eq!(s, StatusCode::CREATED, "{created}");
     let a_credential_id = created["id"].as_str().unwrap().to_owned();
 
+    // Signed webhooks (issue 10): A's endpoint.
+    let (s, created) = server
+        .call(
+            &a.key,
+            Method::POST,
+            "/v1/webhook-endpoints",
+            Some(
+                json!({"url": "https://alpha-hooks.example.com/in", "description": "alpha endpoint",
+                        "event_types": ["lead.suppressed"]}),
+            ),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{created}");
+    let a_endpoint = created["id"].as_str().unwrap().to_owned();
+
     // The dial gate: A's campaign, lead, suppression and decision.
     let (s, campaign) = server
         .call(
@@ -658,6 +673,44 @@ async fn every_route_denies_another_orgs_data() {
         ),
     );
 
+    // Signed webhooks (issue 10): B's list never shows A's endpoint; A's
+    // endpoint is 404 to every operation of B.
+    add(
+        "GET",
+        "/v1/webhook-endpoints",
+        own("/v1/webhook-endpoints", None, StatusCode::OK),
+    );
+    add(
+        "POST",
+        "/v1/webhook-endpoints",
+        own(
+            "/v1/webhook-endpoints",
+            Some(
+                json!({"url": "https://bravo-hooks.example.com/in", "event_types": ["lead.suppressed"]}),
+            ),
+            StatusCode::CREATED,
+        ),
+    );
+    for (method, suffix, body) in [
+        ("GET", "", None),
+        ("PATCH", "", Some(json!({"enabled": false}))),
+        ("DELETE", "", None),
+        ("POST", "/rotate-secret", None),
+        ("POST", "/test", None),
+        ("GET", "/deliveries", None),
+        (
+            "POST",
+            "/replay",
+            Some(json!({"since": "2020-01-01T00:00:00Z"})),
+        ),
+    ] {
+        add(
+            method,
+            &format!("/v1/webhook-endpoints/{{endpoint_id}}{suffix}"),
+            foreign(format!("/v1/webhook-endpoints/{a_endpoint}{suffix}"), body),
+        );
+    }
+
     let missing: Vec<_> = routes.iter().filter(|r| !cases.contains_key(*r)).collect();
     assert!(
         missing.is_empty(),
@@ -794,6 +847,23 @@ async fn every_route_denies_another_orgs_data() {
         ),
         (StatusCode::OK, Some("6789"), true),
         "B's attempts changed A's credential"
+    );
+    let (s, endpoint) = server
+        .call(
+            &a.key,
+            Method::GET,
+            &format!("/v1/webhook-endpoints/{a_endpoint}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (
+            s,
+            &endpoint["enabled"],
+            endpoint["updated_at"] == endpoint["created_at"]
+        ),
+        (StatusCode::OK, &json!(true), true),
+        "B's attempts changed A's webhook endpoint"
     );
     let (s, cp) = server
         .call(

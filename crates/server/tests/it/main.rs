@@ -17,3 +17,4 @@ mod provider_credentials;
 mod redaction;
 mod roles;
 mod sign_in;
+mod webhooks;

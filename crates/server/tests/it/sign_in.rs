@@ -541,6 +541,17 @@ async fn dashboard_routes_answer_another_orgs_objects_with_404() {
     let a_check = dial_check(&server, &a).await;
     let a_campaign = a_check["campaign_id"].as_str().unwrap().to_owned();
     let a_check = a_check["id"].as_str().unwrap().to_owned();
+    // Issue 10: A's webhook endpoint.
+    let (s, endpoint) = server
+        .call(
+            &a.key,
+            Method::POST,
+            "/v1/webhook-endpoints",
+            Some(json!({"url": "https://alpha-hooks.example.com/in", "event_types": ["lead.suppressed"]})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{endpoint}");
+    let a_endpoint = endpoint["id"].as_str().unwrap().to_owned();
     let mut b = Browser::new(&server);
     b.sign_in(&b_org.owner_email).await;
     let mut covered = 0;
@@ -556,7 +567,8 @@ async fn dashboard_routes_answer_another_orgs_objects_with_404() {
             .replace("{key_id}", &a.key_id)
             .replace("{credential_id}", &a_credential)
             .replace("{check_id}", &a_check)
-            .replace("{campaign_id}", &a_campaign);
+            .replace("{campaign_id}", &a_campaign)
+            .replace("{endpoint_id}", &a_endpoint);
         let (s, _, _) = match r.method {
             "POST" => {
                 b.post(
@@ -566,6 +578,8 @@ async fn dashboard_routes_answer_another_orgs_objects_with_404() {
                         ("secret_api_key", "key_bravo_overwrite_0123456789"),
                         ("name", "Hijacked"),
                         ("paused", "on"),
+                        ("enabled", "off"),
+                        ("hours", "1"),
                     ],
                 )
                 .await
@@ -578,7 +592,7 @@ async fn dashboard_routes_answer_another_orgs_objects_with_404() {
         assert_eq!(s, StatusCode::NOT_FOUND, "{} {path}", r.method);
         covered += 1;
     }
-    assert_eq!(covered, 11, "a new dashboard route with an id needs a case");
+    assert_eq!(covered, 17, "a new dashboard route with an id needs a case");
     let (_, c) = server
         .call(
             &a.key,
@@ -590,6 +604,19 @@ async fn dashboard_routes_answer_another_orgs_objects_with_404() {
     assert_eq!(
         (c["name"].as_str(), &c["paused"]),
         (Some("Refi follow-up"), &json!(false))
+    );
+    let (_, e) = server
+        .call(
+            &a.key,
+            Method::GET,
+            &format!("/v1/webhook-endpoints/{a_endpoint}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (&e["enabled"], e["updated_at"] == e["created_at"]),
+        (&json!(true), true),
+        "B's attempts changed A's webhook endpoint"
     );
     // Nothing of A changed.
     let (_, m) = server

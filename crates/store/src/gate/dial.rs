@@ -206,6 +206,14 @@ impl OrgScope<'_> {
                 ctx,
             )
             .await?;
+            crate::webhooks::enqueue(
+                &mut tx,
+                self.org(),
+                "gate.decision.denied",
+                denied_event(&rec),
+                ctx.now,
+            )
+            .await?;
             tx.commit().await?;
             Ok::<_, StoreError>(rec)
         };
@@ -415,7 +423,22 @@ async fn decide_in(
         ctx,
     )
     .await?;
+    if !rec.allowed {
+        crate::webhooks::enqueue(tx, org, "gate.decision.denied", denied_event(&rec), ctx.now)
+            .await?;
+    }
     Ok(rec)
+}
+
+/// The thin `gate.decision.denied` payload: ids and reason codes, never the
+/// number (not even masked).
+fn denied_event(c: &DialCheck) -> serde_json::Value {
+    serde_json::json!({
+        "dial_check_id": c.id,
+        "campaign_id": c.campaign_id,
+        "lead_id": c.lead_id,
+        "reasons": c.reasons.iter().map(|r| r.code.as_str()).collect::<Vec<_>>(),
+    })
 }
 
 async fn insert_check(

@@ -300,6 +300,14 @@ impl OrgScope<'_> {
             ctx,
         )
         .await?;
+        crate::webhooks::enqueue(
+            &mut tx,
+            self.org(),
+            "lead.suppressed",
+            serde_json::json!({ "suppression_id": s.id, "source": "opt_out" }),
+            ctx.now,
+        )
+        .await?;
         tx.commit().await?;
         Ok(s)
     }

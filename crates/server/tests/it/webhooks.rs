@@ -1,0 +1,503 @@
+//! Signed webhooks through HTTP: endpoints, secrets shown once, signed
+//! deliveries to a real HTTP receiver on loopback, rotation signing with
+//! both secrets, events written with the change that caused them, retries,
+//! 410 disabling the endpoint, and the lease that guards a claim.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::http::HeaderMap;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tollgate_core::webhook_signature::{WebhookSecret, verify};
+
+use crate::harness::{TestOrg, TestServer};
+
+#[derive(Clone, Debug)]
+struct Received {
+    id: String,
+    timestamp: i64,
+    signature: String,
+    custom: Option<String>,
+    body: Vec<u8>,
+}
+
+impl Received {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap()
+    }
+}
+
+/// A real HTTP receiver on 127.0.0.1 that records every request and answers
+/// with the statuses queued in `answers` (then 200).
+#[derive(Clone)]
+struct Receiver {
+    url: String,
+    got: Arc<Mutex<Vec<Received>>>,
+    answers: Arc<Mutex<Vec<(u16, Option<&'static str>)>>>,
+}
+
+impl Receiver {
+    async fn start() -> Receiver {
+        let got: Arc<Mutex<Vec<Received>>> = Arc::default();
+        let answers: Arc<Mutex<Vec<(u16, Option<&'static str>)>>> = Arc::default();
+        let (g, a) = (got.clone(), answers.clone());
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |headers: HeaderMap, body: axum::body::Bytes| {
+                let (g, a) = (g.clone(), a.clone());
+                async move {
+                    let h = |n: &str| {
+                        headers
+                            .get(n)
+                            .and_then(|v| v.to_str().ok())
+                            .map(str::to_owned)
+                    };
+                    g.lock().unwrap().push(Received {
+                        id: h("webhook-id").unwrap_or_default(),
+                        timestamp: h("webhook-timestamp")
+                            .and_then(|t| t.parse().ok())
+                            .unwrap_or(0),
+                        signature: h("webhook-signature").unwrap_or_default(),
+                        custom: h("x-tenant"),
+                        body: body.to_vec(),
+                    });
+                    let next = {
+                        let mut a = a.lock().unwrap();
+                        if a.is_empty() {
+                            None
+                        } else {
+                            Some(a.remove(0))
+                        }
+                    };
+                    let (status, retry_after) = next.unwrap_or((200, None));
+                    let mut res = axum::response::Response::new(axum::body::Body::from("ok"));
+                    *res.status_mut() = axum::http::StatusCode::from_u16(status).unwrap();
+                    if let Some(r) = retry_after {
+                        res.headers_mut().insert("retry-after", r.parse().unwrap());
+                    }
+                    res
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Receiver {
+            url: format!("http://{addr}/hook"),
+            got,
+            answers,
+        }
+    }
+
+    /// Waits (up to 20 s) until a delivery matching `pred` arrives.
+    async fn wait_for(&self, pred: impl Fn(&Received) -> bool) -> Received {
+        for _ in 0..400 {
+            if let Some(r) = self.got.lock().unwrap().iter().find(|r| pred(r)) {
+                return r.clone();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "no matching delivery; got {:?}",
+            self.got
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+                .collect::<Vec<_>>()
+        );
+    }
+
+    fn count(&self, id: &str) -> usize {
+        self.got
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.id == id)
+            .count()
+    }
+}
+
+async fn endpoint(server: &TestServer, org: &TestOrg, body: Value) -> (String, String) {
+    let (s, e) = server
+        .call(&org.key, Method::POST, "/v1/webhook-endpoints", Some(body))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{e}");
+    (
+        e["id"].as_str().unwrap().to_owned(),
+        e["secret"].as_str().unwrap().to_owned(),
+    )
+}
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+fn verifies(secret: &str, r: &Received) -> bool {
+    let s = WebhookSecret::parse(secret).unwrap();
+    verify(&s, &r.id, r.timestamp, &r.body, &r.signature, now_secs()).is_ok()
+}
+
+#[tokio::test]
+async fn deliveries_are_signed_written_with_their_change_and_signed_by_both_secrets_after_rotation()
+{
+    let server = TestServer::start().await;
+    let org = server.new_org("Hooks").await;
+    let rx = Receiver::start().await;
+    let (id, secret) = endpoint(
+        &server,
+        &org,
+        json!({"url": rx.url, "description": "CRM", "event_types": ["lead.suppressed", "gate.decision.denied"],
+               "headers": {"X-Tenant": "acme"}}),
+    )
+    .await;
+    assert!(id.starts_with("whe_"));
+    assert!(secret.starts_with("whsec_") && secret.ends_with('=') && secret.len() == 50);
+    // Never shown again.
+    let (s, shown) = server
+        .call(
+            &org.key,
+            Method::GET,
+            &format!("/v1/webhook-endpoints/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(shown.get("secret").is_none() && !shown.to_string().contains(&secret[6..20]));
+    assert_eq!(shown["headers"]["x-tenant"], "acme");
+
+    // The test event.
+    let (s, sent) = server
+        .call(
+            &org.key,
+            Method::POST,
+            &format!("/v1/webhook-endpoints/{id}/test"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{sent}");
+    let msg = sent["message_id"].as_str().unwrap().to_owned();
+    assert!(msg.starts_with("msg_") && !msg.contains('.'));
+    let got = rx.wait_for(|r| r.id == msg).await;
+    assert!(verifies(&secret, &got), "{got:?}");
+    assert_eq!(got.json()["type"], "webhook.test");
+    assert_eq!(got.json()["data"]["endpoint_id"], id.as_str());
+    assert_eq!(got.custom.as_deref(), Some("acme"));
+    assert_eq!(got.signature.split(' ').count(), 1);
+    // A tampered body or another secret does not verify.
+    let mut tampered = got.clone();
+    tampered.body.push(b' ');
+    assert!(!verifies(&secret, &tampered));
+    assert!(!verifies(
+        &WebhookSecret::from_random([7; 32]).to_text(),
+        &got
+    ));
+
+    // An opt-out: `lead.suppressed`, thin (no number).
+    let (_, lead) = server
+        .call(
+            &org.key,
+            Method::POST,
+            "/v1/leads",
+            Some(json!({"phone": "212 555 0142"})),
+        )
+        .await;
+    let lead_id = lead["id"].as_str().unwrap().to_owned();
+    let (s, out) = server
+        .call(
+            &org.key,
+            Method::POST,
+            "/v1/opt-outs",
+            Some(json!({"lead_id": lead_id, "text": "STOP"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{out}");
+    let sup = out["suppression"]["id"].as_str().unwrap().to_owned();
+    let got = rx.wait_for(|r| r.json()["type"] == "lead.suppressed").await;
+    assert!(verifies(&secret, &got));
+    assert_eq!(got.json()["data"]["suppression_id"], sup.as_str());
+    let text = String::from_utf8_lossy(&got.body).into_owned();
+    assert!(
+        !text.contains("5550142") && !text.contains("0142"),
+        "{text}"
+    );
+
+    // A denied dial check: `gate.decision.denied` with ids and reason codes.
+    let (s, c) = server
+        .call(
+            &org.key,
+            Method::POST,
+            "/v1/campaigns",
+            Some(json!({"name": "texts", "purpose": "informational", "channel": "text", "voice": "live"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{c}");
+    let (s, check) = server
+        .call(
+            &org.key,
+            Method::POST,
+            "/v1/dial-checks",
+            Some(json!({"lead_id": lead_id, "campaign_id": c["id"], "channel": "text"})),
+        )
+        .await;
+    assert_eq!((s, &check["allowed"]), (StatusCode::OK, &json!(false)));
+    let got = rx
+        .wait_for(|r| r.json()["type"] == "gate.decision.denied")
+        .await;
+    assert!(verifies(&secret, &got));
+    assert_eq!(got.json()["data"]["dial_check_id"], check["id"]);
+    assert!(
+        got.json()["data"]["reasons"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("suppressed"))
+    );
+
+    // Rotation: the new secret is shown once; both sign for the grace period.
+    let (s, rotated) = server
+        .call(
+            &org.key,
+            Method::POST,
+            &format!("/v1/webhook-endpoints/{id}/rotate-secret"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{rotated}");
+    let new_secret = rotated["secret"].as_str().unwrap().to_owned();
+    assert_ne!(new_secret, secret);
+    let (_, sent) = server
+        .call(
+            &org.key,
+            Method::POST,
+            &format!("/v1/webhook-endpoints/{id}/test"),
+            None,
+        )
+        .await;
+    let msg2 = sent["message_id"].as_str().unwrap().to_owned();
+    let got = rx.wait_for(|r| r.id == msg2).await;
+    assert_eq!(got.signature.split(' ').count(), 2, "{}", got.signature);
+    assert!(!got.signature.contains("  "));
+    assert!(verifies(&new_secret, &got) && verifies(&secret, &got));
+
+    // Attempts are recorded; a replay sends the same message id again.
+    let (s, page) = server
+        .call(
+            &org.key,
+            Method::GET,
+            &format!("/v1/webhook-endpoints/{id}/deliveries"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{page}");
+    let attempts = page["data"].as_array().unwrap();
+    assert!(attempts.len() >= 4, "{page}");
+    assert!(
+        attempts
+            .iter()
+            .all(|a| a["status"] == 200 && a["delivery_state"] == "delivered")
+    );
+    let (s, replay) = server
+        .call(
+            &org.key,
+            Method::POST,
+            &format!("/v1/webhook-endpoints/{id}/replay"),
+            Some(json!({"message_id": msg})),
+        )
+        .await;
+    assert_eq!(
+        (s, &replay["messages"]),
+        (StatusCode::ACCEPTED, &json!(1)),
+        "{replay}"
+    );
+    for _ in 0..400 {
+        if rx.count(&msg) >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(rx.count(&msg), 2);
+
+    let actions: Vec<String> = server
+        .audit_events(&org)
+        .await
+        .iter()
+        .map(|e| e["action"].as_str().unwrap().to_owned())
+        .collect();
+    for a in [
+        "webhook_endpoint.created",
+        "webhook_endpoint.secret_rotated",
+        "webhook_endpoint.replayed",
+    ] {
+        assert!(actions.iter().any(|x| x == a), "{a} missing: {actions:?}");
+    }
+    assert!(
+        !serde_json::to_string(&server.audit_events(&org).await)
+            .unwrap()
+            .contains(&new_secret[6..20])
+    );
+}
+
+#[tokio::test]
+async fn endpoint_input_is_checked_and_changes_nothing_when_refused() {
+    let server = TestServer::start().await;
+    let org = server.new_org("HookInput").await;
+    for (body, needle) in [
+        (
+            json!({"url": "http://hooks.example.com/x", "event_types": ["lead.suppressed"]}),
+            "https",
+        ),
+        (
+            json!({"url": "https://u:p@hooks.example.com/x", "event_types": ["lead.suppressed"]}),
+            "credentials",
+        ),
+        (
+            json!({"url": "https://hooks.example.com/x", "event_types": []}),
+            "event_types",
+        ),
+        (
+            json!({"url": "https://hooks.example.com/x", "event_types": ["lead.*"]}),
+            "unknown type",
+        ),
+        (
+            json!({"url": "https://hooks.example.com/x", "event_types": ["lead.suppressed"],
+                "headers": {"Webhook-Signature": "v1,x"}}),
+            "signature",
+        ),
+        (
+            json!({"url": "https://hooks.example.com/x", "event_types": ["lead.suppressed"],
+                "headers": {"Authorization": "Bearer x"}}),
+            "headers",
+        ),
+        (
+            json!({"url": "https://hooks.example.com/x", "event_types": ["lead.suppressed"],
+                "headers": {"X-Ok": "line\nbreak"}}),
+            "printable",
+        ),
+    ] {
+        let (s, p) = server
+            .call(
+                &org.key,
+                Method::POST,
+                "/v1/webhook-endpoints",
+                Some(body.clone()),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body} -> {p}");
+        assert!(p.to_string().contains(needle), "{body} -> {p}");
+    }
+    let (_, list) = server
+        .call(&org.key, Method::GET, "/v1/webhook-endpoints", None)
+        .await;
+    assert_eq!(list["data"], json!([]));
+}
+
+#[tokio::test]
+async fn failures_are_retried_on_schedule_and_410_disables_the_endpoint() {
+    let server = TestServer::start().await;
+    let org = server.new_org("HookRetry").await;
+    let rx = Receiver::start().await;
+    // 503 first (Retry-After 1 s is shorter than the 5 s schedule: the
+    // schedule wins), then 200.
+    rx.answers.lock().unwrap().push((503, Some("1")));
+    let (id, secret) = endpoint(
+        &server,
+        &org,
+        json!({"url": rx.url, "event_types": ["webhook.test"]}),
+    )
+    .await;
+    let (_, sent) = server
+        .call(
+            &org.key,
+            Method::POST,
+            &format!("/v1/webhook-endpoints/{id}/test"),
+            None,
+        )
+        .await;
+    let msg = sent["message_id"].as_str().unwrap().to_owned();
+    let first = rx.wait_for(|r| r.id == msg).await;
+    for _ in 0..400 {
+        if rx.count(&msg) >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let all: Vec<Received> = rx
+        .got
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|r| r.id == msg)
+        .cloned()
+        .collect();
+    assert_eq!(all.len(), 2);
+    assert!(all[1].timestamp - first.timestamp >= 4, "retried too soon");
+    assert!(verifies(&secret, &all[1]));
+    let (_, page) = server
+        .call(
+            &org.key,
+            Method::GET,
+            &format!("/v1/webhook-endpoints/{id}/deliveries"),
+            None,
+        )
+        .await;
+    let statuses: Vec<i64> = page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["status"].as_i64().unwrap())
+        .collect();
+    assert_eq!(statuses, vec![200, 503], "{page}");
+
+    // 410 Gone: the endpoint is disabled, audited, and shown with a reason.
+    rx.answers.lock().unwrap().push((410, None));
+    let (_, sent) = server
+        .call(
+            &org.key,
+            Method::POST,
+            &format!("/v1/webhook-endpoints/{id}/test"),
+            None,
+        )
+        .await;
+    let gone = sent["message_id"].as_str().unwrap().to_owned();
+    rx.wait_for(|r| r.id == gone).await;
+    let mut shown = Value::Null;
+    for _ in 0..200 {
+        shown = server
+            .call(
+                &org.key,
+                Method::GET,
+                &format!("/v1/webhook-endpoints/{id}"),
+                None,
+            )
+            .await
+            .1;
+        if shown["enabled"] == false {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(shown["enabled"], false, "{shown}");
+    assert_eq!(shown["disabled_reason"], "gone");
+    let events = server.audit_events(&org).await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e["action"] == "webhook_endpoint.disabled" && e["actor_kind"] == "system"),
+        "{events:?}"
+    );
+    // Enabling again clears the reason.
+    let (s, back) = server
+        .call(
+            &org.key,
+            Method::PATCH,
+            &format!("/v1/webhook-endpoints/{id}"),
+            Some(json!({"enabled": true})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{back}");
+    assert_eq!(back["disabled_reason"], Value::Null);
+}

@@ -1,0 +1,1032 @@
+//! Signed webhooks (issue 10): endpoints and their sealed signing secrets,
+//! the durable outbox, and the delivery queue the workers share.
+//!
+//! An event is enqueued with [`enqueue`] inside the caller's transaction,
+//! so it exists exactly when the change that caused it commits. Each
+//! subscribed endpoint gets a delivery and a row in `webhook_queue`; a
+//! worker claims due rows with a lease ([`crate::Store::claim_webhook_deliveries`]),
+//! attempts, and records the attempt ([`crate::Store::record_webhook_attempt`]).
+//! A crashed worker's lease expires and the row is claimed again: a message
+//! is never lost, and while a lease is held nobody else attempts it.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use tollgate_core::UnixMicros;
+use tollgate_core::audit::RequestMeta;
+use tollgate_core::id::{
+    WebhookAttemptKind, WebhookDeliveryKind, WebhookEndpointId, WebhookEndpointKind,
+    WebhookMessageId, WebhookMessageKind, WebhookSecretKind,
+};
+use tollgate_core::webhook_policy::{DISABLE_AFTER_FAILING_SECS, delay_before};
+use tollgate_core::webhook_signature::{SECRET_BYTES, WebhookSecret};
+
+use crate::audit::{self, Draft};
+use crate::db::{Tx, exec, fetch_all, fetch_optional};
+use crate::scope::{Ctx, OrgScope};
+use crate::vault::{EncryptedColumn, system_actor};
+use crate::{StoreError, new_id, random_bytes};
+
+/// The sealed signing secrets (the decoded key bytes).
+pub(crate) const SECRET_COLUMN: EncryptedColumn = EncryptedColumn {
+    table: "webhook_secrets",
+    id_column: "id",
+    column: "secret_sealed",
+    system: false,
+    legacy_plaintext: None,
+};
+
+/// Retiring secrets kept at most (the newest); Svix keeps 10, a handful is
+/// plenty for a rotation that overlaps the previous one's grace period.
+pub const MAX_OLD_SECRETS: usize = 5;
+
+/// An endpoint as every API and page shows it (never its secret).
+#[derive(Debug, Clone, Serialize)]
+pub struct WebhookEndpoint {
+    pub id: WebhookEndpointId,
+    pub url: String,
+    pub description: String,
+    pub event_types: Vec<String>,
+    pub enabled: bool,
+    pub headers: BTreeMap<String, String>,
+    /// `gone` (the receiver answered 410) or `failing` (5 days without a
+    /// success) when the sender disabled it.
+    pub disabled_reason: Option<String>,
+    pub failing_since: Option<UnixMicros>,
+    pub created_at: UnixMicros,
+    pub updated_at: UnixMicros,
+}
+
+/// A validated new endpoint (the server checks the URL, types, headers).
+#[derive(Debug, Clone)]
+pub struct NewWebhookEndpoint {
+    pub url: String,
+    pub description: String,
+    pub event_types: Vec<String>,
+    pub enabled: bool,
+    pub headers: BTreeMap<String, String>,
+}
+
+/// A validated change; `None` keeps the field.
+#[derive(Debug, Clone, Default)]
+pub struct WebhookEndpointPatch {
+    pub url: Option<String>,
+    pub description: Option<String>,
+    pub event_types: Option<Vec<String>>,
+    pub enabled: Option<bool>,
+    pub headers: Option<BTreeMap<String, String>>,
+}
+
+/// One recorded HTTP attempt.
+#[derive(Debug, Clone, Serialize)]
+pub struct WebhookAttempt {
+    pub id: String,
+    pub delivery_id: String,
+    pub message_id: String,
+    pub event_type: String,
+    pub started_at: UnixMicros,
+    pub latency_ms: i64,
+    pub status: Option<i64>,
+    pub error: Option<String>,
+    pub response_excerpt: String,
+    /// The delivery's state now: `pending`, `delivered`, `failed`, `cancelled`.
+    pub delivery_state: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct EndpointRow {
+    id: String,
+    url: String,
+    description: String,
+    enabled: bool,
+    headers: String,
+    disabled_reason: Option<String>,
+    failing_since: Option<i64>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+async fn endpoint_by_id(tx: &mut Tx, org: &str, id: &str) -> Result<WebhookEndpoint, StoreError> {
+    let row = fetch_optional!(
+        tx,
+        EndpointRow,
+        "SELECT id, url, description, enabled, headers, disabled_reason, failing_since, created_at, updated_at \
+         FROM webhook_endpoints WHERE org_id = $1 AND id = $2",
+        org,
+        id
+    )?
+    .ok_or(StoreError::NotFound)?;
+    let types = fetch_all!(
+        tx,
+        (String,),
+        "SELECT event_type FROM webhook_endpoint_events WHERE org_id = $1 AND endpoint_id = $2 ORDER BY event_type",
+        org,
+        id
+    )?;
+    Ok(WebhookEndpoint {
+        id: WebhookEndpointId::parse(&row.id)?,
+        url: row.url,
+        description: row.description,
+        event_types: types.into_iter().map(|(t,)| t).collect(),
+        enabled: row.enabled,
+        headers: serde_json::from_str(&row.headers)
+            .map_err(|_| StoreError::Corrupt("webhook endpoint headers".into()))?,
+        disabled_reason: row.disabled_reason,
+        failing_since: row.failing_since.map(UnixMicros),
+        created_at: UnixMicros(row.created_at),
+        updated_at: UnixMicros(row.updated_at),
+    })
+}
+
+fn audit_details(e: &WebhookEndpoint) -> serde_json::Value {
+    serde_json::json!({
+        "url": e.url,
+        "description": e.description,
+        "event_types": e.event_types,
+        "enabled": e.enabled,
+        "header_names": e.headers.keys().collect::<Vec<_>>(),
+    })
+}
+
+async fn set_event_types(
+    tx: &mut Tx,
+    org: &str,
+    id: &str,
+    types: &[String],
+) -> Result<(), StoreError> {
+    exec!(
+        &mut *tx,
+        "DELETE FROM webhook_endpoint_events WHERE org_id = $1 AND endpoint_id = $2",
+        org,
+        id
+    )?;
+    for t in types {
+        exec!(
+            &mut *tx,
+            "INSERT INTO webhook_endpoint_events (org_id, endpoint_id, event_type) VALUES ($1, $2, $3) \
+             ON CONFLICT DO NOTHING",
+            org,
+            id,
+            t.clone()
+        )?;
+    }
+    Ok(())
+}
+
+/// Seals and stores a new current secret for the endpoint.
+async fn add_secret(
+    store: &crate::Store,
+    tx: &mut Tx,
+    org: &str,
+    endpoint: &str,
+    now: UnixMicros,
+) -> Result<WebhookSecret, StoreError> {
+    let secret = WebhookSecret::from_random(*random_bytes::<SECRET_BYTES>()?);
+    let id = new_id::<WebhookSecretKind>(now)?;
+    let sealed = SECRET_COLUMN
+        .seal(store, tx, org, id.as_str(), secret.key_bytes())
+        .await?;
+    exec!(
+        &mut *tx,
+        "INSERT INTO webhook_secrets (id, org_id, endpoint_id, secret_sealed, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, NULL)",
+        id.as_str(),
+        org,
+        endpoint,
+        sealed,
+        now.0
+    )?;
+    Ok(secret)
+}
+
+/// The thin body of an event: `{type, timestamp, data}`. `data` carries ids
+/// only (no personal data), so a receiver fetches details through the API,
+/// where access is checked and audited.
+fn body(event_type: &str, data: &serde_json::Value, now: UnixMicros) -> String {
+    serde_json::json!({
+        "type": event_type,
+        "timestamp": now.to_rfc3339(),
+        "data": data,
+    })
+    .to_string()
+}
+
+/// Enqueues an event for every enabled endpoint of `org` that subscribes to
+/// `event_type`, in the caller's transaction `tx` (already bound to `org`):
+/// the event exists if and only if the caller commits.
+///
+/// `event_type` must come from `tollgate_core::webhook_policy::EVENT_TYPES`;
+/// `data` must hold ids and codes only, never personal data (for example
+/// `{"incident_id": "..."}` for `dnc.incident.opened`). Returns the message
+/// id, or `None` when no endpoint subscribes (nothing is written then).
+pub(crate) async fn enqueue(
+    tx: &mut Tx,
+    org: &str,
+    event_type: &str,
+    data: serde_json::Value,
+    now: UnixMicros,
+) -> Result<Option<WebhookMessageId>, StoreError> {
+    let endpoints = fetch_all!(
+        &mut *tx,
+        (String,),
+        "SELECT e.id FROM webhook_endpoints e JOIN webhook_endpoint_events t \
+           ON t.endpoint_id = e.id AND t.org_id = e.org_id \
+         WHERE e.org_id = $1 AND t.event_type = $2 AND e.enabled ORDER BY e.id",
+        org,
+        event_type
+    )?;
+    if endpoints.is_empty() {
+        return Ok(None);
+    }
+    let ids: Vec<String> = endpoints.into_iter().map(|(id,)| id).collect();
+    insert_message(tx, org, event_type, &data, &ids, now)
+        .await
+        .map(Some)
+}
+
+async fn insert_message(
+    tx: &mut Tx,
+    org: &str,
+    event_type: &str,
+    data: &serde_json::Value,
+    endpoints: &[String],
+    now: UnixMicros,
+) -> Result<WebhookMessageId, StoreError> {
+    let msg = new_id::<WebhookMessageKind>(now)?;
+    exec!(
+        &mut *tx,
+        "INSERT INTO webhook_messages (id, org_id, event_type, body, created_at) VALUES ($1, $2, $3, $4, $5)",
+        msg.as_str(),
+        org,
+        event_type,
+        body(event_type, data, now),
+        now.0
+    )?;
+    for endpoint in endpoints {
+        add_delivery(tx, org, endpoint, msg.as_str(), now).await?;
+    }
+    Ok(msg)
+}
+
+async fn add_delivery(
+    tx: &mut Tx,
+    org: &str,
+    endpoint: &str,
+    message: &str,
+    now: UnixMicros,
+) -> Result<(), StoreError> {
+    let delivery = new_id::<WebhookDeliveryKind>(now)?;
+    exec!(
+        &mut *tx,
+        "INSERT INTO webhook_deliveries (id, org_id, endpoint_id, message_id, state, attempts, next_attempt_at, created_at) \
+         VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5)",
+        delivery.as_str(),
+        org,
+        endpoint,
+        message,
+        now.0
+    )?;
+    exec!(
+        &mut *tx,
+        "INSERT INTO webhook_queue (delivery_id, org_id, endpoint_id, due_at, lease_until) VALUES ($1, $2, $3, $4, 0)",
+        delivery.as_str(),
+        org,
+        endpoint,
+        now.0
+    )?;
+    Ok(())
+}
+
+impl OrgScope<'_> {
+    pub async fn list_webhook_endpoints(
+        &self,
+        after: Option<&WebhookEndpointId>,
+        limit: u32,
+    ) -> Result<Vec<WebhookEndpoint>, StoreError> {
+        let mut tx = self.read().await?;
+        let ids = fetch_all!(
+            &mut tx,
+            (String,),
+            "SELECT id FROM webhook_endpoints WHERE org_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+            self.org(),
+            after.map(|a| a.to_string()).unwrap_or_default(),
+            i64::from(limit)
+        )?;
+        let mut out = Vec::with_capacity(ids.len());
+        for (id,) in ids {
+            out.push(endpoint_by_id(&mut tx, self.org(), &id).await?);
+        }
+        Ok(out)
+    }
+
+    pub async fn get_webhook_endpoint(
+        &self,
+        id: &WebhookEndpointId,
+    ) -> Result<WebhookEndpoint, StoreError> {
+        let mut tx = self.read().await?;
+        endpoint_by_id(&mut tx, self.org(), id.as_str()).await
+    }
+
+    /// Creates an endpoint with a fresh secret, returned here and never again.
+    pub async fn create_webhook_endpoint(
+        &self,
+        input: NewWebhookEndpoint,
+        ctx: &Ctx,
+    ) -> Result<(WebhookEndpoint, WebhookSecret), StoreError> {
+        let id = new_id::<WebhookEndpointKind>(ctx.now)?;
+        let headers = serde_json::to_string(&input.headers)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut tx = self.write().await?;
+        exec!(
+            &mut tx,
+            "INSERT INTO webhook_endpoints (id, org_id, url, description, enabled, headers, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+            id.as_str(),
+            self.org(),
+            input.url,
+            input.description,
+            input.enabled,
+            headers,
+            ctx.now.0
+        )?;
+        set_event_types(&mut tx, self.org(), id.as_str(), &input.event_types).await?;
+        let secret = add_secret(self.store, &mut tx, self.org(), id.as_str(), ctx.now).await?;
+        let created = endpoint_by_id(&mut tx, self.org(), id.as_str()).await?;
+        audit::append(
+            &mut tx,
+            self.org(),
+            Draft {
+                actor: self.actor.audit_ref(),
+                action: "webhook_endpoint.created",
+                target: audit::target("webhook_endpoint", &id),
+                details: audit_details(&created),
+            },
+            ctx,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok((created, secret))
+    }
+
+    pub async fn update_webhook_endpoint(
+        &self,
+        id: &WebhookEndpointId,
+        patch: WebhookEndpointPatch,
+        ctx: &Ctx,
+    ) -> Result<WebhookEndpoint, StoreError> {
+        let mut tx = self.write().await?;
+        let before = endpoint_by_id(&mut tx, self.org(), id.as_str()).await?;
+        let enabled = patch.enabled.unwrap_or(before.enabled);
+        // Re-enabling clears the sender's reason and the failure run.
+        let (reason, failing) = if enabled && !before.enabled {
+            (None, None)
+        } else {
+            (
+                before.disabled_reason.clone(),
+                before.failing_since.map(|t| t.0),
+            )
+        };
+        let headers = serde_json::to_string(patch.headers.as_ref().unwrap_or(&before.headers))
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        exec!(
+            &mut tx,
+            "UPDATE webhook_endpoints SET url = $3, description = $4, enabled = $5, headers = $6, \
+             disabled_reason = $7, failing_since = $8, updated_at = $9 WHERE org_id = $1 AND id = $2",
+            self.org(),
+            id.as_str(),
+            patch.url.unwrap_or(before.url.clone()),
+            patch.description.unwrap_or(before.description.clone()),
+            enabled,
+            headers,
+            reason,
+            failing,
+            ctx.now.0
+        )?;
+        if let Some(types) = &patch.event_types {
+            set_event_types(&mut tx, self.org(), id.as_str(), types).await?;
+        }
+        let after = endpoint_by_id(&mut tx, self.org(), id.as_str()).await?;
+        audit::append(
+            &mut tx,
+            self.org(),
+            Draft {
+                actor: self.actor.audit_ref(),
+                action: "webhook_endpoint.updated",
+                target: audit::target("webhook_endpoint", id),
+                details: serde_json::json!({
+                    "before": audit_details(&before),
+                    "after": audit_details(&after),
+                }),
+            },
+            ctx,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(after)
+    }
+
+    /// Deletes an endpoint, its secrets and its pending deliveries. The
+    /// messages stay (other endpoints may still deliver them).
+    pub async fn delete_webhook_endpoint(
+        &self,
+        id: &WebhookEndpointId,
+        ctx: &Ctx,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        let before = endpoint_by_id(&mut tx, self.org(), id.as_str()).await?;
+        exec!(
+            &mut tx,
+            "DELETE FROM webhook_queue WHERE org_id = $1 AND endpoint_id = $2",
+            self.org(),
+            id.as_str()
+        )?;
+        exec!(
+            &mut tx,
+            "DELETE FROM webhook_endpoints WHERE org_id = $1 AND id = $2",
+            self.org(),
+            id.as_str()
+        )?;
+        audit::append(
+            &mut tx,
+            self.org(),
+            Draft {
+                actor: self.actor.audit_ref(),
+                action: "webhook_endpoint.deleted",
+                target: audit::target("webhook_endpoint", id),
+                details: audit_details(&before),
+            },
+            ctx,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Replaces the current secret with a fresh one (returned here and never
+    /// again). The previous one keeps signing for `grace_secs`; at most
+    /// [`MAX_OLD_SECRETS`] retiring secrets are kept (the oldest go first).
+    pub async fn rotate_webhook_secret(
+        &self,
+        id: &WebhookEndpointId,
+        grace_secs: i64,
+        ctx: &Ctx,
+    ) -> Result<WebhookSecret, StoreError> {
+        let mut tx = self.write().await?;
+        endpoint_by_id(&mut tx, self.org(), id.as_str()).await?;
+        exec!(
+            &mut tx,
+            "UPDATE webhook_secrets SET expires_at = $3 WHERE org_id = $1 AND endpoint_id = $2 AND expires_at IS NULL",
+            self.org(),
+            id.as_str(),
+            ctx.now.plus_secs(grace_secs).0
+        )?;
+        // Expired secrets and those beyond the cap go now.
+        exec!(
+            &mut tx,
+            "DELETE FROM webhook_secrets WHERE org_id = $1 AND endpoint_id = $2 AND expires_at IS NOT NULL \
+             AND (expires_at <= $3 OR id NOT IN (SELECT id FROM webhook_secrets WHERE org_id = $1 AND endpoint_id = $2 \
+             AND expires_at IS NOT NULL ORDER BY expires_at DESC, id DESC LIMIT $4))",
+            self.org(),
+            id.as_str(),
+            ctx.now.0,
+            MAX_OLD_SECRETS as i64
+        )?;
+        let secret = add_secret(self.store, &mut tx, self.org(), id.as_str(), ctx.now).await?;
+        audit::append(
+            &mut tx,
+            self.org(),
+            Draft {
+                actor: self.actor.audit_ref(),
+                action: "webhook_endpoint.secret_rotated",
+                target: audit::target("webhook_endpoint", id),
+                details: serde_json::json!({ "previous_valid_for_secs": grace_secs }),
+            },
+            ctx,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(secret)
+    }
+
+    /// Sends a `webhook.test` event to this endpoint only (enabled or not
+    /// subscribed: the test is explicit). Returns the message id.
+    pub async fn send_webhook_test(
+        &self,
+        id: &WebhookEndpointId,
+        ctx: &Ctx,
+    ) -> Result<WebhookMessageId, StoreError> {
+        let mut tx = self.write().await?;
+        endpoint_by_id(&mut tx, self.org(), id.as_str()).await?;
+        let msg = insert_message(
+            &mut tx,
+            self.org(),
+            "webhook.test",
+            &serde_json::json!({ "endpoint_id": id.as_str() }),
+            &[id.to_string()],
+            ctx.now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(msg)
+    }
+
+    /// Delivers again, to this endpoint, one message (`message`) or every
+    /// message it was sent between `from` and `until`: a new delivery each,
+    /// with the same message id and body. At most `limit` messages.
+    pub async fn replay_webhook_messages(
+        &self,
+        id: &WebhookEndpointId,
+        message: Option<&WebhookMessageId>,
+        from: UnixMicros,
+        until: UnixMicros,
+        limit: u32,
+        ctx: &Ctx,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.write().await?;
+        endpoint_by_id(&mut tx, self.org(), id.as_str()).await?;
+        let messages = match message {
+            Some(m) => fetch_all!(
+                &mut tx,
+                (String,),
+                "SELECT DISTINCT message_id FROM webhook_deliveries WHERE org_id = $1 AND endpoint_id = $2 AND message_id = $3",
+                self.org(),
+                id.as_str(),
+                m.as_str()
+            )?,
+            None => fetch_all!(
+                &mut tx,
+                (String,),
+                "SELECT DISTINCT d.message_id FROM webhook_deliveries d JOIN webhook_messages m ON m.id = d.message_id \
+                 WHERE d.org_id = $1 AND d.endpoint_id = $2 AND m.created_at >= $3 AND m.created_at < $4 \
+                 ORDER BY d.message_id LIMIT $5",
+                self.org(),
+                id.as_str(),
+                from.0,
+                until.0,
+                i64::from(limit)
+            )?,
+        };
+        if message.is_some() && messages.is_empty() {
+            return Err(StoreError::NotFound);
+        }
+        for (m,) in &messages {
+            add_delivery(&mut tx, self.org(), id.as_str(), m, ctx.now).await?;
+        }
+        audit::append(
+            &mut tx,
+            self.org(),
+            Draft {
+                actor: self.actor.audit_ref(),
+                action: "webhook_endpoint.replayed",
+                target: audit::target("webhook_endpoint", id),
+                details: serde_json::json!({
+                    "messages": messages.len(),
+                    "message_id": message.map(|m| m.to_string()),
+                }),
+            },
+            ctx,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(messages.len() as u64)
+    }
+
+    /// The endpoint's attempts, newest first, before the attempt id `before`.
+    pub async fn list_webhook_attempts(
+        &self,
+        id: &WebhookEndpointId,
+        before: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<WebhookAttempt>, StoreError> {
+        let mut tx = self.read().await?;
+        endpoint_by_id(&mut tx, self.org(), id.as_str()).await?;
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            id: String,
+            delivery_id: String,
+            message_id: String,
+            event_type: String,
+            started_at: i64,
+            latency_ms: i64,
+            status: Option<i64>,
+            error: Option<String>,
+            response_excerpt: String,
+            state: String,
+        }
+        let rows = fetch_all!(
+            &mut tx,
+            Row,
+            "SELECT a.id, a.delivery_id, a.message_id, m.event_type, a.started_at, a.latency_ms, a.status, a.error, \
+                    a.response_excerpt, d.state \
+             FROM webhook_attempts a JOIN webhook_deliveries d ON d.id = a.delivery_id \
+             JOIN webhook_messages m ON m.id = a.message_id \
+             WHERE a.org_id = $1 AND a.endpoint_id = $2 AND a.id < $3 ORDER BY a.id DESC LIMIT $4",
+            self.org(),
+            id.as_str(),
+            before
+                .unwrap_or("wha_zzzzzzzzzzzzzzzzzzzzzzzzzz")
+                .to_owned(),
+            i64::from(limit)
+        )?;
+        Ok(rows
+            .into_iter()
+            .map(|r| WebhookAttempt {
+                id: r.id,
+                delivery_id: r.delivery_id,
+                message_id: r.message_id,
+                event_type: r.event_type,
+                started_at: UnixMicros(r.started_at),
+                latency_ms: r.latency_ms,
+                status: r.status,
+                error: r.error,
+                response_excerpt: r.response_excerpt,
+                delivery_state: r.state,
+            })
+            .collect())
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The delivery side: workers, across organizations.
+
+/// A claimed delivery: the worker holds it until `lease_until`.
+#[derive(Debug, Clone)]
+pub struct ClaimedDelivery {
+    pub delivery_id: String,
+    pub org_id: String,
+    pub endpoint_id: String,
+    pub lease_until: i64,
+}
+
+/// What a worker needs to attempt a claimed delivery.
+pub struct DeliveryJob {
+    pub message_id: String,
+    pub event_type: String,
+    /// The exact bytes to send and sign.
+    pub body: String,
+    pub url: String,
+    pub headers: BTreeMap<String, String>,
+    /// The current secret first, then the retiring ones still valid.
+    pub secrets: Vec<WebhookSecret>,
+    /// Attempts made before this one.
+    pub attempts: i64,
+}
+
+/// The result of one HTTP attempt, as the worker saw it.
+#[derive(Debug, Clone)]
+pub struct AttemptOutcome {
+    pub started_at: UnixMicros,
+    pub latency_ms: i64,
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    /// Already capped and free of secrets.
+    pub response_excerpt: String,
+    pub retry_after: Option<i64>,
+    /// Random, for the retry jitter.
+    pub jitter: u16,
+}
+
+/// What recording an attempt decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttemptVerdict {
+    Delivered,
+    /// Will be retried at this time.
+    Retry(i64),
+    /// The schedule is exhausted.
+    Failed,
+    /// The endpoint was disabled by this attempt (`gone` or `failing`);
+    /// its owners should be told.
+    EndpointDisabled(&'static str),
+    /// The lease had expired: someone else may hold the delivery now, so
+    /// this attempt changed nothing but its own record.
+    LeaseLost,
+}
+
+impl crate::Store {
+    /// Claims up to `limit` due deliveries for `lease_micros`. On
+    /// PostgreSQL rows locked by another node's claim are skipped
+    /// (`FOR UPDATE SKIP LOCKED`); SQLite has one writer, so the single
+    /// conditional UPDATE is the claim.
+    pub async fn claim_webhook_deliveries(
+        &self,
+        now: UnixMicros,
+        lease_micros: i64,
+        limit: u32,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        let lease_until = now.0 + lease_micros;
+        let mut tx = self.pool.write().await?;
+        let rows: Vec<(String, String, String)> = match &mut tx {
+            Tx::Postgres(t) => {
+                sqlx::query_as(
+                    "UPDATE webhook_queue SET lease_until = $1 WHERE delivery_id IN ( \
+                       SELECT delivery_id FROM webhook_queue WHERE due_at <= $2 AND lease_until <= $2 \
+                       ORDER BY due_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
+                     RETURNING delivery_id, org_id, endpoint_id",
+                )
+                .bind(lease_until)
+                .bind(now.0)
+                .bind(i64::from(limit))
+                .fetch_all(&mut **t)
+                .await?
+            }
+            Tx::Sqlite(t) => {
+                sqlx::query_as(
+                    "UPDATE webhook_queue SET lease_until = $1 WHERE delivery_id IN ( \
+                       SELECT delivery_id FROM webhook_queue WHERE due_at <= $2 AND lease_until <= $2 \
+                       ORDER BY due_at LIMIT $3) \
+                     RETURNING delivery_id, org_id, endpoint_id",
+                )
+                .bind(lease_until)
+                .bind(now.0)
+                .bind(i64::from(limit))
+                .fetch_all(&mut **t)
+                .await?
+            }
+        };
+        tx.commit().await?;
+        Ok(rows
+            .into_iter()
+            .map(|(delivery_id, org_id, endpoint_id)| ClaimedDelivery {
+                delivery_id,
+                org_id,
+                endpoint_id,
+                lease_until,
+            })
+            .collect())
+    }
+
+    /// Gives a claimed delivery back without an attempt, due at `due_at`
+    /// (the endpoint is at its concurrency limit, or shutting down).
+    pub async fn release_webhook_delivery(
+        &self,
+        claim: &ClaimedDelivery,
+        due_at: UnixMicros,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.write().await?;
+        exec!(
+            &mut tx,
+            "UPDATE webhook_queue SET lease_until = 0, due_at = $3 WHERE delivery_id = $1 AND lease_until = $2",
+            claim.delivery_id.clone(),
+            claim.lease_until,
+            due_at.0
+        )?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Loads what an attempt needs; `None` when the delivery is no longer
+    /// attemptable (endpoint disabled or gone), in which case it is
+    /// cancelled and leaves the queue.
+    pub async fn load_webhook_delivery(
+        &self,
+        claim: &ClaimedDelivery,
+        now: UnixMicros,
+    ) -> Result<Option<DeliveryJob>, StoreError> {
+        let mut tx = self.pool.write().await?;
+        tx.bind_org(&claim.org_id).await?;
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            message_id: String,
+            event_type: String,
+            body: String,
+            attempts: i64,
+            state: String,
+            url: String,
+            headers: String,
+            enabled: bool,
+        }
+        let row = fetch_optional!(
+            &mut tx,
+            Row,
+            "SELECT d.message_id, m.event_type, m.body, d.attempts, d.state, e.url, e.headers, e.enabled \
+             FROM webhook_deliveries d JOIN webhook_messages m ON m.id = d.message_id \
+             JOIN webhook_endpoints e ON e.id = d.endpoint_id \
+             WHERE d.org_id = $1 AND d.id = $2",
+            claim.org_id.clone(),
+            claim.delivery_id.clone()
+        )?;
+        let Some(row) = row.filter(|r| r.state == "pending" && r.enabled) else {
+            exec!(
+                &mut tx,
+                "UPDATE webhook_deliveries SET state = 'cancelled', next_attempt_at = NULL, finished_at = $3 \
+                 WHERE org_id = $1 AND id = $2 AND state = 'pending'",
+                claim.org_id.clone(),
+                claim.delivery_id.clone(),
+                now.0
+            )?;
+            exec!(
+                &mut tx,
+                "DELETE FROM webhook_queue WHERE delivery_id = $1",
+                claim.delivery_id.clone()
+            )?;
+            tx.commit().await?;
+            return Ok(None);
+        };
+        let sealed = fetch_all!(
+            &mut tx,
+            (String, Vec<u8>),
+            "SELECT id, secret_sealed FROM webhook_secrets WHERE org_id = $1 AND endpoint_id = $2 \
+             AND (expires_at IS NULL OR expires_at > $3) ORDER BY expires_at IS NOT NULL, created_at DESC",
+            claim.org_id.clone(),
+            claim.endpoint_id.clone(),
+            now.0
+        )?;
+        let mut secrets = Vec::with_capacity(sealed.len());
+        for (id, s) in sealed {
+            let plain = SECRET_COLUMN
+                .open(self, &mut tx, &claim.org_id, &id, &s)
+                .await?;
+            secrets.push(
+                WebhookSecret::from_key_bytes(&plain)
+                    .map_err(|_| StoreError::Corrupt("webhook secret length".into()))?,
+            );
+        }
+        if secrets.is_empty() {
+            return Err(StoreError::Corrupt(
+                "webhook endpoint without a secret".into(),
+            ));
+        }
+        tx.commit().await?;
+        Ok(Some(DeliveryJob {
+            message_id: row.message_id,
+            event_type: row.event_type,
+            body: row.body,
+            url: row.url,
+            headers: serde_json::from_str(&row.headers)
+                .map_err(|_| StoreError::Corrupt("webhook endpoint headers".into()))?,
+            secrets,
+            attempts: row.attempts,
+        }))
+    }
+
+    /// Records an attempt and moves the delivery on: delivered (2xx),
+    /// rescheduled, failed (schedule exhausted), or with its endpoint
+    /// disabled (410, or failing for 5 days). One transaction; the queue row
+    /// changes only if the lease is still this worker's.
+    pub async fn record_webhook_attempt(
+        &self,
+        claim: &ClaimedDelivery,
+        job: &DeliveryJob,
+        outcome: &AttemptOutcome,
+        now: UnixMicros,
+    ) -> Result<AttemptVerdict, StoreError> {
+        let org = claim.org_id.as_str();
+        let mut tx = self.pool.write().await?;
+        tx.bind_org(org).await?;
+        let attempt = new_id::<WebhookAttemptKind>(now)?;
+        exec!(
+            &mut tx,
+            "INSERT INTO webhook_attempts (id, org_id, delivery_id, endpoint_id, message_id, started_at, latency_ms, status, error, response_excerpt) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            attempt.as_str(),
+            org,
+            claim.delivery_id.clone(),
+            claim.endpoint_id.clone(),
+            job.message_id.clone(),
+            outcome.started_at.0,
+            outcome.latency_ms,
+            outcome.status.map(i64::from),
+            outcome.error.clone(),
+            outcome.response_excerpt.clone()
+        )?;
+        let success = matches!(outcome.status, Some(200..=299));
+        let attempts = job.attempts + 1;
+        let verdict = if success {
+            AttemptVerdict::Delivered
+        } else if outcome.status == Some(410) {
+            AttemptVerdict::EndpointDisabled("gone")
+        } else {
+            match delay_before(
+                u32::try_from(attempts).unwrap_or(u32::MAX),
+                outcome.jitter,
+                outcome.retry_after,
+            ) {
+                Some(d) => AttemptVerdict::Retry(now.plus_secs(d).0),
+                None => AttemptVerdict::Failed,
+            }
+        };
+        // The queue row moves only under our lease.
+        let held = match &verdict {
+            AttemptVerdict::Retry(at) => exec!(
+                &mut tx,
+                "UPDATE webhook_queue SET due_at = $3, lease_until = 0 WHERE delivery_id = $1 AND lease_until = $2",
+                claim.delivery_id.clone(),
+                claim.lease_until,
+                *at
+            )?,
+            _ => exec!(
+                &mut tx,
+                "DELETE FROM webhook_queue WHERE delivery_id = $1 AND lease_until = $2",
+                claim.delivery_id.clone(),
+                claim.lease_until
+            )?,
+        };
+        if held == 0 {
+            tx.commit().await?;
+            return Ok(AttemptVerdict::LeaseLost);
+        }
+        let (state, next, finished) = match &verdict {
+            AttemptVerdict::Delivered => ("delivered", None, Some(now.0)),
+            AttemptVerdict::Retry(at) => ("pending", Some(*at), None),
+            _ => ("failed", None, Some(now.0)),
+        };
+        exec!(
+            &mut tx,
+            "UPDATE webhook_deliveries SET state = $3, attempts = $4, next_attempt_at = $5, finished_at = $6 \
+             WHERE org_id = $1 AND id = $2",
+            org,
+            claim.delivery_id.clone(),
+            state,
+            attempts,
+            next,
+            finished
+        )?;
+        let mut verdict = verdict;
+        if success {
+            exec!(
+                &mut tx,
+                "UPDATE webhook_endpoints SET failing_since = NULL WHERE org_id = $1 AND id = $2 AND failing_since IS NOT NULL",
+                org,
+                claim.endpoint_id.clone()
+            )?;
+        } else {
+            exec!(
+                &mut tx,
+                "UPDATE webhook_endpoints SET failing_since = $3 WHERE org_id = $1 AND id = $2 AND failing_since IS NULL",
+                org,
+                claim.endpoint_id.clone(),
+                outcome.started_at.0
+            )?;
+            if verdict != AttemptVerdict::EndpointDisabled("gone") {
+                let (since,) = fetch_optional!(
+                    &mut tx,
+                    (Option<i64>,),
+                    "SELECT failing_since FROM webhook_endpoints WHERE org_id = $1 AND id = $2",
+                    org,
+                    claim.endpoint_id.clone()
+                )?
+                .unwrap_or((None,));
+                if since
+                    .is_some_and(|s| now.0 - s >= DISABLE_AFTER_FAILING_SECS * UnixMicros::SECOND)
+                {
+                    verdict = AttemptVerdict::EndpointDisabled("failing");
+                }
+            }
+        }
+        if let AttemptVerdict::EndpointDisabled(reason) = verdict {
+            disable_endpoint(&mut tx, org, &claim.endpoint_id, reason, now).await?;
+        }
+        tx.commit().await?;
+        Ok(verdict)
+    }
+}
+
+/// Disables an endpoint on the sender's decision, cancels what it still
+/// had pending, and audits it.
+async fn disable_endpoint(
+    tx: &mut Tx,
+    org: &str,
+    endpoint: &str,
+    reason: &'static str,
+    now: UnixMicros,
+) -> Result<(), StoreError> {
+    exec!(
+        &mut *tx,
+        "UPDATE webhook_endpoints SET enabled = false, disabled_reason = $3, updated_at = $4 \
+         WHERE org_id = $1 AND id = $2",
+        org,
+        endpoint,
+        reason,
+        now.0
+    )?;
+    exec!(
+        &mut *tx,
+        "UPDATE webhook_deliveries SET state = 'cancelled', next_attempt_at = NULL, finished_at = $3 \
+         WHERE org_id = $1 AND endpoint_id = $2 AND state = 'pending'",
+        org,
+        endpoint,
+        now.0
+    )?;
+    exec!(
+        &mut *tx,
+        "DELETE FROM webhook_queue WHERE org_id = $1 AND endpoint_id = $2",
+        org,
+        endpoint
+    )?;
+    audit::append(
+        &mut *tx,
+        org,
+        Draft {
+            actor: system_actor(),
+            action: "webhook_endpoint.disabled",
+            target: audit::target("webhook_endpoint", endpoint),
+            details: serde_json::json!({ "reason": reason }),
+        },
+        &Ctx {
+            now,
+            request: RequestMeta::default(),
+        },
+    )
+    .await?;
+    Ok(())
+}
