@@ -5,8 +5,12 @@
 //! current role, and removing the member revokes the client. Client secrets
 //! and access tokens are opaque Tollgate tokens stored only as keyed hashes.
 //! Every check (token revoked, client revoked, member gone, expiry) happens
-//! against the database at authentication, so a revocation on one node is
-//! seen by the next request on every node.
+//! at each authentication against the token's row, read from the database or
+//! from the node's credential cache (at most one second old), so a
+//! revocation on one node is seen by every node within that second and by
+//! the node that made it at once.
+
+use std::sync::Arc;
 
 use serde::Serialize;
 use tollgate_core::id::OAuthClientKind;
@@ -141,7 +145,7 @@ struct ClientAuthRow {
 }
 
 #[derive(sqlx::FromRow)]
-struct TokenRow {
+pub(crate) struct TokenRow {
     client_id: String,
     scopes: String,
     hash_key_id: String,
@@ -181,13 +185,13 @@ impl Store {
     /// Checks a token row against the presented plaintext and `now`.
     fn validate_token(
         &self,
-        row: TokenRow,
+        row: &TokenRow,
         presented: &str,
         now: UnixMicros,
     ) -> Result<ValidToken, AuthFailure> {
         let stored = TokenHash {
-            key_id: row.hash_key_id,
-            mac: mac_array(row.hash)?,
+            key_id: row.hash_key_id.clone(),
+            mac: mac_array(row.hash.clone())?,
         };
         if !self.hasher.verify(&stored, presented) {
             return Err(AuthFailure::Unknown);
@@ -225,19 +229,30 @@ impl Store {
     ) -> Result<Actor, AuthFailure> {
         let lookup = token::parse(TokenKind::OAuthAccessToken, presented)
             .map_err(|_| AuthFailure::Malformed)?;
-        let mut tx = self.pool.read().await?;
-        let (org,) = fetch_optional!(
-            &mut tx,
-            (String,),
-            "SELECT org_id FROM credential_index WHERE lookup = $1 AND kind = 'oauth_token'",
-            lookup
-        )?
-        .ok_or(AuthFailure::Unknown)?;
-        tx.bind_org(&org).await?;
-        let row = token_row(&mut tx, &org, lookup)
-            .await?
-            .ok_or(AuthFailure::Unknown)?;
-        drop(tx);
+        let cached = match self.credentials.oauth_token(lookup) {
+            Some(cached) => cached,
+            None => {
+                let ticket = self.credentials.ticket();
+                let mut tx = self.pool.read().await?;
+                let (org,) = fetch_optional!(
+                    &mut tx,
+                    (String,),
+                    "SELECT org_id FROM credential_index WHERE lookup = $1 AND kind = 'oauth_token'",
+                    lookup
+                )?
+                .ok_or(AuthFailure::Unknown)?;
+                tx.bind_org(&org).await?;
+                let row = token_row(&mut tx, &org, lookup)
+                    .await?
+                    .ok_or(AuthFailure::Unknown)?;
+                drop(tx);
+                let cached = Arc::new((org, row));
+                self.credentials
+                    .put_oauth_token(ticket, lookup, cached.clone());
+                cached
+            }
+        };
+        let (org, row) = &*cached;
         let valid = self.validate_token(row, presented, now)?;
         Ok(Actor {
             org_id: OrgId::parse(&org).map_err(StoreError::from)?,
@@ -436,6 +451,7 @@ impl OrgScope<'_> {
             .await?;
         }
         tx.commit().await?;
+        self.store.credentials_changed();
         Ok(client)
     }
 
@@ -540,7 +556,7 @@ impl OrgScope<'_> {
             return Ok(None);
         };
         drop(tx);
-        match self.store.validate_token(row, presented, now) {
+        match self.store.validate_token(&row, presented, now) {
             Ok(valid) => Ok(Some(valid.info)),
             Err(AuthFailure::Store(e)) => Err(e),
             Err(_) => Ok(None),
@@ -596,6 +612,7 @@ impl OrgScope<'_> {
             .await?;
         }
         tx.commit().await?;
+        self.store.credentials_changed();
         Ok(changed == 1)
     }
 }
