@@ -136,6 +136,9 @@ pub async fn run(
     };
     let mut chunk: Vec<NewLead> = Vec::with_capacity(CHUNK);
     let mut chunk_first_line = 0u64;
+    // One chunk is written (on sqlx's connection thread) while the next is
+    // parsed here; chunks still commit one after the other, in file order.
+    let mut in_flight: Option<InFlight> = None;
     let mut record = csv::ByteRecord::new();
     let mut progress = |summary: &Summary, force: bool| {
         if force || last_progress.elapsed().as_millis() >= 500 {
@@ -188,33 +191,23 @@ pub async fn run(
             }
         }
         if chunk.len() == CHUNK {
-            write_chunk(
-                &scope,
-                &mut chunk,
-                &source,
-                chunk_first_line,
-                line,
-                &now,
-                &mut summary,
-                out,
-            )
-            .await?;
+            let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK));
+            let next = start_chunk(store, &actor, full, &source, chunk_first_line, line, &now);
+            if let Some(previous) = in_flight.replace(next) {
+                finish_chunk(previous, &mut summary, out).await?;
+            }
         }
         progress(&summary, false);
     }
     if !chunk.is_empty() {
         let last = reader.position().line();
-        write_chunk(
-            &scope,
-            &mut chunk,
-            &source,
-            chunk_first_line,
-            last,
-            &now,
-            &mut summary,
-            out,
-        )
-        .await?;
+        let next = start_chunk(store, &actor, chunk, &source, chunk_first_line, last, &now);
+        if let Some(previous) = in_flight.replace(next) {
+            finish_chunk(previous, &mut summary, out).await?;
+        }
+    }
+    if let Some(previous) = in_flight.take() {
+        finish_chunk(previous, &mut summary, out).await?;
     }
     progress(&summary, true);
     eprintln!();
@@ -236,17 +229,22 @@ fn reject(out: &mut impl Write, line: u64, reasons: &[String]) -> anyhow::Result
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn write_chunk(
-    scope: &tollgate_store::OrgScope<'_>,
-    chunk: &mut Vec<NewLead>,
+/// A chunk being written.
+struct InFlight {
+    task: tokio::task::JoinHandle<Result<tollgate_store::ImportChunk, tollgate_store::StoreError>>,
+    first_line: u64,
+    last_line: u64,
+}
+
+fn start_chunk(
+    store: &Store,
+    actor: &tollgate_store::Actor,
+    chunk: Vec<NewLead>,
     source: &str,
     first_line: u64,
     last_line: u64,
     now: &impl Fn() -> tollgate_core::UnixMicros,
-    summary: &mut Summary,
-    out: &mut impl Write,
-) -> anyhow::Result<()> {
+) -> InFlight {
     let ctx = Ctx {
         now: now(),
         request: tollgate_core::audit::RequestMeta {
@@ -257,12 +255,33 @@ async fn write_chunk(
             route: None,
         },
     };
-    let written = scope
-        .import_leads(chunk, source, first_line, &ctx)
-        .await
-        .with_context(|| {
-            format!("writing lines {first_line}..={last_line}; nothing of them was written")
-        })?;
+    let (store, actor, source) = (store.clone(), actor.clone(), source.to_owned());
+    InFlight {
+        task: tokio::spawn(async move {
+            store
+                .scope(&actor)
+                .import_leads(&chunk, &source, first_line, &ctx)
+                .await
+        }),
+        first_line,
+        last_line,
+    }
+}
+
+/// Waits for a chunk's commit and reports it.
+async fn finish_chunk(
+    chunk: InFlight,
+    summary: &mut Summary,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let InFlight {
+        task,
+        first_line,
+        last_line,
+    } = chunk;
+    let nothing =
+        || format!("writing lines {first_line}..={last_line}; nothing of them was written");
+    let written = task.await.with_context(nothing)?.with_context(nothing)?;
     summary.imported += written.created;
     summary.ineligible += written.ineligible;
     writeln!(
@@ -271,7 +290,6 @@ async fn write_chunk(
         serde_json::json!({"chunk": {"first_line": first_line, "last_line": last_line,
             "imported": written.created, "ineligible": written.ineligible}})
     )?;
-    chunk.clear();
     Ok(())
 }
 

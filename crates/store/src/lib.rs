@@ -134,7 +134,7 @@ pub struct Store {
 
 /// The per-node cache of API key and OAuth token rows.
 pub(crate) type Credentials =
-    credential_cache::CredentialCache<Arc<auth::KeyAuthRow>, Arc<(String, oauth::TokenRow)>>;
+    credential_cache::CredentialCache<Arc<auth::KeyAuthRow>, Arc<oauth::OrgTokenRow>>;
 
 pub use credential_cache::DEFAULT_TTL as CREDENTIAL_CACHE_TTL;
 

@@ -19,7 +19,7 @@ use tollgate_core::{MemberId, OAuthClientId, OrgId, Role, ScopeSet, UnixMicros, 
 
 use crate::audit::{self, Draft};
 use crate::auth::AuthFailure;
-use crate::db::{Tx, exec, fetch_all, fetch_optional};
+use crate::db::{Pool, Tx, exec, fetch_all, fetch_optional};
 use crate::scope::{Actor, Ctx, OrgScope, Principal};
 use crate::{Store, StoreError, mac_array, new_id, random_bytes};
 
@@ -181,6 +181,53 @@ async fn token_row(tx: &mut Tx, org: &str, lookup: &str) -> Result<Option<TokenR
     )?)
 }
 
+/// A token's row with its organization, as authentication reads (and the
+/// node's credential cache keeps) it.
+#[derive(sqlx::FromRow)]
+pub(crate) struct OrgTokenRow {
+    org_id: String,
+    #[sqlx(flatten)]
+    row: TokenRow,
+}
+
+impl Store {
+    /// The access token's row by its lookup id, in any organization. One
+    /// statement on SQLite, outside any transaction (each statement is a
+    /// hand-off to sqlx's connection thread); PostgreSQL's row-level
+    /// security needs the organization bound first, so there the index is
+    /// read first.
+    async fn token_row_by_lookup(&self, lookup: &str) -> Result<Option<OrgTokenRow>, StoreError> {
+        if let Pool::Sqlite(pool) = &self.pool {
+            return Ok(sqlx::query_as::<_, OrgTokenRow>(
+                "SELECT ci.org_id, t.client_id, t.scopes, t.hash_key_id, t.hash, t.issued_at, t.expires_at, t.revoked_at, \
+                        c.revoked_at AS client_revoked_at, c.created_by, m.role, m.id AS member_id \
+                 FROM credential_index ci \
+                 JOIN oauth_tokens t ON t.org_id = ci.org_id AND t.lookup = ci.lookup \
+                 JOIN oauth_clients c ON c.org_id = t.org_id AND c.id = t.client_id \
+                 LEFT JOIN memberships m ON m.org_id = c.org_id AND m.user_id = c.created_by \
+                 WHERE ci.lookup = $1 AND ci.kind = 'oauth_token'",
+            )
+            .bind(lookup)
+            .fetch_optional(pool)
+            .await?);
+        }
+        let mut tx = self.pool.read().await?;
+        let Some((org_id,)) = fetch_optional!(
+            &mut tx,
+            (String,),
+            "SELECT org_id FROM credential_index WHERE lookup = $1 AND kind = 'oauth_token'",
+            lookup
+        )?
+        else {
+            return Ok(None);
+        };
+        tx.bind_org(&org_id).await?;
+        Ok(token_row(&mut tx, &org_id, lookup)
+            .await?
+            .map(|row| OrgTokenRow { org_id, row }))
+    }
+}
+
 impl Store {
     /// Checks a token row against the presented plaintext and `now`.
     fn validate_token(
@@ -233,29 +280,19 @@ impl Store {
             Some(cached) => cached,
             None => {
                 let ticket = self.credentials.ticket();
-                let mut tx = self.pool.read().await?;
-                let (org,) = fetch_optional!(
-                    &mut tx,
-                    (String,),
-                    "SELECT org_id FROM credential_index WHERE lookup = $1 AND kind = 'oauth_token'",
-                    lookup
-                )?
-                .ok_or(AuthFailure::Unknown)?;
-                tx.bind_org(&org).await?;
-                let row = token_row(&mut tx, &org, lookup)
-                    .await?
-                    .ok_or(AuthFailure::Unknown)?;
-                drop(tx);
-                let cached = Arc::new((org, row));
+                let row = Arc::new(
+                    self.token_row_by_lookup(lookup)
+                        .await?
+                        .ok_or(AuthFailure::Unknown)?,
+                );
                 self.credentials
-                    .put_oauth_token(ticket, lookup, cached.clone());
-                cached
+                    .put_oauth_token(ticket, lookup, row.clone());
+                row
             }
         };
-        let (org, row) = &*cached;
-        let valid = self.validate_token(row, presented, now)?;
+        let valid = self.validate_token(&cached.row, presented, now)?;
         Ok(Actor {
-            org_id: OrgId::parse(&org).map_err(StoreError::from)?,
+            org_id: OrgId::parse(&cached.org_id).map_err(StoreError::from)?,
             principal: Principal::OAuthClient {
                 client_id: valid.info.client_id,
                 on_behalf_of: valid.info.on_behalf_of,
