@@ -50,8 +50,8 @@ pub async fn run(
         None => store.operator_actor_for_first_owner(&org_id).await,
     }
     .context("no such organization or member")?;
-    let scope = store.scope(&actor);
-    scope
+    store
+        .scope(&actor)
         .get_campaign(&campaign_id)
         .await
         .context("no such campaign in this organization")?;
@@ -96,7 +96,7 @@ pub async fn run(
             summary.imported, summary.ineligible, summary.rejected
         );
     };
-    let summary = import_csv(&scope, campaign, input, &origin, now, |event| {
+    let summary = import_csv(store, &actor, campaign, input, &origin, now, |event| {
         match event {
             Event::Rejected { line, reasons } => writeln!(
                 out,

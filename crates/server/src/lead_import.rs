@@ -9,13 +9,14 @@
 //! reported with its line number and reasons and skipped; the good rows are
 //! imported. A chunk is written whole or not at all, so no row is ever
 //! half-written; if the process stops, the last reported chunk says how far
-//! it got.
+//! it got. One chunk is written (on the database driver's thread) while the
+//! next is parsed; chunks still commit one after the other, in file order.
 
 use std::io::Read;
 
 use tollgate_core::UnixMicros;
 use tollgate_core::audit::RequestMeta;
-use tollgate_store::{Ctx, NewLead, OrgScope};
+use tollgate_store::{Actor, Ctx, ImportChunk, NewLead, Store, StoreError};
 
 use crate::api::leads::{ConsentInput, LeadInput, validate_lead};
 
@@ -87,9 +88,10 @@ pub struct Origin<'a> {
 }
 
 /// Reads `input` as CSV with a header row and imports every valid row into
-/// `campaign` (which the caller has checked exists in the scope's org).
+/// `campaign` (which the caller has checked exists in the actor's org).
 pub async fn import_csv<R: Read>(
-    scope: &OrgScope<'_>,
+    store: &Store,
+    actor: &Actor,
     campaign: &str,
     input: R,
     origin: &Origin<'_>,
@@ -121,6 +123,7 @@ pub async fn import_csv<R: Read>(
     let mut summary = Summary::default();
     let mut chunk: Vec<NewLead> = Vec::with_capacity(CHUNK);
     let mut chunk_first_line = 0u64;
+    let mut in_flight: Option<InFlight> = None;
     let mut record = csv::ByteRecord::new();
     loop {
         let line = reader.position().line() + 1;
@@ -159,59 +162,81 @@ pub async fn import_csv<R: Read>(
             }
         }
         if chunk.len() == CHUNK {
-            write_chunk(
-                scope,
-                &mut chunk,
-                origin,
-                (chunk_first_line, line),
-                &now,
-                &mut summary,
-                &mut events,
-            )
-            .await?;
+            let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK));
+            let next = start_chunk(store, actor, full, origin, (chunk_first_line, line), &now);
+            if let Some(previous) = in_flight.replace(next) {
+                finish_chunk(previous, &mut summary, &mut events).await?;
+            }
         }
         events(Event::Row(&summary)).map_err(ImportError::Report)?;
     }
     if !chunk.is_empty() {
         let last = reader.position().line();
-        write_chunk(
-            scope,
-            &mut chunk,
-            origin,
-            (chunk_first_line, last),
-            &now,
-            &mut summary,
-            &mut events,
-        )
-        .await?;
+        let next = start_chunk(store, actor, chunk, origin, (chunk_first_line, last), &now);
+        if let Some(previous) = in_flight.replace(next) {
+            finish_chunk(previous, &mut summary, &mut events).await?;
+        }
+    }
+    if let Some(previous) = in_flight.take() {
+        finish_chunk(previous, &mut summary, &mut events).await?;
     }
     Ok(summary)
 }
 
-async fn write_chunk(
-    scope: &OrgScope<'_>,
-    chunk: &mut Vec<NewLead>,
+/// A chunk being written.
+struct InFlight {
+    task: tokio::task::JoinHandle<Result<ImportChunk, StoreError>>,
+    first_line: u64,
+    last_line: u64,
+}
+
+fn start_chunk(
+    store: &Store,
+    actor: &Actor,
+    chunk: Vec<NewLead>,
     origin: &Origin<'_>,
     (first_line, last_line): (u64, u64),
     now: &impl Fn() -> UnixMicros,
-    summary: &mut Summary,
-    events: &mut impl FnMut(Event<'_>) -> std::io::Result<()>,
-) -> Result<(), ImportError> {
+) -> InFlight {
     let ctx = Ctx {
         now: now(),
         request: origin.request.clone(),
     };
-    let written = scope
-        .import_leads(chunk, origin.source, first_line, &ctx)
+    let (store, actor, source) = (store.clone(), actor.clone(), origin.source.to_owned());
+    InFlight {
+        task: tokio::spawn(async move {
+            store
+                .scope(&actor)
+                .import_leads(&chunk, &source, first_line, &ctx)
+                .await
+        }),
+        first_line,
+        last_line,
+    }
+}
+
+/// Waits for a chunk's commit and reports it.
+async fn finish_chunk(
+    chunk: InFlight,
+    summary: &mut Summary,
+    events: &mut impl FnMut(Event<'_>) -> std::io::Result<()>,
+) -> Result<(), ImportError> {
+    let InFlight {
+        task,
+        first_line,
+        last_line,
+    } = chunk;
+    let store_error = |source| ImportError::Store {
+        first_line,
+        last_line,
+        source,
+    };
+    let written = task
         .await
-        .map_err(|source| ImportError::Store {
-            first_line,
-            last_line,
-            source,
-        })?;
+        .map_err(|e| store_error(StoreError::Corrupt(format!("the write task failed: {e}"))))?
+        .map_err(store_error)?;
     summary.imported += written.created;
     summary.ineligible += written.ineligible;
-    chunk.clear();
     events(Event::Chunk {
         first_line,
         last_line,

@@ -210,6 +210,7 @@ impl OrgScope<'_> {
             .await?;
         }
         tx.commit().await?;
+        self.store.credentials_changed();
         Ok(key)
     }
 }

@@ -101,6 +101,66 @@ pub(crate) async fn append_with_outcome(
     Ok(())
 }
 
+/// Appends several events of one organization, in order: the same chain as
+/// appending them one by one, with one update of the chain head and
+/// multi-row inserts, for a group of changes committed together.
+pub(crate) async fn append_all(
+    tx: &mut Tx,
+    org_id: &str,
+    drafts: Vec<(Draft, &Ctx)>,
+) -> Result<(), StoreError> {
+    if drafts.is_empty() {
+        return Ok(());
+    }
+    let n = drafts.len() as i64;
+    let (last, head) = fetch_optional!(
+        &mut *tx,
+        (i64, Vec<u8>),
+        "UPDATE audit_heads SET seq = seq + $2 WHERE org_id = $1 RETURNING seq, hash",
+        org_id,
+        n
+    )?
+    .ok_or_else(|| StoreError::Corrupt(format!("organization {org_id} has no audit chain")))?;
+    let mut prev = mac_array(head)?;
+    let mut events = Vec::with_capacity(drafts.len());
+    for (i, (draft, ctx)) in drafts.into_iter().enumerate() {
+        let event = AuditEvent {
+            id: new_id::<EventKind>(ctx.now)?.to_string(),
+            org_id: org_id.to_owned(),
+            seq: last - n + 1 + i as i64,
+            occurred_at: ctx.now,
+            actor: draft.actor,
+            action: draft.action.to_owned(),
+            target: draft.target,
+            outcome: "success".to_owned(),
+            request: ctx.request.clone(),
+            details: draft.details,
+            prev_hash: prev,
+        };
+        prev = event.hash();
+        let details = event.details.to_string();
+        events.push((event, details, prev));
+    }
+    exec!(
+        &mut *tx,
+        "UPDATE audit_heads SET hash = $2 WHERE org_id = $1",
+        org_id,
+        prev.to_vec()
+    )?;
+    let rows: Vec<NewRow> = events
+        .iter()
+        .map(|(event, details, hash)| NewRow {
+            event: event.view(),
+            details,
+            hash,
+        })
+        .collect();
+    for chunk in rows.chunks(INSERT_ROWS) {
+        insert_events(tx, chunk).await?;
+    }
+    Ok(())
+}
+
 #[derive(sqlx::FromRow)]
 struct EventRow {
     org_id: String,

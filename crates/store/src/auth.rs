@@ -3,7 +3,9 @@
 use tollgate_core::token::{self, TokenHash, TokenKind};
 use tollgate_core::{ApiKeyId, MemberId, OrgId, Role, ScopeSet, UnixMicros, UserId};
 
-use crate::db::{exec, fetch_optional};
+use std::sync::Arc;
+
+use crate::db::{Pool, exec, fetch_optional};
 use crate::scope::{Actor, Principal};
 use crate::{Store, StoreError, mac_array};
 
@@ -28,8 +30,12 @@ impl From<sqlx::Error> for AuthFailure {
     }
 }
 
+/// An API key's row with its creator's membership: everything a request
+/// needs to know about the key, read in one statement and cached per node
+/// for a second (see `credential_cache`).
 #[derive(sqlx::FromRow)]
-struct KeyAuthRow {
+pub(crate) struct KeyAuthRow {
+    org_id: String,
     id: String,
     scopes: String,
     hash_key_id: String,
@@ -54,31 +60,20 @@ impl Store {
     ) -> Result<Actor, AuthFailure> {
         let lookup =
             token::parse(TokenKind::ApiKey, presented).map_err(|_| AuthFailure::Malformed)?;
-        let mut tx = self.pool.read().await?;
-        let (org,) = fetch_optional!(
-            &mut tx,
-            (String,),
-            "SELECT org_id FROM credential_index WHERE lookup = $1 AND kind = 'api_key'",
-            lookup
-        )?
-        .ok_or(AuthFailure::Unknown)?;
-        tx.bind_org(&org).await?;
-        // The creator's membership is joined, not trusted from the key: a
-        // removed or demoted member's keys lose that authority at once.
-        let row = fetch_optional!(
-            &mut tx,
-            KeyAuthRow,
-            "SELECT k.id, k.scopes, k.hash_key_id, k.hash, k.created_by, k.expires_at, k.last_used_at, k.revoked_at, m.role, m.id AS member_id \
-             FROM api_keys k LEFT JOIN memberships m ON m.org_id = k.org_id AND m.user_id = k.created_by \
-             WHERE k.org_id = $1 AND k.lookup = $2",
-            org.as_str(),
-            lookup
-        )?
-        .ok_or(AuthFailure::Unknown)?;
-        drop(tx);
+        let row = match self.credentials.api_key(lookup) {
+            Some(row) => row,
+            None => {
+                let ticket = self.credentials.ticket();
+                let row = Arc::new(self.key_row(lookup).await?.ok_or(AuthFailure::Unknown)?);
+                self.credentials.put_api_key(ticket, lookup, row.clone());
+                row
+            }
+        };
+        // The presented secret is checked against the stored hash on every
+        // request, cached row or not.
         let stored = TokenHash {
-            key_id: row.hash_key_id,
-            mac: mac_array(row.hash)?,
+            key_id: row.hash_key_id.clone(),
+            mac: mac_array(row.hash.clone())?,
         };
         if !self.hasher.verify(&stored, presented) {
             return Err(AuthFailure::Unknown);
@@ -102,23 +97,31 @@ impl Store {
             };
         let scopes = ScopeSet::parse_text(&row.scopes)
             .map_err(|s| StoreError::Corrupt(format!("scope `{s}`")))?;
+        let org = row.org_id.as_str();
         if row
             .last_used_at
             .is_none_or(|t| now.0 - t >= LAST_USED_GRANULARITY_MICROS)
         {
             let mut tx = self.pool.write().await?;
-            tx.bind_org(&org).await?;
+            tx.bind_org(org).await?;
             exec!(
                 &mut tx,
                 "UPDATE api_keys SET last_used_at = $3 WHERE org_id = $1 AND id = $2",
-                org.as_str(),
+                org,
                 row.id.as_str(),
                 now.0
             )?;
             tx.commit().await?;
+            // The cached row would otherwise ask for this write again on
+            // every request until it expires.
+            let ticket = self.credentials.ticket();
+            if let Some(fresh) = self.key_row(lookup).await? {
+                self.credentials
+                    .put_api_key(ticket, lookup, Arc::new(fresh));
+            }
         }
         Ok(Actor {
-            org_id: OrgId::parse(&org).map_err(StoreError::from)?,
+            org_id: OrgId::parse(org).map_err(StoreError::from)?,
             principal: Principal::ApiKey {
                 key_id: ApiKeyId::parse(&row.id).map_err(StoreError::from)?,
                 on_behalf_of: member_id,
@@ -127,6 +130,51 @@ impl Store {
             role,
             scopes: Some(scopes),
         })
+    }
+
+    /// The key's row, joined with its creator's current membership: the
+    /// membership is joined, not trusted from the key, so a removed or
+    /// demoted member's keys lose that authority.
+    async fn key_row(&self, lookup: &str) -> Result<Option<KeyAuthRow>, StoreError> {
+        // One statement on SQLite, outside any transaction: each statement is
+        // a hand-off to sqlx's connection thread, and a BEGIN and COMMIT
+        // around a single read would triple them. PostgreSQL's row-level
+        // security needs the organization bound before the key can be read,
+        // so there the index is read first.
+        if let Pool::Sqlite(pool) = &self.pool {
+            return Ok(sqlx::query_as::<_, KeyAuthRow>(
+                "SELECT k.org_id, k.id, k.scopes, k.hash_key_id, k.hash, k.created_by, k.expires_at, k.last_used_at, k.revoked_at, \
+                        m.role, m.id AS member_id \
+                 FROM credential_index ci \
+                 JOIN api_keys k ON k.org_id = ci.org_id AND k.lookup = ci.lookup \
+                 LEFT JOIN memberships m ON m.org_id = k.org_id AND m.user_id = k.created_by \
+                 WHERE ci.lookup = $1 AND ci.kind = 'api_key'",
+            )
+            .bind(lookup)
+            .fetch_optional(pool)
+            .await?);
+        }
+        let mut tx = self.pool.read().await?;
+        let Some((org,)) = fetch_optional!(
+            &mut tx,
+            (String,),
+            "SELECT org_id FROM credential_index WHERE lookup = $1 AND kind = 'api_key'",
+            lookup
+        )?
+        else {
+            return Ok(None);
+        };
+        tx.bind_org(&org).await?;
+        Ok(fetch_optional!(
+            &mut tx,
+            KeyAuthRow,
+            "SELECT k.org_id, k.id, k.scopes, k.hash_key_id, k.hash, k.created_by, k.expires_at, k.last_used_at, k.revoked_at, \
+                    m.role, m.id AS member_id \
+             FROM api_keys k LEFT JOIN memberships m ON m.org_id = k.org_id AND m.user_id = k.created_by \
+             WHERE k.org_id = $1 AND k.lookup = $2",
+            org.as_str(),
+            lookup
+        )?)
     }
 }
 

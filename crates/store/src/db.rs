@@ -178,6 +178,29 @@ impl Tx {
     }
 }
 
+/// The `VALUES` list of a multi-row INSERT: `rows` tuples of `cols`
+/// placeholders. SQLite gets anonymous `?` placeholders: sqlx asks SQLite
+/// for each parameter's name, which SQLite finds by a linear scan, so
+/// numbered names make a many-row statement quadratic.
+pub(crate) fn values_list(tx: &Tx, rows: usize, cols: usize) -> String {
+    use std::fmt::Write;
+    let numbered = matches!(tx, Tx::Postgres(_));
+    let mut sql = String::with_capacity(rows * cols * 4);
+    for r in 0..rows {
+        sql.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 0..cols {
+            sql.push_str(if c == 0 { "" } else { ", " });
+            if numbered {
+                let _ = write!(sql, "${}", r * cols + c + 1);
+            } else {
+                sql.push('?');
+            }
+        }
+        sql.push(')');
+    }
+    sql
+}
+
 /// Runs a statement on either backend; evaluates to rows affected.
 macro_rules! exec {
     ($tx:expr, $sql:literal $(, $arg:expr)* $(,)?) => {

@@ -10,6 +10,7 @@ mod api_keys;
 mod audit;
 mod auth;
 mod bootstrap;
+mod credential_cache;
 pub(crate) mod db;
 mod gate;
 mod idempotency;
@@ -134,7 +135,15 @@ pub struct Store {
     vault: Option<Arc<Vault>>,
     /// The dial gate's number-hash key ([`Store::with_number_hasher`]).
     numbers: Option<Arc<NumberHasher>>,
+    /// Credential rows by lookup id, shared by every clone of this store.
+    credentials: Arc<Credentials>,
 }
+
+/// The per-node cache of API key and OAuth token rows.
+pub(crate) type Credentials =
+    credential_cache::CredentialCache<Arc<auth::KeyAuthRow>, Arc<oauth::OrgTokenRow>>;
+
+pub use credential_cache::DEFAULT_TTL as CREDENTIAL_CACHE_TTL;
 
 impl Store {
     /// Opens a pool. Does not migrate: see [`migrate`].
@@ -148,6 +157,7 @@ impl Store {
             hasher,
             vault: None,
             numbers: None,
+            credentials: Arc::new(Credentials::new(credential_cache::DEFAULT_TTL)),
         })
     }
 
@@ -163,7 +173,23 @@ impl Store {
             hasher: self.hasher.clone(),
             vault: self.vault.clone(),
             numbers: self.numbers.clone(),
+            credentials: self.credentials.clone(),
         })
+    }
+
+    /// This store with credential rows cached for `ttl` (zero: never
+    /// cached, every request reads the database). A change made through any
+    /// clone of this store is seen at once; a change made by another node
+    /// or process is seen within `ttl`.
+    pub fn with_credential_cache(mut self, ttl: std::time::Duration) -> Store {
+        self.credentials = Arc::new(Credentials::new(ttl));
+        self
+    }
+
+    /// Forgets every cached credential row, after a change that can take
+    /// authority away.
+    pub(crate) fn credentials_changed(&self) {
+        self.credentials.invalidate();
     }
 
     /// This store with the key-encryption keys that seal its secrets.

@@ -242,6 +242,7 @@ impl OrgScope<'_> {
         .await?;
         let member = member_in(&mut tx, self.org(), id).await?;
         tx.commit().await?;
+        self.store.credentials_changed();
         Ok(member)
     }
 
@@ -337,6 +338,7 @@ impl OrgScope<'_> {
         )
         .await?;
         tx.commit().await?;
+        self.store.credentials_changed();
         Ok(())
     }
 }

@@ -5,8 +5,12 @@
 //! current role, and removing the member revokes the client. Client secrets
 //! and access tokens are opaque Tollgate tokens stored only as keyed hashes.
 //! Every check (token revoked, client revoked, member gone, expiry) happens
-//! against the database at authentication, so a revocation on one node is
-//! seen by the next request on every node.
+//! at each authentication against the token's row, read from the database or
+//! from the node's credential cache (at most one second old), so a
+//! revocation on one node is seen by every node within that second and by
+//! the node that made it at once.
+
+use std::sync::Arc;
 
 use serde::Serialize;
 use tollgate_core::id::OAuthClientKind;
@@ -15,7 +19,7 @@ use tollgate_core::{MemberId, OAuthClientId, OrgId, Role, ScopeSet, UnixMicros, 
 
 use crate::audit::{self, Draft};
 use crate::auth::AuthFailure;
-use crate::db::{Tx, exec, fetch_all, fetch_optional};
+use crate::db::{Pool, Tx, exec, fetch_all, fetch_optional};
 use crate::scope::{Actor, Ctx, OrgScope, Principal};
 use crate::{Store, StoreError, mac_array, new_id, random_bytes};
 
@@ -141,7 +145,7 @@ struct ClientAuthRow {
 }
 
 #[derive(sqlx::FromRow)]
-struct TokenRow {
+pub(crate) struct TokenRow {
     client_id: String,
     scopes: String,
     hash_key_id: String,
@@ -177,17 +181,64 @@ async fn token_row(tx: &mut Tx, org: &str, lookup: &str) -> Result<Option<TokenR
     )?)
 }
 
+/// A token's row with its organization, as authentication reads (and the
+/// node's credential cache keeps) it.
+#[derive(sqlx::FromRow)]
+pub(crate) struct OrgTokenRow {
+    org_id: String,
+    #[sqlx(flatten)]
+    row: TokenRow,
+}
+
+impl Store {
+    /// The access token's row by its lookup id, in any organization. One
+    /// statement on SQLite, outside any transaction (each statement is a
+    /// hand-off to sqlx's connection thread); PostgreSQL's row-level
+    /// security needs the organization bound first, so there the index is
+    /// read first.
+    async fn token_row_by_lookup(&self, lookup: &str) -> Result<Option<OrgTokenRow>, StoreError> {
+        if let Pool::Sqlite(pool) = &self.pool {
+            return Ok(sqlx::query_as::<_, OrgTokenRow>(
+                "SELECT ci.org_id, t.client_id, t.scopes, t.hash_key_id, t.hash, t.issued_at, t.expires_at, t.revoked_at, \
+                        c.revoked_at AS client_revoked_at, c.created_by, m.role, m.id AS member_id \
+                 FROM credential_index ci \
+                 JOIN oauth_tokens t ON t.org_id = ci.org_id AND t.lookup = ci.lookup \
+                 JOIN oauth_clients c ON c.org_id = t.org_id AND c.id = t.client_id \
+                 LEFT JOIN memberships m ON m.org_id = c.org_id AND m.user_id = c.created_by \
+                 WHERE ci.lookup = $1 AND ci.kind = 'oauth_token'",
+            )
+            .bind(lookup)
+            .fetch_optional(pool)
+            .await?);
+        }
+        let mut tx = self.pool.read().await?;
+        let Some((org_id,)) = fetch_optional!(
+            &mut tx,
+            (String,),
+            "SELECT org_id FROM credential_index WHERE lookup = $1 AND kind = 'oauth_token'",
+            lookup
+        )?
+        else {
+            return Ok(None);
+        };
+        tx.bind_org(&org_id).await?;
+        Ok(token_row(&mut tx, &org_id, lookup)
+            .await?
+            .map(|row| OrgTokenRow { org_id, row }))
+    }
+}
+
 impl Store {
     /// Checks a token row against the presented plaintext and `now`.
     fn validate_token(
         &self,
-        row: TokenRow,
+        row: &TokenRow,
         presented: &str,
         now: UnixMicros,
     ) -> Result<ValidToken, AuthFailure> {
         let stored = TokenHash {
-            key_id: row.hash_key_id,
-            mac: mac_array(row.hash)?,
+            key_id: row.hash_key_id.clone(),
+            mac: mac_array(row.hash.clone())?,
         };
         if !self.hasher.verify(&stored, presented) {
             return Err(AuthFailure::Unknown);
@@ -225,22 +276,23 @@ impl Store {
     ) -> Result<Actor, AuthFailure> {
         let lookup = token::parse(TokenKind::OAuthAccessToken, presented)
             .map_err(|_| AuthFailure::Malformed)?;
-        let mut tx = self.pool.read().await?;
-        let (org,) = fetch_optional!(
-            &mut tx,
-            (String,),
-            "SELECT org_id FROM credential_index WHERE lookup = $1 AND kind = 'oauth_token'",
-            lookup
-        )?
-        .ok_or(AuthFailure::Unknown)?;
-        tx.bind_org(&org).await?;
-        let row = token_row(&mut tx, &org, lookup)
-            .await?
-            .ok_or(AuthFailure::Unknown)?;
-        drop(tx);
-        let valid = self.validate_token(row, presented, now)?;
+        let cached = match self.credentials.oauth_token(lookup) {
+            Some(cached) => cached,
+            None => {
+                let ticket = self.credentials.ticket();
+                let row = Arc::new(
+                    self.token_row_by_lookup(lookup)
+                        .await?
+                        .ok_or(AuthFailure::Unknown)?,
+                );
+                self.credentials
+                    .put_oauth_token(ticket, lookup, row.clone());
+                row
+            }
+        };
+        let valid = self.validate_token(&cached.row, presented, now)?;
         Ok(Actor {
-            org_id: OrgId::parse(&org).map_err(StoreError::from)?,
+            org_id: OrgId::parse(&cached.org_id).map_err(StoreError::from)?,
             principal: Principal::OAuthClient {
                 client_id: valid.info.client_id,
                 on_behalf_of: valid.info.on_behalf_of,
@@ -436,6 +488,7 @@ impl OrgScope<'_> {
             .await?;
         }
         tx.commit().await?;
+        self.store.credentials_changed();
         Ok(client)
     }
 
@@ -540,7 +593,7 @@ impl OrgScope<'_> {
             return Ok(None);
         };
         drop(tx);
-        match self.store.validate_token(row, presented, now) {
+        match self.store.validate_token(&row, presented, now) {
             Ok(valid) => Ok(Some(valid.info)),
             Err(AuthFailure::Store(e)) => Err(e),
             Err(_) => Ok(None),
@@ -596,6 +649,7 @@ impl OrgScope<'_> {
             .await?;
         }
         tx.commit().await?;
+        self.store.credentials_changed();
         Ok(changed == 1)
     }
 }

@@ -466,3 +466,84 @@ async fn the_audit_log_filters_and_exports_as_json_lines_and_csv() {
         "header plus at least every exported event"
     );
 }
+
+/// A node caches credential rows for at most `CREDENTIAL_CACHE_TTL`
+/// (docs/deploy.md, "Revocation window"): the node that revokes refuses at
+/// once, another node sharing the database refuses within the window.
+#[tokio::test]
+async fn a_revocation_reaches_another_node_within_the_credential_cache_window() {
+    let server = TestServer::start().await;
+    let org = server.new_org("Window").await;
+    let (s, created) = server
+        .call(
+            &org.key,
+            Method::POST,
+            "/v1/api-keys",
+            Some(json!({"name": "window", "scopes": ["leads:read"]})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{created}");
+    let token = created["token"].as_str().unwrap().to_owned();
+    let id = created["api_key"]["id"].as_str().unwrap().to_owned();
+    // Another node: its own pool and its own credential cache.
+    let other = server
+        .store()
+        .with_role(&server.state.config.database_url())
+        .await
+        .unwrap()
+        .with_credential_cache(tollgate_store::CREDENTIAL_CACHE_TTL);
+    let now = || server.state.now();
+    other.authenticate_api_key(&token, now()).await.unwrap();
+    // A well-formed token with the same lookup id and another secret is
+    // refused: the cached row's hash is checked on every request.
+    let lookup = tollgate_core::token::parse(tollgate_core::token::TokenKind::ApiKey, &token)
+        .unwrap()
+        .bytes()
+        .map(|c| u128::from(tollgate_core::base32::digit(c).unwrap()))
+        .fold(0u128, |acc, d| (acc << 5) | d);
+    let lookup: [u8; 10] = lookup.to_be_bytes()[6..].try_into().unwrap();
+    let forged =
+        tollgate_core::token::mint(tollgate_core::token::TokenKind::ApiKey, lookup, &[9; 32])
+            .plaintext
+            .as_str()
+            .to_owned();
+    assert_eq!(forged[..25], token[..25], "same lookup id");
+    assert!(matches!(
+        other.authenticate_api_key(&forged, now()).await,
+        Err(tollgate_store::AuthFailure::Unknown)
+    ));
+
+    let (s, _) = server
+        .call(
+            &org.key,
+            Method::DELETE,
+            &format!("/v1/api-keys/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let revoked_at = std::time::Instant::now();
+    let (s, v) = server.call(&token, Method::GET, "/v1/me", None).await;
+    assert_eq!(
+        (s, v["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("api_key_revoked")),
+        "the revoking node refuses at once"
+    );
+    loop {
+        match other.authenticate_api_key(&token, now()).await {
+            Err(tollgate_store::AuthFailure::Revoked) => break,
+            Ok(_) => {
+                // (A little slack for a loaded machine between the cache's
+                // check and this one.)
+                assert!(
+                    revoked_at.elapsed()
+                        < tollgate_store::CREDENTIAL_CACHE_TTL
+                            + std::time::Duration::from_millis(250),
+                    "still accepted after the window"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+}

@@ -53,7 +53,7 @@ struct CapJson {
 }
 
 #[derive(sqlx::FromRow)]
-struct Row {
+pub(super) struct Row {
     id: String,
     name: String,
     purpose: String,
@@ -68,7 +68,7 @@ struct Row {
 }
 
 impl Row {
-    fn into_campaign(self) -> Result<Campaign, StoreError> {
+    pub(super) fn into_campaign(self) -> Result<Campaign, StoreError> {
         let bad = |what: &str| StoreError::Corrupt(format!("campaign {what}"));
         let windows = match &self.windows {
             None => None,

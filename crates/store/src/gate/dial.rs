@@ -3,6 +3,16 @@
 //! the audit chain. Any failure after the request was understood is a
 //! denial with `internal_error`, recorded and audited when still possible.
 //!
+//! Cost: on the embedded default every statement is a hand-off to sqlx's
+//! connection thread, and a group of checks shares one transaction, so a
+//! check reads its facts in at most three statements (the lead; the
+//! campaign with the gate settings, suppression flags and the lead's attempt
+//! count; the number's recent attempts) and writes nothing itself: the
+//! group's decisions, attempts and audit events are inserted together, many
+//! rows per statement ([`record_decided`]), before the one commit. Checks of
+//! a group decided earlier count toward later ones' caps through
+//! [`Pending`], exactly as if they had been written one by one.
+//!
 //! Concurrency: the transaction takes the organization's lock before it
 //! reads attempts, so two dials to one number cannot both slip under a cap;
 //! the audit append serializes an organization's writers anyway, so the
@@ -18,7 +28,7 @@ use tollgate_rules::{AreaCode, LeadLocation, RollingCap, State, WeeklyWindow, Zi
 
 use super::{micros, ts};
 use crate::audit::{self, Draft};
-use crate::db::{Tx, exec, fetch_all, fetch_one, fetch_optional};
+use crate::db::{Tx, exec, fetch_all, fetch_optional, values_list};
 use crate::scope::{Ctx, OrgScope};
 use crate::{StoreError, new_id};
 
@@ -181,9 +191,19 @@ impl OrgScope<'_> {
         ctx: &Ctx,
     ) -> Result<DialCheck, StoreError> {
         let mut tx = self.write().await?;
-        let rec = decide_in(&mut tx, self.store, self.actor, req, dnc, ctx).await?;
+        let decided = decide_in(
+            &mut tx,
+            self.store,
+            self.actor,
+            req,
+            dnc,
+            ctx,
+            &Pending::default(),
+        )
+        .await?;
+        record_decided(&mut tx, std::slice::from_ref(&decided)).await?;
         tx.commit().await?;
-        Ok(rec)
+        Ok(decided.rec)
     }
 
     /// Records (best effort) an `internal_error` denial and returns it.
@@ -249,23 +269,63 @@ impl OrgScope<'_> {
     }
 }
 
-/// Loads the facts, decides, records the decision (and the attempt when
-/// allowed) and appends `gate.decision`, inside `tx`, for `actor`'s
-/// organization. The caller commits.
-async fn decide_in(
+/// An allowed check's attempt, counted by frequency caps.
+#[derive(Debug, Clone)]
+struct Attempt {
+    org: String,
+    number_hash: Vec<u8>,
+    campaign_id: String,
+    lead_id: Option<String>,
+    at: i64,
+}
+
+/// Attempts decided earlier in the same group and not yet written: later
+/// checks of the group count them as if they were in the table.
+#[derive(Default)]
+struct Pending {
+    attempts: Vec<Attempt>,
+}
+
+/// One decided check, waiting to be written with its group.
+struct Decided<'a> {
+    id: DialCheckId,
+    rec: DialCheck,
+    attempt: Option<Attempt>,
+    org: &'a str,
+    actor: &'a crate::Actor,
+    ctx: &'a Ctx,
+}
+
+/// The campaign with every per-organization and per-number fact the
+/// decision needs besides the lead and the recent attempts: one statement.
+#[derive(sqlx::FromRow)]
+struct FactsRow {
+    #[sqlx(flatten)]
+    campaign: super::campaigns::Row,
+    /// `NULL` without a settings row (defaults: not paused, no acknowledgment).
+    org_paused: Option<bool>,
+    dnc_ack_at: Option<i64>,
+    suppression_version: Option<i64>,
+    suppressed: bool,
+    internal_dnc: bool,
+    lead_attempts: i64,
+}
+
+/// Loads the facts and decides, for `actor`'s organization, inside `tx`;
+/// writes nothing (see [`record_decided`]).
+async fn decide_in<'a>(
     tx: &mut Tx,
     store: &crate::Store,
-    actor: &crate::Actor,
+    actor: &'a crate::Actor,
     req: &DialRequest,
     dnc: &DncAnswer,
-    ctx: &Ctx,
-) -> Result<DialCheck, StoreError> {
+    ctx: &'a Ctx,
+    pending: &Pending,
+) -> Result<Decided<'a>, StoreError> {
     let numbers = store.numbers()?;
     let org = actor.org_id.as_str();
     tx.bind_org(org).await?;
     tx.lock_org(org).await?;
-    let settings = super::settings::load(&mut *tx, org).await?;
-    let campaign = super::campaigns::by_id(&mut *tx, org, req.campaign_id.as_str()).await?;
     let lead = match &req.lead_id {
         Some(id) => Some(super::leads::by_id(&mut *tx, org, id.as_str()).await?),
         None => None,
@@ -278,13 +338,28 @@ async fn decide_in(
         }
     };
     let hash = numbers.hash(&number);
-    let lists = fetch_all!(
+    let lead_id = lead.as_ref().map(|l| l.id.to_string());
+    let facts = fetch_optional!(
         &mut *tx,
-        (String,),
-        "SELECT list FROM suppressions WHERE org_id = $1 AND number_hash = $2 AND removed_at IS NULL",
+        FactsRow,
+        "SELECT c.id, c.name, c.purpose, c.channel, c.voice, c.windows, c.max_attempts_per_lead, c.caps, c.paused, \
+                c.created_at, c.updated_at, \
+                s.paused AS org_paused, s.dnc_ack_at, s.suppression_version, \
+                EXISTS (SELECT 1 FROM suppressions x WHERE x.org_id = $1 AND x.number_hash = $3 \
+                        AND x.list = 'suppression' AND x.removed_at IS NULL) AS suppressed, \
+                EXISTS (SELECT 1 FROM suppressions x WHERE x.org_id = $1 AND x.number_hash = $3 \
+                        AND x.list = 'internal_dnc' AND x.removed_at IS NULL) AS internal_dnc, \
+                (SELECT COUNT(*) FROM dial_attempts a WHERE a.org_id = $1 AND a.lead_id = $4 AND a.campaign_id = $2) \
+                    AS lead_attempts \
+         FROM campaigns c LEFT JOIN gate_settings s ON s.org_id = c.org_id \
+         WHERE c.org_id = $1 AND c.id = $2",
         org,
-        hash.clone()
-    )?;
+        req.campaign_id.as_str(),
+        hash.clone(),
+        lead_id.clone()
+    )?
+    .ok_or(StoreError::NotFound)?;
+    let campaign = facts.campaign.into_campaign()?;
     let since = req
         .at
         .checked_sub(SignedDuration::from_hours(i64::from(MAX_CAP_WINDOW_HOURS)))
@@ -299,33 +374,47 @@ async fn decide_in(
         .chain(campaign.spec.caps.iter().map(|&(max, _)| max))
         .max()
         .unwrap_or(0);
-    let mut attempts: Vec<Timestamp> = fetch_all!(
+    let (lo, hi) = (micros(since), micros(req.at));
+    let mut recent: Vec<i64> = fetch_all!(
         &mut *tx,
         (i64,),
         "SELECT attempted_at FROM dial_attempts WHERE org_id = $1 AND number_hash = $2 \
          AND attempted_at > $3 AND attempted_at <= $4 ORDER BY attempted_at DESC LIMIT $5",
         org,
         hash.clone(),
-        micros(since),
-        micros(req.at),
+        lo,
+        hi,
         i64::from(newest)
     )?
     .into_iter()
-    .map(|(t,)| ts(t))
+    .map(|(t,)| t)
     .collect();
-    attempts.reverse();
-    let lead_attempts = match (&lead, campaign.spec.max_attempts_per_lead) {
-            (Some(l), Some(_)) => fetch_one!(
-                &mut *tx,
-                (i64,),
-                "SELECT COUNT(*) FROM dial_attempts WHERE org_id = $1 AND lead_id = $2 AND campaign_id = $3",
-                org,
-                l.id.as_str(),
-                campaign.id.as_str()
-            )?
-            .0 as u32,
-            _ => 0,
-        };
+    // The group's own earlier attempts, not yet written.
+    recent.extend(
+        pending
+            .attempts
+            .iter()
+            .filter(|a| a.org == org && a.number_hash == hash && a.at > lo && a.at <= hi)
+            .map(|a| a.at),
+    );
+    recent.sort_unstable_by(|a, b| b.cmp(a));
+    recent.truncate(newest as usize);
+    let attempts: Vec<Timestamp> = recent.into_iter().rev().map(ts).collect();
+    let lead_attempts = match (&lead_id, campaign.spec.max_attempts_per_lead) {
+        (Some(l), Some(_)) => {
+            let earlier = pending
+                .attempts
+                .iter()
+                .filter(|a| {
+                    a.org == org
+                        && a.lead_id.as_deref() == Some(l.as_str())
+                        && a.campaign_id == campaign.id.as_str()
+                })
+                .count() as i64;
+            (facts.lead_attempts + earlier) as u32
+        }
+        _ => 0,
+    };
 
     let location = LeadLocation {
         area_code: AreaCode::from_e164(number.as_str()),
@@ -363,10 +452,10 @@ async fn decide_in(
             window: SignedDuration::from_hours(i64::from(hours)),
         })
         .collect();
-    let suppression_version = settings.suppression_version.to_string();
+    let suppression_version = facts.suppression_version.unwrap_or(0).to_string();
     let facts = Facts {
         channel: req.channel,
-        org_paused: settings.paused,
+        org_paused: facts.org_paused.unwrap_or(false),
         campaign: CampaignFacts {
             paused: campaign.paused,
             purpose: campaign.spec.purpose,
@@ -379,15 +468,15 @@ async fn decide_in(
         consent: lead.as_ref().map(|l| &l.consent),
         lead_ineligible: lead.as_ref().is_some_and(|l| !l.eligible),
         candidates: rules().candidates(&location),
-        suppressed: lists.iter().any(|(l,)| l == "suppression"),
+        suppressed: facts.suppressed,
         suppression_version: Some(&suppression_version),
         dnc: DncFacts {
             national: dnc.national,
             national_version: dnc.national_version.as_deref(),
             state: dnc.state,
             state_version: dnc.state_version.as_deref(),
-            internal_listed: lists.iter().any(|(l,)| l == "internal_dnc"),
-            provider_absence_acknowledged: settings.dnc_provider_absence_acknowledged_at.is_some(),
+            internal_listed: facts.internal_dnc,
+            provider_absence_acknowledged: facts.dnc_ack_at.is_some(),
         },
         number_attempts: &attempts,
         lead_attempts,
@@ -397,37 +486,151 @@ async fn decide_in(
 
     let id = new_id::<DialCheckKind>(ctx.now)?;
     let rec = record(Some(&id), &decision, req, Some(&number), ctx.now.0);
-    insert_check(&mut *tx, org, &id, &rec, ctx).await?;
-    if decision.allowed {
-        exec!(
-            &mut *tx,
-            "INSERT INTO dial_attempts (org_id, number_hash, campaign_id, lead_id, check_id, attempted_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            org,
-            hash,
-            campaign.id.as_str(),
-            lead.as_ref().map(|l| l.id.to_string()),
-            id.as_str(),
-            micros(req.at)
-        )?;
-    }
-    audit::append(
-        &mut *tx,
+    let attempt = decision.allowed.then(|| Attempt {
+        org: org.to_owned(),
+        number_hash: hash,
+        campaign_id: campaign.id.to_string(),
+        lead_id,
+        at: micros(req.at),
+    });
+    Ok(Decided {
+        id,
+        rec,
+        attempt,
         org,
-        Draft {
-            actor: actor.audit_ref(),
-            action: "gate.decision",
-            target: audit::target("dial_check", &id),
-            details: audit_details(&rec),
-        },
+        actor,
         ctx,
-    )
-    .await?;
-    if !rec.allowed {
-        crate::webhooks::enqueue(tx, org, "gate.decision.denied", denied_event(&rec), ctx.now)
+    })
+}
+
+/// Rows per multi-row INSERT of decisions and attempts: far below both
+/// engines' parameter limits, and small enough that SQLite's parameter
+/// lookup stays cheap.
+const INSERT_ROWS: usize = 64;
+
+/// Writes a group's decisions, their attempts and their `gate.decision`
+/// events (each organization's in the group's order), many rows per
+/// statement, in the group's transaction. Statements that must commit with
+/// the decisions (an outbox row per denial, say) belong here too.
+async fn record_decided(tx: &mut Tx, decided: &[Decided<'_>]) -> Result<(), StoreError> {
+    // Organization by organization (row-level security on PostgreSQL checks
+    // every row against the bound one), each in the group's order.
+    let mut orgs: Vec<&str> = decided.iter().map(|d| d.org).collect();
+    orgs.sort_unstable();
+    orgs.dedup();
+    for org in orgs {
+        let mine: Vec<&Decided> = decided.iter().filter(|d| d.org == org).collect();
+        tx.bind_org(org).await?;
+        insert_checks(tx, &mine).await?;
+        insert_attempts(tx, &mine).await?;
+        let drafts = mine
+            .iter()
+            .map(|d| {
+                (
+                    Draft {
+                        actor: d.actor.audit_ref(),
+                        action: "gate.decision",
+                        target: audit::target("dial_check", &d.id),
+                        details: audit_details(&d.rec),
+                    },
+                    d.ctx,
+                )
+            })
+            .collect();
+        audit::append_all(tx, org, drafts).await?;
+        for d in mine.iter().filter(|d| !d.rec.allowed) {
+            crate::webhooks::enqueue(
+                tx,
+                org,
+                "gate.decision.denied",
+                denied_event(&d.rec),
+                d.ctx.now,
+            )
             .await?;
+        }
     }
-    Ok(rec)
+    Ok(())
+}
+
+async fn insert_checks(tx: &mut Tx, decided: &[&Decided<'_>]) -> Result<(), StoreError> {
+    let json = decided
+        .iter()
+        .map(|d| serde_json::to_string(&d.rec))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let rows: Vec<(&Decided, &String)> = decided.iter().copied().zip(&json).collect();
+    for chunk in rows.chunks(INSERT_ROWS) {
+        let sql = format!(
+            "INSERT INTO dial_checks (id, org_id, campaign_id, lead_id, allowed, decision, created_at) VALUES {}",
+            values_list(tx, chunk.len(), 7)
+        );
+        macro_rules! bind_checks {
+            ($q:expr) => {{
+                let mut q = $q;
+                for (d, json) in chunk {
+                    q = q
+                        .bind(d.id.as_str())
+                        .bind(d.org)
+                        .bind(d.rec.campaign_id.as_str())
+                        .bind(d.rec.lead_id.as_deref())
+                        .bind(d.rec.allowed)
+                        .bind(json.as_str())
+                        .bind(d.ctx.now.0);
+                }
+                q
+            }};
+        }
+        match &mut *tx {
+            Tx::Sqlite(t) => bind_checks!(sqlx::query(&sql))
+                .execute(&mut **t)
+                .await
+                .map(|_| ())?,
+            Tx::Postgres(t) => bind_checks!(sqlx::query(&sql))
+                .execute(&mut **t)
+                .await
+                .map(|_| ())?,
+        };
+    }
+    Ok(())
+}
+
+async fn insert_attempts(tx: &mut Tx, decided: &[&Decided<'_>]) -> Result<(), StoreError> {
+    let rows: Vec<(&Decided, &Attempt)> = decided
+        .iter()
+        .filter_map(|d| d.attempt.as_ref().map(|a| (*d, a)))
+        .collect();
+    for chunk in rows.chunks(INSERT_ROWS) {
+        let sql = format!(
+            "INSERT INTO dial_attempts (org_id, number_hash, campaign_id, lead_id, check_id, attempted_at) VALUES {}",
+            values_list(tx, chunk.len(), 6)
+        );
+        macro_rules! bind_attempts {
+            ($q:expr) => {{
+                let mut q = $q;
+                for (d, a) in chunk {
+                    q = q
+                        .bind(a.org.as_str())
+                        .bind(a.number_hash.as_slice())
+                        .bind(a.campaign_id.as_str())
+                        .bind(a.lead_id.as_deref())
+                        .bind(d.id.as_str())
+                        .bind(a.at);
+                }
+                q
+            }};
+        }
+        match &mut *tx {
+            Tx::Sqlite(t) => bind_attempts!(sqlx::query(&sql))
+                .execute(&mut **t)
+                .await
+                .map(|_| ())?,
+            Tx::Postgres(t) => bind_attempts!(sqlx::query(&sql))
+                .execute(&mut **t)
+                .await
+                .map(|_| ())?,
+        };
+    }
+    Ok(())
 }
 
 /// The thin `gate.decision.denied` payload: ids and reason codes, never the
@@ -476,8 +679,10 @@ pub struct DialJob {
 impl crate::Store {
     /// Decides several dial checks in one write transaction: one commit (one
     /// fsync on SQLite) for the group, which is what bounds a durable gate's
-    /// throughput. Each job runs in its own savepoint, so one failure undoes
-    /// only itself; jobs run grouped by organization in id order (the same
+    /// throughput. Each job's facts are read and decided first (a failure
+    /// there concerns only that job), then the group's decisions, attempts
+    /// and audit events are written together; jobs run grouped by
+    /// organization in id order (the same
     /// lock order on every node, so two nodes' groups cannot deadlock), each
     /// organization's in arrival order, so caps count exactly as if the
     /// checks had come one by one.
@@ -498,19 +703,44 @@ impl crate::Store {
             (0..jobs.len()).map(|_| None).collect();
         let group = async {
             let mut tx = self.pool.write().await?;
+            // On PostgreSQL a failed statement poisons the transaction, so
+            // each check's reads run in a savepoint there; SQLite needs none
+            // (a check writes nothing until the group is recorded).
+            let savepoints = matches!(tx, Tx::Postgres(_));
+            let mut pending = Pending::default();
+            let mut decided: Vec<(usize, Decided)> = Vec::with_capacity(jobs.len());
             for &i in &order {
                 let job = &jobs[i];
-                exec!(&mut tx, "SAVEPOINT dial_check")?;
-                match decide_in(&mut tx, self, &job.actor, &job.req, &job.dnc, &job.ctx).await {
-                    Ok(rec) => out[i] = Some(Ok(rec)),
+                if savepoints {
+                    exec!(&mut tx, "SAVEPOINT dial_check")?;
+                }
+                let d = decide_in(
+                    &mut tx, self, &job.actor, &job.req, &job.dnc, &job.ctx, &pending,
+                )
+                .await;
+                match d {
+                    Ok(d) => {
+                        pending.attempts.extend(d.attempt.clone());
+                        decided.push((i, d));
+                    }
                     Err(e) => {
-                        exec!(&mut tx, "ROLLBACK TO SAVEPOINT dial_check")?;
+                        if savepoints {
+                            exec!(&mut tx, "ROLLBACK TO SAVEPOINT dial_check")?;
+                        }
                         out[i] = Some(Err(e));
                     }
                 }
-                exec!(&mut tx, "RELEASE SAVEPOINT dial_check")?;
+                if savepoints {
+                    exec!(&mut tx, "RELEASE SAVEPOINT dial_check")?;
+                }
             }
-            tx.commit().await
+            let (index, decided): (Vec<usize>, Vec<Decided>) = decided.into_iter().unzip();
+            record_decided(&mut tx, &decided).await?;
+            tx.commit().await?;
+            for (i, d) in index.into_iter().zip(decided) {
+                out[i] = Some(Ok(d.rec));
+            }
+            Ok::<(), StoreError>(())
         };
         let committed = group.await;
         let mut results = Vec::with_capacity(jobs.len());

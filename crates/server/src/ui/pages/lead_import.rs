@@ -196,7 +196,8 @@ pub async fn upload_leads(
     // What was committed so far, for the report if the import stops midway.
     let mut committed = Summary::default();
     let result = import_csv(
-        &scope,
+        &state.store,
+        &actor,
         &upload.campaign,
         &upload.bytes[..],
         &origin,
