@@ -28,19 +28,22 @@ impl Received {
     }
 }
 
+/// Statuses (and `Retry-After` values) the receiver answers, in order.
+type Answers = Arc<Mutex<Vec<(u16, Option<&'static str>)>>>;
+
 /// A real HTTP receiver on 127.0.0.1 that records every request and answers
 /// with the statuses queued in `answers` (then 200).
 #[derive(Clone)]
 struct Receiver {
     url: String,
     got: Arc<Mutex<Vec<Received>>>,
-    answers: Arc<Mutex<Vec<(u16, Option<&'static str>)>>>,
+    answers: Answers,
 }
 
 impl Receiver {
     async fn start() -> Receiver {
         let got: Arc<Mutex<Vec<Received>>> = Arc::default();
-        let answers: Arc<Mutex<Vec<(u16, Option<&'static str>)>>> = Arc::default();
+        let answers: Answers = Arc::default();
         let (g, a) = (got.clone(), answers.clone());
         let app = axum::Router::new().route(
             "/hook",
