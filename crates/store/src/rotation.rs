@@ -1120,8 +1120,9 @@ mod tests {
         let org = OrgId::parse(ORG_A).unwrap();
         store.start_dek_rotation(&org, UnixMicros(5)).await.unwrap();
         // 10 values in batches of 4: three batches walk the column, one
-        // batch each the (empty) columns of calls and idempotency keys.
-        let walked = store.run_dek_rotation(&org, 4, Some(6)).await.unwrap();
+        // batch each the (empty) columns of calls, idempotency keys and
+        // webhook secrets.
+        let walked = store.run_dek_rotation(&org, 4, Some(7)).await.unwrap();
         assert_eq!((walked.column.as_str(), walked.resealed), ("", 10));
         // A write that read the old active key before the rotation commits
         // now, behind the cursor.
