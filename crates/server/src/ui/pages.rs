@@ -1928,8 +1928,8 @@ pub async fn webhook(
     webhook_page(&state, &actor, &session, &id, &q, None).await
 }
 
-fn webhook_id(raw: &str) -> Result<tollgate_core::id::WebhookEndpointId, Response> {
-    crate::api::webhooks::endpoint_id(raw).map_err(|_| fail(&StoreError::NotFound))
+fn webhook_id(raw: &str) -> Option<tollgate_core::id::WebhookEndpointId> {
+    crate::api::webhooks::endpoint_id(raw).ok()
 }
 
 pub async fn webhook_test(
@@ -1938,9 +1938,8 @@ pub async fn webhook_test(
     RequestCtx(ctx): RequestCtx,
     Path(raw): Path<String>,
 ) -> Response {
-    let id = match webhook_id(&raw) {
-        Ok(id) => id,
-        Err(r) => return r,
+    let Some(id) = webhook_id(&raw) else {
+        return fail(&StoreError::NotFound);
     };
     tryp!(state.store.scope(&actor).send_webhook_test(&id, &ctx).await);
     see_other(&format!("/ui/webhooks/{id}?done=webhook-test"))
@@ -1953,9 +1952,8 @@ pub async fn webhook_rotate(
     RequestCtx(ctx): RequestCtx,
     Path(raw): Path<String>,
 ) -> Response {
-    let id = match webhook_id(&raw) {
-        Ok(id) => id,
-        Err(r) => return r,
+    let Some(id) = webhook_id(&raw) else {
+        return fail(&StoreError::NotFound);
     };
     let grace = state.config.webhooks.rotation_grace_secs;
     let secret = tryp!(
@@ -1989,9 +1987,8 @@ pub async fn webhook_enabled(
     Path(raw): Path<String>,
     Form(form): Form<WebhookEnabledForm>,
 ) -> Response {
-    let id = match webhook_id(&raw) {
-        Ok(id) => id,
-        Err(r) => return r,
+    let Some(id) = webhook_id(&raw) else {
+        return fail(&StoreError::NotFound);
     };
     let on = form.enabled == "on";
     let patch = tollgate_store::WebhookEndpointPatch {
@@ -2021,9 +2018,8 @@ pub async fn webhook_delete(
     RequestCtx(ctx): RequestCtx,
     Path(raw): Path<String>,
 ) -> Response {
-    let id = match webhook_id(&raw) {
-        Ok(id) => id,
-        Err(r) => return r,
+    let Some(id) = webhook_id(&raw) else {
+        return fail(&StoreError::NotFound);
     };
     tryp!(
         state
@@ -2052,9 +2048,8 @@ pub async fn webhook_replay(
     Form(form): Form<WebhookReplayForm>,
 ) -> Response {
     use tollgate_core::id::WebhookMessageId;
-    let id = match webhook_id(&raw) {
-        Ok(id) => id,
-        Err(r) => return r,
+    let Some(id) = webhook_id(&raw) else {
+        return fail(&StoreError::NotFound);
     };
     let message = form.message_id.trim();
     let (msg, from) = if !message.is_empty() {

@@ -123,7 +123,7 @@ impl Policy {
             .to_ascii_lowercase();
         match url.scheme() {
             "https" => {}
-            "http" if self.allow_http_hosts.iter().any(|h| *h == host) => {}
+            "http" if self.allow_http_hosts.contains(&host) => {}
             _ => return Err("`url` must use https.".to_owned()),
         }
         if !url.username().is_empty() || url.password().is_some() {
@@ -193,10 +193,8 @@ impl reqwest::dns::Resolve for FilteringResolver {
         Box::pin(async move {
             let addrs: Vec<SocketAddr> =
                 tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            if !allow {
-                if let Some(why) = addrs.iter().find_map(|a| forbidden(a.ip())) {
-                    return Err(format!("refused: {host} resolves to a {why} address").into());
-                }
+            if !allow && let Some(why) = addrs.iter().find_map(|a| forbidden(a.ip())) {
+                return Err(format!("refused: {host} resolves to a {why} address").into());
             }
             if addrs.is_empty() {
                 return Err(format!("{host} has no address").into());

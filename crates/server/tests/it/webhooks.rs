@@ -28,19 +28,22 @@ impl Received {
     }
 }
 
+/// Statuses (and `Retry-After` values) the receiver answers, in order.
+type Answers = Arc<Mutex<Vec<(u16, Option<&'static str>)>>>;
+
 /// A real HTTP receiver on 127.0.0.1 that records every request and answers
 /// with the statuses queued in `answers` (then 200).
 #[derive(Clone)]
 struct Receiver {
     url: String,
     got: Arc<Mutex<Vec<Received>>>,
-    answers: Arc<Mutex<Vec<(u16, Option<&'static str>)>>>,
+    answers: Answers,
 }
 
 impl Receiver {
     async fn start() -> Receiver {
         let got: Arc<Mutex<Vec<Received>>> = Arc::default();
-        let answers: Arc<Mutex<Vec<(u16, Option<&'static str>)>>> = Arc::default();
+        let answers: Answers = Arc::default();
         let (g, a) = (got.clone(), answers.clone());
         let app = axum::Router::new().route(
             "/hook",
@@ -500,4 +503,93 @@ async fn failures_are_retried_on_schedule_and_410_disables_the_endpoint() {
         .await;
     assert_eq!(s, StatusCode::OK, "{back}");
     assert_eq!(back["disabled_reason"], Value::Null);
+}
+
+/// The lease: a claimed delivery is not claimed again until its lease
+/// expires, and then it is (a crashed worker loses nothing). Only a node
+/// with delivery off, on the embedded backend: on PostgreSQL the queue is
+/// shared with every other test's server, and claiming their rows here
+/// would delay their deliveries.
+#[tokio::test]
+async fn a_claim_is_exclusive_until_its_lease_expires() {
+    if crate::harness::backend() == "postgres" {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = crate::harness::config(dir.path());
+    config.webhooks.workers = false;
+    let server = TestServer::start_with(config, dir).await;
+    let org = server.new_org("HookLease").await;
+    let (id, _) = endpoint(
+        &server,
+        &org,
+        json!({"url": "http://127.0.0.1:9/hook", "event_types": ["webhook.test"]}),
+    )
+    .await;
+    let (s, _) = server
+        .call(
+            &org.key,
+            Method::POST,
+            &format!("/v1/webhook-endpoints/{id}/test"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    let store = server.store();
+    let t = server.state.now();
+    let lease = 60_000_000;
+    let first = store.claim_webhook_deliveries(t, lease, 10).await.unwrap();
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].endpoint_id, id);
+    // Held: nobody else gets it, even much later within the lease.
+    assert!(
+        store
+            .claim_webhook_deliveries(t.plus_secs(59), lease, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Expired (the holder crashed): claimed again, with a new lease.
+    let again = store
+        .claim_webhook_deliveries(t.plus_secs(61), lease, 10)
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].delivery_id, first[0].delivery_id);
+    // The first holder's late result cannot move the delivery any more.
+    let job = store
+        .load_webhook_delivery(&first[0], t)
+        .await
+        .unwrap()
+        .expect("attemptable");
+    let late = tollgate_store::AttemptOutcome {
+        started_at: t,
+        latency_ms: 1,
+        status: Some(200),
+        error: None,
+        response_excerpt: String::new(),
+        retry_after: None,
+        jitter: 0,
+    };
+    assert_eq!(
+        store
+            .record_webhook_attempt(&first[0], &job, &late, t.plus_secs(62))
+            .await
+            .unwrap(),
+        tollgate_store::AttemptVerdict::LeaseLost
+    );
+    assert_eq!(
+        store
+            .record_webhook_attempt(&again[0], &job, &late, t.plus_secs(62))
+            .await
+            .unwrap(),
+        tollgate_store::AttemptVerdict::Delivered
+    );
+    assert!(
+        store
+            .claim_webhook_deliveries(t.plus_secs(999), lease, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
