@@ -41,11 +41,15 @@ impl Kind {
 
 const BITMAP_BYTES: usize = LINES as usize / 8;
 
-/// Low-bit width for `n` values (1..=10,000).
+/// Low-bit width for `n` values (1..=10,000): `floor(log2(10,000 / n))`,
+/// the largest `l` with `n << l <= 10,000`, found without a division (it
+/// runs on every lookup; a division costs more than the rest of the
+/// arithmetic). With `k = floor(log2 n)`, `l` is `13 - k` or `12 - k`.
 #[inline]
 pub(crate) fn low_bits(n: u32) -> u32 {
-    let q = LINES / n.max(1);
-    31 - q.leading_zeros()
+    let n = n.clamp(1, LINES);
+    let l = 13 - (31 - n.leading_zeros());
+    if n << l > LINES { l - 1 } else { l }
 }
 
 /// Length of the upper (unary) bit string for `n` values.
@@ -148,12 +152,25 @@ fn bits_at(data: &[u8], base: usize, bit: usize, width: u32) -> u32 {
 }
 
 /// Position of the `k`-th (0-based) set bit of `w`, which has more than `k`.
+/// Skips whole bytes by their popcount first: clearing bits one at a time
+/// took ~17 dependent steps on average (about 34 zeros per upper word).
 #[inline]
-fn select_in_word(mut w: u64, k: u32) -> u32 {
-    for _ in 0..k {
-        w &= w - 1;
+fn select_in_word(w: u64, k: u32) -> u32 {
+    let (mut w, mut k, mut base) = (w, k, 0);
+    loop {
+        let c = (w as u8).count_ones();
+        if k < c || base >= 56 {
+            break;
+        }
+        k -= c;
+        w >>= 8;
+        base += 8;
     }
-    w.trailing_zeros()
+    let mut b = w & 0xFF;
+    for _ in 0..k {
+        b &= b.wrapping_sub(1);
+    }
+    base + b.trailing_zeros()
 }
 
 /// Where a scan of an Elias-Fano block's upper string stands: lookups in
@@ -326,6 +343,23 @@ mod tests {
         check(&(0..10_000).step_by(3).collect());
         check(&(0..10_000).step_by(9).collect());
         check(&(5000..5100).collect());
+    }
+
+    #[test]
+    fn select_in_word_finds_every_set_bit() {
+        for w in [1u64, u64::MAX, 0x8000_0000_0000_0001, 0xF0F0_0000_FF00_0A0A] {
+            let positions: Vec<u32> = (0..64).filter(|b| w >> b & 1 == 1).collect();
+            for (k, &p) in positions.iter().enumerate() {
+                assert_eq!(select_in_word(w, k as u32), p, "{w:#x} k={k}");
+            }
+        }
+    }
+
+    #[test]
+    fn low_bits_is_floor_log2_of_universe_over_count() {
+        for n in 1..=LINES {
+            assert_eq!(low_bits(n), 31 - (LINES / n).leading_zeros(), "n = {n}");
+        }
     }
 
     #[test]
