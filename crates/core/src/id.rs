@@ -182,6 +182,12 @@ id_kinds! {
     SuppressionId / SuppressionKind = "sup_";
     /// One decision of the dial gate.
     DialCheckId / DialCheckKind = "dck_";
+    // Issue 8: do-not-call data.
+    /// An incident: a DNC source failed for an organization (dialing that
+    /// needs it is paused until it is healthy again).
+    DncIncidentId / DncIncidentKind = "dni_";
+    /// One imported version of a registry list (deployment-wide).
+    DncListVersionId / DncListVersionKind = "dnl_";
 }
 
 #[cfg(test)]

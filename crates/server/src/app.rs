@@ -35,6 +35,8 @@ pub struct AppState {
     pub mailer: Arc<crate::mail::Mailer>,
     /// Group commit of dial checks.
     pub dial: crate::dial_queue::DialQueue,
+    /// Do-not-call data: provider, registry index, auto-pause (issue 8).
+    pub dnc: crate::dnc::Dnc,
 }
 
 impl AppState {
@@ -495,7 +497,9 @@ pub async fn prepare(config: Config) -> anyhow::Result<Prepared> {
     let mailer = Arc::new(crate::mail::Mailer::from_config(&config)?);
     tracing::info!(mail = %mailer.describe(), "outgoing email");
     let dial = crate::dial_queue::DialQueue::start(store.clone());
+    let dnc = crate::dnc::Dnc::from_config(&config.dnc).context("the [dnc] configuration")?;
     let state = AppState {
+        dnc,
         mailer,
         dial,
         store,

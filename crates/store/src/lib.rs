@@ -26,6 +26,8 @@ mod vault;
 // Issue 9: redaction on every write path.
 mod calls;
 pub mod redacted;
+// Issue 8: do-not-call data.
+mod dnc;
 mod redaction;
 
 use std::sync::Arc;
@@ -43,7 +45,7 @@ pub use gate::{
     Campaign, CampaignPatch, CampaignSpec, DayWindows, DialCheck, DialJob, DialRequest, DncAnswer,
     GateSettings, GateSettingsPatch, ImportChunk, Lead, ListVersionRecord, MAX_CAP_WINDOW_HOURS,
     NewLead, NewSuppression, NumberHasher, ReasonRecord, Suppression, SuppressionList,
-    SuppressionSource,
+    SuppressionSource, lead_location,
 };
 pub use idempotency::IdempotencyClaim;
 pub use keys::{KeyCheck, recorded_key_purposes};
@@ -65,6 +67,8 @@ pub use vault::{DataKeyInfo, Vault};
 pub use calls::{Call, Extraction, NewCall, Transcript};
 pub use redacted::{FieldsError, RedactedFields, RedactedTranscript, RemovedSpan, Speaker};
 pub use redaction::RedactionPolicy;
+// Issue 8: do-not-call data.
+pub use dnc::{DncIncident, DncListVersion, NewDncListVersion};
 
 /// Everything that can go wrong below the HTTP shell. The server maps each
 /// variant to a stable problem code in one place.

@@ -5,10 +5,10 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
-use tollgate_core::id::{CampaignKind, DialCheckKind, LeadKind};
+use tollgate_core::id::{CampaignKind, DialCheckKind, LeadKind, ProviderCredentialKind};
 use tollgate_gate::{DialChannel, parse_nanp};
 use tollgate_store::{
-    DialCheck, DialJob, DialRequest, GateSettings, GateSettingsPatch, StoreError,
+    DialCheck, DialJob, DialRequest, GateSettings, GateSettingsPatch, StoreError, lead_location,
 };
 use utoipa::ToSchema;
 
@@ -166,7 +166,30 @@ pub async fn create_dial_check(
             t
         }
     };
-    let dnc = crate::dnc::lookup(number.as_ref()).await;
+    // The number and where it may be, for the DNC lookup (which must come
+    // before the dial check's transaction: it may be a network call).
+    let (subject, place) = match (&lead_id, &number) {
+        (Some(id), _) => {
+            let lead = state
+                .store
+                .scope(&actor)
+                .get_lead(id)
+                .await
+                .map_err(|e| match e {
+                    StoreError::NotFound => ApiError::not_found("campaign or lead"),
+                    other => other.into(),
+                })?;
+            let place = lead_location(&lead.phone, lead.state.as_deref(), lead.zip.as_deref());
+            (lead.phone, place)
+        }
+        (None, Some(n)) => (n.clone(), lead_location(n, None, None)),
+        (None, None) => return Err(ApiError::internal()),
+    };
+    let candidates = tollgate_rules::rules().candidates(&place);
+    let dnc = state
+        .dnc
+        .lookup(&state.store, &actor, &subject, &candidates, ctx.now)
+        .await;
     let req = DialRequest {
         lead_id,
         number,
@@ -218,6 +241,9 @@ pub struct GateSettingsView {
     pub suppression_version: i64,
     /// The safety margin (minutes before a window closes) of this deployment.
     pub safety_margin_minutes: u16,
+    /// The organization's real-time DNC provider credential (`pcr_`); null:
+    /// the deployment's registry index answers.
+    pub dnc_provider_credential_id: Option<String>,
 }
 
 fn settings_view(s: GateSettings, margin: u16) -> GateSettingsView {
@@ -229,6 +255,7 @@ fn settings_view(s: GateSettings, margin: u16) -> GateSettingsView {
         dnc_provider_absence_statement: s.dnc_provider_absence_statement,
         suppression_version: s.suppression_version,
         safety_margin_minutes: margin,
+        dnc_provider_credential_id: s.dnc_provider_credential_id,
     }
 }
 
@@ -242,6 +269,12 @@ pub struct PatchGateSettings {
     /// `dnc_statement`); false withdraws it. Audited.
     pub dnc_provider_absence_acknowledged: Option<bool>,
     pub dnc_statement: Option<String>,
+    /// One of the organization's `dnc_provider` credentials: its gate then
+    /// asks that provider in real time; `null` goes back to the registry
+    /// index. Audited.
+    #[serde(default, deserialize_with = "super::campaigns::present")]
+    #[schema(value_type = Option<String>)]
+    pub dnc_provider_credential_id: Option<Option<String>>,
 }
 
 /// The organization's gate settings.
@@ -291,6 +324,14 @@ pub async fn patch_gate_settings(
             ));
         }
     };
+    let dnc_provider = input
+        .dnc_provider_credential_id
+        .map(|id| {
+            id.as_deref()
+                .map(path_id::<ProviderCredentialKind>)
+                .transpose()
+        })
+        .transpose()?;
     let s = state
         .store
         .scope(&actor)
@@ -299,10 +340,17 @@ pub async fn patch_gate_settings(
                 paused: input.paused,
                 paused_reason: input.paused.map(|_| paused_reason),
                 dnc_acknowledgment,
+                dnc_provider,
             },
             &ctx,
         )
-        .await?;
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => ApiError::invalid(
+                "`dnc_provider_credential_id` must name one of this organization's `dnc_provider` credentials.",
+            ),
+            other => other.into(),
+        })?;
     Ok(Json(settings_view(
         s,
         state.config.gate.safety_margin_minutes,

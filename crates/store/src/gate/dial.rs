@@ -241,6 +241,16 @@ impl OrgScope<'_> {
     }
 }
 
+/// Where a number (and its lead's state and ZIP, when known) may be: the
+/// one construction the dial check and the DNC lookup both use.
+pub fn lead_location(number: &E164, state: Option<&str>, zip: Option<&str>) -> LeadLocation {
+    LeadLocation {
+        area_code: AreaCode::from_e164(number.as_str()),
+        state: state.and_then(State::parse),
+        zip: zip.and_then(Zip3::from_zip),
+    }
+}
+
 /// Loads the facts, decides, records the decision (and the attempt when
 /// allowed) and appends `gate.decision`, inside `tx`, for `actor`'s
 /// organization. The caller commits.
@@ -319,17 +329,11 @@ async fn decide_in(
             _ => 0,
         };
 
-    let location = LeadLocation {
-        area_code: AreaCode::from_e164(number.as_str()),
-        state: lead
-            .as_ref()
-            .and_then(|l| l.state.as_deref())
-            .and_then(State::parse),
-        zip: lead
-            .as_ref()
-            .and_then(|l| l.zip.as_deref())
-            .and_then(Zip3::from_zip),
-    };
+    let location = lead_location(
+        &number,
+        lead.as_ref().and_then(|l| l.state.as_deref()),
+        lead.as_ref().and_then(|l| l.zip.as_deref()),
+    );
     let window = match &campaign.spec.windows {
         None => None,
         Some(days) => {

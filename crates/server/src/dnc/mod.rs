@@ -1,0 +1,305 @@
+//! The gate's one interface to do-not-call data.
+//!
+//! For each dial the gate asks [`Dnc::lookup`] before its database
+//! transaction (a provider call must not hold locks). The answer comes from
+//! one of two places, chosen per organization (its gate settings):
+//!
+//! - its **real-time provider** ([`provider`]): one of its `dnc_provider`
+//!   credentials, decrypted only for the call, behind a timeout, a circuit
+//!   breaker ([`breaker`]) and a cache ([`cache`]);
+//! - otherwise the deployment's **registry index** ([`registry`]): the
+//!   national list and the state lists imported with `tollgate dnc import`,
+//!   with freshness per area code.
+//!
+//! Every failure of a source an organization needs pauses its dialing
+//! ([`health`]): denied `dnc_provider_down`, incident opened, resumed only
+//! after the source was healthy for the configured period. The
+//! organization's internal list is the `internal_dnc` list of the
+//! suppression table, read inside the dial-check transaction.
+
+pub mod breaker;
+pub mod cache;
+pub mod health;
+pub mod provider;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use jiff::civil::Date;
+use tollgate_core::UnixMicros;
+use tollgate_core::id::ProviderCredentialId;
+use tollgate_gate::{E164, ListStatus};
+use tollgate_rules::Candidates;
+use tollgate_store::{Actor, DncAnswer, Store};
+
+use crate::config::DncConfig;
+use breaker::Breaker;
+use cache::AnswerCache;
+use health::{Health, Verdict};
+use provider::{Check, CheckAnswer, HttpJsonProvider, Provider, ProviderError};
+
+/// The checks the gate asks a provider for.
+const GATE_CHECKS: [Check; 2] = [Check::National, Check::State];
+
+/// The DNC component of a running server (cheap to clone).
+#[derive(Clone)]
+pub struct Dnc {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: DncConfig,
+    provider: Option<HttpJsonProvider>,
+    /// One breaker per provider credential: one organization's bad key
+    /// must not stop another's calls.
+    breakers: Mutex<HashMap<String, Breaker>>,
+    cache: AnswerCache,
+    health: Health,
+}
+
+impl Dnc {
+    pub fn from_config(config: &DncConfig) -> anyhow::Result<Dnc> {
+        let provider = if config.provider_url.is_empty() {
+            None
+        } else {
+            Some(HttpJsonProvider::new(
+                &config.provider_url,
+                Duration::from_millis(config.provider_timeout_ms),
+            )?)
+        };
+        Ok(Dnc {
+            inner: Arc::new(Inner {
+                provider,
+                breakers: Mutex::new(HashMap::new()),
+                cache: AnswerCache::new(config.cache_days, config.cache_max_entries),
+                health: Health::new(config.resume_after_secs, config.incident_recheck_secs),
+                config: config.clone(),
+            }),
+        })
+    }
+
+    pub fn config(&self) -> &DncConfig {
+        &self.inner.config
+    }
+
+    /// The state of the breaker of `credential` (for the dashboard).
+    pub fn breaker_label(&self, credential: &str) -> &'static str {
+        self.inner
+            .breakers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(credential)
+            .map_or("closed", Breaker::label)
+    }
+
+    /// The registries' answer for `number`, which may be in any of the
+    /// `candidates`' states. Never fails: every problem is a status the
+    /// decision denies.
+    pub async fn lookup(
+        &self,
+        store: &Store,
+        actor: &Actor,
+        number: &E164,
+        _candidates: &Candidates,
+        now: UnixMicros,
+    ) -> DncAnswer {
+        let settings = match store.scope(actor).gate_settings().await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "could not read the gate settings for the DNC lookup");
+                return unavailable();
+            }
+        };
+        match settings.dnc_provider_credential_id {
+            Some(id) => self.provider_lookup(store, actor, &id, number, now).await,
+            None => DncAnswer::not_configured(),
+        }
+    }
+
+    async fn provider_lookup(
+        &self,
+        store: &Store,
+        actor: &Actor,
+        credential: &str,
+        number: &E164,
+        now: UnixMicros,
+    ) -> DncAnswer {
+        let inner = &self.inner;
+        let source = format!("provider:{credential}");
+        let org = actor.org_id();
+        let result = match inner.cache.get(credential, number, &GATE_CHECKS, now.0) {
+            Some(hit) => Ok(hit),
+            None => {
+                let r = self
+                    .call_provider(store, actor, credential, number, now)
+                    .await;
+                if let Ok(a) = &r {
+                    inner.cache.put(
+                        credential,
+                        number,
+                        &GATE_CHECKS,
+                        a,
+                        inner.config.national_max_age_days,
+                        now.0,
+                    );
+                }
+                r
+            }
+        };
+        match result {
+            Err(e) => {
+                tracing::warn!(error = %e, org_id = %org, "DNC provider lookup failed; denying");
+                inner
+                    .health
+                    .failure(store, org, &source, &e.to_string(), now)
+                    .await;
+                unavailable()
+            }
+            Ok(answers) => match inner.health.success(store, org, &source, now).await {
+                Verdict::Paused => unavailable(),
+                Verdict::Serve => self.answer_of(&answers, now),
+            },
+        }
+    }
+
+    async fn call_provider(
+        &self,
+        store: &Store,
+        actor: &Actor,
+        credential: &str,
+        number: &E164,
+        now: UnixMicros,
+    ) -> Result<Vec<(Check, CheckAnswer)>, ProviderError> {
+        let inner = &self.inner;
+        let provider = inner.provider.as_ref().ok_or_else(|| {
+            ProviderError::Credential("this deployment has no dnc.provider_url".into())
+        })?;
+        let id = ProviderCredentialId::parse(credential)
+            .map_err(|_| ProviderError::Credential("the credential id is malformed".into()))?;
+        let allowed = self.breaker(credential, |b| b.allow(now.0));
+        if !allowed {
+            return Err(ProviderError::BreakerOpen);
+        }
+        let numbers = std::slice::from_ref(number);
+        let result = store
+            .scope(actor)
+            .with_provider_secret(&id, async |_, secret| {
+                provider.check(numbers, &GATE_CHECKS, secret).await
+            })
+            .await
+            .unwrap_or_else(|e| {
+                Err(ProviderError::Credential(match e {
+                    tollgate_store::StoreError::NotFound => "the credential was deleted".into(),
+                    other => other.to_string(),
+                }))
+            })
+            .and_then(|mut all| {
+                all.pop()
+                    .ok_or_else(|| ProviderError::Contract("no result".into()))
+            });
+        self.breaker(credential, |b| match &result {
+            Ok(_) => b.on_success(),
+            Err(_) => b.on_failure(now.0),
+        });
+        result
+    }
+
+    fn breaker<T>(&self, credential: &str, f: impl FnOnce(&mut Breaker) -> T) -> T {
+        let c = &self.inner.config;
+        let mut map = self
+            .inner
+            .breakers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        f(map
+            .entry(credential.to_owned())
+            .or_insert_with(|| Breaker::new(c.breaker_failures, c.breaker_open_secs)))
+    }
+
+    fn answer_of(&self, answers: &[(Check, CheckAnswer)], now: UnixMicros) -> DncAnswer {
+        let today = utc_date(now);
+        let c = &self.inner.config;
+        let mut out = unavailable();
+        for (check, a) in answers {
+            let max_age = match check {
+                Check::National => c.national_max_age_days,
+                _ => c.state_max_age_days,
+            };
+            let status = status_of(a.listed, a.version, today, max_age);
+            let version = Some(format!("{} {} (provider)", a.source, a.version));
+            match check {
+                Check::National => {
+                    out.national = status;
+                    out.national_version = version;
+                }
+                Check::State => {
+                    out.state = status;
+                    out.state_version = version;
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+}
+
+/// A listed number is listed whatever the data's age (denying on old data
+/// is safe); a clear answer counts only while the data is fresh.
+fn status_of(listed: bool, version: Date, today: Date, max_age_days: u32) -> ListStatus {
+    if listed {
+        ListStatus::Listed
+    } else if age_days(version, today) > i64::from(max_age_days) {
+        ListStatus::Stale
+    } else {
+        ListStatus::Clear
+    }
+}
+
+/// Whole days from `version` to `today` (UTC dates; negative for a date in
+/// the future, which a provider's clock skew can produce).
+pub fn age_days(version: Date, today: Date) -> i64 {
+    today
+        .since(version)
+        .map(|s| i64::from(s.get_days()))
+        .unwrap_or(i64::MAX)
+}
+
+pub fn utc_date(now: UnixMicros) -> Date {
+    jiff::Timestamp::from_microsecond(now.0)
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date()
+}
+
+fn unavailable() -> DncAnswer {
+    DncAnswer {
+        national: ListStatus::Unavailable,
+        national_version: None,
+        state: ListStatus::Unavailable,
+        state_version: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::civil::date;
+
+    #[test]
+    fn clear_counts_only_while_fresh_and_listed_always_counts() {
+        let today = date(2026, 12, 1);
+        assert_eq!(
+            status_of(false, date(2026, 10, 31), today, 31),
+            ListStatus::Clear
+        );
+        assert_eq!(
+            status_of(false, date(2026, 10, 30), today, 31),
+            ListStatus::Stale
+        );
+        assert_eq!(
+            status_of(true, date(2025, 1, 1), today, 31),
+            ListStatus::Listed
+        );
+    }
+}
