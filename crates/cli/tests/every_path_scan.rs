@@ -394,6 +394,7 @@ impl Client {
 async fn no_sensitive_value_reaches_any_storage_log_audit_or_answer() {
     let s = Secrets::new();
     let mut server = Server::start();
+    tollgate_server::dnc::provider::install_tls_provider();
     let http = reqwest::Client::new();
     for _ in 0..300 {
         if http

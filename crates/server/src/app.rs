@@ -473,6 +473,7 @@ pub struct Prepared {
 /// keys, checks privileges and key fingerprints, and binds the listener.
 /// Every failure here stops the start with a message naming the fix.
 pub async fn prepare(config: Config) -> anyhow::Result<Prepared> {
+    crate::dnc::provider::install_tls_provider();
     let Opened {
         store,
         checkpoint_key,

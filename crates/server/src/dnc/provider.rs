@@ -88,6 +88,15 @@ pub trait Provider: Send + Sync {
     ) -> impl Future<Output = Result<Vec<NumberAnswers>, ProviderError>> + Send;
 }
 
+/// Makes ring the process's rustls provider. The provider client is built
+/// with its own configuration, but reqwest is compiled without a default
+/// provider (ring is the one sqlx and lettre already build; reqwest's
+/// default would add aws-lc-rs), so any other client built in this process
+/// (tests, tools) needs this first. Idempotent.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// The HTTP JSON adapter (`docs/dnc-provider.md`).
 #[derive(Clone)]
 pub struct HttpJsonProvider {
