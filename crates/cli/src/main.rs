@@ -6,6 +6,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tollgate_server::config;
 
+mod dnc_command;
 mod import;
 mod redact_command;
 
@@ -50,6 +51,11 @@ enum Command {
     Leads {
         #[command(subcommand)]
         command: LeadsCommand,
+    },
+    /// Do-Not-Call registry data (no server or database needed).
+    Dnc {
+        #[command(subcommand)]
+        command: DncCommand,
     },
     /// Print the version.
     Version,
@@ -129,6 +135,41 @@ enum LeadsCommand {
 }
 
 #[derive(Subcommand)]
+enum DncCommand {
+    /// Build an index file from registry files as the FTC or a state
+    /// distributes them: one number per line (`NPANXXXXXX` or
+    /// `NPA,NXXXXXX`), plain or zipped. With --base, the files are change
+    /// lists (`NUMBER,A|D[,DATE]`) applied to that earlier index. Every
+    /// line is validated; bad lines are listed on standard output (JSON
+    /// Lines) with file and line number and, unless --accept-bad-lines,
+    /// nothing is written (exit 1). The file is written atomically.
+    Import {
+        /// `national`, `state:XX` or an organization's list name.
+        #[arg(long)]
+        list: String,
+        /// The registry's version date (YYYY-MM-DD), recorded for every
+        /// area code with a line in the files.
+        #[arg(long)]
+        version: String,
+        /// The previous index file of the same list: the files are change lists.
+        #[arg(long)]
+        base: Option<PathBuf>,
+        /// The index file to write (replaced atomically).
+        #[arg(long)]
+        out: PathBuf,
+        /// Write the valid lines even if some are bad (each is still listed).
+        #[arg(long)]
+        accept_bad_lines: bool,
+        /// An area code the files cover though no line names it (its file
+        /// was empty or had no changes); repeatable.
+        #[arg(long = "area-code")]
+        area_codes: Vec<u16>,
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
 enum AuditCommand {
     /// Walk each organization's hash chain and report the first broken link.
     /// Exits 1 when any chain is broken.
@@ -184,6 +225,29 @@ fn main() -> std::process::ExitCode {
     } = &cli.command
     {
         return redact_command::run(policy, *keep_last_four, *findings);
+    }
+    if let Command::Dnc {
+        command:
+            DncCommand::Import {
+                list,
+                version,
+                base,
+                out,
+                accept_bad_lines,
+                area_codes,
+                files,
+            },
+    } = cli.command
+    {
+        return dnc_command::import_command(dnc_command::ImportArgs {
+            list,
+            version,
+            base,
+            out,
+            accept_bad_lines,
+            area_codes,
+            files,
+        });
     }
     if let Command::Version = cli.command {
         println!("tollgate {}", env!("CARGO_PKG_VERSION"));
@@ -500,7 +564,10 @@ async fn run(command: Command, config: tollgate_server::Config) -> anyhow::Resul
             }
             Ok(())
         }
-        Command::Config { .. } | Command::Version | Command::Redact { .. } => Ok(()),
+        Command::Config { .. }
+        | Command::Version
+        | Command::Redact { .. }
+        | Command::Dnc { .. } => Ok(()),
     }
 }
 
