@@ -498,7 +498,9 @@ pub async fn prepare(config: Config) -> anyhow::Result<Prepared> {
     let mailer = Arc::new(crate::mail::Mailer::from_config(&config)?);
     tracing::info!(mail = %mailer.describe(), "outgoing email");
     let dial = crate::dial_queue::DialQueue::start(store.clone());
-    let dnc = crate::dnc::Dnc::from_config(&config.dnc).context("the [dnc] configuration")?;
+    let dnc = crate::dnc::Dnc::start(&config, &store)
+        .await
+        .context("starting the DNC component ([dnc])")?;
     let state = AppState {
         dnc,
         mailer,
@@ -645,6 +647,11 @@ pub async fn serve(
     crate::key_rotation::spawn_periodic(
         store.clone(),
         Duration::from_secs(prepared.state.config.security.dek_rotation_poll_secs),
+    );
+    // Issue 8: newly imported registry versions are swapped in while serving.
+    prepared.state.dnc.registry().spawn_polling(
+        store.clone(),
+        Duration::from_secs(prepared.state.config.dnc.poll_secs),
     );
     let app = build(prepared.state);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();

@@ -21,6 +21,7 @@ pub mod breaker;
 pub mod cache;
 pub mod health;
 pub mod provider;
+pub mod registry;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -33,11 +34,12 @@ use tollgate_gate::{E164, ListStatus};
 use tollgate_rules::Candidates;
 use tollgate_store::{Actor, DncAnswer, Store};
 
-use crate::config::DncConfig;
+use crate::config::{Config, DncConfig};
 use breaker::Breaker;
 use cache::AnswerCache;
 use health::{Health, Verdict};
 use provider::{Check, CheckAnswer, HttpJsonProvider, Provider, ProviderError};
+use registry::{ListAnswer, Registry};
 
 /// The checks the gate asks a provider for.
 const GATE_CHECKS: [Check; 2] = [Check::National, Check::State];
@@ -56,10 +58,17 @@ struct Inner {
     breakers: Mutex<HashMap<String, Breaker>>,
     cache: AnswerCache,
     health: Health,
+    registry: Registry,
 }
 
 impl Dnc {
-    pub fn from_config(config: &DncConfig) -> anyhow::Result<Dnc> {
+    /// The DNC component with every current registry list loaded.
+    pub async fn start(config: &Config, store: &Store) -> anyhow::Result<Dnc> {
+        let registry = Registry::load(config.dnc_dir(), store).await?;
+        Dnc::with_registry(&config.dnc, registry)
+    }
+
+    pub fn with_registry(config: &DncConfig, registry: Registry) -> anyhow::Result<Dnc> {
         let provider = if config.provider_url.is_empty() {
             None
         } else {
@@ -74,6 +83,7 @@ impl Dnc {
                 breakers: Mutex::new(HashMap::new()),
                 cache: AnswerCache::new(config.cache_days, config.cache_max_entries),
                 health: Health::new(config.resume_after_secs, config.incident_recheck_secs),
+                registry,
                 config: config.clone(),
             }),
         })
@@ -81,6 +91,10 @@ impl Dnc {
 
     pub fn config(&self) -> &DncConfig {
         &self.inner.config
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.inner.registry
     }
 
     /// The state of the breaker of `credential` (for the dashboard).
@@ -101,7 +115,7 @@ impl Dnc {
         store: &Store,
         actor: &Actor,
         number: &E164,
-        _candidates: &Candidates,
+        candidates: &Candidates,
         now: UnixMicros,
     ) -> DncAnswer {
         let settings = match store.scope(actor).gate_settings().await {
@@ -113,7 +127,86 @@ impl Dnc {
         };
         match settings.dnc_provider_credential_id {
             Some(id) => self.provider_lookup(store, actor, &id, number, now).await,
-            None => DncAnswer::not_configured(),
+            None => {
+                self.local_lookup(store, actor.org_id(), number, candidates, now)
+                    .await
+            }
+        }
+    }
+
+    /// The answer from the registry index: the national list, and the list
+    /// of every candidate state that keeps its own (by the rules data; a
+    /// state without facts counts as keeping one: fail closed).
+    async fn local_lookup(
+        &self,
+        store: &Store,
+        org: &tollgate_core::OrgId,
+        number: &E164,
+        candidates: &Candidates,
+        now: UnixMicros,
+    ) -> DncAnswer {
+        let lists = self.inner.registry.snapshot();
+        let today = utc_date(now);
+        let c = &self.inner.config;
+        let absent = || ListAnswer {
+            status: ListStatus::NotConfigured,
+            version: None,
+            cause: None,
+        };
+        let mut national =
+            Registry::answer(&lists, "national", number, today, c.national_max_age_days)
+                .unwrap_or_else(absent);
+        self.judge(store, org, "national", &mut national, now).await;
+        let mut states = Vec::new();
+        for state in candidates.states.iter() {
+            let keeps_own = tollgate_rules::rules()
+                .state_facts(state)
+                .is_none_or(|f| f.requires_state_dnc_scrub());
+            if !keeps_own {
+                continue;
+            }
+            let name = format!("state:{}", state.code());
+            let mut a = Registry::answer(&lists, &name, number, today, c.state_max_age_days)
+                .unwrap_or_else(absent);
+            self.judge(store, org, &name, &mut a, now).await;
+            states.push((name, a));
+        }
+        let state = registry::fold(&states);
+        DncAnswer {
+            national: national.status,
+            national_version: national.version,
+            state: state.status,
+            state_version: state.version,
+        }
+    }
+
+    /// Feeds a list's answer to the auto-pause: an unusable list opens an
+    /// incident; an answer from a list under an open incident is not used
+    /// until the list has been healthy for the configured period. Staleness
+    /// is not an incident: it is per area code and denied number by number
+    /// (`dnc_registry_stale`), with the list's age on the dashboard.
+    async fn judge(
+        &self,
+        store: &Store,
+        org: &tollgate_core::OrgId,
+        list: &str,
+        a: &mut ListAnswer,
+        now: UnixMicros,
+    ) {
+        let source = format!("list:{list}");
+        let health = &self.inner.health;
+        match a.status {
+            ListStatus::NotConfigured => {}
+            ListStatus::Unavailable => {
+                let cause = a.cause.as_deref().unwrap_or("the list is unavailable");
+                health.failure(store, org, &source, cause, now).await;
+            }
+            _ => {
+                if health.success(store, org, &source, now).await == Verdict::Paused {
+                    a.status = ListStatus::Unavailable;
+                    a.version = None;
+                }
+            }
         }
     }
 
