@@ -260,6 +260,8 @@ pub const ROUTES: &[RouteRule] = &[
     page("GET", "/ui/suppressions", Viewer),
     page("POST", "/ui/suppressions", Member),
     page("POST", "/ui/gate/pause", Admin),
+    // Issue 8: do-not-call data.
+    page("GET", "/ui/dnc", Member),
     page("GET", "/ui/provider-credentials", Admin),
     page("POST", "/ui/provider-credentials", Admin),
     page(

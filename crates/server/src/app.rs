@@ -236,6 +236,8 @@ pub fn ui_routes() -> Router<AppState> {
             get(pages::suppressions).post(pages::add_suppression),
         )
         .route("/ui/gate/pause", post(pages::set_gate_pause))
+        // Issue 8: do-not-call data.
+        .route("/ui/dnc", get(pages::dnc))
         .route(
             "/ui/provider-credentials",
             get(pages::provider_credentials).post(pages::create_provider_credential),

@@ -314,6 +314,21 @@ async fn a_provider_answers_an_outage_pauses_dialing_and_recovery_resumes_it() {
         "the secret in the audit log"
     );
 
+    // Every dashboard page shows the banner; the DNC page names the incident.
+    let mut browser = crate::sign_in::Browser::new(&server);
+    browser.sign_in(&org.owner_email).await;
+    let (s, page) = browser.get("/ui/members").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(page.contains("Do-not-call data is unavailable"), "{page}");
+    let (s, page) = browser.get("/ui/dnc").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        page.contains("open: dialing that needs it is paused"),
+        "{page}"
+    );
+    assert!(page.contains("the provider answered HTTP 503"), "{page}");
+    assert!(page.contains("Circuit breaker: open"), "{page}");
+
     // Recovery: the provider answers again, but dialing stays paused until
     // it has been healthy for the configured period (1 s here).
     provider.set(Mode::Answer);
@@ -330,6 +345,8 @@ async fn a_provider_answers_an_outage_pauses_dialing_and_recovery_resumes_it() {
             .any(|e| e["action"] == "dnc.incident_resolved"),
         "no dnc.incident_resolved"
     );
+    let (_, page) = browser.get("/ui/members").await;
+    assert!(!page.contains("Do-not-call data is unavailable"), "{page}");
 }
 
 #[tokio::test]
