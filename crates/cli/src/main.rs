@@ -7,8 +7,10 @@ use clap::{Parser, Subcommand};
 use tollgate_server::config;
 
 mod dnc_command;
+// Issue 8: bulk scrub through the gate's decision.
 mod import;
 mod redact_command;
+mod scrub;
 
 #[derive(Parser)]
 #[command(
@@ -52,7 +54,8 @@ enum Command {
         #[command(subcommand)]
         command: LeadsCommand,
     },
-    /// Do-Not-Call registry data (no server or database needed).
+    /// Do-Not-Call data: build registry indexes (no configuration needed),
+    /// activate them for the servers, scrub lists through the gate.
     Dnc {
         #[command(subcommand)]
         command: DncCommand,
@@ -177,6 +180,25 @@ enum DncCommand {
     /// list's current version: every running node swaps it in within
     /// dnc.poll_secs.
     Activate { file: PathBuf },
+    /// Judge every row of a CSV (a `lead_id` or a `phone` column) as a dial
+    /// check of the campaign would, now, and write the rows with their
+    /// verdict, reasons and list versions. Nothing is dialled or recorded
+    /// (one `dnc.scrubbed` audit event per chunk of rows).
+    Scrub {
+        input: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        campaign: String,
+        /// Act as this member (`mem_…`); default: the first owner.
+        #[arg(long)]
+        member: Option<String>,
+        /// `voice` or `text`.
+        #[arg(long, default_value = "voice")]
+        channel: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -601,6 +623,30 @@ async fn run(command: Command, config: tollgate_server::Config) -> anyhow::Resul
                     "numbers": v.numbers, "area_codes": v.area_codes.len(), "file": v.file_name, "sha256": v.sha256})
             );
             Ok(())
+        }
+        Command::Dnc {
+            command:
+                DncCommand::Scrub {
+                    input,
+                    out,
+                    org,
+                    campaign,
+                    member,
+                    channel,
+                },
+        } => {
+            scrub::run(
+                &config,
+                scrub::ScrubArgs {
+                    input: &input,
+                    out: &out,
+                    org: &org,
+                    campaign: &campaign,
+                    member: member.as_deref(),
+                    channel: &channel,
+                },
+            )
+            .await
         }
         Command::Config { .. }
         | Command::Version

@@ -343,6 +343,52 @@ async fn imported_registry_decides_dials_and_a_provider_outage_pauses_then_resum
         "{state}"
     );
 
+    // Bulk scrub from the command line, through the same decision.
+    let (_, me) = api.call(Method::GET, "/v1/me", None).await;
+    std::fs::write(
+        d.join("in.csv"),
+        format!("lead_id,phone,note\n{listed},,a\n{unlisted},,b\n,305-555-0402,c\nlead_nope,,d\n"),
+    )
+    .unwrap();
+    let (_, summary) = tollgate(
+        d,
+        &env,
+        &[
+            "dnc",
+            "scrub",
+            "in.csv",
+            "--out",
+            "out.csv",
+            "--org",
+            me["org_id"].as_str().unwrap(),
+            "--campaign",
+            &cmp,
+        ],
+    );
+    let summary: Value = serde_json::from_str(summary.lines().last().unwrap()).unwrap();
+    assert_eq!(summary["summary"]["invalid"], 1, "{summary}");
+    let out = std::fs::read_to_string(d.join("out.csv")).unwrap();
+    let rows: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        rows[0],
+        "lead_id,phone,note,verdict,reasons,details,list_versions"
+    );
+    assert!(
+        rows[1].contains(",a,denied,") && rows[1].contains("dnc_national"),
+        "{out}"
+    );
+    assert!(!rows[2].contains("do-not-call registry ("), "{out}");
+    assert!(
+        rows[2].contains(&format!("dnc_national=national {today}")),
+        "{out}"
+    );
+    // A bare number has no consent evidence; it is on the national list too.
+    assert!(
+        rows[3].contains("no_consent") && rows[3].contains("dnc_national"),
+        "{out}"
+    );
+    assert!(rows[4].contains(",d,invalid,"), "{out}");
+
     // The organization switches to its real-time provider; it goes down.
     let (s, cred) = api
         .call(

@@ -306,6 +306,8 @@ pub const ROUTES: &[RouteRule] = &[
     org("GET", "/v1/dial-checks/{check_id}", Some(DialCheck), Viewer),
     org("GET", "/v1/gate-settings", None, Viewer),
     org("PATCH", "/v1/gate-settings", Some(OrgAdmin), Admin),
+    // Issue 8: do-not-call data (a scrub judges rows as dial checks would).
+    org("POST", "/v1/dnc/scrub", Some(DialCheck), Member),
 ];
 
 pub fn rule_for(method: &str, path: &str) -> Option<&'static RouteRule> {

@@ -177,6 +177,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
             api::gate::get_gate_settings,
             api::gate::patch_gate_settings
         ))
+        // Issue 8: do-not-call data.
+        .routes(routes!(api::dnc::scrub))
 }
 
 /// The sign-in pages and the dashboard: HTML, not part of the API document,

@@ -44,7 +44,7 @@ pub use db::{Backend, PoolSettings};
 pub use gate::{
     Campaign, CampaignPatch, CampaignSpec, DayWindows, DialCheck, DialJob, DialRequest, DncAnswer,
     GateSettings, GateSettingsPatch, ImportChunk, Lead, ListVersionRecord, MAX_CAP_WINDOW_HOURS,
-    NewLead, NewSuppression, NumberHasher, ReasonRecord, Suppression, SuppressionList,
+    NewLead, NewSuppression, NumberHasher, ReasonRecord, ScrubRow, Suppression, SuppressionList,
     SuppressionSource, lead_location,
 };
 pub use idempotency::IdempotencyClaim;

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use tollgate_core::id::{CampaignKind, DialCheckKind, LeadKind, ProviderCredentialKind};
 use tollgate_gate::{DialChannel, parse_nanp};
 use tollgate_store::{
-    DialCheck, DialJob, DialRequest, GateSettings, GateSettingsPatch, StoreError, lead_location,
+    DialCheck, DialJob, DialRequest, GateSettings, GateSettingsPatch, StoreError,
 };
 use utoipa::ToSchema;
 
@@ -149,47 +149,21 @@ pub async fn create_dial_check(
             ));
         }
     };
-    let now = jiff::Timestamp::from_microsecond(ctx.now.0).map_err(|_| ApiError::internal())?;
-    let at = match input.planned_at.as_deref() {
-        None => now,
-        Some(s) => {
-            let t: jiff::Timestamp = s
-                .parse()
-                .map_err(|_| ApiError::invalid("`planned_at` must be an RFC 3339 date-time."))?;
-            let lo = now - jiff::SignedDuration::from_secs(MAX_PLANNED_BEHIND_SECS);
-            let hi = now + jiff::SignedDuration::from_hours(24 * MAX_PLANNED_AHEAD_DAYS);
-            if t < lo || t > hi {
-                return Err(ApiError::invalid(
-                    "`planned_at` must be between five minutes ago and 14 days ahead.",
-                ));
-            }
-            t
-        }
-    };
-    // The number and where it may be, for the DNC lookup (which must come
-    // before the dial check's transaction: it may be a network call).
-    let (subject, place) = match (&lead_id, &number) {
-        (Some(id), _) => {
-            let lead = state
-                .store
-                .scope(&actor)
-                .get_lead(id)
-                .await
-                .map_err(|e| match e {
-                    StoreError::NotFound => ApiError::not_found("campaign or lead"),
-                    other => other.into(),
-                })?;
-            let place = lead_location(&lead.phone, lead.state.as_deref(), lead.zip.as_deref());
-            (lead.phone, place)
-        }
-        (None, Some(n)) => (n.clone(), lead_location(n, None, None)),
-        (None, None) => return Err(ApiError::internal()),
-    };
-    let candidates = tollgate_rules::rules().candidates(&place);
+    let at = planned_at(input.planned_at.as_deref(), ctx.now)?;
     let dnc = state
         .dnc
-        .lookup(&state.store, &actor, &subject, &candidates, ctx.now)
-        .await;
+        .answer_for(
+            &state.store,
+            &actor,
+            lead_id.as_ref(),
+            number.as_ref(),
+            ctx.now,
+        )
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => ApiError::not_found("campaign or lead"),
+            other => other.into(),
+        })?;
     let req = DialRequest {
         lead_id,
         number,
@@ -212,6 +186,29 @@ pub async fn create_dial_check(
             other => other.into(),
         })?;
     Ok(Json(check.into()))
+}
+
+/// The instant a dial is planned for: now, or `planned_at` (RFC 3339)
+/// between five minutes ago and 14 days ahead.
+pub(crate) fn planned_at(
+    planned: Option<&str>,
+    now: tollgate_core::UnixMicros,
+) -> Result<jiff::Timestamp, ApiError> {
+    let now = jiff::Timestamp::from_microsecond(now.0).map_err(|_| ApiError::internal())?;
+    let Some(s) = planned else {
+        return Ok(now);
+    };
+    let t: jiff::Timestamp = s
+        .parse()
+        .map_err(|_| ApiError::invalid("`planned_at` must be an RFC 3339 date-time."))?;
+    let lo = now - jiff::SignedDuration::from_secs(MAX_PLANNED_BEHIND_SECS);
+    let hi = now + jiff::SignedDuration::from_hours(24 * MAX_PLANNED_AHEAD_DAYS);
+    if t < lo || t > hi {
+        return Err(ApiError::invalid(
+            "`planned_at` must be between five minutes ago and 14 days ahead.",
+        ));
+    }
+    Ok(t)
 }
 
 /// A past decision, exactly as it was returned: the "why?" data.

@@ -18,6 +18,8 @@ pub mod calls;
 pub mod provider_credentials;
 pub mod redaction;
 pub mod suppressions;
+// Issue 8: do-not-call data.
+pub mod dnc;
 
 use serde::Serialize;
 use utoipa::ToSchema;

@@ -107,6 +107,89 @@ impl Dnc {
             .map_or("closed", Breaker::label)
     }
 
+    /// The DNC answer for a dial of a lead or a bare number: the lead's
+    /// number and where it may be (area code, state, ZIP) are read first.
+    /// `Err(NotFound)` for a lead the organization does not have.
+    pub async fn answer_for(
+        &self,
+        store: &Store,
+        actor: &Actor,
+        lead_id: Option<&tollgate_core::id::LeadId>,
+        number: Option<&E164>,
+        now: UnixMicros,
+    ) -> Result<DncAnswer, tollgate_store::StoreError> {
+        let (subject, place) = match (lead_id, number) {
+            (Some(id), _) => {
+                let lead = store.scope(actor).get_lead(id).await?;
+                let place = tollgate_store::lead_location(
+                    &lead.phone,
+                    lead.state.as_deref(),
+                    lead.zip.as_deref(),
+                );
+                (lead.phone, place)
+            }
+            (None, Some(n)) => (n.clone(), tollgate_store::lead_location(n, None, None)),
+            (None, None) => {
+                return Err(tollgate_store::StoreError::Invalid(
+                    "a lead or a number is required".into(),
+                ));
+            }
+        };
+        let candidates = tollgate_rules::rules().candidates(&place);
+        Ok(self.lookup(store, actor, &subject, &candidates, now).await)
+    }
+
+    /// Judges a batch the way the gate judges a dial (the same DNC lookup,
+    /// the same facts and decision), without recording attempts.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn scrub(
+        &self,
+        store: &Store,
+        actor: &Actor,
+        campaign: &tollgate_core::id::CampaignId,
+        channel: tollgate_gate::DialChannel,
+        at: jiff::Timestamp,
+        safety_margin_minutes: u16,
+        rows: &[(Option<tollgate_core::id::LeadId>, Option<E164>)],
+        ctx: &tollgate_store::Ctx,
+    ) -> Result<
+        Vec<Result<tollgate_store::DialCheck, tollgate_store::StoreError>>,
+        tollgate_store::StoreError,
+    > {
+        let mut prepared = Vec::with_capacity(rows.len());
+        let mut missing = Vec::with_capacity(rows.len());
+        for (lead, number) in rows {
+            match self
+                .answer_for(store, actor, lead.as_ref(), number.as_ref(), ctx.now)
+                .await
+            {
+                Ok(dnc) => {
+                    missing.push(None);
+                    prepared.push(tollgate_store::ScrubRow {
+                        lead_id: lead.clone(),
+                        number: number.clone(),
+                        dnc,
+                    });
+                }
+                Err(e) => missing.push(Some(e)),
+            }
+        }
+        let mut judged = store
+            .scope(actor)
+            .scrub(campaign, channel, at, safety_margin_minutes, &prepared, ctx)
+            .await?
+            .into_iter();
+        Ok(missing
+            .into_iter()
+            .map(|m| match m {
+                Some(e) => Err(e),
+                None => judged
+                    .next()
+                    .unwrap_or(Err(tollgate_store::StoreError::NotFound)),
+            })
+            .collect())
+    }
+
     /// The registries' answer for `number`, which may be in any of the
     /// `candidates`' states. Never fails: every problem is a status the
     /// decision denies.

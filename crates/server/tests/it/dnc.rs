@@ -445,3 +445,79 @@ fn assert_provider_down(check: &Value) {
         "{check}"
     );
 }
+
+#[tokio::test]
+async fn a_bulk_scrub_judges_rows_as_the_gate_does_and_records_no_attempt() {
+    let provider = TestProvider::start(&today()).await;
+    provider.list("+13055550321");
+    let server = start(&provider, 0).await;
+    let org = server.new_org("DncScrub").await;
+    let cmp = campaign(&server, &org).await;
+    let clear = lead(&server, &org, &cmp, "305 555 0320").await;
+    let listed = lead(&server, &org, &cmp, "305 555 0321").await;
+    use_provider(&server, &org).await;
+    let at = calling_hour(&server, &org, &cmp, &clear).await;
+    let other = server.new_org("DncScrubOther").await;
+    let ocmp = campaign(&server, &other).await;
+    let theirs = lead(&server, &other, &ocmp, "305 555 0322").await;
+
+    let scrub = |rows: Value| json!({"campaign_id": cmp, "channel": "voice", "planned_at": at, "rows": rows});
+    let (s, v) = server
+        .call(
+            &org.key,
+            Method::POST,
+            "/v1/dnc/scrub",
+            Some(scrub(json!([
+                {"lead_id": clear}, {"lead_id": listed}, {"number": "305-555-0321"}, {"lead_id": theirs}
+            ]))),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let r = &v["results"];
+    assert_eq!(r[0]["decision"]["allowed"], true, "{v}");
+    assert_eq!(codes(&r[1]["decision"]), ["dnc_national"], "{v}");
+    let bare = codes(&r[2]["decision"]);
+    assert!(
+        bare.contains(&"no_consent".to_owned()) && bare.contains(&"dnc_national".to_owned()),
+        "{v}"
+    );
+    // Another organization's lead is not found, never judged.
+    assert_eq!(r[3]["error"], "lead_not_found", "{v}");
+    assert_eq!(
+        (v["allowed"].clone(), v["denied"].clone()),
+        (json!(1), json!(2))
+    );
+
+    // The same answer the gate gives, and the scrub recorded no attempt: the
+    // dial check after it is still allowed and then counts as usual.
+    let gate = dial(&server, &org, &cmp, &clear, Some(&at)).await;
+    assert_eq!(gate["allowed"], true, "{gate}");
+    assert_eq!(gate["list_versions"], r[0]["decision"]["list_versions"]);
+    let events = server.audit_events(&org).await;
+    let scrubbed: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["action"] == "dnc.scrubbed")
+        .collect();
+    assert_eq!(scrubbed.len(), 1);
+    assert_eq!(scrubbed[0]["details"]["rows"], 3);
+
+    // Bad input changes nothing and says what is wrong.
+    for (rows, why) in [
+        (json!([]), "1 to 1000"),
+        (json!([{"number": "12"}]), "rows[0].number"),
+        (
+            json!([{"lead_id": clear, "number": "305-555-0320"}]),
+            "exactly one",
+        ),
+        (
+            Value::Array(vec![json!({"lead_id": clear}); 1001]),
+            "1 to 1000",
+        ),
+    ] {
+        let (s, p) = server
+            .call(&org.key, Method::POST, "/v1/dnc/scrub", Some(scrub(rows)))
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+        assert!(p["detail"].as_str().unwrap().contains(why), "{p}");
+    }
+}

@@ -262,10 +262,68 @@ async fn decide_in(
     dnc: &DncAnswer,
     ctx: &Ctx,
 ) -> Result<DialCheck, StoreError> {
-    let numbers = store.numbers()?;
     let org = actor.org_id.as_str();
     tx.bind_org(org).await?;
     tx.lock_org(org).await?;
+    let Judged {
+        decision,
+        number,
+        hash,
+        campaign_id,
+        lead_id,
+    } = judge(tx, store, org, req, dnc).await?;
+
+    let id = new_id::<DialCheckKind>(ctx.now)?;
+    let rec = record(Some(&id), &decision, req, Some(&number), ctx.now.0);
+    insert_check(&mut *tx, org, &id, &rec, ctx).await?;
+    if decision.allowed {
+        exec!(
+            &mut *tx,
+            "INSERT INTO dial_attempts (org_id, number_hash, campaign_id, lead_id, check_id, attempted_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            org,
+            hash,
+            campaign_id,
+            lead_id,
+            id.as_str(),
+            micros(req.at)
+        )?;
+    }
+    audit::append(
+        &mut *tx,
+        org,
+        Draft {
+            actor: actor.audit_ref(),
+            action: "gate.decision",
+            target: audit::target("dial_check", &id),
+            details: audit_details(&rec),
+        },
+        ctx,
+    )
+    .await?;
+    Ok(rec)
+}
+
+/// A decision and what it was about.
+struct Judged {
+    decision: Decision,
+    number: E164,
+    hash: Vec<u8>,
+    campaign_id: String,
+    lead_id: Option<String>,
+}
+
+/// Loads the facts of one dial in `tx` (bound to `org`) and decides: the
+/// one path from stored facts to [`decide`], shared by the dial check and
+/// the bulk scrub, so they can never disagree.
+async fn judge(
+    tx: &mut Tx,
+    store: &crate::Store,
+    org: &str,
+    req: &DialRequest,
+    dnc: &DncAnswer,
+) -> Result<Judged, StoreError> {
+    let numbers = store.numbers()?;
     let settings = super::settings::load(&mut *tx, org).await?;
     let campaign = super::campaigns::by_id(&mut *tx, org, req.campaign_id.as_str()).await?;
     let lead = match &req.lead_id {
@@ -390,36 +448,86 @@ async fn decide_in(
         safety_margin_minutes: req.safety_margin_minutes,
     };
     let decision = decide(rules(), &facts, req.at);
+    Ok(Judged {
+        decision,
+        number,
+        hash,
+        campaign_id: campaign.id.to_string(),
+        lead_id: lead.as_ref().map(|l| l.id.to_string()),
+    })
+}
 
-    let id = new_id::<DialCheckKind>(ctx.now)?;
-    let rec = record(Some(&id), &decision, req, Some(&number), ctx.now.0);
-    insert_check(&mut *tx, org, &id, &rec, ctx).await?;
-    if decision.allowed {
-        exec!(
-            &mut *tx,
-            "INSERT INTO dial_attempts (org_id, number_hash, campaign_id, lead_id, check_id, attempted_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            org,
-            hash,
-            campaign.id.as_str(),
-            lead.as_ref().map(|l| l.id.to_string()),
-            id.as_str(),
-            micros(req.at)
-        )?;
+/// One row of a bulk scrub: a lead or a bare number, with its DNC answer
+/// (looked up before, like a dial check's).
+#[derive(Debug, Clone)]
+pub struct ScrubRow {
+    pub lead_id: Option<LeadId>,
+    pub number: Option<E164>,
+    pub dnc: DncAnswer,
+}
+
+impl OrgScope<'_> {
+    /// Judges each row as a dial check of `campaign` at `at` would, through
+    /// the same facts and [`decide`], without recording attempts or
+    /// decisions; one `dnc.scrubbed` audit event records the batch. Per
+    /// row: `Err(NotFound)` for a lead this organization does not have.
+    /// `Err` as a whole for an unknown campaign.
+    pub async fn scrub(
+        &self,
+        campaign_id: &CampaignId,
+        channel: DialChannel,
+        at: Timestamp,
+        safety_margin_minutes: u16,
+        rows: &[ScrubRow],
+        ctx: &Ctx,
+    ) -> Result<Vec<Result<DialCheck, StoreError>>, StoreError> {
+        let mut out = Vec::with_capacity(rows.len());
+        {
+            let mut tx = self.read().await?;
+            super::campaigns::by_id(&mut tx, self.org(), campaign_id.as_str()).await?;
+            for row in rows {
+                let req = DialRequest {
+                    lead_id: row.lead_id.clone(),
+                    number: row.number.clone(),
+                    campaign_id: campaign_id.clone(),
+                    channel,
+                    at,
+                    safety_margin_minutes,
+                };
+                out.push(
+                    judge(&mut tx, self.store, self.org(), &req, &row.dnc)
+                        .await
+                        .map(|j| record(None, &j.decision, &req, Some(&j.number), ctx.now.0)),
+                );
+            }
+        }
+        let allowed = out
+            .iter()
+            .filter(|r| r.as_ref().is_ok_and(|c| c.allowed))
+            .count();
+        let mut tx = self.write().await?;
+        audit::append(
+            &mut tx,
+            self.org(),
+            Draft {
+                actor: self.actor.audit_ref(),
+                action: "dnc.scrubbed",
+                target: audit::target("campaign", campaign_id),
+                details: serde_json::json!({
+                    "rows": rows.len(),
+                    "allowed": allowed,
+                    "denied": out.iter().filter(|r| r.as_ref().is_ok_and(|c| !c.allowed)).count(),
+                    "not_found": out.len() - out.iter().filter(|r| r.is_ok()).count(),
+                    "at": at.to_string(),
+                    "channel": channel.as_str(),
+                }),
+            },
+            ctx,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(out)
     }
-    audit::append(
-        &mut *tx,
-        org,
-        Draft {
-            actor: actor.audit_ref(),
-            action: "gate.decision",
-            target: audit::target("dial_check", &id),
-            details: audit_details(&rec),
-        },
-        ctx,
-    )
-    .await?;
-    Ok(rec)
 }
 
 async fn insert_check(
