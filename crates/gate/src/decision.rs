@@ -393,6 +393,14 @@ pub fn decide(rules: &'static Rules, f: &Facts<'_>, at: Timestamp) -> Decision {
     }
 }
 
+/// The do-not-call reasons alone (internal list and registries), as
+/// [`decide`] gives them: what a lead's intake check shows.
+pub fn dnc_check(d: &DncFacts<'_>) -> Vec<Reason> {
+    let mut out = Vec::new();
+    dnc_reasons(d, &mut out);
+    out
+}
+
 fn dnc_reasons(d: &DncFacts<'_>, out: &mut Vec<Reason>) {
     for (status, version, listed, label) in [
         (

@@ -521,3 +521,56 @@ async fn a_bulk_scrub_judges_rows_as_the_gate_does_and_records_no_attempt() {
         assert!(p["detail"].as_str().unwrap().contains(why), "{p}");
     }
 }
+
+#[tokio::test]
+async fn leads_are_checked_at_intake_and_show_why() {
+    let provider = TestProvider::start(&today()).await;
+    provider.list("+13055550331");
+    let server = start(&provider, 0).await;
+    let org = server.new_org("DncIntake").await;
+    let cmp = campaign(&server, &org).await;
+    // Without any DNC data: the intake check says so.
+    let bare = lead(&server, &org, &cmp, "305 555 0330").await;
+    let (_, v) = server
+        .call(&org.key, Method::GET, &format!("/v1/leads/{bare}"), None)
+        .await;
+    assert_eq!(v["intake_dnc"]["clear"], false, "{v}");
+    assert_eq!(v["intake_dnc"]["reasons"][0]["code"], "dnc_registry_stale");
+
+    use_provider(&server, &org).await;
+    // On the internal list before the lead arrives.
+    let (s, sup) = server
+        .call(
+            &org.key,
+            Method::POST,
+            "/v1/suppressions",
+            Some(json!({"number": "305-555-0332", "list": "internal_dnc", "reason": "asked by phone"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{sup}");
+    let clear = lead(&server, &org, &cmp, "305 555 0330").await;
+    let listed = lead(&server, &org, &cmp, "305 555 0331").await;
+    let internal = lead(&server, &org, &cmp, "305 555 0332").await;
+    let get = |id: String| {
+        let server = &server;
+        let key = org.key.clone();
+        async move {
+            server
+                .call(&key, Method::GET, &format!("/v1/leads/{id}"), None)
+                .await
+                .1
+        }
+    };
+    let c = get(clear).await;
+    assert_eq!(c["intake_dnc"]["clear"], true, "{c}");
+    assert!(
+        serde_json::to_string(&c["intake_dnc"]["list_versions"])
+            .unwrap()
+            .contains(&format!("national {} (provider)", today())),
+        "{c}"
+    );
+    let l = get(listed).await;
+    assert_eq!(l["intake_dnc"]["reasons"][0]["code"], "dnc_national", "{l}");
+    let i = get(internal).await;
+    assert_eq!(i["intake_dnc"]["reasons"][0]["code"], "dnc_internal", "{i}");
+}

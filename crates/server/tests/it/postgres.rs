@@ -31,12 +31,14 @@ async fn postgres_every_tenant_table_has_forced_rls_with_using_and_with_check() 
     // sign_in_links (a person's emailed links; org_id names the organization
     // an invitation link joins) and sessions (keyed by the person; the organization column is only
     // which one the session works in, and every read goes through
-    // session_actor, which binds it).
+    // session_actor, which binds it), and dnc_list_versions (issue 8: the
+    // deployment's imported registry versions, public data shared by every
+    // organization; it has no org_id, named here so that stays deliberate).
     let tenant: Vec<String> = sqlx::query(
         "SELECT DISTINCT table_name::text FROM information_schema.columns \
          WHERE table_schema = 'public' AND (column_name = 'org_id' OR table_name IN ('organizations', 'users')) \
          AND table_name NOT IN ('credential_index', 'bootstrap_tokens', 'org_directory', \
-         'membership_directory', 'sign_in_links', 'sessions') ORDER BY 1",
+         'membership_directory', 'sign_in_links', 'sessions', 'dnc_list_versions') ORDER BY 1",
     )
     .fetch_all(&mut conn)
     .await

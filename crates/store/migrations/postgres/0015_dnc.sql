@@ -6,6 +6,10 @@
 -- `dnc_provider` credentials. NULL: the local registry index is used.
 ALTER TABLE gate_settings ADD COLUMN dnc_provider_credential_id TEXT;
 
+-- A lead's DNC check at intake (JSON: when, the reasons, the list versions
+-- used), shown with the lead; every dial checks again.
+ALTER TABLE leads ADD COLUMN intake_dnc TEXT;
+
 -- An incident: a DNC source (the provider, or a local list) failed for this
 -- organization, so the dials that need it are denied `dnc_provider_down`
 -- until the source has been healthy for the configured period. At most one
