@@ -41,11 +41,15 @@ impl Kind {
 
 const BITMAP_BYTES: usize = LINES as usize / 8;
 
-/// Low-bit width for `n` values (1..=10,000).
+/// Low-bit width for `n` values (1..=10,000): `floor(log2(10,000 / n))`,
+/// the largest `l` with `n << l <= 10,000`, found without a division (it
+/// runs on every lookup; a division costs more than the rest of the
+/// arithmetic). With `k = floor(log2 n)`, `l` is `13 - k` or `12 - k`.
 #[inline]
 pub(crate) fn low_bits(n: u32) -> u32 {
-    let q = LINES / n.max(1);
-    31 - q.leading_zeros()
+    let n = n.clamp(1, LINES);
+    let l = 13 - (31 - n.leading_zeros());
+    if n << l > LINES { l - 1 } else { l }
 }
 
 /// Length of the upper (unary) bit string for `n` values.
@@ -326,6 +330,13 @@ mod tests {
         check(&(0..10_000).step_by(3).collect());
         check(&(0..10_000).step_by(9).collect());
         check(&(5000..5100).collect());
+    }
+
+    #[test]
+    fn low_bits_is_floor_log2_of_universe_over_count() {
+        for n in 1..=LINES {
+            assert_eq!(low_bits(n), 31 - (LINES / n).leading_zeros(), "n = {n}");
+        }
     }
 
     #[test]
