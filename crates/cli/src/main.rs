@@ -7,8 +7,10 @@ use clap::{Parser, Subcommand};
 use tollgate_server::config;
 
 mod dnc_command;
+// Issue 8: bulk scrub through the gate's decision.
 mod import;
 mod redact_command;
+mod scrub;
 
 #[derive(Parser)]
 #[command(
@@ -52,7 +54,8 @@ enum Command {
         #[command(subcommand)]
         command: LeadsCommand,
     },
-    /// Do-Not-Call registry data (no server or database needed).
+    /// Do-Not-Call data: build registry indexes (no configuration needed),
+    /// activate them for the servers, scrub lists through the gate.
     Dnc {
         #[command(subcommand)]
         command: DncCommand,
@@ -164,8 +167,37 @@ enum DncCommand {
         /// was empty or had no changes); repeatable.
         #[arg(long = "area-code")]
         area_codes: Vec<u16>,
+        /// Then copy the index into the DNC directory (dnc.dir) and record
+        /// it as the list's current version, as `dnc activate` does (needs
+        /// the configuration and the database).
+        #[arg(long)]
+        activate: bool,
         #[arg(required = true)]
         files: Vec<PathBuf>,
+    },
+    /// Copy an index file into the DNC directory (dnc.dir, default
+    /// <data_dir>/dnc; shared storage in scale-out) and record it as its
+    /// list's current version: every running node swaps it in within
+    /// dnc.poll_secs.
+    Activate { file: PathBuf },
+    /// Judge every row of a CSV (a `lead_id` or a `phone` column) as a dial
+    /// check of the campaign would, now, and write the rows with their
+    /// verdict, reasons and list versions. Nothing is dialled or recorded
+    /// (one `dnc.scrubbed` audit event per chunk of rows).
+    Scrub {
+        input: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        campaign: String,
+        /// Act as this member (`mem_…`); default: the first owner.
+        #[arg(long)]
+        member: Option<String>,
+        /// `voice` or `text`.
+        #[arg(long, default_value = "voice")]
+        channel: String,
     },
 }
 
@@ -226,6 +258,7 @@ fn main() -> std::process::ExitCode {
     {
         return redact_command::run(policy, *keep_last_four, *findings);
     }
+    let mut cli = cli;
     if let Command::Dnc {
         command:
             DncCommand::Import {
@@ -235,19 +268,27 @@ fn main() -> std::process::ExitCode {
                 out,
                 accept_bad_lines,
                 area_codes,
+                activate,
                 files,
             },
     } = cli.command
     {
-        return dnc_command::import_command(dnc_command::ImportArgs {
+        let code = dnc_command::import_command(dnc_command::ImportArgs {
             list,
             version,
             base,
-            out,
+            out: out.clone(),
             accept_bad_lines,
             area_codes,
             files,
         });
+        if !activate || code != std::process::ExitCode::SUCCESS {
+            return code;
+        }
+        // Written: activate it with the configuration below.
+        cli.command = Command::Dnc {
+            command: DncCommand::Activate { file: out },
+        };
     }
     if let Command::Version = cli.command {
         println!("tollgate {}", env!("CARGO_PKG_VERSION"));
@@ -563,6 +604,49 @@ async fn run(command: Command, config: tollgate_server::Config) -> anyhow::Resul
                 std::process::exit(1);
             }
             Ok(())
+        }
+        // Issue 8: do-not-call data.
+        Command::Dnc {
+            command: DncCommand::Activate { file },
+        } => {
+            let store = tollgate_server::open_store(&config, false).await?.store;
+            let v = tollgate_server::dnc::registry::activate(
+                &config.dnc_dir(),
+                &store,
+                &file,
+                tollgate_server::app::now(),
+            )
+            .await?;
+            println!(
+                "{}",
+                serde_json::json!({"status": "current", "list": v.list, "version": v.version,
+                    "numbers": v.numbers, "area_codes": v.area_codes.len(), "file": v.file_name, "sha256": v.sha256})
+            );
+            Ok(())
+        }
+        Command::Dnc {
+            command:
+                DncCommand::Scrub {
+                    input,
+                    out,
+                    org,
+                    campaign,
+                    member,
+                    channel,
+                },
+        } => {
+            scrub::run(
+                &config,
+                scrub::ScrubArgs {
+                    input: &input,
+                    out: &out,
+                    org: &org,
+                    campaign: &campaign,
+                    member: member.as_deref(),
+                    channel: &channel,
+                },
+            )
+            .await
         }
         Command::Config { .. }
         | Command::Version

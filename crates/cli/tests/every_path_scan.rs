@@ -394,7 +394,7 @@ impl Client {
 async fn no_sensitive_value_reaches_any_storage_log_audit_or_answer() {
     let s = Secrets::new();
     let mut server = Server::start();
-    tollgate_server::webhooks::install_crypto_provider();
+    tollgate_server::tls::install_crypto_provider();
     let http = reqwest::Client::new();
     for _ in 0..300 {
         if http

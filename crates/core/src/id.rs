@@ -194,6 +194,12 @@ id_kinds! {
     WebhookDeliveryId / WebhookDeliveryKind = "whd_";
     /// One HTTP attempt of a delivery.
     WebhookAttemptId / WebhookAttemptKind = "wha_";
+    // Issue 8: do-not-call data.
+    /// An incident: a DNC source failed for an organization (dialing that
+    /// needs it is paused until it is healthy again).
+    DncIncidentId / DncIncidentKind = "dni_";
+    /// One imported version of a registry list (deployment-wide).
+    DncListVersionId / DncListVersionKind = "dnl_";
 }
 
 #[cfg(test)]

@@ -401,24 +401,43 @@ pub fn decide(rules: &'static Rules, f: &Facts<'_>, at: Timestamp) -> Decision {
     }
 }
 
+/// The do-not-call reasons alone (internal list and registries), as
+/// [`decide`] gives them: what a lead's intake check shows.
+pub fn dnc_check(d: &DncFacts<'_>) -> Vec<Reason> {
+    let mut out = Vec::new();
+    dnc_reasons(d, &mut out);
+    out
+}
+
 fn dnc_reasons(d: &DncFacts<'_>, out: &mut Vec<Reason>) {
-    for (status, listed, label) in [
-        (d.national, Code::DncNational, "national"),
-        (d.state, Code::DncState, "state"),
+    for (status, version, listed, label) in [
+        (
+            d.national,
+            d.national_version,
+            Code::DncNational,
+            "national",
+        ),
+        (d.state, d.state_version, Code::DncState, "state"),
     ] {
+        // The list and version that answered, so the reason names them.
+        let from = version.map(|v| format!(" ({v})")).unwrap_or_default();
         match status {
             ListStatus::Clear => {}
             ListStatus::Listed => out.push(Reason::new(
                 listed,
-                format!("the number is on a {label} do-not-call registry"),
+                format!("the number is on a {label} do-not-call registry{from}"),
             )),
+            // The acknowledgment covers running without DNC data, never
+            // relying on data that is too old: stale always denies.
             ListStatus::Stale => out.push(Reason::new(
                 Code::DncRegistryStale,
-                format!("the {label} do-not-call data is out of date"),
+                format!("the {label} do-not-call data is out of date or misses this area code{from}"),
             )),
             ListStatus::Unavailable => out.push(Reason::new(
                 Code::DncProviderDown,
-                format!("the {label} do-not-call provider did not answer"),
+                format!(
+                    "the {label} do-not-call source is unavailable: dialing that needs it is paused until it is healthy again"
+                ),
             )),
             ListStatus::NotConfigured if d.provider_absence_acknowledged => {}
             ListStatus::NotConfigured => out.push(Reason::new(

@@ -22,7 +22,7 @@ pub use consent::{
 };
 pub use decision::{
     CampaignFacts, Code, Decision, DialChannel, DncFacts, Facts, ListStatus, ListVersion, Reason,
-    VoiceType, decide, rules_channel,
+    VoiceType, decide, dnc_check, rules_channel,
 };
 pub use optout::{OptOutMatch, detect_opt_out};
 pub use phone::{E164, PhoneError, parse_nanp};

@@ -271,6 +271,8 @@ pub const ROUTES: &[RouteRule] = &[
     page("GET", "/ui/suppressions", Viewer),
     page("POST", "/ui/suppressions", Member),
     page("POST", "/ui/gate/pause", Admin),
+    // Issue 8: do-not-call data.
+    page("GET", "/ui/dnc", Member),
     page("GET", "/ui/provider-credentials", Admin),
     page("POST", "/ui/provider-credentials", Admin),
     page(
@@ -369,6 +371,8 @@ pub const ROUTES: &[RouteRule] = &[
         Some(WebhooksManage),
         Admin,
     ),
+    // Issue 8: do-not-call data (a scrub judges rows as dial checks would).
+    org("POST", "/v1/dnc/scrub", Some(DialCheck), Member),
 ];
 
 pub fn rule_for(method: &str, path: &str) -> Option<&'static RouteRule> {

@@ -35,6 +35,8 @@ pub struct AppState {
     pub mailer: Arc<crate::mail::Mailer>,
     /// Group commit of dial checks.
     pub dial: crate::dial_queue::DialQueue,
+    /// Do-not-call data: provider, registry index, auto-pause (issue 8).
+    pub dnc: crate::dnc::Dnc,
 }
 
 impl AppState {
@@ -190,6 +192,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(api::webhooks::send_test_event))
         .routes(routes!(api::webhooks::list_webhook_deliveries))
         .routes(routes!(api::webhooks::replay_webhook_messages))
+        // Issue 8: do-not-call data.
+        .routes(routes!(api::dnc::scrub))
 }
 
 /// The sign-in pages and the dashboard: HTML, not part of the API document,
@@ -273,6 +277,8 @@ pub fn ui_routes() -> Router<AppState> {
             get(pages::suppressions).post(pages::add_suppression),
         )
         .route("/ui/gate/pause", post(pages::set_gate_pause))
+        // Issue 8: do-not-call data.
+        .route("/ui/dnc", get(pages::dnc))
         .route(
             "/ui/provider-credentials",
             get(pages::provider_credentials).post(pages::create_provider_credential),
@@ -533,7 +539,7 @@ pub struct Prepared {
 /// keys, checks privileges and key fingerprints, and binds the listener.
 /// Every failure here stops the start with a message naming the fix.
 pub async fn prepare(config: Config) -> anyhow::Result<Prepared> {
-    crate::webhooks::install_crypto_provider();
+    crate::tls::install_crypto_provider();
     let Opened {
         store,
         checkpoint_key,
@@ -558,7 +564,11 @@ pub async fn prepare(config: Config) -> anyhow::Result<Prepared> {
     let mailer = Arc::new(crate::mail::Mailer::from_config(&config)?);
     tracing::info!(mail = %mailer.describe(), "outgoing email");
     let dial = crate::dial_queue::DialQueue::start(store.clone());
+    let dnc = crate::dnc::Dnc::start(&config, &store)
+        .await
+        .context("starting the DNC component ([dnc])")?;
     let state = AppState {
+        dnc,
         mailer,
         dial,
         store,
@@ -709,6 +719,11 @@ pub async fn serve(
         &prepared.state.config,
         prepared.state.mailer.clone(),
     )?;
+    // Issue 8: newly imported registry versions are swapped in while serving.
+    prepared.state.dnc.registry().spawn_polling(
+        store.clone(),
+        Duration::from_secs(prepared.state.config.dnc.poll_secs),
+    );
     let app = build(prepared.state);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let server = axum::serve(

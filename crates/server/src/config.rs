@@ -29,6 +29,8 @@ const SECTIONS: &[&str] = &[
     "gate",
     // Issue 10: signed webhooks.
     "webhooks",
+    // Issue 8: do-not-call data.
+    "dnc",
 ];
 
 /// Settings that hold secrets: they get `_FILE` variants and are never printed.
@@ -61,6 +63,8 @@ pub struct Config {
     pub gate: GateConfig,
     // Issue 10: signed webhooks.
     pub webhooks: WebhooksConfig,
+    // Issue 8: do-not-call data.
+    pub dnc: DncConfig,
 }
 
 /// Outgoing webhooks (the `[webhooks]` section).
@@ -83,6 +87,109 @@ pub struct WebhooksConfig {
     pub allow_private_addresses: bool,
     /// How often an idle worker looks for due deliveries, in milliseconds.
     pub poll_interval_ms: u64,
+}
+
+/// Do-not-call data (the `[dnc]` section; docs/dnc-provider.md).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DncConfig {
+    /// Where imported registry indexes live; empty: `<data_dir>/dnc`. In
+    /// scale-out, shared storage every node mounts.
+    pub dir: String,
+    /// The HTTP JSON provider endpoint organizations may use with their own
+    /// `dnc_provider` credential; empty: no provider.
+    pub provider_url: String,
+    pub provider_timeout_ms: u64,
+    /// Consecutive failures that open a provider's circuit breaker.
+    pub breaker_failures: u32,
+    /// How long an open breaker refuses calls before one trial.
+    pub breaker_open_secs: u64,
+    /// How long a provider answer is reused (at most 30 days).
+    pub cache_days: u32,
+    pub cache_max_entries: usize,
+    /// A paused source must answer successfully this long before dialing
+    /// resumes.
+    pub resume_after_secs: u64,
+    /// How often a node re-reads an organization's open incidents (another
+    /// node may have opened or resolved one).
+    pub incident_recheck_secs: u64,
+    /// How often a node looks for a newly imported registry version.
+    pub poll_secs: u64,
+    /// The national registry's data for an area code may be this old (at
+    /// most 31 days: the law's limit).
+    pub national_max_age_days: u32,
+    /// A state list may be this old (at most 92: the states publish
+    /// quarterly).
+    pub state_max_age_days: u32,
+    /// The dashboard warns from this age.
+    pub warn_age_days: u32,
+}
+
+impl DncConfig {
+    fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            (1..=31).contains(&self.national_max_age_days),
+            "dnc.national_max_age_days must be between 1 and 31 (the law allows no older copy)"
+        );
+        anyhow::ensure!(
+            (1..=92).contains(&self.state_max_age_days),
+            "dnc.state_max_age_days must be between 1 and 92"
+        );
+        anyhow::ensure!(
+            self.warn_age_days >= 1 && self.warn_age_days <= self.national_max_age_days,
+            "dnc.warn_age_days must be between 1 and dnc.national_max_age_days"
+        );
+        anyhow::ensure!(
+            self.cache_days <= 30,
+            "dnc.cache_days must be at most 30 (cached answers must expire before 31 days)"
+        );
+        anyhow::ensure!(
+            (1..=10_000_000).contains(&self.cache_max_entries),
+            "dnc.cache_max_entries must be between 1 and 10000000"
+        );
+        anyhow::ensure!(
+            (100..=30_000).contains(&self.provider_timeout_ms),
+            "dnc.provider_timeout_ms must be between 100 and 30000"
+        );
+        anyhow::ensure!(
+            (1..=1000).contains(&self.breaker_failures),
+            "dnc.breaker_failures must be between 1 and 1000"
+        );
+        anyhow::ensure!(
+            (1..=3600).contains(&self.breaker_open_secs),
+            "dnc.breaker_open_secs must be between 1 and 3600"
+        );
+        anyhow::ensure!(
+            self.resume_after_secs <= 86_400,
+            "dnc.resume_after_secs must be at most 86400"
+        );
+        anyhow::ensure!(
+            (1..=3600).contains(&self.incident_recheck_secs),
+            "dnc.incident_recheck_secs must be between 1 and 3600"
+        );
+        anyhow::ensure!(
+            (1..=3600).contains(&self.poll_secs),
+            "dnc.poll_secs must be between 1 and 3600"
+        );
+        anyhow::ensure!(
+            self.provider_url.is_empty()
+                || self.provider_url.starts_with("https://")
+                || self.provider_url.starts_with("http://"),
+            "dnc.provider_url must start with https:// (or http:// on a private network)"
+        );
+        Ok(())
+    }
+}
+
+impl Config {
+    /// The directory of the imported registry indexes.
+    pub fn dnc_dir(&self) -> PathBuf {
+        if self.dnc.dir.is_empty() {
+            self.data_dir.join("dnc")
+        } else {
+            PathBuf::from(&self.dnc.dir)
+        }
+    }
 }
 
 /// The dial gate (the `[gate]` section).
@@ -362,6 +469,8 @@ pub fn process_env() -> Vec<(String, String)> {
 
 impl Config {
     fn validate(&self) -> anyhow::Result<()> {
+        // Issue 8: do-not-call data.
+        self.dnc.validate()?;
         anyhow::ensure!(
             (1024..=64 * 1024 * 1024).contains(&self.server.body_limit_bytes),
             "server.body_limit_bytes must be between 1 KiB and 64 MiB"

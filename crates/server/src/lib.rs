@@ -18,6 +18,7 @@ pub mod lead_import;
 pub mod mail;
 pub mod rate_limit;
 pub mod telemetry;
+pub mod tls;
 pub mod ui;
 // Issue 10: signed webhooks.
 pub mod webhooks;

@@ -27,6 +27,8 @@ mod vault;
 // Issue 9: redaction on every write path.
 mod calls;
 pub mod redacted;
+// Issue 8: do-not-call data.
+mod dnc;
 mod redaction;
 // Issue 10: signed webhooks.
 mod webhooks;
@@ -45,8 +47,8 @@ pub use db::{Backend, PoolSettings};
 pub use gate::{
     Campaign, CampaignPatch, CampaignSpec, DayWindows, DialCheck, DialJob, DialRequest, DncAnswer,
     GateSettings, GateSettingsPatch, ImportChunk, Lead, ListVersionRecord, MAX_CAP_WINDOW_HOURS,
-    NewLead, NewSuppression, NumberHasher, ReasonRecord, Suppression, SuppressionList,
-    SuppressionSource,
+    NewLead, NewSuppression, NumberHasher, ReasonRecord, ScrubRow, Suppression, SuppressionList,
+    SuppressionSource, lead_location,
 };
 pub use idempotency::IdempotencyClaim;
 pub use keys::{KeyCheck, recorded_key_purposes};
@@ -73,6 +75,8 @@ pub use webhooks::{
     AttemptOutcome, AttemptVerdict, ClaimedDelivery, DeliveryJob, MAX_OLD_SECRETS,
     NewWebhookEndpoint, WebhookAttempt, WebhookEndpoint, WebhookEndpointPatch,
 };
+// Issue 8: do-not-call data.
+pub use dnc::{DncIncident, DncListVersion, NewDncListVersion};
 
 /// Everything that can go wrong below the HTTP shell. The server maps each
 /// variant to a stable problem code in one place.

@@ -5,7 +5,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
-use tollgate_core::id::{CampaignKind, DialCheckKind, LeadKind};
+use tollgate_core::id::{CampaignKind, DialCheckKind, LeadKind, ProviderCredentialKind};
 use tollgate_gate::{DialChannel, parse_nanp};
 use tollgate_store::{
     DialCheck, DialJob, DialRequest, GateSettings, GateSettingsPatch, StoreError,
@@ -149,24 +149,21 @@ pub async fn create_dial_check(
             ));
         }
     };
-    let now = jiff::Timestamp::from_microsecond(ctx.now.0).map_err(|_| ApiError::internal())?;
-    let at = match input.planned_at.as_deref() {
-        None => now,
-        Some(s) => {
-            let t: jiff::Timestamp = s
-                .parse()
-                .map_err(|_| ApiError::invalid("`planned_at` must be an RFC 3339 date-time."))?;
-            let lo = now - jiff::SignedDuration::from_secs(MAX_PLANNED_BEHIND_SECS);
-            let hi = now + jiff::SignedDuration::from_hours(24 * MAX_PLANNED_AHEAD_DAYS);
-            if t < lo || t > hi {
-                return Err(ApiError::invalid(
-                    "`planned_at` must be between five minutes ago and 14 days ahead.",
-                ));
-            }
-            t
-        }
-    };
-    let dnc = crate::dnc::lookup(number.as_ref()).await;
+    let at = planned_at(input.planned_at.as_deref(), ctx.now)?;
+    let dnc = state
+        .dnc
+        .answer_for(
+            &state.store,
+            &actor,
+            lead_id.as_ref(),
+            number.as_ref(),
+            ctx.now,
+        )
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => ApiError::not_found("campaign or lead"),
+            other => other.into(),
+        })?;
     let req = DialRequest {
         lead_id,
         number,
@@ -189,6 +186,29 @@ pub async fn create_dial_check(
             other => other.into(),
         })?;
     Ok(Json(check.into()))
+}
+
+/// The instant a dial is planned for: now, or `planned_at` (RFC 3339)
+/// between five minutes ago and 14 days ahead.
+pub(crate) fn planned_at(
+    planned: Option<&str>,
+    now: tollgate_core::UnixMicros,
+) -> Result<jiff::Timestamp, ApiError> {
+    let now = jiff::Timestamp::from_microsecond(now.0).map_err(|_| ApiError::internal())?;
+    let Some(s) = planned else {
+        return Ok(now);
+    };
+    let t: jiff::Timestamp = s
+        .parse()
+        .map_err(|_| ApiError::invalid("`planned_at` must be an RFC 3339 date-time."))?;
+    let lo = now - jiff::SignedDuration::from_secs(MAX_PLANNED_BEHIND_SECS);
+    let hi = now + jiff::SignedDuration::from_hours(24 * MAX_PLANNED_AHEAD_DAYS);
+    if t < lo || t > hi {
+        return Err(ApiError::invalid(
+            "`planned_at` must be between five minutes ago and 14 days ahead.",
+        ));
+    }
+    Ok(t)
 }
 
 /// A past decision, exactly as it was returned: the "why?" data.
@@ -218,6 +238,9 @@ pub struct GateSettingsView {
     pub suppression_version: i64,
     /// The safety margin (minutes before a window closes) of this deployment.
     pub safety_margin_minutes: u16,
+    /// The organization's real-time DNC provider credential (`pcr_`); null:
+    /// the deployment's registry index answers.
+    pub dnc_provider_credential_id: Option<String>,
 }
 
 fn settings_view(s: GateSettings, margin: u16) -> GateSettingsView {
@@ -229,6 +252,7 @@ fn settings_view(s: GateSettings, margin: u16) -> GateSettingsView {
         dnc_provider_absence_statement: s.dnc_provider_absence_statement,
         suppression_version: s.suppression_version,
         safety_margin_minutes: margin,
+        dnc_provider_credential_id: s.dnc_provider_credential_id,
     }
 }
 
@@ -242,6 +266,12 @@ pub struct PatchGateSettings {
     /// `dnc_statement`); false withdraws it. Audited.
     pub dnc_provider_absence_acknowledged: Option<bool>,
     pub dnc_statement: Option<String>,
+    /// One of the organization's `dnc_provider` credentials: its gate then
+    /// asks that provider in real time; `null` goes back to the registry
+    /// index. Audited.
+    #[serde(default, deserialize_with = "super::campaigns::present")]
+    #[schema(value_type = Option<String>)]
+    pub dnc_provider_credential_id: Option<Option<String>>,
 }
 
 /// The organization's gate settings.
@@ -291,6 +321,14 @@ pub async fn patch_gate_settings(
             ));
         }
     };
+    let dnc_provider = input
+        .dnc_provider_credential_id
+        .map(|id| {
+            id.as_deref()
+                .map(path_id::<ProviderCredentialKind>)
+                .transpose()
+        })
+        .transpose()?;
     let s = state
         .store
         .scope(&actor)
@@ -299,10 +337,17 @@ pub async fn patch_gate_settings(
                 paused: input.paused,
                 paused_reason: input.paused.map(|_| paused_reason),
                 dnc_acknowledgment,
+                dnc_provider,
             },
             &ctx,
         )
-        .await?;
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => ApiError::invalid(
+                "`dnc_provider_credential_id` must name one of this organization's `dnc_provider` credentials.",
+            ),
+            other => other.into(),
+        })?;
     Ok(Json(settings_view(
         s,
         state.config.gate.safety_margin_minutes,

@@ -100,6 +100,11 @@ pub struct LeadView {
     /// Stable codes saying why it is ineligible.
     pub ineligible_reasons: Vec<String>,
     pub created_at: String,
+    /// The DNC check at intake: `checked_at`, `clear`, `reasons` (internal
+    /// list and registries, with codes as the gate gives them) and
+    /// `list_versions`. Every dial checks again.
+    #[schema(value_type = Option<Object>)]
+    pub intake_dnc: Option<serde_json::Value>,
 }
 
 impl From<Lead> for LeadView {
@@ -127,6 +132,7 @@ impl From<Lead> for LeadView {
             eligible: l.eligible,
             ineligible_reasons: l.ineligible_reasons,
             created_at: rfc3339(l.created_at),
+            intake_dnc: l.intake_dnc,
         }
     }
 }
@@ -346,7 +352,23 @@ pub async fn create_leads(
             StoreError::NotFound => ApiError::not_found("campaign"),
             other => other.into(),
         })?;
-    let views: Vec<LeadView> = created.into_iter().map(LeadView::from).collect();
+    // Intake DNC check (issue 8): the same lookup as a dial check, judged
+    // by the gate's own DNC rules and kept with the lead.
+    let mut checked = Vec::with_capacity(created.len());
+    for lead in created {
+        let dnc = state
+            .dnc
+            .answer_for(&state.store, &actor, Some(&lead.id), None, ctx.now)
+            .await?;
+        checked.push(
+            state
+                .store
+                .scope(&actor)
+                .record_intake_dnc(&lead.id, &dnc, &ctx)
+                .await?,
+        );
+    }
+    let views: Vec<LeadView> = checked.into_iter().map(LeadView::from).collect();
     let body = if batch {
         serde_json::json!({ "data": views })
     } else {

@@ -20,6 +20,8 @@ pub mod redaction;
 pub mod suppressions;
 // Issue 10: signed webhooks.
 pub mod webhooks;
+// Issue 8: do-not-call data.
+pub mod dnc;
 
 use serde::Serialize;
 use utoipa::ToSchema;

@@ -32,6 +32,8 @@ pub struct Nav {
     /// Banners every page shows while they hold.
     pub gate_paused: bool,
     pub dnc_acknowledged: bool,
+    /// Open DNC incidents (issue 8): dialing that needs the source is paused.
+    pub dnc_incidents_open: usize,
 }
 
 #[derive(Deserialize, Default)]
@@ -99,7 +101,15 @@ async fn nav(
         .gate_settings()
         .await
         .map_err(|e| fail(&e))?;
+    // Issue 8: the DNC incident banner.
+    let dnc_incidents_open = store
+        .scope(actor)
+        .dnc_incidents(0)
+        .await
+        .map_err(|e| fail(&e))?
+        .len();
     Ok(Nav {
+        dnc_incidents_open,
         org_id: actor.org_id().to_string(),
         org_name: here.map(|o| o.org_name.clone()).unwrap_or_default(),
         orgs: orgs
@@ -2084,4 +2094,128 @@ pub async fn webhook_replay(
 
 fn message_page_invalid(text: &str) -> Response {
     message(StatusCode::UNPROCESSABLE_ENTITY, "Invalid input", text)
+}
+
+// Issue 8: the do-not-call data page.
+
+#[derive(Template)]
+#[template(path = "dnc.html")]
+struct DncPage {
+    nav: Nav,
+    lists: Vec<DncListRow>,
+    provider: String,
+    breaker: &'static str,
+    incidents: Vec<DncIncidentRow>,
+    max_age: u32,
+    warn_age: u32,
+}
+
+struct DncListRow {
+    list: String,
+    version: String,
+    numbers: u64,
+    area_codes: usize,
+    /// Days since the newest area code's data.
+    age_days: i64,
+    /// Area codes whose data is past the list's limit.
+    stale_area_codes: usize,
+    /// `fresh`, `warning`, `stale` or `unavailable: <cause>`.
+    status: String,
+    imported: String,
+}
+
+struct DncIncidentRow {
+    id: String,
+    source: String,
+    cause: String,
+    opened: String,
+    resolved: String,
+}
+
+/// Each registry list's version and age (warning from `dnc.warn_age_days`,
+/// stale past the limit), the organization's provider and its breaker, and
+/// the incidents that pause its dialing.
+pub async fn dnc(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Extension(session): Extension<Session>,
+    Query(q): Query<NoticeQuery>,
+) -> Response {
+    use crate::dnc::registry::Slot;
+    let nav = page!(state, actor, session, "dnc", q);
+    let cfg = state.dnc.config();
+    let today = crate::dnc::utc_date(state.now());
+    let lists = state.dnc.registry().snapshot();
+    let rows = lists
+        .by_name
+        .values()
+        .map(|slot| {
+            let v = slot.version();
+            let max = if v.list == "national" {
+                cfg.national_max_age_days
+            } else {
+                cfg.state_max_age_days
+            };
+            let age = |d: &str| {
+                d.parse::<jiff::civil::Date>()
+                    .map(|d| crate::dnc::age_days(d, today))
+                    .unwrap_or(i64::MAX)
+            };
+            let age_days = age(&v.version);
+            let stale_area_codes = v
+                .area_codes
+                .values()
+                .filter(|d| age(d) > i64::from(max))
+                .count();
+            let status = match slot.as_ref() {
+                Slot::Unavailable { cause, .. } => format!("unavailable: {cause}"),
+                Slot::Ready { .. } if age_days > i64::from(max) => "stale".into(),
+                Slot::Ready { .. } if age_days >= i64::from(cfg.warn_age_days) => "warning".into(),
+                Slot::Ready { .. } => "fresh".into(),
+            };
+            DncListRow {
+                list: v.list.clone(),
+                version: v.version.clone(),
+                numbers: v.numbers,
+                area_codes: v.area_codes.len(),
+                age_days,
+                stale_area_codes,
+                status,
+                imported: rfc3339_minutes(v.imported_at),
+            }
+        })
+        .collect();
+    let settings = tryp!(state.store.scope(&actor).gate_settings().await);
+    let (provider, breaker) = match &settings.dnc_provider_credential_id {
+        Some(id) => (
+            format!("real-time provider, credential {id}"),
+            state.dnc.breaker_label(id),
+        ),
+        None => ("the deployment's registry index".to_owned(), "not used"),
+    };
+    let incidents = tryp!(state.store.scope(&actor).dnc_incidents(20).await)
+        .into_iter()
+        .map(|i| DncIncidentRow {
+            id: i.id,
+            source: i.source,
+            cause: i.cause,
+            opened: rfc3339_minutes(i.opened_at),
+            resolved: i
+                .resolved_at
+                .map(rfc3339_minutes)
+                .unwrap_or_else(|| "open: dialing that needs it is paused".into()),
+        })
+        .collect();
+    render(
+        StatusCode::OK,
+        &DncPage {
+            nav,
+            lists: rows,
+            provider,
+            breaker,
+            incidents,
+            max_age: cfg.national_max_age_days,
+            warn_age: cfg.warn_age_days,
+        },
+    )
 }

@@ -710,6 +710,17 @@ async fn every_route_denies_another_orgs_data() {
             foreign(format!("/v1/webhook-endpoints/{a_endpoint}{suffix}"), body),
         );
     }
+    // Issue 8: a scrub of another organization's campaign (and lead).
+    add(
+        "POST",
+        "/v1/dnc/scrub",
+        foreign(
+            "/v1/dnc/scrub".into(),
+            Some(
+                json!({"campaign_id": a_campaign, "channel": "voice", "rows": [{"lead_id": a_lead}]}),
+            ),
+        ),
+    );
 
     let missing: Vec<_> = routes.iter().filter(|r| !cases.contains_key(*r)).collect();
     assert!(

@@ -4,6 +4,7 @@
 //! Every test makes its own organizations, so tests share one PostgreSQL
 //! database and run in parallel.
 
+mod dnc;
 mod gate;
 mod harness;
 mod idempotency;

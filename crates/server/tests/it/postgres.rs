@@ -33,12 +33,16 @@ async fn postgres_every_tenant_table_has_forced_rls_with_using_and_with_check() 
     // which one the session works in, and every read goes through
     // session_actor, which binds it); webhook_queue (issue 10: delivery
     // ids, due times and leases, which workers claim across organizations
-    // before any is bound; the deliveries themselves are under RLS).
+    // before any is bound; the deliveries themselves are under RLS); and
+    // dnc_list_versions (issue 8: the deployment's imported registry
+    // versions, public data shared by every organization; it has no org_id,
+    // named here so that stays deliberate).
     let tenant: Vec<String> = sqlx::query(
         "SELECT DISTINCT table_name::text FROM information_schema.columns \
          WHERE table_schema = 'public' AND (column_name = 'org_id' OR table_name IN ('organizations', 'users')) \
          AND table_name NOT IN ('credential_index', 'bootstrap_tokens', 'org_directory', \
-         'membership_directory', 'sign_in_links', 'sessions', 'webhook_queue') ORDER BY 1",
+         'membership_directory', 'sign_in_links', 'sessions', 'webhook_queue', \
+         'dnc_list_versions') ORDER BY 1",
     )
     .fetch_all(&mut conn)
     .await

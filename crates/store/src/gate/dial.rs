@@ -311,9 +311,38 @@ struct FactsRow {
     lead_attempts: i64,
 }
 
-/// Loads the facts and decides, for `actor`'s organization, inside `tx`;
-/// writes nothing (see [`record_decided`]).
+/// Where a number (and its lead's state and ZIP, when known) may be: the
+/// one construction the dial check and the DNC lookup both use.
+pub fn lead_location(number: &E164, state: Option<&str>, zip: Option<&str>) -> LeadLocation {
+    LeadLocation {
+        area_code: AreaCode::from_e164(number.as_str()),
+        state: state.and_then(State::parse),
+        zip: zip.and_then(Zip3::from_zip),
+    }
+}
+
+/// Binds and locks `actor`'s organization in `tx`, then judges; writes
+/// nothing (see [`record_decided`]).
 async fn decide_in<'a>(
+    tx: &mut Tx,
+    store: &crate::Store,
+    actor: &'a crate::Actor,
+    req: &DialRequest,
+    dnc: &DncAnswer,
+    ctx: &'a Ctx,
+    pending: &Pending,
+) -> Result<Decided<'a>, StoreError> {
+    let org = actor.org_id.as_str();
+    tx.bind_org(org).await?;
+    tx.lock_org(org).await?;
+    judge(tx, store, actor, req, dnc, ctx, pending).await
+}
+
+/// Loads the facts of one dial in `tx` (already bound to `actor`'s
+/// organization) and decides: the one path from stored facts to
+/// [`decide`], shared by the dial check and the bulk scrub, so they can
+/// never disagree. Writes nothing.
+async fn judge<'a>(
     tx: &mut Tx,
     store: &crate::Store,
     actor: &'a crate::Actor,
@@ -324,8 +353,6 @@ async fn decide_in<'a>(
 ) -> Result<Decided<'a>, StoreError> {
     let numbers = store.numbers()?;
     let org = actor.org_id.as_str();
-    tx.bind_org(org).await?;
-    tx.lock_org(org).await?;
     let lead = match &req.lead_id {
         Some(id) => Some(super::leads::by_id(&mut *tx, org, id.as_str()).await?),
         None => None,
@@ -416,17 +443,11 @@ async fn decide_in<'a>(
         _ => 0,
     };
 
-    let location = LeadLocation {
-        area_code: AreaCode::from_e164(number.as_str()),
-        state: lead
-            .as_ref()
-            .and_then(|l| l.state.as_deref())
-            .and_then(State::parse),
-        zip: lead
-            .as_ref()
-            .and_then(|l| l.zip.as_deref())
-            .and_then(Zip3::from_zip),
-    };
+    let location = lead_location(
+        &number,
+        lead.as_ref().and_then(|l| l.state.as_deref()),
+        lead.as_ref().and_then(|l| l.zip.as_deref()),
+    );
     let window = match &campaign.spec.windows {
         None => None,
         Some(days) => {
@@ -501,6 +522,87 @@ async fn decide_in<'a>(
         actor,
         ctx,
     })
+}
+
+/// One row of a bulk scrub: a lead or a bare number, with its DNC answer
+/// (looked up before, like a dial check's).
+#[derive(Debug, Clone)]
+pub struct ScrubRow {
+    pub lead_id: Option<LeadId>,
+    pub number: Option<E164>,
+    pub dnc: DncAnswer,
+}
+
+impl OrgScope<'_> {
+    /// Judges each row as a dial check of `campaign` at `at` would, through
+    /// the same facts and [`decide`], without recording attempts or
+    /// decisions; one `dnc.scrubbed` audit event records the batch. Per
+    /// row: `Err(NotFound)` for a lead this organization does not have.
+    /// `Err` as a whole for an unknown campaign.
+    pub async fn scrub(
+        &self,
+        campaign_id: &CampaignId,
+        channel: DialChannel,
+        at: Timestamp,
+        safety_margin_minutes: u16,
+        rows: &[ScrubRow],
+        ctx: &Ctx,
+    ) -> Result<Vec<Result<DialCheck, StoreError>>, StoreError> {
+        let mut out = Vec::with_capacity(rows.len());
+        {
+            let mut tx = self.read().await?;
+            super::campaigns::by_id(&mut tx, self.org(), campaign_id.as_str()).await?;
+            for row in rows {
+                let req = DialRequest {
+                    lead_id: row.lead_id.clone(),
+                    number: row.number.clone(),
+                    campaign_id: campaign_id.clone(),
+                    channel,
+                    at,
+                    safety_margin_minutes,
+                };
+                out.push(
+                    judge(
+                        &mut tx,
+                        self.store,
+                        self.actor,
+                        &req,
+                        &row.dnc,
+                        ctx,
+                        &Pending::default(),
+                    )
+                    .await
+                    .map(|d| DialCheck { id: None, ..d.rec }),
+                );
+            }
+        }
+        let allowed = out
+            .iter()
+            .filter(|r| r.as_ref().is_ok_and(|c| c.allowed))
+            .count();
+        let mut tx = self.write().await?;
+        audit::append(
+            &mut tx,
+            self.org(),
+            Draft {
+                actor: self.actor.audit_ref(),
+                action: "dnc.scrubbed",
+                target: audit::target("campaign", campaign_id),
+                details: serde_json::json!({
+                    "rows": rows.len(),
+                    "allowed": allowed,
+                    "denied": out.iter().filter(|r| r.as_ref().is_ok_and(|c| !c.allowed)).count(),
+                    "not_found": out.len() - out.iter().filter(|r| r.is_ok()).count(),
+                    "at": at.to_string(),
+                    "channel": channel.as_str(),
+                }),
+            },
+            ctx,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(out)
+    }
 }
 
 /// Rows per multi-row INSERT of decisions and attempts: far below both

@@ -41,6 +41,9 @@ pub struct Lead {
     /// Stable codes (`consent_none`, `consent_source_missing`, ...).
     pub ineligible_reasons: Vec<String>,
     pub created_at: UnixMicros,
+    /// The DNC check at intake (`checked_at`, `reasons`, `list_versions`),
+    /// when it ran.
+    pub intake_dnc: Option<serde_json::Value>,
 }
 
 /// What one chunk of a CSV import wrote.
@@ -71,6 +74,7 @@ pub(crate) struct Row {
     eligible: bool,
     ineligible_reasons: String,
     created_at: i64,
+    intake_dnc: Option<String>,
 }
 
 impl Row {
@@ -103,6 +107,12 @@ impl Row {
             ineligible_reasons: serde_json::from_str(&self.ineligible_reasons)
                 .map_err(|_| bad("reasons"))?,
             created_at: UnixMicros(self.created_at),
+            intake_dnc: self
+                .intake_dnc
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()
+                .map_err(|_| bad("intake DNC check"))?,
         })
     }
 }
@@ -243,7 +253,7 @@ pub(crate) async fn by_id(tx: &mut Tx, org: &str, id: &str) -> Result<Lead, Stor
         tx,
         Row,
         "SELECT id, campaign_id, phone, state, zip, name, fields, consent_type, consent_at, consent_source, consent_ip, \
-         consent_text, consent_text_version, consent_captured_by, ebr_date, ebr_kind, eligible, ineligible_reasons, created_at \
+         consent_text, consent_text_version, consent_captured_by, ebr_date, ebr_kind, eligible, ineligible_reasons, created_at, intake_dnc \
          FROM leads WHERE org_id = $1 AND id = $2",
         org,
         id
@@ -295,6 +305,66 @@ impl OrgScope<'_> {
         }
         tx.commit().await?;
         Ok(out)
+    }
+
+    /// Records the lead's DNC check at intake: the internal list (read here)
+    /// and the registries' answer `dnc` (looked up before), judged by the
+    /// gate's own DNC rules ([`tollgate_gate::dnc_check`]). Shown with the
+    /// lead; every dial checks again.
+    pub async fn record_intake_dnc(
+        &self,
+        id: &LeadId,
+        dnc: &super::DncAnswer,
+        ctx: &Ctx,
+    ) -> Result<Lead, StoreError> {
+        let numbers = self.store.numbers()?;
+        let mut tx = self.write().await?;
+        let lead = by_id(&mut tx, self.org(), id.as_str()).await?;
+        let internal = fetch_optional!(
+            &mut tx,
+            (String,),
+            "SELECT list FROM suppressions WHERE org_id = $1 AND number_hash = $2 AND list = 'internal_dnc' \
+             AND removed_at IS NULL LIMIT 1",
+            self.org(),
+            numbers.hash(&lead.phone)
+        )?
+        .is_some();
+        let settings = super::settings::load(&mut tx, self.org()).await?;
+        let facts = tollgate_gate::DncFacts {
+            national: dnc.national,
+            national_version: dnc.national_version.as_deref(),
+            state: dnc.state,
+            state_version: dnc.state_version.as_deref(),
+            internal_listed: internal,
+            provider_absence_acknowledged: settings.dnc_provider_absence_acknowledged_at.is_some(),
+        };
+        let reasons: Vec<serde_json::Value> = tollgate_gate::dnc_check(&facts)
+            .iter()
+            .map(|r| serde_json::json!({"code": r.code.as_str(), "detail": r.detail}))
+            .collect();
+        let versions: Vec<serde_json::Value> = [
+            ("dnc_national", facts.national_version),
+            ("dnc_state", facts.state_version),
+        ]
+        .into_iter()
+        .filter_map(|(l, v)| v.map(|v| serde_json::json!({"list": l, "version": v})))
+        .collect();
+        let check = serde_json::json!({
+            "checked_at": ctx.now.to_rfc3339(),
+            "clear": reasons.is_empty(),
+            "reasons": reasons,
+            "list_versions": versions,
+        });
+        exec!(
+            &mut tx,
+            "UPDATE leads SET intake_dnc = $3 WHERE org_id = $1 AND id = $2",
+            self.org(),
+            id.as_str(),
+            check.to_string()
+        )?;
+        let lead = by_id(&mut tx, self.org(), id.as_str()).await?;
+        tx.commit().await?;
+        Ok(lead)
     }
 
     /// Imports one chunk of a file in one transaction, with one audit event
@@ -350,7 +420,7 @@ impl OrgScope<'_> {
             &mut tx,
             Row,
             "SELECT id, campaign_id, phone, state, zip, name, fields, consent_type, consent_at, consent_source, consent_ip, \
-             consent_text, consent_text_version, consent_captured_by, ebr_date, ebr_kind, eligible, ineligible_reasons, created_at \
+             consent_text, consent_text_version, consent_captured_by, ebr_date, ebr_kind, eligible, ineligible_reasons, created_at, intake_dnc \
              FROM leads WHERE org_id = $1 AND id > $2 ORDER BY id LIMIT $3",
             self.org(),
             after.map(|a| a.to_string()).unwrap_or_default(),

@@ -19,7 +19,7 @@ use zeroize::Zeroizing;
 pub use campaigns::{Campaign, CampaignPatch, CampaignSpec, DayWindows};
 pub use dial::{
     DialCheck, DialJob, DialRequest, DncAnswer, ListVersionRecord, MAX_CAP_WINDOW_HOURS,
-    ReasonRecord,
+    ReasonRecord, ScrubRow, lead_location,
 };
 pub use leads::{ImportChunk, Lead, NewLead};
 pub use settings::{GateSettings, GateSettingsPatch};

@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 use tollgate_core::UnixMicros;
+use tollgate_core::id::ProviderCredentialId;
 
 use crate::StoreError;
 use crate::audit::{self, Draft};
@@ -18,6 +19,9 @@ pub struct GateSettings {
     pub dnc_provider_absence_acknowledged_by: Option<String>,
     pub dnc_provider_absence_statement: Option<String>,
     pub suppression_version: i64,
+    /// The organization's real-time DNC provider (one of its `dnc_provider`
+    /// credentials); `None`: the deployment's registry index answers.
+    pub dnc_provider_credential_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -26,6 +30,10 @@ pub struct GateSettingsPatch {
     pub paused_reason: Option<Option<String>>,
     /// `Some(Some(statement))` records the acknowledgment, `Some(None)` withdraws it.
     pub dnc_acknowledgment: Option<Option<String>>,
+    /// `Some(Some(id))` makes the credential the organization's DNC provider
+    /// (it must be one of its `dnc_provider` credentials), `Some(None)`
+    /// goes back to the registry index.
+    pub dnc_provider: Option<Option<ProviderCredentialId>>,
 }
 
 type Row = (
@@ -35,25 +43,28 @@ type Row = (
     Option<String>,
     Option<String>,
     i64,
+    Option<String>,
 );
 
 pub(crate) async fn load(tx: &mut Tx, org: &str) -> Result<GateSettings, StoreError> {
     let row = fetch_optional!(
         tx,
         Row,
-        "SELECT paused, paused_reason, dnc_ack_at, dnc_ack_by, dnc_ack_statement, suppression_version \
+        "SELECT paused, paused_reason, dnc_ack_at, dnc_ack_by, dnc_ack_statement, suppression_version, \
+         dnc_provider_credential_id \
          FROM gate_settings WHERE org_id = $1",
         org
     )?;
     Ok(match row {
         None => GateSettings::default(),
-        Some((paused, paused_reason, at, by, statement, v)) => GateSettings {
+        Some((paused, paused_reason, at, by, statement, v, provider)) => GateSettings {
             paused,
             paused_reason,
             dnc_provider_absence_acknowledged_at: at.map(UnixMicros),
             dnc_provider_absence_acknowledged_by: by,
             dnc_provider_absence_statement: statement,
             suppression_version: v,
+            dnc_provider_credential_id: provider,
         },
     })
 }
@@ -153,6 +164,42 @@ impl OrgScope<'_> {
                     },
                     target: audit::target("org", self.org()),
                     details: serde_json::json!({ "statement": ack }),
+                },
+                ctx,
+            )
+            .await?;
+        }
+        if let Some(provider) = &patch.dnc_provider {
+            if let Some(id) = provider {
+                // Only the organization's own DNC credentials: another
+                // kind (or another org's id) is "not found".
+                fetch_optional!(
+                    &mut tx,
+                    (String,),
+                    "SELECT id FROM provider_credentials WHERE org_id = $1 AND id = $2 AND kind = 'dnc_provider'",
+                    self.org(),
+                    id.as_str()
+                )?
+                .ok_or(StoreError::NotFound)?;
+            }
+            exec!(
+                &mut tx,
+                "UPDATE gate_settings SET dnc_provider_credential_id = $2, updated_at = $3 WHERE org_id = $1",
+                self.org(),
+                provider.as_ref().map(|i| i.to_string()),
+                ctx.now.0
+            )?;
+            audit::append(
+                &mut tx,
+                self.org(),
+                Draft {
+                    actor: self.actor.audit_ref(),
+                    action: "gate.dnc_provider_set",
+                    target: audit::target("org", self.org()),
+                    details: serde_json::json!({
+                        "credential_id": provider.as_ref().map(|i| i.to_string()),
+                        "was": before.dnc_provider_credential_id,
+                    }),
                 },
                 ctx,
             )
