@@ -38,18 +38,9 @@ pub async fn run(
     now: impl Fn() -> tollgate_core::UnixMicros,
     out: &mut impl Write,
 ) -> anyhow::Result<Summary> {
-    let org_id = tollgate_core::OrgId::parse(org).map_err(|e| anyhow::anyhow!("--org: {e}"))?;
     let campaign_id =
         CampaignId::parse(campaign).map_err(|e| anyhow::anyhow!("--campaign: {e}"))?;
-    let actor = match member {
-        Some(m) => {
-            let m =
-                tollgate_core::MemberId::parse(m).map_err(|e| anyhow::anyhow!("--member: {e}"))?;
-            store.operator_actor_for_member(&org_id, &m).await
-        }
-        None => store.operator_actor_for_first_owner(&org_id).await,
-    }
-    .context("no such organization or member")?;
+    let actor = crate::operator::actor(store, org, member).await?;
     store
         .scope(&actor)
         .get_campaign(&campaign_id)

@@ -9,6 +9,7 @@ use tollgate_server::config;
 mod dnc_command;
 // Issue 8: bulk scrub through the gate's decision.
 mod import;
+mod operator;
 mod redact_command;
 mod scrub;
 

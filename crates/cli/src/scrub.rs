@@ -37,20 +37,10 @@ pub struct ScrubArgs<'a> {
 pub async fn run(config: &tollgate_server::Config, args: ScrubArgs<'_>) -> anyhow::Result<()> {
     let store = tollgate_server::open_store(config, false).await?.store;
     let dnc = tollgate_server::dnc::Dnc::start(config, &store).await?;
-    let org_id =
-        tollgate_core::OrgId::parse(args.org).map_err(|e| anyhow::anyhow!("--org: {e}"))?;
     let campaign =
         CampaignId::parse(args.campaign).map_err(|e| anyhow::anyhow!("--campaign: {e}"))?;
     let channel = DialChannel::parse(args.channel).context("--channel must be voice or text")?;
-    let actor = match args.member {
-        Some(m) => {
-            let m =
-                tollgate_core::MemberId::parse(m).map_err(|e| anyhow::anyhow!("--member: {e}"))?;
-            store.operator_actor_for_member(&org_id, &m).await
-        }
-        None => store.operator_actor_for_first_owner(&org_id).await,
-    }
-    .context("no such organization or member")?;
+    let actor = crate::operator::actor(&store, args.org, args.member).await?;
     store
         .scope(&actor)
         .get_campaign(&campaign)

@@ -53,8 +53,12 @@ pub fn config(data_dir: &std::path::Path) -> Config {
         ),
         ("TOLLGATE_LOG_LEVEL".to_string(), "warn".to_string()),
         // Webhook receivers in tests listen on loopback over plain HTTP.
-        // Every test server may deliver any test's webhook (they share
-        // the PostgreSQL outbox, as nodes do), so all allow it.
+        // Only servers started with `start_delivering` run workers: on
+        // PostgreSQL the outbox is shared, and a worker of a test process
+        // that ends mid-attempt would hold another test's delivery for a
+        // whole lease. The delivering tests run one at a time
+        // (.config/nextest.toml).
+        ("TOLLGATE_WEBHOOKS_WORKERS".to_string(), "false".to_string()),
         (
             "TOLLGATE_WEBHOOKS_ALLOW_HTTP_HOSTS".to_string(),
             "[\"127.0.0.1\"]".to_string(),
@@ -98,6 +102,14 @@ impl TestServer {
     pub async fn start() -> TestServer {
         let data_dir = tempfile::tempdir().unwrap();
         Self::start_with(config(data_dir.path()), data_dir).await
+    }
+
+    /// A server whose webhook workers deliver (see `config`).
+    pub async fn start_delivering() -> TestServer {
+        let data_dir = tempfile::tempdir().unwrap();
+        let mut c = config(data_dir.path());
+        c.webhooks.workers = true;
+        Self::start_with(c, data_dir).await
     }
 
     pub async fn start_with(config: Config, data_dir: tempfile::TempDir) -> TestServer {

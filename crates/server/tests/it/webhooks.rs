@@ -148,7 +148,7 @@ fn verifies(secret: &str, r: &Received) -> bool {
 #[tokio::test]
 async fn deliveries_are_signed_written_with_their_change_and_signed_by_both_secrets_after_rotation()
 {
-    let server = TestServer::start().await;
+    let server = TestServer::start_delivering().await;
     let org = server.new_org("Hooks").await;
     let rx = Receiver::start().await;
     let (id, secret) = endpoint(
@@ -400,7 +400,7 @@ async fn endpoint_input_is_checked_and_changes_nothing_when_refused() {
 
 #[tokio::test]
 async fn failures_are_retried_on_schedule_and_410_disables_the_endpoint() {
-    let server = TestServer::start().await;
+    let server = TestServer::start_delivering().await;
     let org = server.new_org("HookRetry").await;
     let rx = Receiver::start().await;
     // 503 first (Retry-After 1 s is shorter than the 5 s schedule: the
@@ -506,10 +506,9 @@ async fn failures_are_retried_on_schedule_and_410_disables_the_endpoint() {
 }
 
 /// The lease: a claimed delivery is not claimed again until its lease
-/// expires, and then it is (a crashed worker loses nothing). Only a node
-/// with delivery off, on the embedded backend: on PostgreSQL the queue is
-/// shared with every other test's server, and claiming their rows here
-/// would delay their deliveries.
+/// expires, and then it is (a crashed worker loses nothing). Only on the
+/// embedded backend: on PostgreSQL the queue is shared with every other
+/// test's server, and claiming their rows here would delay their deliveries.
 #[tokio::test]
 async fn a_claim_is_exclusive_until_its_lease_expires() {
     if crate::harness::backend() == "postgres" {

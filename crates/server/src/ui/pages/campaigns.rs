@@ -494,11 +494,7 @@ async fn campaign_page(
 }
 
 fn not_found() -> Response {
-    message(
-        StatusCode::NOT_FOUND,
-        "Not found",
-        "There is nothing here, or it belongs to another organization.",
-    )
+    fail(&tollgate_store::StoreError::NotFound)
 }
 
 pub async fn campaign(
