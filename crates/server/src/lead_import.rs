@@ -180,6 +180,26 @@ pub async fn import_csv<R: Read>(
     if let Some(previous) = in_flight.take() {
         finish_chunk(previous, &mut summary, &mut events).await?;
     }
+    let ctx = Ctx {
+        now: now(),
+        request: origin.request.clone(),
+    };
+    let totals = tollgate_store::ImportTotals {
+        imported: summary.imported,
+        ineligible: summary.ineligible,
+        rejected: summary.rejected,
+    };
+    // Every row is committed by now: a failure here loses no lead, only
+    // the closing record, and is reported as such.
+    store
+        .scope(actor)
+        .finish_lead_import(campaign, origin.source, totals, &ctx)
+        .await
+        .map_err(|e| {
+            ImportError::File(format!(
+                "the import finished, but its closing record was not written: {e}"
+            ))
+        })?;
     Ok(summary)
 }
 

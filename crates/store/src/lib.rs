@@ -46,9 +46,9 @@ pub use bootstrap::{BootstrapInput, BootstrapOutcome, BootstrapState};
 pub use db::{Backend, PoolSettings};
 pub use gate::{
     Campaign, CampaignPatch, CampaignSpec, DayWindows, DialCheck, DialJob, DialRequest, DncAnswer,
-    GateSettings, GateSettingsPatch, ImportChunk, Lead, ListVersionRecord, MAX_CAP_WINDOW_HOURS,
-    NewLead, NewSuppression, NumberHasher, ReasonRecord, ScrubRow, Suppression, SuppressionList,
-    SuppressionSource, lead_location,
+    GateSettings, GateSettingsPatch, ImportChunk, ImportTotals, Lead, ListVersionRecord,
+    MAX_CAP_WINDOW_HOURS, NewLead, NewSuppression, NumberHasher, ReasonRecord, ScrubRow,
+    Suppression, SuppressionList, SuppressionSource, lead_location,
 };
 pub use idempotency::IdempotencyClaim;
 pub use keys::{KeyCheck, recorded_key_purposes};

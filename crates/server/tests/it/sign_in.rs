@@ -1121,7 +1121,7 @@ fn multipart(campaign: &str, file_name: &str, csv: &[u8]) -> (String, Vec<u8>) {
     (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
-async fn upload(b: &Browser<'_>, campaign: &str, csv: &[u8]) -> (StatusCode, String) {
+pub(crate) async fn upload(b: &Browser<'_>, campaign: &str, csv: &[u8]) -> (StatusCode, String) {
     let (content_type, body) = multipart(campaign, "spring.csv", csv);
     let res = b
         .server
@@ -1197,6 +1197,13 @@ async fn a_csv_uploaded_from_the_dashboard_imports_good_rows_and_reports_bad_one
     assert!(
         log.contains("spring.csv"),
         "the chunk is audited with its file"
+    );
+    let (_, log) = b
+        .get("/ui/audit?action=leads.import_finished&outcome=")
+        .await;
+    assert!(
+        log.contains("&#34;imported&#34;:3") && log.contains("&#34;rejected&#34;:2"),
+        "the import's end is audited with its totals: {log}"
     );
 
     // A file without a phone column changes nothing.

@@ -47,6 +47,14 @@ pub struct Lead {
 }
 
 /// What one chunk of a CSV import wrote.
+/// The totals of a whole import, for its closing record.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImportTotals {
+    pub imported: u64,
+    pub ineligible: u64,
+    pub rejected: u64,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct ImportChunk {
     pub created: u64,
@@ -403,6 +411,50 @@ impl OrgScope<'_> {
         .await?;
         tx.commit().await?;
         Ok(chunk)
+    }
+
+    /// Records that an import ended (`leads.import_finished`, with its
+    /// totals) and tells the organization's systems (`import.finished`
+    /// webhook, counts and the campaign id only) in the same transaction.
+    pub async fn finish_lead_import(
+        &self,
+        campaign_id: &str,
+        source: &str,
+        totals: ImportTotals,
+        ctx: &Ctx,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        audit::append(
+            &mut tx,
+            self.org(),
+            Draft {
+                actor: self.actor.audit_ref(),
+                action: "leads.import_finished",
+                target: audit::target("campaign", campaign_id),
+                details: serde_json::json!({
+                    "source": source,
+                    "imported": totals.imported,
+                    "ineligible": totals.ineligible,
+                    "rejected": totals.rejected,
+                }),
+            },
+            ctx,
+        )
+        .await?;
+        crate::webhooks::enqueue(
+            &mut tx,
+            self.org(),
+            "import.finished",
+            serde_json::json!({
+                "campaign_id": campaign_id,
+                "imported": totals.imported,
+                "ineligible": totals.ineligible,
+                "rejected": totals.rejected,
+            }),
+            ctx.now,
+        )
+        .await?;
+        tx.commit().await
     }
 
     pub async fn get_lead(&self, id: &LeadId) -> Result<Lead, StoreError> {

@@ -21,7 +21,7 @@ pub use dial::{
     DialCheck, DialJob, DialRequest, DncAnswer, ListVersionRecord, MAX_CAP_WINDOW_HOURS,
     ReasonRecord, ScrubRow, lead_location,
 };
-pub use leads::{ImportChunk, Lead, NewLead};
+pub use leads::{ImportChunk, ImportTotals, Lead, NewLead};
 pub use settings::{GateSettings, GateSettingsPatch};
 pub use suppressions::{NewSuppression, Suppression, SuppressionList, SuppressionSource};
 
