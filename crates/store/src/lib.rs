@@ -48,7 +48,7 @@ pub use gate::{
     Campaign, CampaignPatch, CampaignSpec, DayWindows, DialCheck, DialJob, DialRequest, DncAnswer,
     GateSettings, GateSettingsPatch, ImportChunk, ImportTotals, Lead, ListVersionRecord,
     MAX_CAP_WINDOW_HOURS, NewLead, NewSuppression, NumberHasher, ReasonRecord, ScrubRow,
-    Suppression, SuppressionList, SuppressionSource, lead_location,
+    Suppression, SuppressionList, SuppressionSource, WEEKDAYS, hhmm, lead_location,
 };
 pub use idempotency::IdempotencyClaim;
 pub use keys::{KeyCheck, recorded_key_purposes};

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use tollgate_core::Role;
 use tollgate_core::id::CampaignKind;
 use tollgate_gate::{DialChannel, Purpose, VoiceType};
-use tollgate_store::{Campaign, CampaignPatch, CampaignSpec, DayWindows};
+use tollgate_store::{Campaign, CampaignPatch, CampaignSpec, DayWindows, WEEKDAYS as DAYS, hhmm};
 use utoipa::ToSchema;
 
 use super::extract::{Authenticated, Body, QueryParams, RequestCtx, path_id};
@@ -16,7 +16,6 @@ use super::{Page, clean_text, rfc3339};
 use crate::app::AppState;
 use crate::error::{ApiError, Code, Problem};
 
-const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 const MAX_CAPS: usize = 5;
 
 /// Calling windows by weekday in the lead's local time: `{"mon": ["09:00", "17:00"], ...}`.
@@ -76,10 +75,6 @@ pub struct CampaignView {
     pub paused: bool,
     pub created_at: String,
     pub updated_at: String,
-}
-
-fn hhmm(m: u16) -> String {
-    format!("{:02}:{:02}", m / 60, m % 60)
 }
 
 impl From<Campaign> for CampaignView {

@@ -111,14 +111,21 @@ fn windows_json(w: &Option<DayWindows>) -> Option<String> {
     w.as_ref().and_then(|w| serde_json::to_string(w).ok())
 }
 
+/// Weekday keys of calling windows, in [`DayWindows`] order, as the API
+/// and the audit log spell them.
+pub const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+/// Minutes after midnight as `HH:MM`.
+pub fn hhmm(minutes: u16) -> String {
+    format!("{:02}:{:02}", minutes / 60, minutes % 60)
+}
+
 /// The audit log's view of a campaign: windows as `{"mon": ["09:00", "20:00"]}`,
 /// the way the API takes them, so a reader of the log needs no conversion.
 fn summary(c: &Campaign) -> serde_json::Value {
-    const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
-    let hhmm = |m: u16| format!("{:02}:{:02}", m / 60, m % 60);
     let windows = c.spec.windows.map(|w| {
         w.iter()
-            .zip(DAYS)
+            .zip(WEEKDAYS)
             .filter_map(|(d, day)| {
                 d.map(|(s, e)| (day.to_owned(), serde_json::json!([hhmm(s), hhmm(e)])))
             })

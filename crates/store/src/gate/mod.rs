@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use tollgate_gate::E164;
 use zeroize::Zeroizing;
 
-pub use campaigns::{Campaign, CampaignPatch, CampaignSpec, DayWindows};
+pub use campaigns::{Campaign, CampaignPatch, CampaignSpec, DayWindows, WEEKDAYS, hhmm};
 pub use dial::{
     DialCheck, DialJob, DialRequest, DncAnswer, ListVersionRecord, MAX_CAP_WINDOW_HOURS,
     ReasonRecord, ScrubRow, lead_location,

@@ -40,10 +40,7 @@ pub async fn audit_integrity(
     Extension(session): Extension<Session>,
     Query(q): Query<NoticeQuery>,
 ) -> Response {
-    let nav = match nav(&state, &actor, &session, "audit", &q).await {
-        Ok(n) => n,
-        Err(res) => return res,
-    };
+    let nav = page!(state, actor, session, "audit", q);
     let scope = state.store.scope(&actor);
     let (org, list) = match (scope.get_org().await, scope.audit_checkpoints().await) {
         (Ok(o), Ok(l)) => (o, l),
@@ -78,10 +75,7 @@ pub async fn audit_checkpoints_file(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
 ) -> Response {
-    let list = match state.store.scope(&actor).audit_checkpoints().await {
-        Ok(l) => l,
-        Err(e) => return fail(&e),
-    };
+    let list = tryp!(state.store.scope(&actor).audit_checkpoints().await);
     let mut body = String::new();
     for c in list {
         // Serializing a struct of strings and integers cannot fail.

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use tollgate_core::Role;
 use tollgate_core::id::CampaignKind;
 use tollgate_gate::{DialChannel, Purpose, VoiceType};
-use tollgate_store::{Actor, Campaign, CampaignPatch, CampaignSpec, DayWindows, Session};
+use tollgate_store::{Actor, Campaign, CampaignPatch, CampaignSpec, DayWindows, Session, hhmm};
 
 use super::{Nav, NoticeQuery, dnc_state, fail, nav};
 use crate::api::campaigns::{CapInput, WindowsInput, caps, max_attempts, windows};
@@ -21,22 +21,22 @@ use crate::app::AppState;
 use crate::error::ApiError;
 use crate::ui::{message, render, see_other};
 
-const DAYS: [(&str, &str); 7] = [
-    ("mon", "Mon"),
-    ("tue", "Tue"),
-    ("wed", "Wed"),
-    ("thu", "Thu"),
-    ("fri", "Fri"),
-    ("sat", "Sat"),
-    ("sun", "Sun"),
-];
+/// Form field keys (the API's) beside the labels a person reads.
+const DAYS: [(&str, &str); 7] = {
+    let k = tollgate_store::WEEKDAYS;
+    [
+        (k[0], "Mon"),
+        (k[1], "Tue"),
+        (k[2], "Wed"),
+        (k[3], "Thu"),
+        (k[4], "Fri"),
+        (k[5], "Sat"),
+        (k[6], "Sun"),
+    ]
+};
 
 /// How many caps the form offers (the API allows a few more).
 const FORM_CAPS: usize = 2;
-
-fn hhmm(m: u16) -> String {
-    format!("{:02}:{:02}", m / 60, m % 60)
-}
 
 /// "Mon-Fri 09:00-20:00; Sat 10:00-14:00; Sun no calls": runs of days with
 /// the same window are folded so a compliance officer reads a week at a glance.
@@ -329,19 +329,10 @@ async fn list_page(
     form: CampaignForm,
     error: Option<String>,
 ) -> Response {
-    let nav = match nav(state, actor, session, "campaigns", q).await {
-        Ok(n) => n,
-        Err(res) => return res,
-    };
+    let nav = page!(*state, *actor, *session, "campaigns", q);
     let scope = state.store.scope(actor);
-    let gate = match scope.gate_settings().await {
-        Ok(g) => g,
-        Err(e) => return fail(&e),
-    };
-    let list = match scope.list_campaigns(None, 200).await {
-        Ok(l) => l,
-        Err(e) => return fail(&e),
-    };
+    let gate = tryp!(scope.gate_settings().await);
+    let list = tryp!(scope.list_campaigns(None, 200).await);
     let campaigns = list
         .into_iter()
         .map(|c| CampaignRow {
@@ -463,14 +454,8 @@ async fn campaign_page(
     let Ok(id) = path_id::<CampaignKind>(raw_id) else {
         return not_found();
     };
-    let nav = match nav(state, actor, session, "campaigns", q).await {
-        Ok(n) => n,
-        Err(res) => return res,
-    };
-    let c = match state.store.scope(actor).get_campaign(&id).await {
-        Ok(c) => c,
-        Err(e) => return fail(&e),
-    };
+    let nav = page!(*state, *actor, *session, "campaigns", q);
+    let c = tryp!(state.store.scope(actor).get_campaign(&id).await);
     let (form, error, status) = match typed {
         Some((f, e)) => (f, Some(e), StatusCode::UNPROCESSABLE_ENTITY),
         None => (CampaignForm::from_campaign(&c), None, StatusCode::OK),

@@ -58,10 +58,7 @@ async fn page(
     error: Option<String>,
     report: Option<Report>,
 ) -> Response {
-    let nav = match nav(state, actor, session, "leads", &NoticeQuery::default()).await {
-        Ok(n) => n,
-        Err(res) => return res,
-    };
+    let nav = page!(*state, *actor, *session, "leads", NoticeQuery::default());
     let campaigns = match state.store.scope(actor).list_campaigns(None, 200).await {
         Ok(l) => l
             .into_iter()
