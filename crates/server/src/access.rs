@@ -399,10 +399,7 @@ pub async fn enforce(
     };
     let limits = &state.config.rate_limit;
     let now = state.now();
-    let ip = req
-        .extensions()
-        .get::<ClientIp>()
-        .map_or_else(|| "unknown".to_owned(), |c| c.0.to_string());
+    let ip = ClientKey(req.extensions().get::<ClientIp>().map(|c| c.0));
     if rule.surface == Surface::Dashboard {
         return crate::ui::session::enforce(&state, rule, req, next).await;
     }
@@ -477,10 +474,10 @@ pub async fn enforce(
     let ctx = crate::api::extract::request_ctx(&parts, &state);
     let path_ids = path_ids(matched.as_str(), parts.uri.path());
     let credential = match actor.principal() {
-        tollgate_store::Principal::ApiKey { key_id, .. } => key_id.to_string(),
-        tollgate_store::Principal::OAuthClient { client_id, .. } => client_id.to_string(),
-        tollgate_store::Principal::Operator { on_behalf_of } => on_behalf_of.to_string(),
-        tollgate_store::Principal::Session { session_id, .. } => session_id.to_string(),
+        tollgate_store::Principal::ApiKey { key_id, .. } => key_id.as_str(),
+        tollgate_store::Principal::OAuthClient { client_id, .. } => client_id.as_str(),
+        tollgate_store::Principal::Operator { on_behalf_of } => on_behalf_of.as_str(),
+        tollgate_store::Principal::Session { session_id, .. } => session_id.as_str(),
     };
     let per_key = match state
         .limiter
@@ -531,6 +528,18 @@ pub async fn enforce(
         })
         .await;
     response
+}
+
+/// The client address as rate-limit keys spell it.
+struct ClientKey(Option<std::net::IpAddr>);
+
+impl std::fmt::Display for ClientKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(ip) => ip.fmt(f),
+            None => f.write_str("unknown"),
+        }
+    }
 }
 
 /// Limits that cannot be checked are a refusal, never a pass.

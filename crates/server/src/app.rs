@@ -23,8 +23,21 @@ use crate::config::Config;
 use crate::error::{ApiError, Code};
 use crate::keys;
 
+/// What every handler shares. Behind one `Arc`: axum clones the state for
+/// each middleware layer and extractor of every request, and one reference
+/// count is cheaper than cloning each service's handles.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+pub struct Services {
     pub store: Store,
     pub config: Arc<Config>,
     pub metrics: Option<PrometheusHandle>,
@@ -370,6 +383,11 @@ pub fn build(state: AppState) -> Router {
     document_common_errors(&mut doc);
     let _ = state.openapi.set(doc.to_pretty_json().unwrap_or_default());
     let timeout = Duration::from_secs(state.config.server.request_timeout_secs);
+    let hsts = HeaderValue::from_str(&format!(
+        "max-age={}; includeSubDomains",
+        state.config.server.hsts_max_age_secs
+    ))
+    .ok();
     router
         .merge(ui_routes())
         .route_layer(middleware::from_fn_with_state(
@@ -387,7 +405,7 @@ pub fn build(state: AppState) -> Router {
             ApiError::internal().into_response()
         }))
         .layer(middleware::from_fn_with_state(
-            state.clone(),
+            Arc::new(hsts),
             security_headers,
         ))
         .layer(middleware::from_fn(request_context))
@@ -402,13 +420,14 @@ async fn deadline(limit: Duration, req: Request, next: Next) -> Response {
     }
 }
 
-async fn security_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
+/// `hsts` is the `Strict-Transport-Security` value, built once.
+async fn security_headers(
+    State(hsts): State<Arc<Option<HeaderValue>>>,
+    req: Request,
+    next: Next,
+) -> Response {
     let mut res = next.run(req).await;
     let h = res.headers_mut();
-    let hsts = format!(
-        "max-age={}; includeSubDomains",
-        state.config.server.hsts_max_age_secs
-    );
     let fixed: [(HeaderName, &str); 8] = [
         (
             header::CONTENT_SECURITY_POLICY,
@@ -439,8 +458,8 @@ async fn security_headers(State(state): State<AppState>, req: Request, next: Nex
             h.insert(name, HeaderValue::from_static(value));
         }
     }
-    if let Ok(v) = HeaderValue::from_str(&hsts) {
-        h.insert(header::STRICT_TRANSPORT_SECURITY, v);
+    if let Some(v) = hsts.as_ref() {
+        h.insert(header::STRICT_TRANSPORT_SECURITY, v.clone());
     }
     res
 }
@@ -567,7 +586,7 @@ pub async fn prepare(config: Config) -> anyhow::Result<Prepared> {
     let dnc = crate::dnc::Dnc::start(&config, &store)
         .await
         .context("starting the DNC component ([dnc])")?;
-    let state = AppState {
+    let state = AppState(Arc::new(Services {
         dnc,
         mailer,
         dial,
@@ -578,7 +597,7 @@ pub async fn prepare(config: Config) -> anyhow::Result<Prepared> {
         audit,
         checkpoint_key,
         limiter,
-    };
+    }));
     Ok(Prepared {
         state,
         listener,

@@ -4,17 +4,17 @@
 //! is an fsync: one per request would cap the gate near a thousand decisions
 //! a second. Requests hand their check to a bounded channel instead; one
 //! writer task takes whatever has queued (up to [`BATCH`]) and decides the
-//! group in one transaction, each check in its own savepoint
-//! ([`tollgate_store::Store::dial_checks`]), then answers each request. A
+//! group in one transaction ([`tollgate_store::Store::dial_checks`]), then
+//! answers each request with its decision and the JSON stored for it. A
 //! lone request waits for no one: the writer never sleeps to fill a batch.
 
 use tokio::sync::{mpsc, oneshot};
-use tollgate_store::{DialCheck, DialJob, Store, StoreError};
+use tollgate_store::{DialJob, RecordedCheck, Store, StoreError};
 
 const BATCH: usize = 256;
 const QUEUE: usize = 4_096;
 
-type Reply = oneshot::Sender<Result<DialCheck, StoreError>>;
+type Reply = oneshot::Sender<Result<RecordedCheck, StoreError>>;
 
 #[derive(Clone)]
 pub struct DialQueue {
@@ -30,7 +30,7 @@ impl DialQueue {
     }
 
     /// Decides one check. A stopped writer is an error (the caller denies).
-    pub async fn check(&self, job: DialJob) -> Result<DialCheck, StoreError> {
+    pub async fn check(&self, job: DialJob) -> Result<RecordedCheck, StoreError> {
         let (reply, answer) = oneshot::channel();
         self.tx
             .send((job, reply))

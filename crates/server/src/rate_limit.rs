@@ -130,11 +130,17 @@ impl Limiter {
                 let mut map = shard.lock().unwrap_or_else(|p| p.into_inner());
                 let (verdict, tat) = check(quota, map.get(key).copied(), now);
                 if verdict.allowed && !peek {
-                    if map.len() >= SWEEP_AT {
-                        // A state whose TAT has passed is the same as no state.
-                        map.retain(|_, t| *t > now.0);
+                    // A known key (every request of a busy client) is
+                    // updated in place, without copying the key.
+                    if let Some(t) = map.get_mut(key) {
+                        *t = tat;
+                    } else {
+                        if map.len() >= SWEEP_AT {
+                            // A state whose TAT has passed is the same as no state.
+                            map.retain(|_, t| *t > now.0);
+                        }
+                        map.insert(key.to_owned(), tat);
                     }
-                    map.insert(key.to_owned(), tat);
                 }
                 Ok(verdict)
             }

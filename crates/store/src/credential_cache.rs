@@ -28,19 +28,20 @@ pub const DEFAULT_TTL: Duration = Duration::from_secs(1);
 /// in one second; when full, expired entries go first, then everything.
 const CAPACITY: usize = 16_384;
 
-/// Rows of one kind of credential, by the token's public lookup id.
+/// Rows of one kind, by a key (for credentials, the token's public lookup
+/// id), each trusted for a time to live; also used by the gate's cache.
 pub(crate) struct TtlCache<V> {
     entries: Mutex<HashMap<String, (Instant, V)>>,
 }
 
 impl<V: Clone> TtlCache<V> {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         TtlCache {
             entries: Mutex::new(HashMap::new()),
         }
     }
 
-    fn get(&self, lookup: &str, ttl: Duration) -> Option<V> {
+    pub(crate) fn get(&self, lookup: &str, ttl: Duration) -> Option<V> {
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         entries
             .get(lookup)
@@ -48,7 +49,7 @@ impl<V: Clone> TtlCache<V> {
             .map(|(_, v)| v.clone())
     }
 
-    fn put(&self, lookup: &str, value: V, fetched: Instant, ttl: Duration) {
+    pub(crate) fn put(&self, lookup: &str, value: V, fetched: Instant, ttl: Duration) {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         if entries.len() >= CAPACITY && !entries.contains_key(lookup) {
             entries.retain(|_, (at, _)| at.elapsed() < ttl);
@@ -59,7 +60,7 @@ impl<V: Clone> TtlCache<V> {
         entries.insert(lookup.to_owned(), (fetched, value));
     }
 
-    fn clear(&self) {
+    pub(crate) fn clear(&self) {
         self.entries
             .lock()
             .unwrap_or_else(|p| p.into_inner())

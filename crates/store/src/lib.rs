@@ -13,6 +13,7 @@ mod bootstrap;
 mod credential_cache;
 pub(crate) mod db;
 mod gate;
+mod gate_cache;
 mod idempotency;
 mod keys;
 mod members;
@@ -47,8 +48,8 @@ pub use db::{Backend, PoolSettings};
 pub use gate::{
     Campaign, CampaignPatch, CampaignSpec, DayWindows, DialCheck, DialJob, DialRequest, DncAnswer,
     GateSettings, GateSettingsPatch, ImportChunk, ImportTotals, Lead, ListVersionRecord,
-    MAX_CAP_WINDOW_HOURS, NewLead, NewSuppression, NumberHasher, ReasonRecord, ScrubRow,
-    Suppression, SuppressionList, SuppressionSource, WEEKDAYS, hhmm, lead_location,
+    MAX_CAP_WINDOW_HOURS, NewLead, NewSuppression, NumberHasher, ReasonRecord, RecordedCheck,
+    ScrubRow, Suppression, SuppressionList, SuppressionSource, WEEKDAYS, hhmm, lead_location,
 };
 pub use idempotency::IdempotencyClaim;
 pub use keys::{KeyCheck, recorded_key_purposes};
@@ -141,6 +142,8 @@ pub struct Store {
     numbers: Option<Arc<NumberHasher>>,
     /// Credential rows by lookup id, shared by every clone of this store.
     credentials: Arc<Credentials>,
+    /// Campaigns and gate settings for dial checks, shared likewise.
+    gate: Arc<gate_cache::GateCache>,
 }
 
 /// The per-node cache of API key and OAuth token rows.
@@ -148,6 +151,7 @@ pub(crate) type Credentials =
     credential_cache::CredentialCache<Arc<auth::KeyAuthRow>, Arc<oauth::OrgTokenRow>>;
 
 pub use credential_cache::DEFAULT_TTL as CREDENTIAL_CACHE_TTL;
+pub use gate_cache::DEFAULT_TTL as GATE_CACHE_TTL;
 
 impl Store {
     /// Opens a pool. Does not migrate: see [`migrate`].
@@ -162,6 +166,7 @@ impl Store {
             vault: None,
             numbers: None,
             credentials: Arc::new(Credentials::new(credential_cache::DEFAULT_TTL)),
+            gate: Arc::new(gate_cache::GateCache::new(gate_cache::DEFAULT_TTL)),
         })
     }
 
@@ -178,6 +183,7 @@ impl Store {
             vault: self.vault.clone(),
             numbers: self.numbers.clone(),
             credentials: self.credentials.clone(),
+            gate: self.gate.clone(),
         })
     }
 
@@ -194,6 +200,23 @@ impl Store {
     /// authority away.
     pub(crate) fn credentials_changed(&self) {
         self.credentials.invalidate();
+    }
+
+    /// This store with campaigns and gate settings cached for `ttl` (zero:
+    /// every dial check reads them); as [`Store::with_credential_cache`].
+    pub fn with_gate_cache(mut self, ttl: std::time::Duration) -> Store {
+        self.gate = Arc::new(gate_cache::GateCache::new(ttl));
+        self
+    }
+
+    /// Forgets every cached campaign and gate setting, after a committed
+    /// change to either.
+    pub(crate) fn gate_config_changed(&self) {
+        self.gate.invalidate();
+    }
+
+    pub(crate) fn gate_cache(&self) -> &gate_cache::GateCache {
+        &self.gate
     }
 
     /// This store with the key-encryption keys that seal its secrets.

@@ -542,3 +542,93 @@ async fn a_failing_gate_denies_internal_error_and_records_it() {
         3
     );
 }
+
+/// A node caches campaigns and gate settings for at most `GATE_CACHE_TTL`
+/// (docs/deploy.md, "Revocation window"): a pause through this node denies
+/// its very next check, another node sharing the database denies within
+/// the window.
+#[tokio::test]
+async fn a_pause_reaches_this_node_at_once_and_another_within_the_gate_cache_window() {
+    let server = TestServer::start().await;
+    let org = server.new_org("GateWindow").await;
+    acknowledge_no_dnc(&server, &org).await;
+    let cmp = campaign(
+        &server,
+        &org,
+        json!({"name": "w", "purpose": "informational", "channel": "voice", "voice": "live"}),
+    )
+    .await;
+    let body = json!({"number": "(415) 555-0123", "campaign_id": cmp, "channel": "voice"});
+    let has = |c: &Value, code: &str| codes(c).iter().any(|x| x == code);
+    // Both nodes have the campaign cached, unpaused.
+    assert!(!has(
+        &dial(&server, &org, body.clone()).await,
+        "campaign_paused"
+    ));
+    let other = server
+        .store()
+        .with_role(&server.state.config.database_url())
+        .await
+        .unwrap()
+        .with_gate_cache(tollgate_store::GATE_CACHE_TTL);
+    let actor = server
+        .store()
+        .authenticate_api_key(&org.key, server.state.now())
+        .await
+        .unwrap();
+    let job = || tollgate_store::DialJob {
+        actor: actor.clone(),
+        req: tollgate_store::DialRequest {
+            lead_id: None,
+            number: Some(tollgate_gate::parse_nanp("415 555 0123").unwrap()),
+            campaign_id: tollgate_core::id::CampaignId::parse(&cmp).unwrap(),
+            channel: tollgate_gate::DialChannel::Voice,
+            at: jiff::Timestamp::now(),
+            safety_margin_minutes: 0,
+        },
+        dnc: tollgate_store::DncAnswer::not_configured(),
+        ctx: tollgate_store::Ctx {
+            now: server.state.now(),
+            request: Default::default(),
+        },
+    };
+    let on_other = || async {
+        let check = other.dial_checks(&[job()]).await.remove(0).unwrap();
+        serde_json::from_str::<Value>(&check.json).unwrap()
+    };
+    assert!(!has(&on_other().await, "campaign_paused"));
+
+    for (path, patch, code) in [
+        (
+            format!("/v1/campaigns/{cmp}"),
+            json!({"paused": true}),
+            "campaign_paused",
+        ),
+        (
+            "/v1/gate-settings".to_owned(),
+            json!({"paused": true, "paused_reason": "incident"}),
+            "org_paused",
+        ),
+    ] {
+        let (s, v) = server
+            .call(&org.key, Method::PATCH, &path, Some(patch))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let paused_at = std::time::Instant::now();
+        let c = dial(&server, &org, body.clone()).await;
+        assert!(has(&c, code), "the pausing node denies at once: {c}");
+        loop {
+            if has(&on_other().await, code) {
+                break;
+            }
+            // (A little slack for a loaded machine between the cache's
+            // check and this one.)
+            assert!(
+                paused_at.elapsed()
+                    < tollgate_store::GATE_CACHE_TTL + std::time::Duration::from_millis(250),
+                "another node still allows after the window"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+}

@@ -291,6 +291,7 @@ impl OrgScope<'_> {
             .await?;
         }
         tx.commit().await?;
+        self.store.gate_config_changed();
         Ok(after)
     }
 }

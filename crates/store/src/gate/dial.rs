@@ -6,8 +6,10 @@
 //! Cost: on the embedded default every statement is a hand-off to sqlx's
 //! connection thread, and a group of checks shares one transaction, so a
 //! check reads its facts in at most three statements (the lead; the
-//! campaign with the gate settings, suppression flags and the lead's attempt
-//! count; the number's recent attempts) and writes nothing itself: the
+//! suppression flags, the suppression list's version and the lead's attempt
+//! count, with the campaign and gate settings when this node has not cached
+//! them, [`crate::gate_cache`]; the number's recent attempts) and writes
+//! nothing itself: the
 //! group's decisions, attempts and audit events are inserted together, many
 //! rows per statement ([`record_decided`]), before the one commit. Checks of
 //! a group decided earlier count toward later ones' caps through
@@ -17,6 +19,8 @@
 //! reads attempts, so two dials to one number cannot both slip under a cap;
 //! the audit append serializes an organization's writers anyway, so the
 //! lock costs no throughput the chain was not already costing.
+
+use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -28,7 +32,8 @@ use tollgate_rules::{AreaCode, LeadLocation, RollingCap, State, WeeklyWindow, Zi
 
 use super::{micros, ts};
 use crate::audit::{self, Draft};
-use crate::db::{Tx, exec, fetch_all, fetch_optional, values_list};
+use crate::db::{Tx, exec, fetch_all, fetch_one, fetch_optional, values_list};
+use crate::gate_cache::CampaignGate;
 use crate::scope::{Ctx, OrgScope};
 use crate::{StoreError, new_id};
 
@@ -105,6 +110,32 @@ pub struct DialCheck {
     pub list_versions: Vec<ListVersionRecord>,
     pub next_allowed: Option<String>,
     pub decided_at: String,
+}
+
+/// A decision of the group-commit path with the JSON document stored for
+/// it, which is also the API's answer: serialized once.
+#[derive(Debug, Clone)]
+pub struct RecordedCheck {
+    pub check: DialCheck,
+    pub json: String,
+}
+
+impl RecordedCheck {
+    /// For a decision decided outside the group (an `internal_error`
+    /// denial): serialized here.
+    fn of(check: DialCheck) -> RecordedCheck {
+        // Serializing plain strings, booleans and vectors cannot fail.
+        let json = serde_json::to_string(&check).unwrap_or_default();
+        RecordedCheck { check, json }
+    }
+}
+
+impl std::ops::Deref for RecordedCheck {
+    type Target = DialCheck;
+
+    fn deref(&self) -> &DialCheck {
+        &self.check
+    }
 }
 
 fn record(
@@ -290,14 +321,30 @@ struct Pending {
 struct Decided<'a> {
     id: DialCheckId,
     rec: DialCheck,
+    /// `rec` serialized once, for its row and for the answer
+    /// ([`decide_in`] fills it; a scrub stores nothing and leaves it empty).
+    json: String,
     attempt: Option<Attempt>,
     org: &'a str,
     actor: &'a crate::Actor,
     ctx: &'a Ctx,
 }
 
-/// The campaign with every per-organization and per-number fact the
-/// decision needs besides the lead and the recent attempts: one statement.
+/// The facts a dial check reads at decision time, never cached: the
+/// number's suppression flags, the suppression list's version and the
+/// lead's attempt count.
+#[derive(sqlx::FromRow)]
+struct FreshRow {
+    /// `NULL` without a settings row.
+    suppression_version: Option<i64>,
+    suppressed: bool,
+    internal_dnc: bool,
+    lead_attempts: i64,
+}
+
+/// The campaign and the organization's gate settings (what a node may
+/// cache, [`crate::gate_cache`]) with the fresh facts: one statement on a
+/// cache miss.
 #[derive(sqlx::FromRow)]
 struct FactsRow {
     #[sqlx(flatten)]
@@ -305,10 +352,51 @@ struct FactsRow {
     /// `NULL` without a settings row (defaults: not paused, no acknowledgment).
     org_paused: Option<bool>,
     dnc_ack_at: Option<i64>,
-    suppression_version: Option<i64>,
-    suppressed: bool,
-    internal_dnc: bool,
-    lead_attempts: i64,
+    #[sqlx(flatten)]
+    fresh: FreshRow,
+}
+
+/// A campaign row made ready for decisions: its windows and caps in the
+/// shapes [`decide`] takes, built once per cached entry.
+fn campaign_gate(
+    org: &str,
+    campaign: super::Campaign,
+    org_paused: Option<bool>,
+    dnc_ack_at: Option<i64>,
+) -> Result<CampaignGate, StoreError> {
+    let window = match &campaign.spec.windows {
+        None => None,
+        Some(days) => {
+            let mut w = WeeklyWindow::CLOSED;
+            for (i, d) in days.iter().enumerate() {
+                if let Some((s, e)) = d {
+                    let day = jiff::civil::Weekday::from_monday_zero_offset(i as i8)
+                        .map_err(|_| StoreError::Corrupt("campaign window day".into()))?;
+                    w = w
+                        .with_day(day, *s, *e)
+                        .map_err(|m| StoreError::Corrupt(format!("campaign window: {m}")))?;
+                }
+            }
+            Some(w)
+        }
+    };
+    let caps = campaign
+        .spec
+        .caps
+        .iter()
+        .map(|&(max, hours)| RollingCap {
+            max_attempts: max,
+            window: SignedDuration::from_hours(i64::from(hours)),
+        })
+        .collect();
+    Ok(CampaignGate {
+        org: org.to_owned(),
+        campaign,
+        window,
+        caps,
+        org_paused: org_paused.unwrap_or(false),
+        dnc_acknowledged: dnc_ack_at.is_some(),
+    })
 }
 
 /// Where a number (and its lead's state and ZIP, when known) may be: the
@@ -335,7 +423,9 @@ async fn decide_in<'a>(
     let org = actor.org_id.as_str();
     tx.bind_org(org).await?;
     tx.lock_org(org).await?;
-    judge(tx, store, actor, req, dnc, ctx, pending).await
+    let mut d = judge(tx, store, actor, req, dnc, ctx, pending).await?;
+    d.json = serde_json::to_string(&d.rec).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(d)
 }
 
 /// Loads the facts of one dial in `tx` (already bound to `actor`'s
@@ -366,27 +456,62 @@ async fn judge<'a>(
     };
     let hash = numbers.hash(&number);
     let lead_id = lead.as_ref().map(|l| l.id.to_string());
-    let facts = fetch_optional!(
-        &mut *tx,
-        FactsRow,
-        "SELECT c.id, c.name, c.purpose, c.channel, c.voice, c.windows, c.max_attempts_per_lead, c.caps, c.paused, \
-                c.created_at, c.updated_at, \
-                s.paused AS org_paused, s.dnc_ack_at, s.suppression_version, \
+    let cache = store.gate_cache();
+    let (gate, fresh) = match cache.get(org, req.campaign_id.as_str()) {
+        Some(gate) => {
+            let fresh = fetch_one!(
+                &mut *tx,
+                FreshRow,
+                // The fresh facts of the statement below, without the
+                // cached campaign and settings.
+                "SELECT (SELECT s.suppression_version FROM gate_settings s WHERE s.org_id = $1) \
+                    AS suppression_version, \
+                EXISTS (SELECT 1 FROM suppressions x WHERE x.org_id = $1 AND x.number_hash = $3 \
+                        AND x.list = 'suppression' AND x.removed_at IS NULL) AS suppressed, \
+                EXISTS (SELECT 1 FROM suppressions x WHERE x.org_id = $1 AND x.number_hash = $3 \
+                        AND x.list = 'internal_dnc' AND x.removed_at IS NULL) AS internal_dnc, \
+                (SELECT COUNT(*) FROM dial_attempts a WHERE a.org_id = $1 AND a.lead_id = $4 AND a.campaign_id = $2) \
+                    AS lead_attempts",
+                org,
+                req.campaign_id.as_str(),
+                hash.clone(),
+                lead_id.clone()
+            )?;
+            (gate, fresh)
+        }
+        None => {
+            let ticket = cache.ticket();
+            let row = fetch_optional!(
+                &mut *tx,
+                FactsRow,
+                "SELECT c.id, c.name, c.purpose, c.channel, c.voice, c.windows, c.max_attempts_per_lead, c.caps, \
+                    c.paused, c.created_at, c.updated_at, \
+                    s.paused AS org_paused, s.dnc_ack_at, s.suppression_version, \
                 EXISTS (SELECT 1 FROM suppressions x WHERE x.org_id = $1 AND x.number_hash = $3 \
                         AND x.list = 'suppression' AND x.removed_at IS NULL) AS suppressed, \
                 EXISTS (SELECT 1 FROM suppressions x WHERE x.org_id = $1 AND x.number_hash = $3 \
                         AND x.list = 'internal_dnc' AND x.removed_at IS NULL) AS internal_dnc, \
                 (SELECT COUNT(*) FROM dial_attempts a WHERE a.org_id = $1 AND a.lead_id = $4 AND a.campaign_id = $2) \
                     AS lead_attempts \
-         FROM campaigns c LEFT JOIN gate_settings s ON s.org_id = c.org_id \
-         WHERE c.org_id = $1 AND c.id = $2",
-        org,
-        req.campaign_id.as_str(),
-        hash.clone(),
-        lead_id.clone()
-    )?
-    .ok_or(StoreError::NotFound)?;
-    let campaign = facts.campaign.into_campaign()?;
+                 FROM campaigns c LEFT JOIN gate_settings s ON s.org_id = c.org_id \
+                 WHERE c.org_id = $1 AND c.id = $2",
+                org,
+                req.campaign_id.as_str(),
+                hash.clone(),
+                lead_id.clone()
+            )?
+            .ok_or(StoreError::NotFound)?;
+            let gate = Arc::new(campaign_gate(
+                org,
+                row.campaign.into_campaign()?,
+                row.org_paused,
+                row.dnc_ack_at,
+            )?);
+            cache.put(ticket, req.campaign_id.as_str(), gate.clone());
+            (gate, row.fresh)
+        }
+    };
+    let campaign = &gate.campaign;
     let since = req
         .at
         .checked_sub(SignedDuration::from_hours(i64::from(MAX_CAP_WINDOW_HOURS)))
@@ -438,7 +563,7 @@ async fn judge<'a>(
                         && a.campaign_id == campaign.id.as_str()
                 })
                 .count() as i64;
-            (facts.lead_attempts + earlier) as u32
+            (fresh.lead_attempts + earlier) as u32
         }
         _ => 0,
     };
@@ -448,56 +573,31 @@ async fn judge<'a>(
         lead.as_ref().and_then(|l| l.state.as_deref()),
         lead.as_ref().and_then(|l| l.zip.as_deref()),
     );
-    let window = match &campaign.spec.windows {
-        None => None,
-        Some(days) => {
-            let mut w = WeeklyWindow::CLOSED;
-            for (i, d) in days.iter().enumerate() {
-                if let Some((s, e)) = d {
-                    let day = jiff::civil::Weekday::from_monday_zero_offset(i as i8)
-                        .map_err(|_| StoreError::Corrupt("campaign window day".into()))?;
-                    w = w
-                        .with_day(day, *s, *e)
-                        .map_err(|m| StoreError::Corrupt(format!("campaign window: {m}")))?;
-                }
-            }
-            Some(w)
-        }
-    };
-    let caps: Vec<RollingCap> = campaign
-        .spec
-        .caps
-        .iter()
-        .map(|&(max, hours)| RollingCap {
-            max_attempts: max,
-            window: SignedDuration::from_hours(i64::from(hours)),
-        })
-        .collect();
-    let suppression_version = facts.suppression_version.unwrap_or(0).to_string();
+    let suppression_version = fresh.suppression_version.unwrap_or(0).to_string();
     let facts = Facts {
         channel: req.channel,
-        org_paused: facts.org_paused.unwrap_or(false),
+        org_paused: gate.org_paused,
         campaign: CampaignFacts {
             paused: campaign.paused,
             purpose: campaign.spec.purpose,
             channel: campaign.spec.channel,
             voice: campaign.spec.voice,
-            window: window.as_ref(),
+            window: gate.window.as_ref(),
             max_attempts_per_lead: campaign.spec.max_attempts_per_lead,
-            caps: &caps,
+            caps: &gate.caps,
         },
         consent: lead.as_ref().map(|l| &l.consent),
         lead_ineligible: lead.as_ref().is_some_and(|l| !l.eligible),
         candidates: rules().candidates(&location),
-        suppressed: facts.suppressed,
+        suppressed: fresh.suppressed,
         suppression_version: Some(&suppression_version),
         dnc: DncFacts {
             national: dnc.national,
             national_version: dnc.national_version.as_deref(),
             state: dnc.state,
             state_version: dnc.state_version.as_deref(),
-            internal_listed: facts.internal_dnc,
-            provider_absence_acknowledged: facts.dnc_ack_at.is_some(),
+            internal_listed: fresh.internal_dnc,
+            provider_absence_acknowledged: gate.dnc_acknowledged,
         },
         number_attempts: &attempts,
         lead_attempts,
@@ -517,6 +617,7 @@ async fn judge<'a>(
     Ok(Decided {
         id,
         rec,
+        json: String::new(),
         attempt,
         org,
         actor,
@@ -655,13 +756,7 @@ async fn record_decided(tx: &mut Tx, decided: &[Decided<'_>]) -> Result<(), Stor
 }
 
 async fn insert_checks(tx: &mut Tx, decided: &[&Decided<'_>]) -> Result<(), StoreError> {
-    let json = decided
-        .iter()
-        .map(|d| serde_json::to_string(&d.rec))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let rows: Vec<(&Decided, &String)> = decided.iter().copied().zip(&json).collect();
-    for chunk in rows.chunks(INSERT_ROWS) {
+    for chunk in decided.chunks(INSERT_ROWS) {
         let sql = format!(
             "INSERT INTO dial_checks (id, org_id, campaign_id, lead_id, allowed, decision, created_at) VALUES {}",
             values_list(tx, chunk.len(), 7)
@@ -669,14 +764,14 @@ async fn insert_checks(tx: &mut Tx, decided: &[&Decided<'_>]) -> Result<(), Stor
         macro_rules! bind_checks {
             ($q:expr) => {{
                 let mut q = $q;
-                for (d, json) in chunk {
+                for d in chunk {
                     q = q
                         .bind(d.id.as_str())
                         .bind(d.org)
                         .bind(d.rec.campaign_id.as_str())
                         .bind(d.rec.lead_id.as_deref())
                         .bind(d.rec.allowed)
-                        .bind(json.as_str())
+                        .bind(d.json.as_str())
                         .bind(d.ctx.now.0);
                 }
                 q
@@ -792,7 +887,7 @@ impl crate::Store {
     /// Per job: `Err(NotFound)` for a campaign or lead the organization does
     /// not have; every other failure, including a failed commit, becomes a
     /// recorded `internal_error` denial, as in [`OrgScope::dial_check`].
-    pub async fn dial_checks(&self, jobs: &[DialJob]) -> Vec<Result<DialCheck, StoreError>> {
+    pub async fn dial_checks(&self, jobs: &[DialJob]) -> Vec<Result<RecordedCheck, StoreError>> {
         let mut order: Vec<usize> = (0..jobs.len()).collect();
         order.sort_by(|&a, &b| {
             jobs[a]
@@ -801,7 +896,7 @@ impl crate::Store {
                 .as_str()
                 .cmp(jobs[b].actor.org_id.as_str())
         });
-        let mut out: Vec<Option<Result<DialCheck, StoreError>>> =
+        let mut out: Vec<Option<Result<RecordedCheck, StoreError>>> =
             (0..jobs.len()).map(|_| None).collect();
         let group = async {
             let mut tx = self.pool.write().await?;
@@ -840,7 +935,10 @@ impl crate::Store {
             record_decided(&mut tx, &decided).await?;
             tx.commit().await?;
             for (i, d) in index.into_iter().zip(decided) {
-                out[i] = Some(Ok(d.rec));
+                out[i] = Some(Ok(RecordedCheck {
+                    check: d.rec,
+                    json: d.json,
+                }));
             }
             Ok::<(), StoreError>(())
         };
@@ -853,13 +951,19 @@ impl crate::Store {
                 (Ok(()), Some(Ok(rec))) => Ok(rec),
                 (Ok(()), Some(Err(e))) => {
                     tracing::error!(error = %e, "dial check failed; denying");
-                    Ok(scope.record_failure(&job.req, &job.ctx).await)
+                    Ok(RecordedCheck::of(
+                        scope.record_failure(&job.req, &job.ctx).await,
+                    ))
                 }
                 (Err(e), _) => {
                     tracing::error!(error = %e, "dial check group failed; denying");
-                    Ok(scope.record_failure(&job.req, &job.ctx).await)
+                    Ok(RecordedCheck::of(
+                        scope.record_failure(&job.req, &job.ctx).await,
+                    ))
                 }
-                (Ok(()), None) => Ok(scope.record_failure(&job.req, &job.ctx).await),
+                (Ok(()), None) => Ok(RecordedCheck::of(
+                    scope.record_failure(&job.req, &job.ctx).await,
+                )),
             });
         }
         results

@@ -207,6 +207,7 @@ impl OrgScope<'_> {
         }
         let after = load(&mut tx, self.org()).await?;
         tx.commit().await?;
+        self.store.gate_config_changed();
         Ok(after)
     }
 }
