@@ -63,9 +63,17 @@ first=$(head -1 "$work/leads.txt")
 check=$(api POST /v1/dial-checks "{\"lead_id\":\"$first\",\"campaign_id\":\"$campaign\",\"channel\":\"voice\",\"planned_at\":\"$planned\"}")
 printf '%s' "$check" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["allowed"], d'
 
+# Server CPU (user + system, clock ticks) around the wrk run: robust to a
+# loaded machine where requests/s is not.
+cpu() { awk '{print $14 + $15}' "/proc/${pids[0]}/stat"; }
+tck=$(getconf CLK_TCK)
+c0=$(cpu)
 out=$(LEADS_FILE="$work/leads.txt" PLANNED_AT="$planned" CAMPAIGN_ID="$campaign" \
   wrk -t1 -c32 -d"$dur" --latency "${json[@]:0:2}" -H 'Content-Type: application/json' -s bench/http/dial_check.lua "http://127.0.0.1:$tp/v1/dial-checks")
 rps=$(printf '%s\n' "$out" | awk '/^Requests\/sec/ {print int($2)}')
+c1=$(cpu)
+reqs=$(printf '%s\n' "$out" | awk '/requests in/ {print $1}')
+cpu_us=$(( (c1 - c0) * 1000000 / tck / (reqs > 0 ? reqs : 1) ))
 p99=$(printf '%s\n' "$out" | awk '$1 == "99%" {print $2}')
 non2xx=$(printf '%s\n' "$out" | awk '/Non-2xx/ {print $NF}')
 body="{\"lead_id\":\"$first\",\"campaign_id\":\"$campaign\",\"channel\":\"voice\",\"planned_at\":\"$planned\"}"
@@ -74,6 +82,6 @@ p99_half=$(hey -z "$dur" -c 16 -q $(( half / 16 > 0 ? half / 16 : 1 )) -m POST -
   "http://127.0.0.1:$tp/v1/dial-checks" | awk '/99%/ {printf "%.2f ms", $3 * 1000}')
 allowed=$(api POST /v1/dial-checks "$body" | python3 -c 'import json,sys; print(json.load(sys.stdin)["allowed"])')
 backend=${PG_APP_URL:+postgres}
-echo "| backend | dial checks/s (wrk, 32 conns) | p99 at peak (wrk) | p99 at 50% of peak (hey) | non-2xx | last answer allowed |"
-echo "|---|---|---|---|---|---|"
-echo "| ${backend:-sqlite} | $rps | $p99 | $p99_half | ${non2xx:-0} | $allowed |"
+echo "| backend | dial checks/s (wrk, 32 conns) | server CPU per check | p99 at peak (wrk) | p99 at 50% of peak (hey) | non-2xx | last answer allowed |"
+echo "|---|---|---|---|---|---|---|"
+echo "| ${backend:-sqlite} | $rps | $cpu_us µs | $p99 | $p99_half | ${non2xx:-0} | $allowed |"
