@@ -445,12 +445,22 @@ impl OrgScope<'_> {
             &mut tx,
             self.org(),
             "import.finished",
-            serde_json::json!({
-                "campaign_id": campaign_id,
-                "imported": totals.imported,
-                "ineligible": totals.ineligible,
-                "rejected": totals.rejected,
-            }),
+            crate::webhooks::EventData {
+                thin: serde_json::json!({
+                    "campaign_id": campaign_id,
+                    "imported": totals.imported,
+                    "ineligible": totals.ineligible,
+                    "rejected": totals.rejected,
+                }),
+                rich: Some(serde_json::json!({
+                    "campaign_id": campaign_id,
+                    // The file name the operator gave: free text.
+                    "source": crate::webhooks::redacted(source),
+                    "imported": totals.imported,
+                    "ineligible": totals.ineligible,
+                    "rejected": totals.rejected,
+                })),
+            },
             ctx.now,
         )
         .await?;
