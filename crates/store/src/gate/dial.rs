@@ -56,6 +56,9 @@ pub struct DncAnswer {
     pub national_version: Option<String>,
     pub state: ListStatus,
     pub state_version: Option<String>,
+    /// `NotConfigured` unless the deployment asks its provider.
+    pub litigator: ListStatus,
+    pub litigator_version: Option<String>,
 }
 
 impl DncAnswer {
@@ -66,6 +69,8 @@ impl DncAnswer {
             national_version: None,
             state: ListStatus::NotConfigured,
             state_version: None,
+            litigator: ListStatus::NotConfigured,
+            litigator_version: None,
         }
     }
 }
@@ -497,6 +502,8 @@ async fn judge<'a>(
             state: dnc.state,
             state_version: dnc.state_version.as_deref(),
             internal_listed: facts.internal_dnc,
+            litigator: dnc.litigator,
+            litigator_version: dnc.litigator_version.as_deref(),
             provider_absence_acknowledged: facts.dnc_ack_at.is_some(),
         },
         number_attempts: &attempts,
