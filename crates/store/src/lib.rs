@@ -74,7 +74,8 @@ pub use redaction::RedactionPolicy;
 // Issue 10: signed webhooks.
 pub use webhooks::{
     AttemptOutcome, AttemptVerdict, ClaimedDelivery, DeliveryJob, MAX_OLD_SECRETS,
-    NewWebhookEndpoint, WebhookAttempt, WebhookEndpoint, WebhookEndpointPatch,
+    NewWebhookEndpoint, PAYLOADS as WEBHOOK_PAYLOADS, WebhookAttempt, WebhookEndpoint,
+    WebhookEndpointPatch,
 };
 // Issue 8: do-not-call data.
 pub use dnc::{DncIncident, DncListVersion, NewDncListVersion};
