@@ -789,7 +789,7 @@ impl crate::Store {
         &self,
         claims: Vec<ClaimedDelivery>,
         now: UnixMicros,
-        opened: &mut OpenedSecrets,
+        opened: &OpenedSecrets,
     ) -> Result<Vec<(ClaimedDelivery, DeliveryJob)>, StoreError> {
         #[derive(sqlx::FromRow)]
         struct Row {
@@ -884,7 +884,7 @@ impl crate::Store {
         org: &str,
         endpoints: &[&str],
         now: UnixMicros,
-        opened: &mut OpenedSecrets,
+        opened: &OpenedSecrets,
     ) -> Result<std::collections::HashMap<String, Vec<WebhookSecret>>, StoreError> {
         let mut out: std::collections::HashMap<String, Vec<WebhookSecret>> =
             std::collections::HashMap::new();
@@ -961,9 +961,9 @@ impl crate::Store {
         claim: &ClaimedDelivery,
         now: UnixMicros,
     ) -> Result<Option<DeliveryJob>, StoreError> {
-        let mut opened = OpenedSecrets::new(std::time::Duration::ZERO);
+        let opened = OpenedSecrets::new(std::time::Duration::ZERO);
         let jobs = self
-            .load_webhook_deliveries(vec![claim.clone()], now, &mut opened)
+            .load_webhook_deliveries(vec![claim.clone()], now, &opened)
             .await?;
         Ok(jobs.into_iter().next().map(|(_, job)| job))
     }
@@ -1297,10 +1297,12 @@ async fn disable_endpoint(
 /// on every node, not after the cache's time to live. A secret's value never
 /// changes under its id (a key rotation re-seals the same bytes). The keys
 /// are zeroized when dropped and never printed ([`WebhookSecret`]); the
-/// time to live bounds how long an unused one stays in memory.
+/// time to live bounds how long an unused one stays in memory. Shared by
+/// the batches a node loads at once; the lock is never held across a query.
 pub struct OpenedSecrets {
     ttl: std::time::Duration,
-    entries: std::collections::HashMap<String, (std::time::Instant, WebhookSecret)>,
+    entries:
+        std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, WebhookSecret)>>,
 }
 
 impl OpenedSecrets {
@@ -1311,31 +1313,41 @@ impl OpenedSecrets {
     pub fn new(ttl: std::time::Duration) -> OpenedSecrets {
         OpenedSecrets {
             ttl,
-            entries: std::collections::HashMap::new(),
+            entries: std::sync::Mutex::new(std::collections::HashMap::new()),
         }
     }
 
+    fn entries(
+        &self,
+    ) -> std::sync::MutexGuard<
+        '_,
+        std::collections::HashMap<String, (std::time::Instant, WebhookSecret)>,
+    > {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn get(&self, id: &str) -> Option<WebhookSecret> {
-        self.entries
+        self.entries()
             .get(id)
             .filter(|(at, _)| at.elapsed() < self.ttl)
             .map(|(_, s)| s.clone())
     }
 
-    fn put(&mut self, id: String, secret: WebhookSecret) {
+    fn put(&self, id: String, secret: WebhookSecret) {
         if self.ttl.is_zero() {
             return;
         }
-        if self.entries.len() >= Self::CAPACITY {
-            self.entries.clear();
+        let mut entries = self.entries();
+        if entries.len() >= Self::CAPACITY {
+            entries.clear();
         }
-        self.entries.insert(id, (std::time::Instant::now(), secret));
+        entries.insert(id, (std::time::Instant::now(), secret));
     }
 
     /// Drops (and so zeroizes) what has outlived the time to live.
-    fn prune(&mut self) {
+    fn prune(&self) {
         let ttl = self.ttl;
-        self.entries.retain(|_, (at, _)| at.elapsed() < ttl);
+        self.entries().retain(|_, (at, _)| at.elapsed() < ttl);
     }
 }
 

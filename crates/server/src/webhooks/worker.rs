@@ -70,6 +70,7 @@ struct Shared {
     endpoints: Mutex<HashMap<String, Arc<Semaphore>>>,
     poll: Duration,
     recorder: mpsc::Sender<Record>,
+    opened: OpenedSecrets,
 }
 
 impl Shared {
@@ -151,6 +152,7 @@ pub fn spawn(
         endpoints: Mutex::new(HashMap::new()),
         poll: Duration::from_millis(w.poll_interval_ms),
         recorder,
+        opened: OpenedSecrets::new(OPENED_SECRETS_TTL),
     });
     let (stop, rx) = watch::channel(false);
     // The recorder ends when the last attempt (holding `Shared`) has its
@@ -165,7 +167,6 @@ pub fn spawn(
 
 async fn run(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
     let mut tasks = JoinSet::new();
-    let mut opened = OpenedSecrets::new(OPENED_SECRETS_TTL);
     loop {
         if *stop.borrow() {
             break;
@@ -192,14 +193,21 @@ async fn run(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
             }
         };
         let claimed = claims.len();
-        for (claim, job) in load(&shared, claims, &mut opened).await {
+        let mut batch = Vec::with_capacity(claimed);
+        let mut permits = Vec::with_capacity(claimed);
+        for claim in claims {
             // Only this loop takes total permits, and it asked for at most
             // `free` claims, so a permit is available for each.
-            let Ok(permit) = shared.total.clone().try_acquire_owned() else {
-                release(&shared, &claim, 0).await;
-                continue;
-            };
-            tasks.spawn(attempt(shared.clone(), claim, job, permit));
+            match shared.total.clone().try_acquire_owned() {
+                Ok(permit) => {
+                    permits.push(permit);
+                    batch.push(claim);
+                }
+                Err(_) => release(&shared, &claim, 0).await,
+            }
+        }
+        if !batch.is_empty() {
+            tasks.spawn(run_batch(shared.clone(), batch, permits));
         }
         if claimed == 0 {
             tokio::select! {
@@ -212,19 +220,36 @@ async fn run(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
     while tasks.join_next().await.is_some() {}
 }
 
+/// Loads a claimed batch and attempts its deliveries. A task of its own, so
+/// the claim loop goes on claiming while a batch loads (on a busy database
+/// every round trip counts in the event-to-delivery latency).
+async fn run_batch(
+    shared: Arc<Shared>,
+    claims: Vec<ClaimedDelivery>,
+    mut permits: Vec<OwnedSemaphorePermit>,
+) {
+    let mut attempts = JoinSet::new();
+    for (claim, job) in load(&shared, claims).await {
+        // One permit per claim, and a claim gives at most one job.
+        let Some(permit) = permits.pop() else { break };
+        attempts.spawn(attempt(shared.clone(), claim, job, permit));
+    }
+    drop(permits);
+    while attempts.join_next().await.is_some() {}
+}
+
 /// Loads a claimed batch in one go; if that fails, one by one, so one bad
 /// delivery (or endpoint) waits for its lease without holding up the rest.
 async fn load(
     shared: &Shared,
     claims: Vec<ClaimedDelivery>,
-    opened: &mut OpenedSecrets,
 ) -> Vec<(ClaimedDelivery, DeliveryJob)> {
     if claims.is_empty() {
         return Vec::new();
     }
     let e = match shared
         .store
-        .load_webhook_deliveries(claims.clone(), now(), opened)
+        .load_webhook_deliveries(claims.clone(), now(), &shared.opened)
         .await
     {
         Ok(jobs) => return jobs,
