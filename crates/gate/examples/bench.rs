@@ -121,6 +121,8 @@ fn main() {
                 state: ListStatus::Clear,
                 state_version: Some("2026-11-20"),
                 internal_listed: false,
+                litigator: ListStatus::NotConfigured,
+                litigator_version: None,
                 provider_absence_acknowledged: false,
             },
             number_attempts: &earlier,

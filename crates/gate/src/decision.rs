@@ -32,6 +32,9 @@ pub enum Code {
     DncNational,
     DncState,
     DncInternal,
+    /// A provider's litigator list holds the number (asked only where the
+    /// deployment turned the check on).
+    DncLitigator,
     DncRegistryStale,
     DncProviderDown,
     OutsideHours,
@@ -55,6 +58,7 @@ impl Code {
             Code::DncNational => "dnc_national",
             Code::DncState => "dnc_state",
             Code::DncInternal => "dnc_internal",
+            Code::DncLitigator => "dnc_litigator",
             Code::DncRegistryStale => "dnc_registry_stale",
             Code::DncProviderDown => "dnc_provider_down",
             Code::OutsideHours => "outside_hours",
@@ -198,6 +202,9 @@ pub struct DncFacts<'a> {
     pub state: ListStatus,
     pub state_version: Option<&'a str>,
     pub internal_listed: bool,
+    /// The provider's litigator check; `NotConfigured` when not asked.
+    pub litigator: ListStatus,
+    pub litigator_version: Option<&'a str>,
     /// The org recorded (audited) that it runs without a DNC provider.
     pub provider_absence_acknowledged: bool,
 }
@@ -369,6 +376,7 @@ pub fn decide(rules: &'static Rules, f: &Facts<'_>, at: Timestamp) -> Decision {
     for (list, v) in [
         ("dnc_national", f.dnc.national_version),
         ("dnc_state", f.dnc.state_version),
+        ("dnc_litigator", f.dnc.litigator_version),
         ("suppression", f.suppression_version),
     ] {
         if let Some(v) = v {
@@ -453,6 +461,27 @@ fn dnc_reasons(d: &DncFacts<'_>, out: &mut Vec<Reason>) {
             Code::DncInternal,
             "the number is on the organization's internal do-not-call list",
         ));
+    }
+    // Not a registry: nothing obliges asking, so "not asked" denies nothing;
+    // once asked, its answer is held to the same fail-closed rules.
+    let from = d
+        .litigator_version
+        .map(|v| format!(" ({v})"))
+        .unwrap_or_default();
+    match d.litigator {
+        ListStatus::Clear | ListStatus::NotConfigured => {}
+        ListStatus::Listed => out.push(Reason::new(
+            Code::DncLitigator,
+            format!("the number belongs to a known TCPA litigator{from}"),
+        )),
+        ListStatus::Stale => out.push(Reason::new(
+            Code::DncRegistryStale,
+            format!("the litigator data is out of date{from}"),
+        )),
+        ListStatus::Unavailable => out.push(Reason::new(
+            Code::DncProviderDown,
+            "the litigator check is unavailable: dialing that needs it is paused until it is healthy again",
+        )),
     }
 }
 

@@ -368,6 +368,45 @@ fn missing_registry_denies_unless_acknowledged() {
 }
 
 #[test]
+fn the_litigator_check_denies_only_when_asked_and_fails_closed() {
+    let c = written_consent();
+    let mut f = facts(&c, candidates(NY.0, NY.1, NY.2));
+    let at = "2026-11-24T15:00:00Z";
+    let case = |codes: &'static [&'static str]| Case {
+        cites: "docs/dnc-provider.md (litigator)",
+        at,
+        codes,
+        next: None,
+        rule: None,
+    };
+    // Not asked (the default): nothing to say.
+    f.dnc.litigator = ListStatus::NotConfigured;
+    check(case(&[]), &f);
+    f.dnc.litigator = ListStatus::Clear;
+    f.dnc.litigator_version = Some("litigators 2026-11-23 (provider)");
+    check(case(&[]), &f);
+    f.dnc.litigator = ListStatus::Listed;
+    check(case(&["dnc_litigator"]), &f);
+    let d = decide(rules(), &f, ts(at));
+    assert!(
+        d.reasons[0]
+            .detail
+            .contains("litigators 2026-11-23 (provider)"),
+        "{:?}",
+        d.reasons
+    );
+    assert!(d.list_versions.iter().any(|v| v.list == "dnc_litigator"));
+    f.dnc.litigator = ListStatus::Stale;
+    check(case(&["dnc_registry_stale"]), &f);
+    f.dnc.litigator = ListStatus::Unavailable;
+    check(case(&["dnc_provider_down"]), &f);
+    // The absence acknowledgment covers missing registries, not a failing
+    // check the deployment asked for.
+    f.dnc.provider_absence_acknowledged = true;
+    check(case(&["dnc_provider_down"]), &f);
+}
+
+#[test]
 fn unplaceable_leads_deny_unknown_timezone() {
     let c = written_consent();
     // 800 is toll-free: not a geographic area code in rules/area_codes.csv.

@@ -292,6 +292,7 @@ pub const ROUTES: &[RouteRule] = &[
     page("POST", "/ui/webhooks/{endpoint_id}/test", Admin),
     page("POST", "/ui/webhooks/{endpoint_id}/rotate", Admin),
     page("POST", "/ui/webhooks/{endpoint_id}/enabled", Admin),
+    page("POST", "/ui/webhooks/{endpoint_id}/payload", Admin),
     page("POST", "/ui/webhooks/{endpoint_id}/replay", Admin),
     page("POST", "/ui/webhooks/{endpoint_id}/delete", Admin),
     // The dial gate (issue 7).

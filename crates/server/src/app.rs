@@ -307,6 +307,10 @@ pub fn ui_routes() -> Router<AppState> {
             post(pages::webhook_enabled),
         )
         .route(
+            "/ui/webhooks/{endpoint_id}/payload",
+            post(pages::webhook_payload),
+        )
+        .route(
             "/ui/webhooks/{endpoint_id}/replay",
             post(pages::webhook_replay),
         )

@@ -100,6 +100,8 @@ pub struct DncConfig {
     /// `dnc_provider` credential; empty: no provider.
     pub provider_url: String,
     pub provider_timeout_ms: u64,
+    /// Also ask the provider's `litigator` check before every dial.
+    pub provider_litigator_check: bool,
     /// Consecutive failures that open a provider's circuit breaker.
     pub breaker_failures: u32,
     /// How long an open breaker refuses calls before one trial.

@@ -943,7 +943,7 @@ impl Store {
         }
         let mut tx = self.pool.write().await?;
         tx.bind_org(org_id.as_str()).await?;
-        exec!(
+        let added = exec!(
             &mut tx,
             "INSERT INTO audit_checkpoints (org_id, seq, head_hash, created_at, key_id, signature) \
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (org_id, seq) DO NOTHING",
@@ -954,6 +954,33 @@ impl Store {
             c.key_id.clone(),
             c.signature.clone()
         )?;
+        if added > 0 {
+            // Receivers can keep their own copy of each signed head: with it,
+            // a later truncation of the log is evident outside Tollgate too.
+            let thin = serde_json::json!({
+                "seq": c.seq,
+                "head_hash": c.head_hash,
+                "signed_at": c.created_at.to_rfc3339(),
+            });
+            let rich = serde_json::json!({
+                "seq": c.seq,
+                "head_hash": c.head_hash,
+                "signed_at": c.created_at.to_rfc3339(),
+                "key_id": c.key_id,
+                "signature": c.signature,
+            });
+            crate::webhooks::enqueue(
+                &mut tx,
+                org_id.as_str(),
+                "audit.checkpoint",
+                crate::webhooks::EventData {
+                    thin,
+                    rich: Some(rich),
+                },
+                c.created_at,
+            )
+            .await?;
+        }
         tx.commit().await
     }
 

@@ -98,7 +98,14 @@ impl Store {
             &mut tx,
             org.as_str(),
             "dnc.incident.opened",
-            serde_json::json!({ "incident_id": id.as_str(), "source": source }),
+            crate::webhooks::EventData {
+                thin: serde_json::json!({ "incident_id": id.as_str(), "source": source }),
+                rich: Some(serde_json::json!({
+                    "incident_id": id.as_str(),
+                    "source": source,
+                    "cause": crate::webhooks::redacted(&cause),
+                })),
+            },
             ctx.now,
         )
         .await?;
@@ -157,7 +164,16 @@ impl Store {
             &mut tx,
             org.as_str(),
             "dnc.incident.resolved",
-            serde_json::json!({ "incident_id": inc.id, "source": source }),
+            crate::webhooks::EventData {
+                thin: serde_json::json!({ "incident_id": inc.id, "source": source }),
+                rich: Some(serde_json::json!({
+                    "incident_id": inc.id,
+                    "source": source,
+                    "cause": crate::webhooks::redacted(&inc.cause),
+                    "opened_at": inc.opened_at.to_rfc3339(),
+                    "healthy_since": healthy_since.to_rfc3339(),
+                })),
+            },
             ctx.now,
         )
         .await?;

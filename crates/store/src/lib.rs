@@ -73,7 +73,8 @@ pub use redaction::RedactionPolicy;
 // Issue 10: signed webhooks.
 pub use webhooks::{
     AttemptOutcome, AttemptVerdict, ClaimedDelivery, DeliveryJob, FinishedAttempt, MAX_OLD_SECRETS,
-    NewWebhookEndpoint, OpenedSecrets, WebhookAttempt, WebhookEndpoint, WebhookEndpointPatch,
+    NewWebhookEndpoint, OpenedSecrets, PAYLOADS as WEBHOOK_PAYLOADS, WebhookAttempt,
+    WebhookEndpoint, WebhookEndpointPatch,
 };
 // Issue 8: do-not-call data.
 pub use dnc::{DncIncident, DncListVersion, NewDncListVersion};

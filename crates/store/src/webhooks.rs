@@ -22,7 +22,7 @@ use tollgate_core::webhook_policy::{DISABLE_AFTER_FAILING_SECS, delay_before};
 use tollgate_core::webhook_signature::{SECRET_BYTES, WebhookSecret};
 
 use crate::audit::{self, Draft};
-use crate::db::{Tx, exec, fetch_all, fetch_optional};
+use crate::db::{Tx, exec, fetch_all, fetch_one, fetch_optional};
 use crate::scope::{Ctx, OrgScope};
 use crate::vault::{EncryptedColumn, system_actor};
 use crate::{StoreError, new_id, random_bytes};
@@ -49,6 +49,9 @@ pub struct WebhookEndpoint {
     pub event_types: Vec<String>,
     pub enabled: bool,
     pub headers: BTreeMap<String, String>,
+    /// `thin` (ids and codes only, the default) or `rich` (also redacted
+    /// details: see [`EventData`]).
+    pub payload: String,
     /// `gone` (the receiver answered 410) or `failing` (5 days without a
     /// success) when the sender disabled it.
     pub disabled_reason: Option<String>,
@@ -65,7 +68,12 @@ pub struct NewWebhookEndpoint {
     pub event_types: Vec<String>,
     pub enabled: bool,
     pub headers: BTreeMap<String, String>,
+    /// One of [`PAYLOADS`].
+    pub payload: String,
 }
+
+/// The payload kinds an endpoint may receive.
+pub const PAYLOADS: [&str; 2] = ["thin", "rich"];
 
 /// A validated change; `None` keeps the field.
 #[derive(Debug, Clone, Default)]
@@ -75,6 +83,7 @@ pub struct WebhookEndpointPatch {
     pub event_types: Option<Vec<String>>,
     pub enabled: Option<bool>,
     pub headers: Option<BTreeMap<String, String>>,
+    pub payload: Option<String>,
 }
 
 /// One recorded HTTP attempt.
@@ -100,6 +109,7 @@ struct EndpointRow {
     description: String,
     enabled: bool,
     headers: String,
+    payload: String,
     disabled_reason: Option<String>,
     failing_since: Option<i64>,
     created_at: i64,
@@ -110,7 +120,7 @@ async fn endpoint_by_id(tx: &mut Tx, org: &str, id: &str) -> Result<WebhookEndpo
     let row = fetch_optional!(
         tx,
         EndpointRow,
-        "SELECT id, url, description, enabled, headers, disabled_reason, failing_since, created_at, updated_at \
+        "SELECT id, url, description, enabled, headers, payload, disabled_reason, failing_since, created_at, updated_at \
          FROM webhook_endpoints WHERE org_id = $1 AND id = $2",
         org,
         id
@@ -131,6 +141,7 @@ async fn endpoint_by_id(tx: &mut Tx, org: &str, id: &str) -> Result<WebhookEndpo
         enabled: row.enabled,
         headers: serde_json::from_str(&row.headers)
             .map_err(|_| StoreError::Corrupt("webhook endpoint headers".into()))?,
+        payload: row.payload,
         disabled_reason: row.disabled_reason,
         failing_since: row.failing_since.map(UnixMicros),
         created_at: UnixMicros(row.created_at),
@@ -144,6 +155,7 @@ fn audit_details(e: &WebhookEndpoint) -> serde_json::Value {
         "description": e.description,
         "event_types": e.event_types,
         "enabled": e.enabled,
+        "payload": e.payload,
         "header_names": e.headers.keys().collect::<Vec<_>>(),
     })
 }
@@ -199,9 +211,35 @@ async fn add_secret(
     Ok(secret)
 }
 
-/// The thin body of an event: `{type, timestamp, data}`. `data` carries ids
-/// only (no personal data), so a receiver fetches details through the API,
-/// where access is checked and audited.
+/// What an event tells its receivers. `thin` goes to every subscribed
+/// endpoint and holds ids and codes only (no personal data), so a receiver
+/// fetches details through the API, where access is checked and audited.
+/// `rich`, when the event has more to say, goes instead to endpoints that
+/// opted in (`payload = rich`); its free text must come through
+/// [`redacted`] and numbers only masked, so even the opt-in never carries
+/// what the redaction engine would remove from a stored transcript.
+pub(crate) struct EventData {
+    pub thin: serde_json::Value,
+    pub rich: Option<serde_json::Value>,
+}
+
+impl From<serde_json::Value> for EventData {
+    fn from(thin: serde_json::Value) -> EventData {
+        EventData { thin, rich: None }
+    }
+}
+
+/// Free text for a rich payload, through the redaction engine with every
+/// kind on. Text the engine refuses (too long) is withheld whole: a rich
+/// payload never falls back to the unredacted text.
+pub(crate) fn redacted(text: &str) -> String {
+    match tollgate_redact::redact(text, &tollgate_redact::Policy::standard()) {
+        Ok(r) => r.text,
+        Err(_) => "[WITHHELD]".to_owned(),
+    }
+}
+
+/// The body of an event: `{type, timestamp, data}`.
 fn body(event_type: &str, data: &serde_json::Value, now: UnixMicros) -> String {
     serde_json::json!({
         "type": event_type,
@@ -216,32 +254,42 @@ fn body(event_type: &str, data: &serde_json::Value, now: UnixMicros) -> String {
 /// the event exists if and only if the caller commits.
 ///
 /// `event_type` must come from `tollgate_core::webhook_policy::EVENT_TYPES`;
-/// `data` must hold ids and codes only, never personal data (for example
-/// `{"incident_id": "..."}` for `dnc.incident.opened`). Returns the message
-/// id, or `None` when no endpoint subscribes (nothing is written then).
+/// `data` is a thin `serde_json::Value` (ids and codes only, for example
+/// `{"incident_id": "..."}` for `dnc.incident.opened`) or an [`EventData`]
+/// with a rich variant. Endpoints on thin payloads share one message and
+/// endpoints on rich ones another (each with its own `webhook-id`). Returns
+/// the thin message's id (else the rich one's), or `None` when no endpoint
+/// subscribes (nothing is written then).
 pub(crate) async fn enqueue(
     tx: &mut Tx,
     org: &str,
     event_type: &str,
-    data: serde_json::Value,
+    data: impl Into<EventData>,
     now: UnixMicros,
 ) -> Result<Option<WebhookMessageId>, StoreError> {
+    let data = data.into();
     let endpoints = fetch_all!(
         &mut *tx,
-        (String,),
-        "SELECT e.id FROM webhook_endpoints e JOIN webhook_endpoint_events t \
+        (String, String),
+        "SELECT e.id, e.payload FROM webhook_endpoints e JOIN webhook_endpoint_events t \
            ON t.endpoint_id = e.id AND t.org_id = e.org_id \
          WHERE e.org_id = $1 AND t.event_type = $2 AND e.enabled ORDER BY e.id",
         org,
         event_type
     )?;
-    if endpoints.is_empty() {
-        return Ok(None);
+    let (rich, thin): (Vec<_>, Vec<_>) = endpoints
+        .into_iter()
+        .partition(|(_, payload)| payload == "rich" && data.rich.is_some());
+    let ids = |v: Vec<(String, String)>| v.into_iter().map(|(id, _)| id).collect::<Vec<_>>();
+    let mut first = None;
+    if !thin.is_empty() {
+        first = Some(insert_message(tx, org, event_type, &data.thin, &ids(thin), now).await?);
     }
-    let ids: Vec<String> = endpoints.into_iter().map(|(id,)| id).collect();
-    insert_message(tx, org, event_type, &data, &ids, now)
-        .await
-        .map(Some)
+    if let (false, Some(rich_data)) = (rich.is_empty(), &data.rich) {
+        let id = insert_message(tx, org, event_type, rich_data, &ids(rich), now).await?;
+        first.get_or_insert(id);
+    }
+    Ok(first)
 }
 
 async fn insert_message(
@@ -319,6 +367,20 @@ impl OrgScope<'_> {
         Ok(out)
     }
 
+    /// How many endpoints the sender disabled (410, or failing for days):
+    /// every dashboard page says so until an admin acts.
+    pub async fn webhook_endpoints_disabled_by_sender(&self) -> Result<i64, StoreError> {
+        let mut tx = self.read().await?;
+        let (n,) = fetch_one!(
+            &mut tx,
+            (i64,),
+            "SELECT COUNT(*) FROM webhook_endpoints \
+             WHERE org_id = $1 AND NOT enabled AND disabled_reason IS NOT NULL",
+            self.org()
+        )?;
+        Ok(n)
+    }
+
     pub async fn get_webhook_endpoint(
         &self,
         id: &WebhookEndpointId,
@@ -339,14 +401,15 @@ impl OrgScope<'_> {
         let mut tx = self.write().await?;
         exec!(
             &mut tx,
-            "INSERT INTO webhook_endpoints (id, org_id, url, description, enabled, headers, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+            "INSERT INTO webhook_endpoints (id, org_id, url, description, enabled, headers, payload, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
             id.as_str(),
             self.org(),
             input.url,
             input.description,
             input.enabled,
             headers,
+            input.payload,
             ctx.now.0
         )?;
         set_event_types(&mut tx, self.org(), id.as_str(), &input.event_types).await?;
@@ -391,7 +454,8 @@ impl OrgScope<'_> {
         exec!(
             &mut tx,
             "UPDATE webhook_endpoints SET url = $3, description = $4, enabled = $5, headers = $6, \
-             disabled_reason = $7, failing_since = $8, updated_at = $9 WHERE org_id = $1 AND id = $2",
+             disabled_reason = $7, failing_since = $8, updated_at = $9, payload = $10 \
+             WHERE org_id = $1 AND id = $2",
             self.org(),
             id.as_str(),
             patch.url.unwrap_or(before.url.clone()),
@@ -400,7 +464,8 @@ impl OrgScope<'_> {
             headers,
             reason,
             failing,
-            ctx.now.0
+            ctx.now.0,
+            patch.payload.unwrap_or(before.payload.clone())
         )?;
         if let Some(types) = &patch.event_types {
             set_event_types(&mut tx, self.org(), id.as_str(), types).await?;
@@ -1452,5 +1517,21 @@ impl<'a> Sql<'a> {
                     .await?
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redacted;
+
+    #[test]
+    fn rich_payload_text_goes_through_the_redaction_engine() {
+        let out = redacted("provider said: card 4111 1111 1111 1111, ssn 123-45-6789");
+        assert!(!out.contains("4111 1111 1111 1111"), "{out}");
+        assert!(!out.contains("123-45-6789"), "{out}");
+        assert!(out.starts_with("provider said: card "), "{out}");
+        // Text the engine refuses is withheld whole, never passed through.
+        let huge = "4111 1111 1111 1111 ".repeat(1 << 20);
+        assert_eq!(redacted(&huge), "[WITHHELD]");
     }
 }

@@ -45,6 +45,8 @@ pub fn clear_dnc() -> DncFacts<'static> {
         state: ListStatus::Clear,
         state_version: Some("2026-11-20"),
         internal_listed: false,
+        litigator: ListStatus::NotConfigured,
+        litigator_version: None,
         provider_absence_acknowledged: false,
     }
 }

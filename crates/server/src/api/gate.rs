@@ -40,7 +40,7 @@ pub struct DialCheckInput {
 #[derive(Serialize, ToSchema)]
 pub struct ReasonView {
     /// Stable code: `no_consent`, `suppressed`, `dnc_national`, `dnc_state`,
-    /// `dnc_internal`, `dnc_registry_stale`, `dnc_provider_down`,
+    /// `dnc_internal`, `dnc_litigator`, `dnc_registry_stale`, `dnc_provider_down`,
     /// `outside_hours`, `restricted_day`, `unknown_timezone`, `frequency_cap`,
     /// `max_attempts`, `channel_mismatch`, `campaign_paused`, `org_paused`,
     /// `internal_error`.

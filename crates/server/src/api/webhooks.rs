@@ -43,6 +43,7 @@ pub struct WebhookEndpointView {
     pub enabled: bool,
     /// Sent with every delivery.
     pub headers: BTreeMap<String, String>,
+    pub payload: Payload,
     /// `gone` (the receiver answered 410) or `failing` (5 days without a
     /// success) when Tollgate disabled the endpoint; null otherwise.
     pub disabled_reason: Option<String>,
@@ -61,10 +62,37 @@ impl From<WebhookEndpoint> for WebhookEndpointView {
             event_types: e.event_types,
             enabled: e.enabled,
             headers: e.headers,
+            // The store holds only the two values its CHECK allows.
+            payload: if e.payload == "rich" {
+                Payload::Rich
+            } else {
+                Payload::Thin
+            },
             disabled_reason: e.disabled_reason,
             failing_since: e.failing_since.map(rfc3339),
             created_at: rfc3339(e.created_at),
             updated_at: rfc3339(e.updated_at),
+        }
+    }
+}
+
+/// What the endpoint's deliveries carry. `thin` (the default): ids and
+/// codes only, no personal data; the receiver fetches details through the
+/// API. `rich`: also the details of the event (a denial's reasons and
+/// versions, the masked number, an opt-out's matched words, an incident's
+/// cause), every free text through the redaction engine first.
+#[derive(Serialize, Deserialize, ToSchema, Clone, Copy, PartialEq, Eq, Debug)]
+#[serde(rename_all = "lowercase")]
+pub enum Payload {
+    Thin,
+    Rich,
+}
+
+impl Payload {
+    fn as_str(self) -> &'static str {
+        match self {
+            Payload::Thin => "thin",
+            Payload::Rich => "rich",
         }
     }
 }
@@ -97,6 +125,8 @@ pub struct CreateWebhookEndpoint {
     /// `svix-*`, hop-by-hop and transport headers, `authorization`.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
+    /// Default `thin`.
+    pub payload: Option<Payload>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -109,6 +139,7 @@ pub struct PatchWebhookEndpoint {
     pub enabled: Option<bool>,
     /// Replaces all custom headers.
     pub headers: Option<BTreeMap<String, String>>,
+    pub payload: Option<Payload>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -306,6 +337,7 @@ pub async fn create_webhook_endpoint(
         event_types: check_event_types(&input.event_types)?,
         enabled: input.enabled.unwrap_or(true),
         headers: check_headers(input.headers)?,
+        payload: input.payload.unwrap_or(Payload::Thin).as_str().to_owned(),
     };
     let (endpoint, secret) = state
         .store
@@ -374,6 +406,7 @@ pub async fn patch_webhook_endpoint(
             .transpose()?,
         enabled: input.enabled,
         headers: input.headers.map(check_headers).transpose()?,
+        payload: input.payload.map(|p| p.as_str().to_owned()),
     };
     Ok(Json(
         scope

@@ -41,8 +41,9 @@ use health::{Health, Verdict};
 use provider::{Check, CheckAnswer, HttpJsonProvider, Provider, ProviderError};
 use registry::{ListAnswer, Registry};
 
-/// The checks the gate asks a provider for.
-const GATE_CHECKS: [Check; 2] = [Check::National, Check::State];
+/// The checks the gate asks a provider for: the registries always, the
+/// litigator list where the deployment turned it on.
+const GATE_CHECKS: [Check; 3] = [Check::National, Check::State, Check::Litigator];
 
 /// The DNC component of a running server (cheap to clone).
 #[derive(Clone)]
@@ -205,7 +206,7 @@ impl Dnc {
             Ok(s) => s,
             Err(e) => {
                 tracing::error!(error = %e, "could not read the gate settings for the DNC lookup");
-                return unavailable();
+                return self.unavailable();
             }
         };
         match settings.dnc_provider_credential_id {
@@ -260,6 +261,9 @@ impl Dnc {
             national_version: national.version,
             state: state.status,
             state_version: state.version,
+            // The registry index has no litigator list.
+            litigator: ListStatus::NotConfigured,
+            litigator_version: None,
         }
     }
 
@@ -304,7 +308,8 @@ impl Dnc {
         let inner = &self.inner;
         let source = format!("provider:{credential}");
         let org = actor.org_id();
-        let result = match inner.cache.get(credential, number, &GATE_CHECKS, now.0) {
+        let checks = self.gate_checks();
+        let result = match inner.cache.get(credential, number, checks, now.0) {
             Some(hit) => Ok(hit),
             None => {
                 let r = self
@@ -314,7 +319,7 @@ impl Dnc {
                     inner.cache.put(
                         credential,
                         number,
-                        &GATE_CHECKS,
+                        checks,
                         a,
                         inner.config.national_max_age_days,
                         now.0,
@@ -330,10 +335,10 @@ impl Dnc {
                     .health
                     .failure(store, org, &source, &e.to_string(), now)
                     .await;
-                unavailable()
+                self.unavailable()
             }
             Ok(answers) => match inner.health.success(store, org, &source, now).await {
-                Verdict::Paused => unavailable(),
+                Verdict::Paused => self.unavailable(),
                 Verdict::Serve => self.answer_of(&answers, now),
             },
         }
@@ -358,10 +363,11 @@ impl Dnc {
             return Err(ProviderError::BreakerOpen);
         }
         let numbers = std::slice::from_ref(number);
+        let checks = self.gate_checks();
         let result = store
             .scope(actor)
             .with_provider_secret(&id, async |_, secret| {
-                provider.check(numbers, &GATE_CHECKS, secret).await
+                provider.check(numbers, checks, secret).await
             })
             .await
             .unwrap_or_else(|e| {
@@ -381,6 +387,32 @@ impl Dnc {
         result
     }
 
+    fn gate_checks(&self) -> &'static [Check] {
+        if self.inner.config.provider_litigator_check {
+            &GATE_CHECKS
+        } else {
+            &GATE_CHECKS[..2]
+        }
+    }
+
+    /// What a failed or paused source answers: every check it would have
+    /// asked is unavailable (deny), one it does not ask stays not asked.
+    fn unavailable(&self) -> DncAnswer {
+        let asked = self.inner.config.provider_litigator_check;
+        DncAnswer {
+            national: ListStatus::Unavailable,
+            national_version: None,
+            state: ListStatus::Unavailable,
+            state_version: None,
+            litigator: if asked {
+                ListStatus::Unavailable
+            } else {
+                ListStatus::NotConfigured
+            },
+            litigator_version: None,
+        }
+    }
+
     fn breaker<T>(&self, credential: &str, f: impl FnOnce(&mut Breaker) -> T) -> T {
         let c = &self.inner.config;
         let mut map = self
@@ -396,7 +428,7 @@ impl Dnc {
     fn answer_of(&self, answers: &[(Check, CheckAnswer)], now: UnixMicros) -> DncAnswer {
         let today = utc_date(now);
         let c = &self.inner.config;
-        let mut out = unavailable();
+        let mut out = self.unavailable();
         for (check, a) in answers {
             let max_age = match check {
                 Check::National => c.national_max_age_days,
@@ -413,7 +445,11 @@ impl Dnc {
                     out.state = status;
                     out.state_version = version;
                 }
-                _ => {}
+                Check::Litigator => {
+                    out.litigator = status;
+                    out.litigator_version = version;
+                }
+                Check::Wireless | Check::Reassigned => {}
             }
         }
         out
@@ -446,15 +482,6 @@ pub fn utc_date(now: UnixMicros) -> Date {
         .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
         .to_zoned(jiff::tz::TimeZone::UTC)
         .date()
-}
-
-fn unavailable() -> DncAnswer {
-    DncAnswer {
-        national: ListStatus::Unavailable,
-        national_version: None,
-        state: ListStatus::Unavailable,
-        state_version: None,
-    }
 }
 
 #[cfg(test)]

@@ -34,6 +34,8 @@ pub struct Nav {
     pub dnc_acknowledged: bool,
     /// Open DNC incidents (issue 8): dialing that needs the source is paused.
     pub dnc_incidents_open: usize,
+    /// Webhook endpoints Tollgate disabled (issue 10): 410 or 5 days failing.
+    pub webhooks_disabled: i64,
 }
 
 #[derive(Deserialize, Default)]
@@ -75,6 +77,7 @@ fn notice(q: &NoticeQuery) -> Option<&'static str> {
         "webhook-enabled" => "Endpoint enabled.",
         "webhook-disabled" => "Endpoint disabled: nothing is sent to it until enabled.",
         "webhook-deleted" => "Endpoint deleted.",
+        "webhook-payload" => "Payload changed: messages queued from now on use it.",
         _ => return None,
     })
 }
@@ -101,6 +104,12 @@ async fn nav(
         .gate_settings()
         .await
         .map_err(|e| fail(&e))?;
+    // Issue 10: endpoints the sender disabled stay visible until acted on.
+    let webhooks_disabled = store
+        .scope(actor)
+        .webhook_endpoints_disabled_by_sender()
+        .await
+        .map_err(|e| fail(&e))?;
     // Issue 8: the DNC incident banner.
     let dnc_incidents_open = store
         .scope(actor)
@@ -110,6 +119,7 @@ async fn nav(
         .len();
     Ok(Nav {
         dnc_incidents_open,
+        webhooks_disabled,
         org_id: actor.org_id().to_string(),
         org_name: here.map(|o| o.org_name.clone()).unwrap_or_default(),
         orgs: orgs
@@ -1736,6 +1746,7 @@ pub struct WebhookRow {
     pub event_types: String,
     pub enabled: bool,
     pub disabled_reason: String,
+    pub rich: bool,
 }
 
 impl From<tollgate_store::WebhookEndpoint> for WebhookRow {
@@ -1751,6 +1762,7 @@ impl From<tollgate_store::WebhookEndpoint> for WebhookRow {
                 Some("failing") => "disabled by Tollgate: every delivery failed for 5 days".into(),
                 _ => String::new(),
             },
+            rich: e.payload == "rich",
         }
     }
 }
@@ -1828,6 +1840,11 @@ pub async fn create_webhook(
             event_types: check_event_types(&types)?,
             enabled: true,
             headers: Default::default(),
+            payload: if form_value(&pairs, "payload") == Some("rich") {
+                "rich".into()
+            } else {
+                "thin".into()
+            },
         })
     }
     .await;
@@ -2020,6 +2037,42 @@ pub async fn webhook_enabled(
             "webhook-disabled"
         }
     ))
+}
+
+#[derive(Deserialize)]
+pub struct WebhookPayloadForm {
+    payload: String,
+}
+
+pub async fn webhook_payload(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    RequestCtx(ctx): RequestCtx,
+    Path(raw): Path<String>,
+    Form(form): Form<WebhookPayloadForm>,
+) -> Response {
+    let Some(id) = webhook_id(&raw) else {
+        return fail(&StoreError::NotFound);
+    };
+    if !tollgate_store::WEBHOOK_PAYLOADS.contains(&form.payload.as_str()) {
+        return message(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Invalid input",
+            "The payload is thin or rich.",
+        );
+    }
+    let patch = tollgate_store::WebhookEndpointPatch {
+        payload: Some(form.payload),
+        ..Default::default()
+    };
+    tryp!(
+        state
+            .store
+            .scope(&actor)
+            .update_webhook_endpoint(&id, patch, &ctx)
+            .await
+    );
+    see_other(&format!("/ui/webhooks/{id}?done=webhook-payload"))
 }
 
 pub async fn webhook_delete(

@@ -31,6 +31,10 @@ pub enum Mode {
 pub struct ProviderState {
     pub mode: Option<Mode>,
     pub listed: HashSet<String>,
+    /// Numbers the `litigator` check lists.
+    pub litigators: HashSet<String>,
+    /// The checks of the last request.
+    pub last_checks: Vec<String>,
     pub version: String,
     pub calls: usize,
     pub last_bearer: Option<String>,
@@ -81,7 +85,7 @@ async fn scrub(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
-    let (mode, listed, version) = {
+    let (mode, listed, litigators, version) = {
         let mut s = state.lock().unwrap();
         s.calls += 1;
         s.last_bearer = headers
@@ -89,7 +93,20 @@ async fn scrub(
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::to_owned);
-        (s.mode.clone(), s.listed.clone(), s.version.clone())
+        s.last_checks = body["checks"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|c| c.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        (
+            s.mode.clone(),
+            s.listed.clone(),
+            s.litigators.clone(),
+            s.version.clone(),
+        )
     };
     match mode {
         Some(Mode::Down) | None => return AxumStatus::SERVICE_UNAVAILABLE.into_response(),
@@ -110,7 +127,9 @@ async fn scrub(
             let n = n.as_str().unwrap();
             let mut answers = serde_json::Map::new();
             for c in &checks {
-                let status = if c == "national" && listed.contains(n) {
+                let status = if (c == "national" && listed.contains(n))
+                    || (c == "litigator" && litigators.contains(n))
+                {
                     "listed"
                 } else {
                     "clear"
@@ -236,8 +255,13 @@ async fn use_provider(server: &TestServer, org: &TestOrg) -> String {
 }
 
 async fn start(provider: &TestProvider, cache_days: u32) -> TestServer {
+    start_asking(provider, cache_days, false).await
+}
+
+async fn start_asking(provider: &TestProvider, cache_days: u32, litigator: bool) -> TestServer {
     let dir = tempfile::tempdir().unwrap();
     let mut c = config(dir.path());
+    c.dnc.provider_litigator_check = litigator;
     c.dnc.provider_url = provider.url.clone();
     c.dnc.provider_timeout_ms = 300;
     c.dnc.breaker_failures = 2;
@@ -573,4 +597,65 @@ async fn leads_are_checked_at_intake_and_show_why() {
     assert_eq!(l["intake_dnc"]["reasons"][0]["code"], "dnc_national", "{l}");
     let i = get(internal).await;
     assert_eq!(i["intake_dnc"]["reasons"][0]["code"], "dnc_internal", "{i}");
+}
+
+/// The litigator check is asked only where the deployment turned it on;
+/// then a listed number is denied `dnc_litigator`, naming the list and its
+/// version, and the intake check shows it too.
+#[tokio::test]
+async fn the_litigator_check_denies_listed_numbers_only_when_turned_on() {
+    let provider = TestProvider::start(&today()).await;
+    provider
+        .state
+        .lock()
+        .unwrap()
+        .litigators
+        .insert("+13055550302".into());
+    for on in [false, true] {
+        let server = start_asking(&provider, 0, on).await;
+        let org = server.new_org("DncLitigator").await;
+        let cmp = campaign(&server, &org).await;
+        let _ = use_provider(&server, &org).await;
+        let clear = lead(&server, &org, &cmp, "305 555 0300").await;
+        let litigator = lead(&server, &org, &cmp, "305 555 0302").await;
+        let at = calling_hour(&server, &org, &cmp, &clear).await;
+        assert_eq!(
+            provider.state.lock().unwrap().last_checks,
+            if on {
+                vec!["national", "state", "litigator"]
+            } else {
+                vec!["national", "state"]
+            }
+        );
+        let c = dial(&server, &org, &cmp, &clear, Some(&at)).await;
+        assert_eq!(c["allowed"], true, "{c}");
+        let c = dial(&server, &org, &cmp, &litigator, Some(&at)).await;
+        if on {
+            assert_eq!(codes(&c), vec!["dnc_litigator"], "{c}");
+            let detail = c["reasons"][0]["detail"].as_str().unwrap();
+            assert!(
+                detail.contains(&format!("litigator {} (provider)", today())),
+                "{detail}"
+            );
+            assert!(
+                c["list_versions"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|v| v["list"] == "dnc_litigator"),
+                "{c}"
+            );
+            let (_, l) = server
+                .call(
+                    &org.key,
+                    Method::GET,
+                    &format!("/v1/leads/{litigator}"),
+                    None,
+                )
+                .await;
+            assert_eq!(l["intake_dnc"]["clear"], false, "{l}");
+        } else {
+            assert_eq!(c["allowed"], true, "{c}");
+        }
+    }
 }

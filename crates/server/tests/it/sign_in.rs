@@ -579,6 +579,7 @@ async fn dashboard_routes_answer_another_orgs_objects_with_404() {
                         ("name", "Hijacked"),
                         ("paused", "on"),
                         ("enabled", "off"),
+                        ("payload", "rich"),
                         ("hours", "1"),
                     ],
                 )
@@ -592,7 +593,7 @@ async fn dashboard_routes_answer_another_orgs_objects_with_404() {
         assert_eq!(s, StatusCode::NOT_FOUND, "{} {path}", r.method);
         covered += 1;
     }
-    assert_eq!(covered, 17, "a new dashboard route with an id needs a case");
+    assert_eq!(covered, 18, "a new dashboard route with an id needs a case");
     let (_, c) = server
         .call(
             &a.key,

@@ -502,6 +502,12 @@ async fn failures_are_retried_on_schedule_and_410_disables_the_endpoint() {
             .any(|e| e["action"] == "webhook_endpoint.disabled" && e["actor_kind"] == "system"),
         "{events:?}"
     );
+    // Every dashboard page says so until someone acts.
+    let mut b = crate::sign_in::Browser::new(&server);
+    b.sign_in(&org.owner_email).await;
+    let banner = "Tollgate disabled 1 webhook endpoint";
+    let (_, home) = b.get("/ui").await;
+    assert!(home.contains(banner), "{home}");
     // Enabling again clears the reason.
     let (s, back) = server
         .call(
@@ -513,6 +519,8 @@ async fn failures_are_retried_on_schedule_and_410_disables_the_endpoint() {
         .await;
     assert_eq!(s, StatusCode::OK, "{back}");
     assert_eq!(back["disabled_reason"], Value::Null);
+    let (_, home) = b.get("/ui").await;
+    assert!(!home.contains(banner));
 }
 
 /// The lease: a claimed delivery is not claimed again until its lease
@@ -647,4 +655,149 @@ async fn an_import_tells_the_organization_when_it_finished() {
     );
     let text = String::from_utf8_lossy(&got.body);
     assert!(!text.contains("Ana") && !text.contains("5550100"), "{text}");
+}
+
+/// An endpoint opted into rich payloads gets the event's details (a
+/// denial's reasons with their citations and versions, the masked number)
+/// under its own message id; a thin endpoint of the same organization gets
+/// ids and codes only. Signed checkpoints are events too.
+#[tokio::test]
+async fn rich_payloads_carry_masked_details_and_thin_ones_ids_only() {
+    let server = TestServer::start_delivering().await;
+    let org = server.new_org("HookRich").await;
+    let (thin_rx, rich_rx) = (Receiver::start().await, Receiver::start().await);
+    let types = json!([
+        "lead.suppressed",
+        "gate.decision.denied",
+        "audit.checkpoint"
+    ]);
+    let (_, thin_secret) = endpoint(
+        &server,
+        &org,
+        json!({"url": thin_rx.url, "event_types": types}),
+    )
+    .await;
+    let (rich_id, rich_secret) = endpoint(
+        &server,
+        &org,
+        json!({"url": rich_rx.url, "event_types": types, "payload": "rich"}),
+    )
+    .await;
+    let (_, shown) = server
+        .call(
+            &org.key,
+            Method::GET,
+            &format!("/v1/webhook-endpoints/{rich_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(shown["payload"], "rich");
+    // Anything else is refused and changes nothing.
+    let (s, _) = server
+        .call(
+            &org.key,
+            Method::PATCH,
+            &format!("/v1/webhook-endpoints/{rich_id}"),
+            Some(json!({"payload": "full"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+
+    let (_, lead) = server
+        .call(
+            &org.key,
+            Method::POST,
+            "/v1/leads",
+            Some(json!({"phone": "212 555 0142"})),
+        )
+        .await;
+    let lead_id = lead["id"].as_str().unwrap().to_owned();
+    let (s, out) = server
+        .call(
+            &org.key,
+            Method::POST,
+            "/v1/opt-outs",
+            Some(json!({"lead_id": lead_id, "text": "please stop calling me"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{out}");
+    let thin = thin_rx
+        .wait_for(|r| r.json()["type"] == "lead.suppressed")
+        .await;
+    let rich = rich_rx
+        .wait_for(|r| r.json()["type"] == "lead.suppressed")
+        .await;
+    assert!(verifies(&thin_secret, &thin) && verifies(&rich_secret, &rich));
+    assert_ne!(thin.id, rich.id, "each payload is its own message");
+    let sup = out["suppression"]["id"].clone();
+    assert_eq!(
+        thin.json()["data"],
+        json!({"suppression_id": sup, "source": "opt_out"})
+    );
+    assert_eq!(rich.json()["data"]["suppression_id"], sup);
+    assert_eq!(rich.json()["data"]["number"], "+1212***0142");
+    assert!(rich.json()["data"]["matched"].as_str().is_some());
+    for r in [&thin, &rich] {
+        assert!(!String::from_utf8_lossy(&r.body).contains("5550142"));
+    }
+
+    let (_, c) = server
+        .call(
+            &org.key,
+            Method::POST,
+            "/v1/campaigns",
+            Some(json!({"name": "texts", "purpose": "informational", "channel": "text", "voice": "live"})),
+        )
+        .await;
+    let (s, check) = server
+        .call(
+            &org.key,
+            Method::POST,
+            "/v1/dial-checks",
+            Some(json!({"lead_id": lead_id, "campaign_id": c["id"], "channel": "text"})),
+        )
+        .await;
+    assert_eq!((s, &check["allowed"]), (StatusCode::OK, &json!(false)));
+    let thin = thin_rx
+        .wait_for(|r| r.json()["type"] == "gate.decision.denied")
+        .await;
+    let rich = rich_rx
+        .wait_for(|r| r.json()["type"] == "gate.decision.denied")
+        .await;
+    assert!(thin.json()["data"]["reasons"].as_array().unwrap()[0].is_string());
+    assert!(thin.json()["data"].get("rules_version").is_none());
+    let data = rich.json()["data"].clone();
+    assert_eq!(data["dial_check_id"], check["id"]);
+    assert_eq!(data["rules_version"], check["rules_version"]);
+    let suppressed = data["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["code"] == "suppressed")
+        .expect("the suppression reason, with its detail")
+        .clone();
+    assert!(!suppressed["detail"].as_str().unwrap().is_empty());
+    assert!(!String::from_utf8_lossy(&rich.body).contains("5550142"));
+
+    // A signed chain head reaches both, the rich one with its signature.
+    let org_id = tollgate_core::OrgId::parse(&org.id).unwrap();
+    let cp = tollgate_server::checkpoints::checkpoint_org(
+        server.store(),
+        &server.state.checkpoint_key,
+        &org_id,
+        server.state.now(),
+    )
+    .await
+    .unwrap()
+    .expect("a non-empty chain is signed");
+    let thin = thin_rx
+        .wait_for(|r| r.json()["type"] == "audit.checkpoint")
+        .await;
+    let rich = rich_rx
+        .wait_for(|r| r.json()["type"] == "audit.checkpoint")
+        .await;
+    assert_eq!(thin.json()["data"]["seq"], json!(cp.seq));
+    assert_eq!(thin.json()["data"]["head_hash"], json!(cp.head_hash));
+    assert!(thin.json()["data"].get("signature").is_none());
+    assert_eq!(rich.json()["data"]["signature"], json!(cp.signature));
 }

@@ -56,6 +56,9 @@ pub struct DncAnswer {
     pub national_version: Option<String>,
     pub state: ListStatus,
     pub state_version: Option<String>,
+    /// `NotConfigured` unless the deployment asks its provider.
+    pub litigator: ListStatus,
+    pub litigator_version: Option<String>,
 }
 
 impl DncAnswer {
@@ -66,6 +69,8 @@ impl DncAnswer {
             national_version: None,
             state: ListStatus::NotConfigured,
             state_version: None,
+            litigator: ListStatus::NotConfigured,
+            litigator_version: None,
         }
     }
 }
@@ -497,6 +502,8 @@ async fn judge<'a>(
             state: dnc.state,
             state_version: dnc.state_version.as_deref(),
             internal_listed: facts.internal_dnc,
+            litigator: dnc.litigator,
+            litigator_version: dnc.litigator_version.as_deref(),
             provider_absence_acknowledged: facts.dnc_ack_at.is_some(),
         },
         number_attempts: &attempts,
@@ -737,13 +744,39 @@ async fn insert_attempts(tx: &mut Tx, decided: &[&Decided<'_>]) -> Result<(), St
 
 /// The thin `gate.decision.denied` payload: ids and reason codes, never the
 /// number (not even masked).
-fn denied_event(c: &DialCheck) -> serde_json::Value {
-    serde_json::json!({
+fn denied_event(c: &DialCheck) -> crate::webhooks::EventData {
+    let thin = serde_json::json!({
         "dial_check_id": c.id,
         "campaign_id": c.campaign_id,
         "lead_id": c.lead_id,
         "reasons": c.reasons.iter().map(|r| r.code.as_str()).collect::<Vec<_>>(),
-    })
+    });
+    // The "why" a receiver would otherwise fetch: reasons with their
+    // details and citations, the masked number, the versions that decided.
+    let rich = serde_json::json!({
+        "dial_check_id": c.id,
+        "campaign_id": c.campaign_id,
+        "lead_id": c.lead_id,
+        "number": c.number,
+        "channel": c.channel,
+        "at": c.at,
+        "decided_at": c.decided_at,
+        "reasons": c.reasons.iter().map(|r| serde_json::json!({
+            "code": r.code,
+            "detail": crate::webhooks::redacted(&r.detail),
+            "rule_id": r.rule_id,
+            "citation": r.citation,
+        })).collect::<Vec<_>>(),
+        "candidate_states": c.candidate_states,
+        "candidate_zones": c.candidate_zones,
+        "rules_version": c.rules_version,
+        "list_versions": c.list_versions,
+        "next_allowed": c.next_allowed,
+    });
+    crate::webhooks::EventData {
+        thin,
+        rich: Some(rich),
+    }
 }
 
 async fn insert_check(

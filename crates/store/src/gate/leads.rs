@@ -344,6 +344,8 @@ impl OrgScope<'_> {
             state: dnc.state,
             state_version: dnc.state_version.as_deref(),
             internal_listed: internal,
+            litigator: dnc.litigator,
+            litigator_version: dnc.litigator_version.as_deref(),
             provider_absence_acknowledged: settings.dnc_provider_absence_acknowledged_at.is_some(),
         };
         let reasons: Vec<serde_json::Value> = tollgate_gate::dnc_check(&facts)
@@ -353,6 +355,7 @@ impl OrgScope<'_> {
         let versions: Vec<serde_json::Value> = [
             ("dnc_national", facts.national_version),
             ("dnc_state", facts.state_version),
+            ("dnc_litigator", facts.litigator_version),
         ]
         .into_iter()
         .filter_map(|(l, v)| v.map(|v| serde_json::json!({"list": l, "version": v})))
@@ -445,12 +448,22 @@ impl OrgScope<'_> {
             &mut tx,
             self.org(),
             "import.finished",
-            serde_json::json!({
-                "campaign_id": campaign_id,
-                "imported": totals.imported,
-                "ineligible": totals.ineligible,
-                "rejected": totals.rejected,
-            }),
+            crate::webhooks::EventData {
+                thin: serde_json::json!({
+                    "campaign_id": campaign_id,
+                    "imported": totals.imported,
+                    "ineligible": totals.ineligible,
+                    "rejected": totals.rejected,
+                }),
+                rich: Some(serde_json::json!({
+                    "campaign_id": campaign_id,
+                    // The file name the operator gave: free text.
+                    "source": crate::webhooks::redacted(source),
+                    "imported": totals.imported,
+                    "ineligible": totals.ineligible,
+                    "rejected": totals.rejected,
+                })),
+            },
             ctx.now,
         )
         .await?;

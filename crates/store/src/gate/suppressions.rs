@@ -304,7 +304,15 @@ impl OrgScope<'_> {
             &mut tx,
             self.org(),
             "lead.suppressed",
-            serde_json::json!({ "suppression_id": s.id, "source": "opt_out" }),
+            crate::webhooks::EventData {
+                thin: serde_json::json!({ "suppression_id": s.id, "source": "opt_out" }),
+                rich: Some(serde_json::json!({
+                    "suppression_id": s.id,
+                    "source": "opt_out",
+                    "number": number.masked(),
+                    "matched": crate::webhooks::redacted(matched),
+                })),
+            },
             ctx.now,
         )
         .await?;
