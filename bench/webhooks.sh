@@ -3,6 +3,7 @@
 # end-to-end latency from the event's commit to its arrival.
 # Requires hey and release builds:
 #   cargo build --release -p tollgate -p tollgate-bench
+#   (SERVER_BIN=path runs another build of the server, for before/after.)
 #   bench/webhooks.sh                                   # embedded SQLite
 #   PG_OWNER_URL=postgres://tollgate_owner@127.0.0.1/DB PG_APP_URL=postgres://tollgate_app@127.0.0.1/DB bench/webhooks.sh
 #
@@ -15,7 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
-bin="${CARGO_TARGET_DIR:-$root/target}/release/tollgate"
+bin="${SERVER_BIN:-${CARGO_TARGET_DIR:-$root/target}/release/tollgate}"
 recv="${CARGO_TARGET_DIR:-$root/target}/release/webhook-receiver"
 events=${EVENTS:-20000}
 rate=${RATE:-500}
@@ -66,7 +67,10 @@ stop
 rpid=$!; pids+=($rpid)
 serve
 wait "$rpid"
-echo "drain ($events events queued): $(cat "$work/drain.json")"
+# The delivering node's CPU time so far (user and system, in clock ticks):
+# on a shared machine a steadier figure than the wall clock.
+cpu=$(awk '{print $14 + $15}' "/proc/$spid/stat")
+echo "drain ($events events queued): $(cat "$work/drain.json") server CPU: $((cpu * 1000 / $(getconf CLK_TCK))) ms; $(uptime)"
 
 # 2. Steady load, the node delivering as events commit.
 "$recv" "$rp" "$secret" 3 > "$work/steady.json" &

@@ -73,9 +73,9 @@ pub use redacted::{FieldsError, RedactedFields, RedactedTranscript, RemovedSpan,
 pub use redaction::RedactionPolicy;
 // Issue 10: signed webhooks.
 pub use webhooks::{
-    AttemptOutcome, AttemptVerdict, ClaimedDelivery, DeliveryJob, MAX_OLD_SECRETS,
-    NewWebhookEndpoint, PAYLOADS as WEBHOOK_PAYLOADS, WebhookAttempt, WebhookEndpoint,
-    WebhookEndpointPatch,
+    AttemptOutcome, AttemptVerdict, ClaimedDelivery, DeliveryJob, FinishedAttempt, MAX_OLD_SECRETS,
+    NewWebhookEndpoint, OpenedSecrets, PAYLOADS as WEBHOOK_PAYLOADS, WebhookAttempt,
+    WebhookEndpoint, WebhookEndpointPatch,
 };
 // Issue 8: do-not-call data.
 pub use dnc::{DncIncident, DncListVersion, NewDncListVersion};

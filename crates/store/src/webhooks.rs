@@ -839,18 +839,26 @@ impl crate::Store {
         Ok(())
     }
 
-    /// Loads what an attempt needs; `None` when the delivery is no longer
-    /// attemptable (endpoint disabled or gone), in which case it is
-    /// cancelled and leaves the queue.
-    pub async fn load_webhook_delivery(
+    /// Loads what the attempts of a batch of claims need, in one read
+    /// transaction with one query for the deliveries and one for the
+    /// endpoints' secrets per organization (and chunk), instead of a
+    /// transaction per delivery. Claims whose delivery is no longer
+    /// attemptable (endpoint disabled or gone, delivery not pending) are
+    /// cancelled and leave the queue; they are not returned.
+    ///
+    /// Which secrets sign is read every time, so a rotation or an expiry
+    /// applies to the next batch; `opened` only saves decrypting a secret
+    /// this node opened a moment ago. An error fails the whole batch (the
+    /// caller can load the claims one by one to isolate it).
+    pub async fn load_webhook_deliveries(
         &self,
-        claim: &ClaimedDelivery,
+        claims: Vec<ClaimedDelivery>,
         now: UnixMicros,
-    ) -> Result<Option<DeliveryJob>, StoreError> {
-        let mut tx = self.pool.write().await?;
-        tx.bind_org(&claim.org_id).await?;
+        opened: &OpenedSecrets,
+    ) -> Result<Vec<(ClaimedDelivery, DeliveryJob)>, StoreError> {
         #[derive(sqlx::FromRow)]
         struct Row {
+            id: String,
             message_id: String,
             event_type: String,
             body: String,
@@ -860,74 +868,172 @@ impl crate::Store {
             headers: String,
             enabled: bool,
         }
-        let row = fetch_optional!(
-            &mut tx,
-            Row,
-            "SELECT d.message_id, m.event_type, m.body, d.attempts, d.state, e.url, e.headers, e.enabled \
-             FROM webhook_deliveries d JOIN webhook_messages m ON m.id = d.message_id \
-             JOIN webhook_endpoints e ON e.id = d.endpoint_id \
-             WHERE d.org_id = $1 AND d.id = $2",
-            claim.org_id.clone(),
-            claim.delivery_id.clone()
-        )?;
-        let Some(row) = row.filter(|r| r.state == "pending" && r.enabled) else {
-            exec!(
-                &mut tx,
-                "UPDATE webhook_deliveries SET state = 'cancelled', next_attempt_at = NULL, finished_at = $3 \
-                 WHERE org_id = $1 AND id = $2 AND state = 'pending'",
-                claim.org_id.clone(),
-                claim.delivery_id.clone(),
-                now.0
-            )?;
-            exec!(
-                &mut tx,
-                "DELETE FROM webhook_queue WHERE delivery_id = $1",
-                claim.delivery_id.clone()
-            )?;
-            tx.commit().await?;
-            return Ok(None);
-        };
-        let sealed = fetch_all!(
-            &mut tx,
-            (String, Vec<u8>),
-            "SELECT id, secret_sealed FROM webhook_secrets WHERE org_id = $1 AND endpoint_id = $2 \
-             AND (expires_at IS NULL OR expires_at > $3) ORDER BY expires_at IS NOT NULL, created_at DESC",
-            claim.org_id.clone(),
-            claim.endpoint_id.clone(),
-            now.0
-        )?;
-        let mut secrets = Vec::with_capacity(sealed.len());
-        for (id, s) in sealed {
-            let plain = SECRET_COLUMN
-                .open(self, &mut tx, &claim.org_id, &id, &s)
-                .await?;
-            secrets.push(
-                WebhookSecret::from_key_bytes(&plain)
-                    .map_err(|_| StoreError::Corrupt("webhook secret length".into()))?,
-            );
+        opened.prune();
+        let mut by_org: BTreeMap<String, Vec<ClaimedDelivery>> = BTreeMap::new();
+        for c in claims {
+            by_org.entry(c.org_id.clone()).or_default().push(c);
         }
-        if secrets.is_empty() {
-            return Err(StoreError::Corrupt(
-                "webhook endpoint without a secret".into(),
-            ));
+        let mut jobs = Vec::new();
+        let mut dropped: Vec<ClaimedDelivery> = Vec::new();
+        let mut tx = self.pool.read().await?;
+        for (org, group) in &by_org {
+            tx.bind_org(org).await?;
+            for chunk in group.chunks(IN_LIST) {
+                let mut q = Sql::new(&tx);
+                q.push(
+                    "SELECT d.id, d.message_id, m.event_type, m.body, d.attempts, d.state, e.url, e.headers, e.enabled \
+                     FROM webhook_deliveries d JOIN webhook_messages m ON m.id = d.message_id \
+                     JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE d.org_id = ",
+                )
+                .bind(Arg::Str(org))
+                .push(" AND d.id IN (")
+                .list(chunk.iter().map(|c| Arg::Str(&c.delivery_id)))
+                .push(")");
+                let mut rows: std::collections::HashMap<String, Row> = q
+                    .fetch_all::<Row>(&mut tx)
+                    .await?
+                    .into_iter()
+                    .filter(|r| r.state == "pending" && r.enabled)
+                    .map(|r| (r.id.clone(), r))
+                    .collect();
+                let mut endpoints: Vec<&str> = chunk
+                    .iter()
+                    .filter(|c| rows.contains_key(&c.delivery_id))
+                    .map(|c| c.endpoint_id.as_str())
+                    .collect();
+                endpoints.sort_unstable();
+                endpoints.dedup();
+                let secrets = self
+                    .endpoint_secrets(&mut tx, org, &endpoints, now, opened)
+                    .await?;
+                for claim in chunk {
+                    let Some(row) = rows.remove(&claim.delivery_id) else {
+                        dropped.push(claim.clone());
+                        continue;
+                    };
+                    let secrets = secrets
+                        .get(claim.endpoint_id.as_str())
+                        .filter(|s| !s.is_empty())
+                        .ok_or_else(|| {
+                            StoreError::Corrupt("webhook endpoint without a secret".into())
+                        })?;
+                    jobs.push((
+                        claim.clone(),
+                        DeliveryJob {
+                            message_id: row.message_id,
+                            event_type: row.event_type,
+                            body: row.body,
+                            url: row.url,
+                            headers: serde_json::from_str(&row.headers).map_err(|_| {
+                                StoreError::Corrupt("webhook endpoint headers".into())
+                            })?,
+                            secrets: secrets.clone(),
+                            attempts: row.attempts,
+                        },
+                    ));
+                }
+            }
         }
         tx.commit().await?;
-        Ok(Some(DeliveryJob {
-            message_id: row.message_id,
-            event_type: row.event_type,
-            body: row.body,
-            url: row.url,
-            headers: serde_json::from_str(&row.headers)
-                .map_err(|_| StoreError::Corrupt("webhook endpoint headers".into()))?,
-            secrets,
-            attempts: row.attempts,
-        }))
+        if !dropped.is_empty() {
+            self.cancel_claimed(&dropped, now).await?;
+        }
+        Ok(jobs)
     }
 
-    /// Records an attempt and moves the delivery on: delivered (2xx),
-    /// rescheduled, failed (schedule exhausted), or with its endpoint
-    /// disabled (410, or failing for 5 days). One transaction; the queue row
-    /// changes only if the lease is still this worker's.
+    /// The signing secrets of `endpoints` valid at `now`, per endpoint: the
+    /// current one first, then the retiring ones, newest first.
+    async fn endpoint_secrets(
+        &self,
+        tx: &mut Tx,
+        org: &str,
+        endpoints: &[&str],
+        now: UnixMicros,
+        opened: &OpenedSecrets,
+    ) -> Result<std::collections::HashMap<String, Vec<WebhookSecret>>, StoreError> {
+        let mut out: std::collections::HashMap<String, Vec<WebhookSecret>> =
+            std::collections::HashMap::new();
+        if endpoints.is_empty() {
+            return Ok(out);
+        }
+        let mut q = Sql::new(tx);
+        q.push("SELECT id, endpoint_id, secret_sealed FROM webhook_secrets WHERE org_id = ")
+            .bind(Arg::Str(org))
+            .push(" AND endpoint_id IN (")
+            .list(endpoints.iter().map(|e| Arg::Str(e)))
+            .push(") AND (expires_at IS NULL OR expires_at > ")
+            .bind(Arg::Int(now.0))
+            .push(") ORDER BY endpoint_id, expires_at IS NOT NULL, created_at DESC");
+        let sealed = q.fetch_all::<(String, String, Vec<u8>)>(tx).await?;
+        for (id, endpoint, s) in sealed {
+            let secret = match opened.get(&id) {
+                Some(secret) => secret,
+                None => {
+                    let plain = SECRET_COLUMN.open(self, tx, org, &id, &s).await?;
+                    let secret = WebhookSecret::from_key_bytes(&plain)
+                        .map_err(|_| StoreError::Corrupt("webhook secret length".into()))?;
+                    opened.put(id, secret.clone());
+                    secret
+                }
+            };
+            out.entry(endpoint).or_default().push(secret);
+        }
+        Ok(out)
+    }
+
+    /// Cancels claimed deliveries that can no longer be attempted and takes
+    /// them out of the queue.
+    async fn cancel_claimed(
+        &self,
+        claims: &[ClaimedDelivery],
+        now: UnixMicros,
+    ) -> Result<(), StoreError> {
+        let mut by_org: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for c in claims {
+            by_org
+                .entry(c.org_id.as_str())
+                .or_default()
+                .push(c.delivery_id.as_str());
+        }
+        let mut tx = self.pool.write().await?;
+        for (org, ids) in by_org {
+            tx.bind_org(org).await?;
+            for chunk in ids.chunks(IN_LIST) {
+                let mut q = Sql::new(&tx);
+                q.push("UPDATE webhook_deliveries SET state = 'cancelled', next_attempt_at = NULL, finished_at = ")
+                    .bind(Arg::Int(now.0))
+                    .push(" WHERE org_id = ")
+                    .bind(Arg::Str(org))
+                    .push(" AND state = 'pending' AND id IN (")
+                    .list(chunk.iter().map(|id| Arg::Str(id)))
+                    .push(")");
+                q.exec(&mut tx).await?;
+                let mut q = Sql::new(&tx);
+                q.push("DELETE FROM webhook_queue WHERE delivery_id IN (")
+                    .list(chunk.iter().map(|id| Arg::Str(id)))
+                    .push(")");
+                q.exec(&mut tx).await?;
+            }
+        }
+        tx.commit().await
+    }
+
+    /// Loads what one attempt needs; `None` when the delivery is no longer
+    /// attemptable (endpoint disabled or gone), in which case it is
+    /// cancelled and leaves the queue.
+    pub async fn load_webhook_delivery(
+        &self,
+        claim: &ClaimedDelivery,
+        now: UnixMicros,
+    ) -> Result<Option<DeliveryJob>, StoreError> {
+        let opened = OpenedSecrets::new(std::time::Duration::ZERO);
+        let jobs = self
+            .load_webhook_deliveries(vec![claim.clone()], now, &opened)
+            .await?;
+        Ok(jobs.into_iter().next().map(|(_, job)| job))
+    }
+
+    /// Records one attempt; see [`Self::record_webhook_attempts`].
     pub async fn record_webhook_attempt(
         &self,
         claim: &ClaimedDelivery,
@@ -935,115 +1041,265 @@ impl crate::Store {
         outcome: &AttemptOutcome,
         now: UnixMicros,
     ) -> Result<AttemptVerdict, StoreError> {
-        let org = claim.org_id.as_str();
-        let mut tx = self.pool.write().await?;
-        tx.bind_org(org).await?;
-        let attempt = new_id::<WebhookAttemptKind>(now)?;
-        exec!(
-            &mut tx,
-            "INSERT INTO webhook_attempts (id, org_id, delivery_id, endpoint_id, message_id, started_at, latency_ms, status, error, response_excerpt) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            attempt.as_str(),
-            org,
-            claim.delivery_id.clone(),
-            claim.endpoint_id.clone(),
-            job.message_id.clone(),
-            outcome.started_at.0,
-            outcome.latency_ms,
-            outcome.status.map(i64::from),
-            outcome.error.clone(),
-            outcome.response_excerpt.clone()
-        )?;
-        let success = matches!(outcome.status, Some(200..=299));
-        let attempts = job.attempts + 1;
-        let verdict = if success {
-            AttemptVerdict::Delivered
-        } else if outcome.status == Some(410) {
-            AttemptVerdict::EndpointDisabled("gone")
-        } else {
-            match delay_before(
-                u32::try_from(attempts).unwrap_or(u32::MAX),
-                outcome.jitter,
-                outcome.retry_after,
-            ) {
-                Some(d) => AttemptVerdict::Retry(now.plus_secs(d).0),
-                None => AttemptVerdict::Failed,
-            }
-        };
-        // The queue row moves only under our lease.
-        let held = match &verdict {
-            AttemptVerdict::Retry(at) => exec!(
-                &mut tx,
-                "UPDATE webhook_queue SET due_at = $3, lease_until = 0 WHERE delivery_id = $1 AND lease_until = $2",
-                claim.delivery_id.clone(),
-                claim.lease_until,
-                *at
-            )?,
-            _ => exec!(
-                &mut tx,
-                "DELETE FROM webhook_queue WHERE delivery_id = $1 AND lease_until = $2",
-                claim.delivery_id.clone(),
-                claim.lease_until
-            )?,
-        };
-        if held == 0 {
-            tx.commit().await?;
-            return Ok(AttemptVerdict::LeaseLost);
+        let done = [FinishedAttempt {
+            claim: claim.clone(),
+            message_id: job.message_id.clone(),
+            attempts: job.attempts,
+            outcome: outcome.clone(),
+        }];
+        let mut verdicts = self.record_webhook_attempts(&done, now).await?;
+        verdicts.pop().ok_or(StoreError::NotFound)
+    }
+
+    /// Records finished attempts and moves each delivery on: delivered
+    /// (2xx), rescheduled, failed (schedule exhausted), or with its endpoint
+    /// disabled (410, or failing for 5 days). One transaction for the whole
+    /// group (one commit, one fsync on SQLite, however many attempts), with
+    /// multi-row statements for the common case, successes; the verdicts
+    /// come back in the order of `done`. A queue row changes only if the
+    /// lease is still the attempt's; nothing counts as delivered before the
+    /// commit, so a crash before it means another attempt after the lease.
+    ///
+    /// Within a group the successes are applied first, then the other
+    /// outcomes in the order they started; a failure that started before a
+    /// success to the same endpoint in the group does not start a failure
+    /// run (the endpoint answered since).
+    pub async fn record_webhook_attempts(
+        &self,
+        done: &[FinishedAttempt],
+        now: UnixMicros,
+    ) -> Result<Vec<AttemptVerdict>, StoreError> {
+        let mut verdicts = vec![AttemptVerdict::LeaseLost; done.len()];
+        let mut by_org: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (i, d) in done.iter().enumerate() {
+            by_org.entry(d.claim.org_id.as_str()).or_default().push(i);
         }
-        let (state, next, finished) = match &verdict {
-            AttemptVerdict::Delivered => ("delivered", None, Some(now.0)),
-            AttemptVerdict::Retry(at) => ("pending", Some(*at), None),
-            _ => ("failed", None, Some(now.0)),
-        };
-        exec!(
-            &mut tx,
-            "UPDATE webhook_deliveries SET state = $3, attempts = $4, next_attempt_at = $5, finished_at = $6 \
-             WHERE org_id = $1 AND id = $2",
-            org,
-            claim.delivery_id.clone(),
-            state,
-            attempts,
-            next,
-            finished
-        )?;
-        let mut verdict = verdict;
-        if success {
-            exec!(
-                &mut tx,
-                "UPDATE webhook_endpoints SET failing_since = NULL WHERE org_id = $1 AND id = $2 AND failing_since IS NOT NULL",
-                org,
-                claim.endpoint_id.clone()
-            )?;
-        } else {
-            exec!(
-                &mut tx,
-                "UPDATE webhook_endpoints SET failing_since = $3 WHERE org_id = $1 AND id = $2 AND failing_since IS NULL",
-                org,
-                claim.endpoint_id.clone(),
-                outcome.started_at.0
-            )?;
-            if verdict != AttemptVerdict::EndpointDisabled("gone") {
-                let (since,) = fetch_optional!(
-                    &mut tx,
-                    (Option<i64>,),
-                    "SELECT failing_since FROM webhook_endpoints WHERE org_id = $1 AND id = $2",
-                    org,
-                    claim.endpoint_id.clone()
-                )?
-                .unwrap_or((None,));
-                if since
-                    .is_some_and(|s| now.0 - s >= DISABLE_AFTER_FAILING_SECS * UnixMicros::SECOND)
-                {
-                    verdict = AttemptVerdict::EndpointDisabled("failing");
+        let mut tx = self.pool.write().await?;
+        for (org, idx) in by_org {
+            tx.bind_org(org).await?;
+            insert_attempts(&mut tx, org, done, &idx, now).await?;
+            let (ok, mut other): (Vec<usize>, Vec<usize>) = idx
+                .into_iter()
+                .partition(|&i| matches!(done[i].outcome.status, Some(200..=299)));
+            // Successes: the queue rows still under their leases go, the
+            // rest lost their lease to someone else.
+            let mut by_lease: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
+            for &i in &ok {
+                by_lease
+                    .entry(done[i].claim.lease_until)
+                    .or_default()
+                    .push(i);
+            }
+            let mut held: Vec<usize> = Vec::with_capacity(ok.len());
+            for (lease, group) in by_lease {
+                for chunk in group.chunks(IN_LIST) {
+                    let mut q = Sql::new(&tx);
+                    q.push("DELETE FROM webhook_queue WHERE lease_until = ")
+                        .bind(Arg::Int(lease))
+                        .push(" AND delivery_id IN (")
+                        .list(chunk.iter().map(|&i| Arg::Str(&done[i].claim.delivery_id)))
+                        .push(") RETURNING delivery_id");
+                    let gone: std::collections::HashSet<String> = q
+                        .fetch_all::<(String,)>(&mut tx)
+                        .await?
+                        .into_iter()
+                        .map(|(id,)| id)
+                        .collect();
+                    held.extend(
+                        chunk
+                            .iter()
+                            .filter(|&&i| gone.contains(&done[i].claim.delivery_id)),
+                    );
                 }
             }
-        }
-        if let AttemptVerdict::EndpointDisabled(reason) = verdict {
-            disable_endpoint(&mut tx, org, &claim.endpoint_id, reason, now).await?;
+            // Under its lease nobody else changed the delivery, so its
+            // attempt count is the loaded one plus this attempt.
+            for chunk in held.chunks(IN_LIST) {
+                let mut q = Sql::new(&tx);
+                q.push("UPDATE webhook_deliveries SET state = 'delivered', attempts = attempts + 1, next_attempt_at = NULL, finished_at = ")
+                    .bind(Arg::Int(now.0))
+                    .push(" WHERE org_id = ")
+                    .bind(Arg::Str(org))
+                    .push(" AND id IN (")
+                    .list(chunk.iter().map(|&i| Arg::Str(&done[i].claim.delivery_id)))
+                    .push(")");
+                q.exec(&mut tx).await?;
+            }
+            let mut answered: BTreeMap<&str, i64> = BTreeMap::new();
+            for &i in &held {
+                verdicts[i] = AttemptVerdict::Delivered;
+                let at = answered
+                    .entry(done[i].claim.endpoint_id.as_str())
+                    .or_insert(i64::MIN);
+                *at = (*at).max(done[i].outcome.started_at.0);
+            }
+            let endpoints: Vec<&str> = answered.keys().copied().collect();
+            for chunk in endpoints.chunks(IN_LIST) {
+                let mut q = Sql::new(&tx);
+                q.push("UPDATE webhook_endpoints SET failing_since = NULL WHERE org_id = ")
+                    .bind(Arg::Str(org))
+                    .push(" AND failing_since IS NOT NULL AND id IN (")
+                    .list(chunk.iter().map(|e| Arg::Str(e)))
+                    .push(")");
+                q.exec(&mut tx).await?;
+            }
+            other.sort_by_key(|&i| done[i].outcome.started_at.0);
+            for i in other {
+                let d = &done[i];
+                let answered_since = answered
+                    .get(d.claim.endpoint_id.as_str())
+                    .is_some_and(|&at| at > d.outcome.started_at.0);
+                verdicts[i] = record_failure(&mut tx, org, d, answered_since, now).await?;
+            }
         }
         tx.commit().await?;
-        Ok(verdict)
+        Ok(verdicts)
     }
+}
+
+/// A finished HTTP attempt waiting to be recorded.
+#[derive(Debug, Clone)]
+pub struct FinishedAttempt {
+    pub claim: ClaimedDelivery,
+    pub message_id: String,
+    /// Attempts made before this one (as loaded with the claim).
+    pub attempts: i64,
+    pub outcome: AttemptOutcome,
+}
+
+/// Items of one `IN (...)` list or multi-row statement at most: well
+/// inside both backends' limits on bound parameters.
+const IN_LIST: usize = 500;
+
+/// One multi-row INSERT of the attempt records of `idx` (all of `org`).
+async fn insert_attempts(
+    tx: &mut Tx,
+    org: &str,
+    done: &[FinishedAttempt],
+    idx: &[usize],
+    now: UnixMicros,
+) -> Result<(), StoreError> {
+    for chunk in idx.chunks(IN_LIST) {
+        let ids = chunk
+            .iter()
+            .map(|_| new_id::<WebhookAttemptKind>(now).map(|id| id.as_str().to_owned()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut q = Sql::new(tx);
+        q.push(
+            "INSERT INTO webhook_attempts (id, org_id, delivery_id, endpoint_id, message_id, started_at, \
+             latency_ms, status, error, response_excerpt) VALUES ",
+        );
+        for (n, (&i, id)) in chunk.iter().zip(&ids).enumerate() {
+            let d = &done[i];
+            q.push(if n == 0 { "(" } else { ", (" })
+                .list(
+                    [
+                        Arg::Str(id),
+                        Arg::Str(org),
+                        Arg::Str(&d.claim.delivery_id),
+                        Arg::Str(&d.claim.endpoint_id),
+                        Arg::Str(&d.message_id),
+                        Arg::Int(d.outcome.started_at.0),
+                        Arg::Int(d.outcome.latency_ms),
+                        Arg::OptInt(d.outcome.status.map(i64::from)),
+                        Arg::OptStr(d.outcome.error.as_deref()),
+                        Arg::Str(&d.outcome.response_excerpt),
+                    ]
+                    .into_iter(),
+                )
+                .push(")");
+        }
+        q.exec(tx).await?;
+    }
+    Ok(())
+}
+
+/// Moves a delivery on after an attempt that did not succeed (its attempt
+/// record is already written): rescheduled, failed, or its endpoint
+/// disabled. `answered_since`: the endpoint answered a later attempt in the
+/// same group, so this failure starts no failure run.
+async fn record_failure(
+    tx: &mut Tx,
+    org: &str,
+    d: &FinishedAttempt,
+    answered_since: bool,
+    now: UnixMicros,
+) -> Result<AttemptVerdict, StoreError> {
+    let (claim, outcome) = (&d.claim, &d.outcome);
+    let attempts = d.attempts + 1;
+    let verdict = if outcome.status == Some(410) {
+        AttemptVerdict::EndpointDisabled("gone")
+    } else {
+        match delay_before(
+            u32::try_from(attempts).unwrap_or(u32::MAX),
+            outcome.jitter,
+            outcome.retry_after,
+        ) {
+            Some(d) => AttemptVerdict::Retry(now.plus_secs(d).0),
+            None => AttemptVerdict::Failed,
+        }
+    };
+    // The queue row moves only under our lease.
+    let held = match &verdict {
+        AttemptVerdict::Retry(at) => exec!(
+            &mut *tx,
+            "UPDATE webhook_queue SET due_at = $3, lease_until = 0 WHERE delivery_id = $1 AND lease_until = $2",
+            claim.delivery_id.clone(),
+            claim.lease_until,
+            *at
+        )?,
+        _ => exec!(
+            &mut *tx,
+            "DELETE FROM webhook_queue WHERE delivery_id = $1 AND lease_until = $2",
+            claim.delivery_id.clone(),
+            claim.lease_until
+        )?,
+    };
+    if held == 0 {
+        return Ok(AttemptVerdict::LeaseLost);
+    }
+    let (state, next, finished) = match &verdict {
+        AttemptVerdict::Retry(at) => ("pending", Some(*at), None),
+        _ => ("failed", None, Some(now.0)),
+    };
+    exec!(
+        &mut *tx,
+        "UPDATE webhook_deliveries SET state = $3, attempts = $4, next_attempt_at = $5, finished_at = $6 \
+         WHERE org_id = $1 AND id = $2",
+        org,
+        claim.delivery_id.clone(),
+        state,
+        attempts,
+        next,
+        finished
+    )?;
+    let mut verdict = verdict;
+    if !answered_since {
+        exec!(
+            &mut *tx,
+            "UPDATE webhook_endpoints SET failing_since = $3 WHERE org_id = $1 AND id = $2 AND failing_since IS NULL",
+            org,
+            claim.endpoint_id.clone(),
+            outcome.started_at.0
+        )?;
+        if verdict != AttemptVerdict::EndpointDisabled("gone") {
+            let (since,) = fetch_optional!(
+                &mut *tx,
+                (Option<i64>,),
+                "SELECT failing_since FROM webhook_endpoints WHERE org_id = $1 AND id = $2",
+                org,
+                claim.endpoint_id.clone()
+            )?
+            .unwrap_or((None,));
+            if since.is_some_and(|s| now.0 - s >= DISABLE_AFTER_FAILING_SECS * UnixMicros::SECOND) {
+                verdict = AttemptVerdict::EndpointDisabled("failing");
+            }
+        }
+    }
+    if let AttemptVerdict::EndpointDisabled(reason) = verdict {
+        disable_endpoint(tx, org, &claim.endpoint_id, reason, now).await?;
+    }
+    Ok(verdict)
 }
 
 /// Disables an endpoint on the sender's decision, cancels what it still
@@ -1094,6 +1350,174 @@ async fn disable_endpoint(
     )
     .await?;
     Ok(())
+}
+
+/// Opened (decrypted) signing secrets a node keeps for a few seconds, by
+/// secret id, so the deliveries of a busy endpoint do not decrypt its
+/// secrets batch after batch.
+///
+/// Only the decryption is saved: which secrets sign is read from the
+/// database with every batch ([`crate::Store::load_webhook_deliveries`]),
+/// so a rotation, an expiry or a deleted endpoint applies to the next batch
+/// on every node, not after the cache's time to live. A secret's value never
+/// changes under its id (a key rotation re-seals the same bytes). The keys
+/// are zeroized when dropped and never printed ([`WebhookSecret`]); the
+/// time to live bounds how long an unused one stays in memory. Shared by
+/// the batches a node loads at once; the lock is never held across a query.
+pub struct OpenedSecrets {
+    ttl: std::time::Duration,
+    entries:
+        std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, WebhookSecret)>>,
+}
+
+impl OpenedSecrets {
+    /// Secrets kept at most; past it the cache starts over (the secrets
+    /// are simply opened again).
+    const CAPACITY: usize = 4_096;
+
+    pub fn new(ttl: std::time::Duration) -> OpenedSecrets {
+        OpenedSecrets {
+            ttl,
+            entries: std::sync::Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+
+    fn entries(
+        &self,
+    ) -> std::sync::MutexGuard<
+        '_,
+        std::collections::HashMap<String, (std::time::Instant, WebhookSecret)>,
+    > {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn get(&self, id: &str) -> Option<WebhookSecret> {
+        self.entries()
+            .get(id)
+            .filter(|(at, _)| at.elapsed() < self.ttl)
+            .map(|(_, s)| s.clone())
+    }
+
+    fn put(&self, id: String, secret: WebhookSecret) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        let mut entries = self.entries();
+        if entries.len() >= Self::CAPACITY {
+            entries.clear();
+        }
+        entries.insert(id, (std::time::Instant::now(), secret));
+    }
+
+    /// Drops (and so zeroizes) what has outlived the time to live.
+    fn prune(&self) {
+        let ttl = self.ttl;
+        self.entries().retain(|_, (at, _)| at.elapsed() < ttl);
+    }
+}
+
+/// A value bound to a statement built at run time.
+#[derive(Clone, Copy)]
+enum Arg<'a> {
+    Str(&'a str),
+    Int(i64),
+    OptInt(Option<i64>),
+    OptStr(Option<&'a str>),
+}
+
+/// A statement whose length depends on its data (`IN` lists, multi-row
+/// `VALUES`), with its parameters. SQLite gets anonymous `?` placeholders
+/// (see [`crate::db::values_list`] for why), PostgreSQL numbered ones.
+struct Sql<'a> {
+    text: String,
+    args: Vec<Arg<'a>>,
+    numbered: bool,
+}
+
+macro_rules! bind_args {
+    ($q:expr, $args:expr) => {{
+        let mut q = $q;
+        for a in $args {
+            q = match *a {
+                Arg::Str(v) => q.bind(v),
+                Arg::Int(v) => q.bind(v),
+                Arg::OptInt(v) => q.bind(v),
+                Arg::OptStr(v) => q.bind(v),
+            };
+        }
+        q
+    }};
+}
+
+impl<'a> Sql<'a> {
+    fn new(tx: &Tx) -> Sql<'a> {
+        Sql {
+            text: String::with_capacity(256),
+            args: Vec::new(),
+            numbered: matches!(tx, Tx::Postgres(_)),
+        }
+    }
+
+    fn push(&mut self, sql: &str) -> &mut Self {
+        self.text.push_str(sql);
+        self
+    }
+
+    fn bind(&mut self, arg: Arg<'a>) -> &mut Self {
+        self.args.push(arg);
+        if self.numbered {
+            use std::fmt::Write;
+            let _ = write!(self.text, "${}", self.args.len());
+        } else {
+            self.text.push('?');
+        }
+        self
+    }
+
+    /// Comma-separated placeholders for `args`.
+    fn list(&mut self, args: impl Iterator<Item = Arg<'a>>) -> &mut Self {
+        for (n, a) in args.enumerate() {
+            if n > 0 {
+                self.text.push_str(", ");
+            }
+            self.bind(a);
+        }
+        self
+    }
+
+    async fn exec(&self, tx: &mut Tx) -> Result<u64, StoreError> {
+        Ok(match tx {
+            Tx::Sqlite(t) => bind_args!(sqlx::query(&self.text), &self.args)
+                .execute(&mut **t)
+                .await?
+                .rows_affected(),
+            Tx::Postgres(t) => bind_args!(sqlx::query(&self.text), &self.args)
+                .execute(&mut **t)
+                .await?
+                .rows_affected(),
+        })
+    }
+
+    async fn fetch_all<R>(&self, tx: &mut Tx) -> Result<Vec<R>, StoreError>
+    where
+        R: Send
+            + Unpin
+            + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+            + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
+    {
+        Ok(match tx {
+            Tx::Sqlite(t) => {
+                bind_args!(sqlx::query_as::<_, R>(&self.text), &self.args)
+                    .fetch_all(&mut **t)
+                    .await?
+            }
+            Tx::Postgres(t) => {
+                bind_args!(sqlx::query_as::<_, R>(&self.text), &self.args)
+                    .fetch_all(&mut **t)
+                    .await?
+            }
+        })
+    }
 }
 
 #[cfg(test)]

@@ -2,6 +2,13 @@
 //! with bounded concurrency (per endpoint and in total), record every
 //! attempt, and stop claiming on shutdown while in-flight attempts finish.
 //!
+//! A claimed batch is loaded at once (messages, endpoints, secrets: one
+//! query each per batch), and finished attempts are recorded in groups by
+//! one recorder task (one transaction, and on SQLite one fsync, for all the
+//! attempts that finished while the previous group was committing), the
+//! way the audit sink records API calls. An attempt counts only once its
+//! group is committed; until then it holds its place in the total bound.
+//!
 //! The lease is what keeps one message from being attempted twice at once:
 //! a claim holds its row for [`LEASE`], and an attempt must end (HTTP
 //! response read, or given up) within [`ATTEMPT_WINDOW`] of the claim, well
@@ -13,12 +20,15 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use reqwest::header::{CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 use tollgate_core::webhook_policy::parse_retry_after;
 use tollgate_core::webhook_signature::signature_header;
 use tollgate_core::{OrgId, Role, UnixMicros};
-use tollgate_store::{AttemptOutcome, AttemptVerdict, ClaimedDelivery, DeliveryJob, Store};
+use tollgate_store::{
+    AttemptOutcome, AttemptVerdict, ClaimedDelivery, DeliveryJob, FinishedAttempt, OpenedSecrets,
+    Store,
+};
 use zeroize::Zeroizing;
 
 use super::ssrf::{FilteringResolver, Policy};
@@ -40,6 +50,14 @@ pub const RESPONSE_CAP: usize = 64 * 1024;
 pub const EXCERPT_CHARS: usize = 1024;
 /// Deliveries claimed per query at most.
 const CLAIM_BATCH: usize = 200;
+/// Attempts recorded per transaction at most.
+const RECORD_BATCH: usize = 512;
+/// How long an opened signing secret is reused without decrypting it again
+/// (which secrets sign is read with every batch; see [`OpenedSecrets`]).
+const OPENED_SECRETS_TTL: Duration = Duration::from_secs(5);
+
+/// A finished attempt handed to the recorder, and where its verdict goes.
+type Record = (FinishedAttempt, oneshot::Sender<Option<AttemptVerdict>>);
 
 struct Shared {
     store: Store,
@@ -51,6 +69,8 @@ struct Shared {
     per_endpoint: usize,
     endpoints: Mutex<HashMap<String, Arc<Semaphore>>>,
     poll: Duration,
+    recorder: mpsc::Sender<Record>,
+    opened: OpenedSecrets,
 }
 
 impl Shared {
@@ -119,6 +139,8 @@ pub fn spawn(
     if !w.workers {
         return Ok(None);
     }
+    let (recorder, records) = mpsc::channel(w.max_in_flight.max(1));
+    let store_for_recorder = store.clone();
     let shared = Arc::new(Shared {
         store,
         client: client(w)?,
@@ -129,9 +151,17 @@ pub fn spawn(
         per_endpoint: w.max_in_flight_per_endpoint,
         endpoints: Mutex::new(HashMap::new()),
         poll: Duration::from_millis(w.poll_interval_ms),
+        recorder,
+        opened: OpenedSecrets::new(OPENED_SECRETS_TTL),
     });
     let (stop, rx) = watch::channel(false);
-    let done = tokio::spawn(run(shared, rx));
+    // The recorder ends when the last attempt (holding `Shared`) has its
+    // verdict and `run` has returned.
+    let recording = tokio::spawn(record_loop(store_for_recorder, records));
+    let done = tokio::spawn(async move {
+        run(shared, rx).await;
+        let _ = recording.await;
+    });
     Ok(Some(Workers { stop, done }))
 }
 
@@ -163,14 +193,21 @@ async fn run(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
             }
         };
         let claimed = claims.len();
+        let mut batch = Vec::with_capacity(claimed);
+        let mut permits = Vec::with_capacity(claimed);
         for claim in claims {
             // Only this loop takes total permits, and it asked for at most
             // `free` claims, so a permit is available for each.
-            let Ok(permit) = shared.total.clone().try_acquire_owned() else {
-                release(&shared, &claim, 0).await;
-                continue;
-            };
-            tasks.spawn(attempt(shared.clone(), claim, permit));
+            match shared.total.clone().try_acquire_owned() {
+                Ok(permit) => {
+                    permits.push(permit);
+                    batch.push(claim);
+                }
+                Err(_) => release(&shared, &claim, 0).await,
+            }
+        }
+        if !batch.is_empty() {
+            tasks.spawn(run_batch(shared.clone(), batch, permits));
         }
         if claimed == 0 {
             tokio::select! {
@@ -183,6 +220,90 @@ async fn run(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
     while tasks.join_next().await.is_some() {}
 }
 
+/// Loads a claimed batch and attempts its deliveries. A task of its own, so
+/// the claim loop goes on claiming while a batch loads (on a busy database
+/// every round trip counts in the event-to-delivery latency).
+async fn run_batch(
+    shared: Arc<Shared>,
+    claims: Vec<ClaimedDelivery>,
+    mut permits: Vec<OwnedSemaphorePermit>,
+) {
+    let mut attempts = JoinSet::new();
+    for (claim, job) in load(&shared, claims).await {
+        // One permit per claim, and a claim gives at most one job.
+        let Some(permit) = permits.pop() else { break };
+        attempts.spawn(attempt(shared.clone(), claim, job, permit));
+    }
+    drop(permits);
+    while attempts.join_next().await.is_some() {}
+}
+
+/// Loads a claimed batch in one go; if that fails, one by one, so one bad
+/// delivery (or endpoint) waits for its lease without holding up the rest.
+async fn load(
+    shared: &Shared,
+    claims: Vec<ClaimedDelivery>,
+) -> Vec<(ClaimedDelivery, DeliveryJob)> {
+    if claims.is_empty() {
+        return Vec::new();
+    }
+    let e = match shared
+        .store
+        .load_webhook_deliveries(claims.clone(), now(), &shared.opened)
+        .await
+    {
+        Ok(jobs) => return jobs,
+        Err(e) => e,
+    };
+    tracing::warn!(error = %e, "webhooks: cannot load a claimed batch; loading its deliveries one by one");
+    let mut jobs = Vec::with_capacity(claims.len());
+    for claim in claims {
+        match shared.store.load_webhook_delivery(&claim, now()).await {
+            Ok(Some(job)) => jobs.push((claim, job)),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::error!(error = %e, delivery_id = %claim.delivery_id, "webhooks: cannot load a delivery; retrying after its lease");
+            }
+        }
+    }
+    jobs
+}
+
+/// Records finished attempts in groups: whatever finished while the
+/// previous group was committing goes into the next transaction. A group
+/// that fails is recorded attempt by attempt, so one bad record (say, of a
+/// delivery whose endpoint was just deleted) does not send the others back
+/// to wait for their leases.
+async fn record_loop(store: Store, mut rx: mpsc::Receiver<Record>) {
+    let mut inbox: Vec<Record> = Vec::with_capacity(RECORD_BATCH);
+    while rx.recv_many(&mut inbox, RECORD_BATCH).await > 0 {
+        let (done, replies): (Vec<FinishedAttempt>, Vec<_>) = inbox.drain(..).unzip();
+        match store.record_webhook_attempts(&done, now()).await {
+            Ok(verdicts) => {
+                for (reply, v) in replies.into_iter().zip(verdicts) {
+                    let _ = reply.send(Some(v));
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, attempts = done.len(), "webhooks: cannot record a group of attempts; recording them one by one");
+                for (d, reply) in done.into_iter().zip(replies) {
+                    let v = match store
+                        .record_webhook_attempts(std::slice::from_ref(&d), now())
+                        .await
+                    {
+                        Ok(mut v) => v.pop(),
+                        Err(e) => {
+                            tracing::error!(error = %e, delivery_id = %d.claim.delivery_id, "webhooks: cannot record an attempt; the delivery will be retried");
+                            None
+                        }
+                    };
+                    let _ = reply.send(v);
+                }
+            }
+        }
+    }
+}
+
 async fn release(shared: &Shared, claim: &ClaimedDelivery, after_ms: i64) {
     let due = UnixMicros(now().0 + after_ms * 1000);
     if let Err(e) = shared.store.release_webhook_delivery(claim, due).await {
@@ -190,38 +311,42 @@ async fn release(shared: &Shared, claim: &ClaimedDelivery, after_ms: i64) {
     }
 }
 
-async fn attempt(shared: Arc<Shared>, claim: ClaimedDelivery, _total: OwnedSemaphorePermit) {
+async fn attempt(
+    shared: Arc<Shared>,
+    claim: ClaimedDelivery,
+    job: DeliveryJob,
+    _total: OwnedSemaphorePermit,
+) {
     let claimed = Instant::now();
     let slots = shared.endpoint_slots(&claim.endpoint_id);
     // Wait for one of the endpoint's slots, but never so long that the
     // attempt could outlive the lease.
     let wait = ATTEMPT_WINDOW.saturating_sub(ATTEMPT_TIMEOUT + Duration::from_secs(5));
-    let _slot = match tokio::time::timeout(wait, slots.acquire_owned()).await {
+    let slot = match tokio::time::timeout(wait, slots.acquire_owned()).await {
         Ok(Ok(p)) => p,
         _ => return release(&shared, &claim, 0).await,
-    };
-    let job = match shared.store.load_webhook_delivery(&claim, now()).await {
-        Ok(Some(job)) => job,
-        Ok(None) => return,
-        Err(e) => {
-            tracing::error!(error = %e, delivery_id = %claim.delivery_id, "webhooks: cannot load a delivery; retrying after its lease");
-            return;
-        }
     };
     if claimed.elapsed() + ATTEMPT_TIMEOUT > ATTEMPT_WINDOW {
         return release(&shared, &claim, 0).await;
     }
     let outcome = send(&shared, &job).await;
-    let verdict = match shared
-        .store
-        .record_webhook_attempt(&claim, &job, &outcome, now())
-        .await
-    {
-        Ok(v) => v,
-        Err(e) => {
-            tracing::error!(error = %e, delivery_id = %claim.delivery_id, "webhooks: cannot record an attempt; the delivery will be retried");
-            return;
-        }
+    // The endpoint's slot bounds requests to it; recording is not one.
+    drop(slot);
+    let (reply, verdict) = oneshot::channel();
+    let finished = FinishedAttempt {
+        claim: claim.clone(),
+        message_id: job.message_id,
+        attempts: job.attempts,
+        outcome,
+    };
+    if shared.recorder.send((finished, reply)).await.is_err() {
+        tracing::error!(delivery_id = %claim.delivery_id, "webhooks: the recorder stopped; the delivery will be retried");
+        return;
+    }
+    // No verdict: not recorded (logged by the recorder); the delivery is
+    // retried after its lease.
+    let Ok(Some(verdict)) = verdict.await else {
+        return;
     };
     metrics::counter!("tollgate_webhook_attempts_total", "outcome" => match &verdict {
         AttemptVerdict::Delivered => "delivered",
