@@ -215,9 +215,19 @@ impl EventView<'_> {
     }
 }
 
-/// A JSON string exactly as serde_json escapes it.
+/// A JSON string exactly as serde_json escapes it. serde_json escapes only
+/// `"`, `\\` and control characters below 0x20; text without them (nearly
+/// every stored value) is copied in one piece instead of through its
+/// writer, which verification does for 14 strings of every event.
 fn str_(out: &mut Vec<u8>, s: &str) {
-    serde_json::to_writer(&mut *out, s).expect("writing to a Vec cannot fail");
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        serde_json::to_writer(&mut *out, s).expect("writing to a Vec cannot fail");
+    }
 }
 
 fn opt(out: &mut Vec<u8>, s: Option<&str>) {

@@ -2,7 +2,10 @@
 //! commit on each request's path.
 //!
 //! Requests hand their record to a bounded channel; one writer task drains
-//! it and appends up to [`BATCH`] events per transaction (group commit). A
+//! it and appends up to [`BATCH`] events per transaction (group commit). On
+//! SQLite the store runs that transaction on its audit writer thread through
+//! rusqlite (docs/adr/0008-rusqlite-for-the-audit-hot-paths.md), so the
+//! commit's fsync never blocks a tokio worker. A
 //! full channel makes requests wait rather than drop records. Changes are
 //! not recorded here: their events are written inside the change's own
 //! transaction. A record still queued when the process is killed (not

@@ -6,6 +6,8 @@
 //! head's row lock on PostgreSQL, so concurrent appends of one organization
 //! queue instead of forking the chain.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 use tollgate_core::audit::{
     ActorRef, AuditEvent, ChainBreak, ChainVerifier, Details, EventView, GENESIS, RequestMeta,
@@ -406,36 +408,140 @@ fn unframe(mut text: &str) -> Option<[Option<&str>; 14]> {
     text.is_empty().then_some(out)
 }
 
-/// The state of one chain walk across pages.
-struct Walk<'a> {
-    verifier: &'a mut ChainVerifier,
-    checkpoints: &'a [&'a Checkpoint],
-    checkpoint_failures: &'a mut Vec<String>,
+/// One range of a chain, verified on its own: every event's hash depends
+/// only on its own stored columns (which include the stored previous hash),
+/// so ranges can be checked in parallel and joined in order by [`join`],
+/// which checks the links between them.
+pub(crate) struct Segment {
+    /// The first event read: its sequence number and stored previous hash,
+    /// which the join checks against the end of the range before.
+    first: Option<(i64, [u8; 32])>,
+    verifier: ChainVerifier,
+    broken: Option<ChainBreak>,
+    /// Checkpoints sorted by sequence number, and the next one to compare.
+    checkpoints: Arc<[Checkpoint]>,
+    next_checkpoint: usize,
+    /// (event, sentence): an event that differs from a signed checkpoint.
+    checkpoint_failures: Vec<(i64, String)>,
     /// Scratch space for the canonical encoding, reused for every event.
     buf: Vec<u8>,
 }
 
-enum Page {
-    Empty,
-    /// Every event verified, through this sequence number.
-    Through(i64),
-    Broken(ChainBreak),
-}
+impl Segment {
+    fn new(checkpoints: Arc<[Checkpoint]>, after: i64) -> Segment {
+        let next_checkpoint = checkpoints.partition_point(|c| c.seq <= after);
+        Segment {
+            first: None,
+            verifier: ChainVerifier::default(),
+            broken: None,
+            checkpoints,
+            next_checkpoint,
+            checkpoint_failures: Vec::new(),
+            buf: Vec::with_capacity(1024),
+        }
+    }
 
-impl Walk<'_> {
-    fn event(&mut self, event: &EventView<'_>, hash: &[u8; 32]) -> Result<(), ChainBreak> {
-        self.verifier.push_view(event, hash, &mut self.buf)?;
-        for c in self.checkpoints.iter().filter(|c| c.seq == event.seq) {
-            if c.head() != Some(*hash) {
-                self.checkpoint_failures.push(format!(
-                    "event {} differs from the checkpoint signed at {}",
+    /// Checks the next event of the range; `false` once the range is
+    /// broken, when reading should stop.
+    pub(crate) fn push(&mut self, event: &EventView<'_>, hash: &[u8; 32]) -> bool {
+        if self.first.is_none() {
+            // Rows are read with `seq > after >= 0`, so this cannot underflow.
+            self.first = Some((event.seq, *event.prev_hash));
+            self.verifier = ChainVerifier::after(event.seq - 1, *event.prev_hash);
+        }
+        if let Err(b) = self.verifier.push_view(event, hash, &mut self.buf) {
+            self.broken = Some(b);
+            return false;
+        }
+        while let Some(c) = self.checkpoints.get(self.next_checkpoint) {
+            if c.seq > event.seq {
+                break;
+            }
+            if c.seq == event.seq && c.head() != Some(*hash) {
+                self.checkpoint_failures.push((
                     c.seq,
-                    c.created_at.to_rfc3339()
+                    format!(
+                        "event {} differs from the checkpoint signed at {}",
+                        c.seq,
+                        c.created_at.to_rfc3339()
+                    ),
                 ));
             }
+            self.next_checkpoint += 1;
         }
-        Ok(())
+        true
     }
+}
+
+/// What the joined ranges say: the same as one walk in order would.
+struct Joined {
+    /// Events verified before the first break, and the last one's hash.
+    head: (i64, [u8; 32]),
+    broken: Option<ChainBreak>,
+    checkpoint_failures: Vec<String>,
+}
+
+/// Joins verified ranges in chain order, starting after `start` (count and
+/// hash of the last event before the first range). A walk in order checks
+/// each event's sequence number, then its link, then its hash, and stops at
+/// the first failure; a range checked every event but its first one's
+/// sequence number and link, which are checked here against the end of the
+/// ranges before. So the first break found is the one a single walk names.
+/// A range that failed to read only matters if the walk reaches it.
+fn join(
+    start: (i64, [u8; 32]),
+    segments: impl IntoIterator<Item = Result<Segment, StoreError>>,
+) -> Result<Joined, StoreError> {
+    let (mut verified, mut prev) = start;
+    let mut checkpoint_failures = Vec::new();
+    let mut broken = None;
+    for segment in segments {
+        let segment = segment?;
+        let Some((first, first_prev)) = segment.first else {
+            continue;
+        };
+        if first != verified + 1 {
+            broken = Some(ChainBreak::SequenceGap {
+                expected: verified + 1,
+                found: first,
+            });
+            break;
+        }
+        if first_prev != prev {
+            broken = Some(ChainBreak::BrokenLink { seq: first });
+            break;
+        }
+        // Only events that verified were compared with checkpoints.
+        checkpoint_failures.extend(segment.checkpoint_failures.into_iter().map(|(_, s)| s));
+        (verified, prev) = segment.verifier.head();
+        if segment.broken.is_some() {
+            broken = segment.broken;
+            break;
+        }
+    }
+    Ok(Joined {
+        head: (verified, prev),
+        broken,
+        checkpoint_failures,
+    })
+}
+
+/// Chains shorter than this are verified as one range: below it, starting
+/// threads costs more than it saves.
+const PARALLEL_FROM: i64 = 20_000;
+
+/// `parts` ranges of about equal length covering `after < seq <= last`.
+fn ranges(after: i64, last: i64, parts: usize) -> Vec<(i64, i64)> {
+    let len = last.saturating_sub(after).max(0);
+    let parts = (parts.max(1) as i64).min(len.max(1));
+    let step = len / parts;
+    (0..parts)
+        .map(|i| {
+            let lo = after + i * step;
+            let hi = if i == parts - 1 { last } else { lo + step };
+            (lo, hi)
+        })
+        .collect()
 }
 
 fn hash_ref(bytes: &[u8]) -> Result<&[u8; 32], StoreError> {
@@ -444,11 +550,12 @@ fn hash_ref(bytes: &[u8]) -> Result<&[u8; 32], StoreError> {
         .map_err(|_| StoreError::Corrupt("stored hash is not 32 bytes".into()))
 }
 
-/// Verifies a page of `VERIFY_PAGE` rows (of either backend) in order.
+/// Verifies a page of `VERIFY_PAGE` rows (of either backend) in order;
+/// evaluates to whether reading should go on, and the last sequence read.
 macro_rules! walk_rows {
-    ($walk:expr, $rows:expr) => {{
+    ($segment:expr, $rows:expr) => {{
         use sqlx::Row;
-        let mut page = Page::Empty;
+        let mut page = (true, None);
         for row in &$rows {
             let seq: i64 = row.try_get(0)?;
             let corrupt = || StoreError::Corrupt(format!("audit event {seq} cannot be read"));
@@ -491,11 +598,11 @@ macro_rules! walk_rows {
                 )?,
                 prev_hash: hash_ref(row.try_get(2)?)?,
             };
-            if let Err(b) = $walk.event(&event, hash_ref(row.try_get(3)?)?) {
-                page = Page::Broken(b);
+            if !$segment.push(&event, hash_ref(row.try_get(3)?)?) {
+                page.0 = false;
                 break;
             }
-            page = Page::Through(seq);
+            page.1 = Some(seq);
         }
         page
     }};
@@ -551,6 +658,21 @@ impl Store {
         org_id: &OrgId,
         checkpoints: &[Checkpoint],
     ) -> Result<ChainReport, StoreError> {
+        let parts = std::thread::available_parallelism().map_or(1, |n| n.get());
+        self.verify_in_parts(org_id, checkpoints, parts, PARALLEL_FROM)
+            .await
+    }
+
+    /// Verification with the chain split into `parts` ranges checked at
+    /// once (one per core), then joined in order; chains shorter than
+    /// `parallel_from` events are one range.
+    async fn verify_in_parts(
+        &self,
+        org_id: &OrgId,
+        checkpoints: &[Checkpoint],
+        parts: usize,
+        parallel_from: i64,
+    ) -> Result<ChainReport, StoreError> {
         let org = org_id.as_str();
         // The head is read first and the walk stops there, so events appended
         // while verifying (the server keeps running) are left for next time
@@ -593,7 +715,7 @@ impl Store {
                 (prune, stored)
             }
         };
-        let (mut verifier, mut after, pruned_through, prune_checkpoint) = match prune {
+        let (verifier, after, pruned_through, prune_checkpoint) = match prune {
             Some((seq, hash)) => {
                 let hash = mac_array(hash)?;
                 let cp = stored_checkpoints.into_iter().find(|c| c.seq == seq);
@@ -610,52 +732,54 @@ impl Store {
             }
             None => (ChainVerifier::default(), 0, None, None),
         };
-        let checkpoints: Vec<&Checkpoint> =
-            checkpoints.into_iter().filter(|c| c.seq > after).collect();
-        let mut broken = None;
-        let mut walk = Walk {
-            verifier: &mut verifier,
-            checkpoints: &checkpoints,
-            checkpoint_failures: &mut checkpoint_failures,
-            buf: Vec::with_capacity(1024),
+        let mut checkpoints: Vec<Checkpoint> = checkpoints
+            .into_iter()
+            .filter(|c| c.seq > after)
+            .cloned()
+            .collect();
+        checkpoints.sort_by_key(|c| c.seq);
+        let checkpoints: Arc<[Checkpoint]> = checkpoints.into();
+        // Without a recorded head the end is unknown: one range to the end.
+        let parts = match &head {
+            Some(_) if limit_seq - after >= parallel_from => parts,
+            _ => 1,
         };
-        loop {
-            let mut tx = self.pool.read().await?;
-            tx.bind_org(org).await?;
-            // Rows are read as borrowed column values and hashed in place:
-            // no owned event, no decoded details (see `EventView`).
-            let page = match &mut tx {
-                Tx::Sqlite(t) => {
-                    let rows = sqlx::query(VERIFY_PAGE)
-                        .bind(org)
-                        .bind(after)
-                        .bind(limit_seq)
-                        .bind(VERIFY_BATCH)
-                        .fetch_all(&mut **t)
-                        .await?;
-                    walk_rows!(walk, rows)
+        let mut tasks = Vec::new();
+        for (lo, hi) in ranges(after, limit_seq, parts) {
+            let store = self.clone();
+            let org = org.to_owned();
+            let checkpoints = checkpoints.clone();
+            tasks.push(match &self.audit_direct {
+                // Blocking reads on threads of their own, one per range.
+                Some(direct) => {
+                    let direct = direct.clone();
+                    tokio::task::spawn_blocking(move || {
+                        let mut segment = Segment::new(checkpoints, lo);
+                        direct.verify_range(&org, lo, hi, &mut segment)?;
+                        Ok(segment)
+                    })
                 }
-                Tx::Postgres(t) => {
-                    let rows = sqlx::query(VERIFY_PAGE)
-                        .bind(org)
-                        .bind(after)
-                        .bind(limit_seq)
-                        .bind(VERIFY_BATCH)
-                        .fetch_all(&mut **t)
-                        .await?;
-                    walk_rows!(walk, rows)
-                }
-            };
-            match page {
-                Page::Empty => break,
-                Page::Through(seq) => after = seq,
-                Page::Broken(b) => {
-                    broken = Some(b);
-                    break;
-                }
-            }
+                None => tokio::spawn(async move {
+                    let mut segment = Segment::new(checkpoints, lo);
+                    store.verify_range_paged(&org, lo, hi, &mut segment).await?;
+                    Ok(segment)
+                }),
+            });
         }
-        let (verified, head_hash) = verifier.head();
+        let mut segments = Vec::with_capacity(tasks.len());
+        for task in tasks {
+            segments.push(
+                task.await
+                    .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic())),
+            );
+        }
+        let start = verifier.head();
+        let Joined {
+            head: (verified, head_hash),
+            broken,
+            checkpoint_failures: failures,
+        } = join(start, segments)?;
+        checkpoint_failures.extend(failures);
         if broken.is_none() {
             for c in checkpoints.iter().filter(|c| c.seq > verified) {
                 checkpoint_failures.push(format!(
@@ -681,6 +805,51 @@ impl Store {
             pruned_through,
             prune_checkpoint,
         })
+    }
+}
+
+impl Store {
+    /// Verifies events `lo < seq <= hi` through sqlx, keyset pages of
+    /// `VERIFY_BATCH` rows (PostgreSQL, or SQLite without a file).
+    async fn verify_range_paged(
+        &self,
+        org: &str,
+        mut lo: i64,
+        hi: i64,
+        segment: &mut Segment,
+    ) -> Result<(), StoreError> {
+        loop {
+            let mut tx = self.pool.read().await?;
+            tx.bind_org(org).await?;
+            // Rows are read as borrowed column values and hashed in place:
+            // no owned event, no decoded details (see `EventView`).
+            let (go_on, last) = match &mut tx {
+                Tx::Sqlite(t) => {
+                    let rows = sqlx::query(VERIFY_PAGE)
+                        .bind(org)
+                        .bind(lo)
+                        .bind(hi)
+                        .bind(VERIFY_BATCH)
+                        .fetch_all(&mut **t)
+                        .await?;
+                    walk_rows!(segment, rows)
+                }
+                Tx::Postgres(t) => {
+                    let rows = sqlx::query(VERIFY_PAGE)
+                        .bind(org)
+                        .bind(lo)
+                        .bind(hi)
+                        .bind(VERIFY_BATCH)
+                        .fetch_all(&mut **t)
+                        .await?;
+                    walk_rows!(segment, rows)
+                }
+            };
+            match last {
+                Some(seq) if go_on => lo = seq,
+                _ => return Ok(()),
+            }
+        }
     }
 }
 
@@ -713,6 +882,9 @@ impl Store {
     /// advanced once for the whole group and events are inserted many rows
     /// per statement: statements, not hashing, are what a commit costs.
     pub async fn append_api_calls(&self, calls: &[ApiCall]) -> Result<(), StoreError> {
+        if let Some(direct) = &self.audit_direct {
+            return direct.append_api_calls(api_call_rows(calls)?).await;
+        }
         let mut groups: Vec<(&str, Vec<&ApiCall>)> = Vec::new();
         for call in calls {
             let org = call.actor.org_id().as_str();
@@ -787,6 +959,43 @@ impl Store {
         }
         tx.commit().await
     }
+}
+
+/// The calls as owned rows grouped by organization, in order, with ids
+/// and details made before the write lock is taken (the rusqlite writer
+/// runs on a thread of its own and cannot borrow them).
+fn api_call_rows(
+    calls: &[ApiCall],
+) -> Result<Vec<(String, Vec<crate::audit_sqlite::ApiCallRow>)>, StoreError> {
+    // One system call for every identifier's randomness, not one each.
+    let mut random = vec![0u8; 10 * calls.len()];
+    getrandom::fill(&mut random).map_err(|_| StoreError::Random)?;
+    let mut groups: Vec<(String, Vec<crate::audit_sqlite::ApiCallRow>)> = Vec::new();
+    for (call, r) in calls.iter().zip(random.chunks_exact(10)) {
+        let r: [u8; 10] = r.try_into().expect("chunks of 10");
+        let details = serde_json::to_string(&ApiCallDetails {
+            latency_micros: call.latency_micros,
+            path_ids: &call.path_ids,
+            status: call.status,
+        })
+        .map_err(|e| StoreError::Corrupt(format!("api call details: {e}")))?;
+        let actor = call.actor.audit_ref();
+        let row = crate::audit_sqlite::ApiCallRow {
+            id: Id::<EventKind>::generate(call.ctx.now.millis(), r).to_string(),
+            occurred_at: call.ctx.now.0,
+            actor_kind: actor.kind,
+            actor_id: actor.id,
+            outcome: call.outcome(),
+            request: call.ctx.request.clone(),
+            details,
+        };
+        let org = call.actor.org_id().as_str();
+        match groups.iter_mut().find(|(o, _)| o == org) {
+            Some((_, g)) => g.push(row),
+            None => groups.push((org.to_owned(), vec![row])),
+        }
+    }
+    Ok(groups)
 }
 
 /// The `details` of an `api.call` event. Fields are declared in key order,
@@ -1156,6 +1365,287 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{BootstrapInput, PoolSettings};
+    use tollgate_core::token::{HashKey, TokenHasher};
+
+    const NOW: UnixMicros = UnixMicros(1_795_000_000_000_000);
+
+    async fn sqlite_store(dir: &std::path::Path) -> Store {
+        let url = format!("sqlite://{}", dir.join("audit.db").display());
+        crate::migrate(&url, None).await.unwrap();
+        let hasher = std::sync::Arc::new(TokenHasher::new(vec![HashKey::new([3; 32])]).unwrap());
+        Store::open(&url, &PoolSettings::default(), hasher)
+            .await
+            .unwrap()
+    }
+
+    /// A new organization and an API call by its first key.
+    async fn org_and_call(store: &Store, label: &str) -> (OrgId, ApiCall) {
+        let token = store.create_bootstrap_token(NOW, 900).await.unwrap();
+        let ctx = Ctx {
+            now: NOW,
+            request: Default::default(),
+        };
+        let done = store
+            .redeem_bootstrap(
+                &token.plaintext,
+                BootstrapInput {
+                    org_name: label.into(),
+                    owner_name: "Owner".into(),
+                    owner_email: format!("o@{label}.example.com"),
+                },
+                &ctx,
+            )
+            .await
+            .unwrap();
+        let actor = store
+            .authenticate_api_key(&done.token.plaintext, NOW)
+            .await
+            .unwrap();
+        let call = ApiCall {
+            actor,
+            ctx: Ctx {
+                now: NOW,
+                request: RequestMeta {
+                    request_id: Some("req_1".into()),
+                    ip: Some("127.0.0.1".into()),
+                    user_agent: Some("test".into()),
+                    method: Some("GET".into()),
+                    route: Some("/v1/members/{member_id}".into()),
+                },
+            },
+            status: 200,
+            latency_micros: 5,
+            path_ids: vec!["mem_1".into()],
+        };
+        (done.org.id, call)
+    }
+
+    /// One event written by sqlx inside its own transaction, as a change's.
+    async fn append_by_sqlx(store: &Store, org: &OrgId, i: usize) {
+        let mut tx = store.pool.write().await.unwrap();
+        append(
+            &mut tx,
+            org.as_str(),
+            Draft {
+                actor: ActorRef {
+                    kind: "system".into(),
+                    id: None,
+                },
+                action: "test.changed",
+                target: target("thing", i),
+                details: serde_json::json!({ "i": i }),
+            },
+            &Ctx {
+                now: NOW,
+                request: Default::default(),
+            },
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+    }
+
+    /// Every event of the chain in order, through sqlx, walked one by one:
+    /// the reference the parallel verifier must agree with.
+    async fn walk_in_order(store: &Store, org: &OrgId) -> (Option<ChainBreak>, (i64, [u8; 32])) {
+        let mut v = ChainVerifier::default();
+        let mut after = 0;
+        loop {
+            let page = store
+                .operator_audit_events_after(org, after, 1000)
+                .await
+                .unwrap();
+            let Some(last) = page.last() else {
+                return (None, v.head());
+            };
+            after = last.event.seq;
+            for e in &page {
+                if let Err(b) = v.push(&e.event, &e.raw_hash) {
+                    return (Some(b), v.head());
+                }
+            }
+        }
+    }
+
+    async fn tamper(dir: &std::path::Path, org: &OrgId, statements: &[String]) {
+        use sqlx::Connection;
+        let url = format!("sqlite://{}", dir.join("audit.db").display());
+        let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        for s in [
+            "DROP TRIGGER IF EXISTS audit_events_no_update",
+            "DROP TRIGGER IF EXISTS audit_events_no_delete",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain(statements.iter().map(|s| s.replace("{org}", org.as_str())))
+        {
+            sqlx::raw_sql(&s).execute(&mut c).await.unwrap();
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn both_writers_interleave_on_one_org_and_the_chain_verifies() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = sqlite_store(dir.path()).await;
+        assert!(
+            store.audit_direct.is_some(),
+            "SQLite appends go through rusqlite"
+        );
+        let (org, call) = org_and_call(&store, "both").await;
+        let before = store.verify_audit_chain(&org).await.unwrap().verified;
+        let batch: Vec<ApiCall> = (0..50).map(|_| call.clone()).collect();
+        let direct = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for _ in 0..30 {
+                    store.append_api_calls(&batch).await.unwrap();
+                }
+            })
+        };
+        let by_sqlx = {
+            let store = store.clone();
+            let org = org.clone();
+            tokio::spawn(async move {
+                for i in 0..60 {
+                    append_by_sqlx(&store, &org, i).await;
+                }
+            })
+        };
+        direct.await.unwrap();
+        by_sqlx.await.unwrap();
+        let report = store.verify_audit_chain(&org).await.unwrap();
+        assert!(report.is_intact(), "{report:?}");
+        assert_eq!(report.verified, before + 30 * 50 + 60);
+        // And alternating one after the other, whatever the timing above
+        // did: each writer picks up the head the other one left.
+        let batch_of_3 = vec![call.clone(); 3];
+        for i in 0..5 {
+            append_by_sqlx(&store, &org, 100 + i).await;
+            store.append_api_calls(&batch_of_3).await.unwrap();
+        }
+        let report = store.verify_audit_chain(&org).await.unwrap();
+        assert!(report.is_intact(), "{report:?}");
+        assert_eq!(report.verified, before + 30 * 50 + 60 + 5 * 4);
+        let events = store
+            .operator_audit_events_after(&org, report.verified - 8, 100)
+            .await
+            .unwrap();
+        let actions: Vec<&str> = events.iter().map(|e| e.event.action.as_str()).collect();
+        let three_calls_after_a_change = ["test.changed", "api.call", "api.call", "api.call"];
+        assert_eq!(actions, [three_calls_after_a_change; 2].concat());
+        store.close().await;
+    }
+
+    /// Split into ranges, the chain names the same first break, the same
+    /// count of verified events and the same checkpoint failures as one
+    /// walk in order, wherever the tampering falls relative to the joins.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn parallel_ranges_name_the_first_break_of_one_walk() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = sqlite_store(dir.path()).await;
+        let seq_hash = |seq: i64| {
+            format!("(SELECT hash FROM audit_events WHERE org_id = '{{org}}' AND seq = {seq})")
+        };
+        // Chains of 203 events split in 7 ranges of 29 (the bootstrap
+        // writes a few events first): joins after 29, 58, 87, ...
+        let cases: Vec<(&str, Vec<String>)> = vec![
+            ("intact", vec![]),
+            ("edit first of a range", vec!["UPDATE audit_events SET details = '{\"x\":1}' WHERE org_id = '{org}' AND seq = 59".into()]),
+            ("edit last of a range", vec!["UPDATE audit_events SET ip = '10.0.0.1' WHERE org_id = '{org}' AND seq = 58".into()]),
+            ("relink at a join", vec![format!("UPDATE audit_events SET prev_hash = {} WHERE org_id = '{{org}}' AND seq = 88", seq_hash(86))]),
+            ("delete first of a range", vec!["DELETE FROM audit_events WHERE org_id = '{org}' AND seq = 30".into()]),
+            ("delete a whole range", vec!["DELETE FROM audit_events WHERE org_id = '{org}' AND seq > 58 AND seq <= 87".into()]),
+            ("delete the first event", vec!["DELETE FROM audit_events WHERE org_id = '{org}' AND seq = 1".into()]),
+            ("swap across a join", vec![
+                "UPDATE audit_events SET seq = -1 WHERE org_id = '{org}' AND seq = 116".into(),
+                "UPDATE audit_events SET seq = 116 WHERE org_id = '{org}' AND seq = 117".into(),
+                "UPDATE audit_events SET seq = 117 WHERE org_id = '{org}' AND seq = -1".into(),
+            ]),
+            ("two breaks, the later range's first", vec![
+                "UPDATE audit_events SET outcome = 'failure' WHERE org_id = '{org}' AND seq = 150".into(),
+                "DELETE FROM audit_events WHERE org_id = '{org}' AND seq = 40".into(),
+            ]),
+            ("truncated tail", vec!["DELETE FROM audit_events WHERE org_id = '{org}' AND seq > 190".into()]),
+        ];
+        for (label, statements) in cases {
+            let (org, call) = org_and_call(&store, &label.replace([' ', ','], "-")).await;
+            let head = store.verify_audit_chain(&org).await.unwrap().verified;
+            let batch: Vec<ApiCall> = (0..(203 - head)).map(|_| call.clone()).collect();
+            store.append_api_calls(&batch).await.unwrap();
+            // Checkpoints: one true, one false, in different ranges.
+            let true_hash = to_hex(&store.audit_event_hash(&org, 70).await.unwrap());
+            let checkpoint = |seq: i64, head_hash: String| Checkpoint {
+                version: 1,
+                org_id: org.to_string(),
+                seq,
+                head_hash,
+                created_at: NOW,
+                key_id: "k".into(),
+                signature: String::new(),
+            };
+            let checkpoints = [
+                checkpoint(120, to_hex(&[1; 32])),
+                checkpoint(70, true_hash),
+                checkpoint(25, to_hex(&[2; 32])),
+            ];
+            tamper(dir.path(), &org, &statements).await;
+            let (expected_break, (expected_count, expected_hash)) =
+                walk_in_order(&store, &org).await;
+            let one = store
+                .verify_in_parts(&org, &checkpoints, 1, 0)
+                .await
+                .unwrap();
+            assert_eq!(one.broken, expected_break, "{label}");
+            assert_eq!(
+                (one.verified, one.head_hash),
+                (expected_count, expected_hash),
+                "{label}"
+            );
+            let whole = matches!(label, "intact" | "truncated tail");
+            assert_eq!(whole, expected_break.is_none(), "{label}");
+            assert_eq!(
+                label == "truncated tail",
+                one.head_mismatch == Some((203, 190)),
+                "{label}"
+            );
+            for parts in [2, 3, 7, 16, 500] {
+                let many = store
+                    .verify_in_parts(&org, &checkpoints, parts, 0)
+                    .await
+                    .unwrap();
+                assert_eq!(many.broken, one.broken, "{label}, {parts} parts");
+                assert_eq!(many.verified, one.verified, "{label}, {parts} parts");
+                assert_eq!(many.head_hash, one.head_hash, "{label}, {parts} parts");
+                assert_eq!(
+                    many.head_mismatch, one.head_mismatch,
+                    "{label}, {parts} parts"
+                );
+                assert_eq!(
+                    many.checkpoint_failures, one.checkpoint_failures,
+                    "{label}, {parts} parts"
+                );
+            }
+        }
+        store.close().await;
+    }
+
+    #[test]
+    fn ranges_cover_the_chain_once() {
+        for (after, last, parts) in [
+            (0, 203, 7),
+            (5, 6, 4),
+            (0, 0, 2),
+            (10, 100_000, 2),
+            (0, 3, 16),
+        ] {
+            let r = ranges(after, last, parts);
+            assert_eq!(r.first().unwrap().0, after);
+            assert_eq!(r.last().unwrap().1, last);
+            assert!(r.windows(2).all(|w| w[0].1 == w[1].0 && w[0].0 <= w[0].1));
+            assert!(r.len() <= parts);
+        }
+    }
 
     /// `api.call` details are written straight from a struct; the text must
     /// be what the key-sorted `serde_json::Value` they replace would give,

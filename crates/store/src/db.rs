@@ -100,6 +100,14 @@ impl Pool {
         }
     }
 
+    /// The audit log's rusqlite access to the same SQLite file (ADR 0008).
+    pub(crate) fn audit_direct(&self) -> Option<std::sync::Arc<crate::audit_sqlite::Direct>> {
+        match self {
+            Pool::Sqlite(p) => crate::audit_sqlite::Direct::for_pool(p).map(std::sync::Arc::new),
+            Pool::Postgres(_) => None,
+        }
+    }
+
     pub(crate) fn backend(&self) -> Backend {
         match self {
             Pool::Sqlite(_) => Backend::Sqlite,

@@ -8,6 +8,7 @@
 
 mod api_keys;
 mod audit;
+mod audit_sqlite;
 mod auth;
 mod bootstrap;
 mod credential_cache;
@@ -96,6 +97,9 @@ pub enum StoreError {
     Config(String),
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
+    /// From the audit log's SQLite paths, which use rusqlite (ADR 0008).
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     #[error("migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is inconsistent: {0}")]
@@ -145,6 +149,8 @@ pub struct Store {
     credentials: Arc<Credentials>,
     /// Campaigns and gate settings for dial checks, shared likewise.
     gate: Arc<gate_cache::GateCache>,
+    /// SQLite only: the audit log's rusqlite paths (ADR 0008).
+    audit_direct: Option<Arc<audit_sqlite::Direct>>,
 }
 
 /// The per-node cache of API key and OAuth token rows.
@@ -161,8 +167,10 @@ impl Store {
         settings: &PoolSettings,
         hasher: Arc<TokenHasher>,
     ) -> Result<Store, StoreError> {
+        let pool = db::Pool::open(url, settings).await?;
         Ok(Store {
-            pool: db::Pool::open(url, settings).await?,
+            audit_direct: pool.audit_direct(),
+            pool,
             hasher,
             vault: None,
             numbers: None,
@@ -178,8 +186,10 @@ impl Store {
             max_connections: 2,
             ..Default::default()
         };
+        let pool = db::Pool::open(url, &settings).await?;
         Ok(Store {
-            pool: db::Pool::open(url, &settings).await?,
+            audit_direct: pool.audit_direct(),
+            pool,
             hasher: self.hasher.clone(),
             vault: self.vault.clone(),
             numbers: self.numbers.clone(),
@@ -235,6 +245,9 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        if let Some(direct) = &self.audit_direct {
+            direct.close();
+        }
         self.pool.close().await
     }
 
