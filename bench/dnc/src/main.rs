@@ -293,7 +293,7 @@ fn measure(path: &Path) {
         assert_eq!(out.iter().filter(|&&b| b).count(), expected);
     });
     rows.push(Row {
-        name: "this index (Elias-Fano/bitmap per exchange, mmap)".into(),
+        name: "this index (Elias-Fano/bitmap per 1,250 lines, huge pages)".into(),
         bits_per_number: index.file_len() as f64 * 8.0 / n as f64,
         single_ns: ns(single),
         dependent_ns: ns(dependent),
