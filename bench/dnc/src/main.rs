@@ -293,7 +293,7 @@ fn measure(path: &Path) {
         assert_eq!(out.iter().filter(|&&b| b).count(), expected);
     });
     rows.push(Row {
-        name: "this index (Elias-Fano/bitmap per exchange, mmap)".into(),
+        name: "this index (Elias-Fano/bitmap per 1,250 lines, huge pages)".into(),
         bits_per_number: index.file_len() as f64 * 8.0 / n as f64,
         single_ns: ns(single),
         dependent_ns: ns(dependent),
@@ -422,6 +422,10 @@ fn measure(path: &Path) {
         open * 1e3,
         open_cpu * 1e3
     );
+    println!(
+        "memory in huge pages after the opens: {}",
+        huge_pages().unwrap_or_else(|| "unknown".into())
+    );
     println!("queries: {q} random numbers of assigned exchanges, {expected} listed");
     println!();
     println!(
@@ -443,6 +447,19 @@ fn measure(path: &Path) {
             r.note
         );
     }
+}
+
+/// This process's anonymous memory in transparent huge pages (Linux), to
+/// show whether the index got them (ADR 0301, "Memory").
+fn huge_pages() -> Option<String> {
+    let s = std::fs::read_to_string("/proc/self/smaps_rollup").ok()?;
+    let line = s.lines().find(|l| l.starts_with("AnonHugePages:"))?;
+    Some(
+        line.split_whitespace()
+            .skip(1)
+            .collect::<Vec<_>>()
+            .join(" "),
+    )
 }
 
 /// Writes the numbers of the first `area_codes` area codes of the index,

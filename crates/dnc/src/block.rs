@@ -1,61 +1,67 @@
-//! One exchange's listed line numbers (a subset of 0..10,000), encoded as
-//! whichever is smaller: Elias-Fano or a plain 10,000-bit bitmap.
+//! One sub-block: the listed lines of a 1,250-line range of one exchange
+//! (an eighth of it), encoded as whichever is smaller: Elias-Fano or a
+//! plain 1,250-bit bitmap, after a 2-byte count.
 //!
-//! Elias-Fano for `n` sorted values below `U = 10,000`: each value is split
+//! Why 1,250 lines and not the whole exchange: a random lookup's cost is
+//! the cache lines it touches one after the other. With one block per
+//! exchange (format 1) that was the directory entry, the block's start and
+//! a scan of up to ~37 words of upper bits to the bucket, then the low
+//! bits: three to five lines. A sub-block at the registry's density holds
+//! ~140 numbers in ~92 bytes, so after the directory entry a lookup reads
+//! one or two adjacent lines and scans at most five words, and a sorted
+//! batch streams through the data in address order.
+//!
+//! Elias-Fano for `n` sorted values below `U = 1,250`: each value is split
 //! into `l = floor(log2(U / n))` low bits, stored packed, and a high part
 //! `h = v >> l`, stored in unary: value `i` sets bit `h + i` of the "upper"
 //! bit string (`n + (U - 1 >> l) + 1` bits). That costs at most
 //! `2 + log2(U / n)` bits per value, within a few percent of the
 //! information-theoretic minimum at the registry's ~11% density. Above
-//! about 30% density the bitmap is smaller and is used instead.
+//! about 30% density the bitmap is smaller and is used instead; the count
+//! decides which, so it is not stored.
 //!
-//! A block is `upper ++ low` as one little-endian bit string, byte aligned.
-//! Readers get the data region with 8 zero bytes of padding after the last
-//! block, so any 64-bit read starting inside a block stays in bounds; the
-//! directory entries are checked against that at open (`index.rs`).
+//! A sub-block is `count (u16) ++ upper ++ low`, the bits little-endian,
+//! byte aligned; an empty range has no sub-block at all (zero length in
+//! the directory). Readers get the data region with 8 zero bytes of
+//! padding after the last sub-block, so any 64-bit read starting inside
+//! one stays in bounds; lengths are checked against the count at open
+//! (`index.rs`).
 //!
-//! Lookups never need to decode a block: find the `h`-th zero of the upper
-//! string by counting zeros 64 bits at a time, then compare the (few) low
-//! parts of that bucket.
+//! Lookups never need to decode: find the `h`-th zero of the upper string
+//! by counting zeros 64 bits at a time, then compare the (few) low parts
+//! of that bucket.
 
-use crate::number::LINES;
+/// Lines per sub-block; an exchange (10,000 lines) has [`SUBS`].
+pub(crate) const SPAN: u32 = 1250;
+/// Sub-blocks per exchange.
+pub(crate) const SUBS: usize = 8;
+/// Bytes of the count before a sub-block's bits.
+pub(crate) const HEAD: usize = 2;
 
-/// How a block is encoded (2 bits of a directory entry).
+/// How a non-empty sub-block is encoded; a function of its count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
-    Empty = 0,
-    EliasFano = 1,
-    Bitmap = 2,
+    EliasFano,
+    Bitmap,
 }
 
-impl Kind {
-    pub(crate) fn from_bits(bits: u64) -> Option<Kind> {
-        match bits {
-            0 => Some(Kind::Empty),
-            1 => Some(Kind::EliasFano),
-            2 => Some(Kind::Bitmap),
-            _ => None,
-        }
-    }
-}
+const BITMAP_BYTES: usize = (SPAN as usize).div_ceil(8);
 
-const BITMAP_BYTES: usize = LINES as usize / 8;
-
-/// Low-bit width for `n` values (1..=10,000): `floor(log2(10,000 / n))`,
-/// the largest `l` with `n << l <= 10,000`, found without a division (it
+/// Low-bit width for `n` values (1..=1,250): `floor(log2(1,250 / n))`,
+/// the largest `l` with `n << l <= 1,250`, found without a division (it
 /// runs on every lookup; a division costs more than the rest of the
-/// arithmetic). With `k = floor(log2 n)`, `l` is `13 - k` or `12 - k`.
+/// arithmetic). With `k = floor(log2 n)`, `l` is `10 - k` or `9 - k`.
 #[inline]
 pub(crate) fn low_bits(n: u32) -> u32 {
-    let n = n.clamp(1, LINES);
-    let l = 13 - (31 - n.leading_zeros());
-    if n << l > LINES { l - 1 } else { l }
+    let n = n.clamp(1, SPAN);
+    let l = 10 - (31 - n.leading_zeros());
+    if n << l > SPAN { l - 1 } else { l }
 }
 
 /// Length of the upper (unary) bit string for `n` values.
 #[inline]
 pub(crate) fn upper_len(n: u32) -> u32 {
-    n + ((LINES - 1) >> low_bits(n)) + 1
+    n + ((SPAN - 1) >> low_bits(n)) + 1
 }
 
 fn ef_bytes(n: u32) -> usize {
@@ -63,66 +69,80 @@ fn ef_bytes(n: u32) -> usize {
     bits.div_ceil(8)
 }
 
-/// Which encoding `n` values get, and its size in bytes.
-pub(crate) fn choose(n: u32) -> (Kind, usize) {
-    if n == 0 {
-        (Kind::Empty, 0)
-    } else if ef_bytes(n) <= BITMAP_BYTES {
-        (Kind::EliasFano, ef_bytes(n))
+/// The encoding of `n` (>= 1) values.
+#[inline]
+pub(crate) fn kind(n: u32) -> Kind {
+    if ef_bytes(n) <= BITMAP_BYTES {
+        Kind::EliasFano
     } else {
-        (Kind::Bitmap, BITMAP_BYTES)
+        Kind::Bitmap
     }
 }
 
-/// Size in bytes of a block of this kind holding `n` values.
-pub(crate) fn size(kind: Kind, n: u32) -> usize {
-    match kind {
-        Kind::Empty => 0,
-        Kind::EliasFano => ef_bytes(n),
-        Kind::Bitmap => BITMAP_BYTES,
+/// Size in bytes of the sub-block holding `n` values, count included
+/// (0 for none).
+pub(crate) fn size(n: u32) -> usize {
+    match n {
+        0 => 0,
+        n => {
+            HEAD + match kind(n) {
+                Kind::EliasFano => ef_bytes(n),
+                Kind::Bitmap => BITMAP_BYTES,
+            }
+        }
     }
 }
 
-/// Appends the block for `lines` (a 10,000-bit set as 157 words) to `out`;
-/// returns its kind and value count.
-pub(crate) fn encode(lines: &[u64], out: &mut Vec<u8>) -> (Kind, u32) {
-    let n: u32 = lines.iter().map(|w| w.count_ones()).sum();
-    let (kind, bytes) = choose(n);
+/// Appends the sub-block `sub` (0..8) of an exchange's 10,000-bit set
+/// (157 words) to `out`; returns its value count.
+pub(crate) fn encode(lines: &[u64], sub: usize, out: &mut Vec<u8>) -> u32 {
+    let lo = sub as u32 * SPAN;
+    // Only the words that overlap the sub-block's range.
+    let first = lo as usize / 64;
+    let last = ((lo + SPAN - 1) as usize / 64).min(lines.len() - 1);
+    let mut values = Vec::new();
+    for_each_set(&lines[first..=last], |v| {
+        let v = v + first as u32 * 64;
+        if (lo..lo + SPAN).contains(&v) {
+            values.push(v - lo);
+        }
+    });
+    let n = values.len() as u32;
     let start = out.len();
-    out.resize(start + bytes, 0);
-    let block = &mut out[start..];
-    match kind {
-        Kind::Empty => {}
+    out.resize(start + size(n), 0);
+    if n == 0 {
+        return 0;
+    }
+    out[start..start + HEAD].copy_from_slice(&(n as u16).to_le_bytes());
+    let block = &mut out[start + HEAD..];
+    match kind(n) {
         Kind::Bitmap => {
-            for (i, byte) in block.iter_mut().enumerate() {
-                *byte = (lines[i / 8] >> ((i % 8) * 8)) as u8;
+            for v in values {
+                set_bit(block, v as usize);
             }
         }
         Kind::EliasFano => {
             let l = low_bits(n);
             let upper = upper_len(n) as usize;
-            let mut i = 0usize;
-            for_each_set(lines, |v| {
-                let h = (v >> l) as usize;
-                set_bit(block, h + i);
+            for (i, v) in values.into_iter().enumerate() {
+                set_bit(block, (v >> l) as usize + i);
                 let low = v & ((1u32 << l) - 1);
                 for b in 0..l {
                     if low >> b & 1 == 1 {
                         set_bit(block, upper + i * l as usize + b as usize);
                     }
                 }
-                i += 1;
-            });
+            }
         }
     }
-    (kind, n)
+    n
 }
 
 fn set_bit(block: &mut [u8], bit: usize) {
     block[bit / 8] |= 1 << (bit % 8);
 }
 
-/// Calls `f` with every value of a 10,000-bit set, ascending.
+/// Calls `f` with every value of a bit set, ascending.
 pub(crate) fn for_each_set(lines: &[u64], mut f: impl FnMut(u32)) {
     for (wi, &w) in lines.iter().enumerate() {
         let mut w = w;
@@ -131,6 +151,15 @@ pub(crate) fn for_each_set(lines: &[u64], mut f: impl FnMut(u32)) {
             f(wi as u32 * 64 + b);
             w &= w - 1;
         }
+    }
+}
+
+/// The count stored at the head of the sub-block at byte `base`.
+#[inline]
+pub(crate) fn count(data: &[u8], base: usize) -> u32 {
+    match data.get(base..base + HEAD) {
+        Some(s) => u32::from(u16::from_le_bytes([s[0], s[1]])),
+        None => 0,
     }
 }
 
@@ -144,7 +173,7 @@ fn word_at(data: &[u8], byte: usize) -> u64 {
     }
 }
 
-/// `width` (<= 57) bits at bit `bit` of the block starting at byte `base`.
+/// `width` (<= 57) bits at bit `bit` of the bits starting at byte `base`.
 #[inline]
 fn bits_at(data: &[u8], base: usize, bit: usize, width: u32) -> u32 {
     let w = word_at(data, base + bit / 8) >> (bit % 8);
@@ -173,8 +202,8 @@ fn select_in_word(w: u64, k: u32) -> u32 {
     base + b.trailing_zeros()
 }
 
-/// Where a scan of an Elias-Fano block's upper string stands: lookups in
-/// ascending order reuse it, so a sorted batch reads each block once.
+/// Where a scan of a sub-block's upper string stands: lookups in
+/// ascending order reuse it, so a sorted batch reads each sub-block once.
 #[derive(Clone, Copy, Default)]
 pub(crate) struct Cursor {
     /// Bit offset (multiple of 64) of the next 64-bit chunk to count.
@@ -183,25 +212,22 @@ pub(crate) struct Cursor {
     zeros_before: u32,
 }
 
-/// Whether `line` is in the block of `kind` with `n` values at byte `base`
+/// Whether `line` (< 1,250) is in the non-empty sub-block at byte `base`
 /// of `data`. `cursor` must come from lookups of smaller or equal `line`
-/// in the same block (or be fresh).
+/// in the same sub-block (or be fresh).
 #[inline]
-pub(crate) fn contains(
-    data: &[u8],
-    base: usize,
-    kind: Kind,
-    n: u32,
-    line: u32,
-    cursor: &mut Cursor,
-) -> bool {
-    match kind {
-        Kind::Empty => false,
+pub(crate) fn contains(data: &[u8], base: usize, line: u32, cursor: &mut Cursor) -> bool {
+    let n = count(data, base);
+    if n == 0 {
+        return false; // only a corrupt sub-block (validated at open)
+    }
+    let bits = base + HEAD;
+    match kind(n) {
         Kind::Bitmap => {
-            let byte = data.get(base + line as usize / 8).copied().unwrap_or(0);
+            let byte = data.get(bits + line as usize / 8).copied().unwrap_or(0);
             byte >> (line % 8) & 1 == 1
         }
-        Kind::EliasFano => ef_contains(data, base, n, line, cursor),
+        Kind::EliasFano => ef_contains(data, bits, n, line, cursor),
     }
 }
 
@@ -251,14 +277,19 @@ fn ef_contains(data: &[u8], base: usize, n: u32, line: u32, cursor: &mut Cursor)
     false
 }
 
-/// Decodes every value of a block, ascending, into `out` (cleared first).
-/// Stops early, without panicking, on a corrupt block.
-pub(crate) fn decode(data: &[u8], base: usize, kind: Kind, n: u32, out: &mut Vec<u16>) {
+/// Decodes every value of the non-empty sub-block at byte `base`,
+/// ascending, into `out` (cleared first). Stops early, without
+/// panicking, on a corrupt sub-block.
+pub(crate) fn decode(data: &[u8], base: usize, out: &mut Vec<u16>) {
     out.clear();
-    match kind {
-        Kind::Empty => {}
+    let n = count(data, base);
+    if n == 0 {
+        return;
+    }
+    let base = base + HEAD;
+    match kind(n) {
         Kind::Bitmap => {
-            for line in 0..LINES {
+            for line in 0..SPAN {
                 let byte = data.get(base + line as usize / 8).copied().unwrap_or(0);
                 if byte >> (line % 8) & 1 == 1 {
                     out.push(line as u16);
@@ -277,7 +308,7 @@ pub(crate) fn decode(data: &[u8], base: usize, kind: Kind, n: u32, out: &mut Vec
                 if bits_at(data, base, pos as usize, 1) == 1 {
                     let low = bits_at(data, base, (upper + i * l) as usize, l);
                     let v = (h << l) | low;
-                    if v >= LINES {
+                    if v >= SPAN {
                         return;
                     }
                     out.push(v as u16);
@@ -293,6 +324,7 @@ pub(crate) fn decode(data: &[u8], base: usize, kind: Kind, n: u32, out: &mut Vec
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::number::LINES;
     use proptest::prelude::*;
 
     fn set_of(values: &[u32]) -> Vec<u64> {
@@ -303,34 +335,48 @@ mod tests {
         words
     }
 
+    /// Encodes all eight sub-blocks of an exchange and checks every line.
     fn check(values: &std::collections::BTreeSet<u32>) {
         let v: Vec<u32> = values.iter().copied().collect();
-        let mut data = Vec::new();
-        // Something before the block, so offsets are exercised.
-        data.extend_from_slice(&[0xA5; 3]);
-        let (kind, n) = encode(&set_of(&v), &mut data);
-        assert_eq!(n as usize, v.len());
-        assert_eq!(data.len() - 3, size(kind, n));
-        data.extend_from_slice(&[0xFF; 8]); // hostile padding: must not matter
-        for line in 0..LINES {
+        let words = set_of(&v);
+        for sub in 0..SUBS {
+            let lo = sub as u32 * SPAN;
+            let mut data = Vec::new();
+            // Something before the sub-block, so offsets are exercised.
+            data.extend_from_slice(&[0xA5; 3]);
+            let n = encode(&words, sub, &mut data);
+            let expected: Vec<u32> = v
+                .iter()
+                .filter(|&&x| (lo..lo + SPAN).contains(&x))
+                .map(|&x| x - lo)
+                .collect();
+            assert_eq!(n as usize, expected.len());
+            assert_eq!(data.len() - 3, size(n));
+            if n == 0 {
+                continue;
+            }
+            assert_eq!(count(&data, 3), n);
+            data.extend_from_slice(&[0xFF; 8]); // hostile padding: must not matter
+            for line in 0..SPAN {
+                let mut c = Cursor::default();
+                assert_eq!(
+                    contains(&data, 3, line, &mut c),
+                    values.contains(&(lo + line)),
+                    "line {line} sub {sub} n {n}"
+                );
+            }
+            // One cursor across ascending lookups gives the same answers.
             let mut c = Cursor::default();
-            assert_eq!(
-                contains(&data, 3, kind, n, line, &mut c),
-                values.contains(&line),
-                "line {line} kind {kind:?} n {n}"
-            );
+            for line in 0..SPAN {
+                assert_eq!(
+                    contains(&data, 3, line, &mut c),
+                    values.contains(&(lo + line))
+                );
+            }
+            let mut out = Vec::new();
+            decode(&data, 3, &mut out);
+            assert_eq!(out.iter().map(|&x| x as u32).collect::<Vec<_>>(), expected);
         }
-        // One cursor across ascending lookups gives the same answers.
-        let mut c = Cursor::default();
-        for line in 0..LINES {
-            assert_eq!(
-                contains(&data, 3, kind, n, line, &mut c),
-                values.contains(&line)
-            );
-        }
-        let mut out = Vec::new();
-        decode(&data, 3, kind, n, &mut out);
-        assert_eq!(out.iter().map(|&x| x as u32).collect::<Vec<_>>(), v);
     }
 
     #[test]
@@ -338,11 +384,12 @@ mod tests {
         check(&[].into());
         check(&[0].into());
         check(&[9999].into());
-        check(&[0, 9999].into());
+        check(&[0, 1249, 1250, 2499, 2500, 9999].into());
         check(&(0..10_000).collect());
         check(&(0..10_000).step_by(3).collect());
         check(&(0..10_000).step_by(9).collect());
         check(&(5000..5100).collect());
+        check(&(1200..1300).collect());
     }
 
     #[test]
@@ -356,21 +403,23 @@ mod tests {
     }
 
     #[test]
-    fn low_bits_is_floor_log2_of_universe_over_count() {
-        for n in 1..=LINES {
-            assert_eq!(low_bits(n), 31 - (LINES / n).leading_zeros(), "n = {n}");
+    fn low_bits_is_floor_log2_of_span_over_count() {
+        for n in 1..=SPAN {
+            assert_eq!(low_bits(n), 31 - (SPAN / n).leading_zeros(), "n = {n}");
         }
     }
 
     #[test]
     fn encoding_choice() {
-        assert_eq!(low_bits(1), 13);
-        assert_eq!(low_bits(1120), 3);
-        assert_eq!(low_bits(10_000), 0);
-        assert_eq!(choose(1120).0, Kind::EliasFano);
-        assert_eq!(choose(5000).0, Kind::Bitmap);
-        // ~5.1 bits per value at the registry's density.
-        assert!(ef_bytes(1120) * 8 < 1120 * 53 / 10);
+        assert_eq!(SPAN as usize * SUBS, LINES as usize);
+        assert_eq!(low_bits(1), 10);
+        assert_eq!(low_bits(140), 3);
+        assert_eq!(low_bits(SPAN), 0);
+        assert_eq!(kind(140), Kind::EliasFano);
+        assert_eq!(kind(625), Kind::Bitmap);
+        assert_eq!(size(0), 0);
+        // ~5.3 bits per value at the registry's density, count included.
+        assert!(size(140) * 8 < 140 * 54 / 10);
     }
 
     proptest! {

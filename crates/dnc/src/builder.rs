@@ -16,7 +16,7 @@ use jiff::civil::Date;
 
 use crate::block;
 use crate::index::{
-    CRC_AT, FORMAT_VERSION, HEADER_LEN, Index, IndexError, Layout, MAGIC, TAIL, checksum, entry,
+    CRC_AT, ENTRIES, FORMAT_VERSION, HEADER_LEN, Index, IndexError, Layout, MAGIC, TAIL, checksum,
     validate_list_name,
 };
 use crate::number::{CODES, FIRST_CODE, LINES, LineError, validate};
@@ -185,18 +185,19 @@ impl Builder {
             }
         }
         let layout = Layout::new(self.versions.len(), present.len());
-        let mut directory = vec![0u64; present.len() * CODES];
+        let mut directory = Vec::with_capacity(present.len() * ENTRIES + 1);
         let mut data = Vec::new();
-        for (slot, &c) in present.iter().enumerate() {
+        let offset = |data: &Vec<u8>| u32::try_from(data.len()).map_err(|_| IndexError::TooLarge);
+        for &c in &present {
             let words = self.codes[c].as_deref().unwrap_or_default();
             for x in 0..CODES {
-                let offset = data.len() as u64;
-                let (kind, n) = block::encode(&words[x * WORDS..(x + 1) * WORDS], &mut data);
-                if n > 0 {
-                    directory[slot * CODES + x] = entry(kind, n, offset);
+                for sub in 0..block::SUBS {
+                    directory.push(offset(&data)?);
+                    block::encode(&words[x * WORDS..(x + 1) * WORDS], sub, &mut data);
                 }
             }
         }
+        directory.push(offset(&data)?);
         data.extend_from_slice(&[0; TAIL]);
 
         let mut file = Vec::with_capacity(layout.data);

@@ -4,7 +4,7 @@
 //! ```text
 //! offset  size      field
 //! 0       8         magic "TGDNCIDX"
-//! 8       4         format version (1)
+//! 8       4         format version (2)
 //! 12      4         header length (128)
 //! 16      8         file length
 //! 24      8         numbers in the list
@@ -18,28 +18,37 @@
 //! 64      64        list name, UTF-8, zero padded
 //! 128     A * 8     area codes: npa u16, year i16, month u8, day u8, 0 u16; ascending
 //! ..      800 * 4   directory slot per area code 200..=999, u32::MAX = none
-//! ..      P*800*8   directory entries per exchange 200..=999:
-//!                   kind (2 bits) | count << 2 (14 bits) | data offset << 16
-//! ..                data region: one block per non-empty exchange (block.rs)
+//! ..      (P*6400+1)*4  directory: per directory slot, per exchange
+//!                   200..=999, per eighth of the exchange (1,250 lines),
+//!                   the u32 offset of its sub-block in the data region;
+//!                   sub-block `i` ends where `i + 1` starts (empty when
+//!                   equal); the last entry is the end of the last one
+//! ..                data region: the sub-blocks in directory order
+//!                   (block.rs), then 8 zero bytes
 //! ```
+//!
+//! Format 1 (one block per exchange, 8-byte directory entries) is refused
+//! with [`IndexError::UnsupportedVersion`]: re-import the list.
 
 use std::fs::File;
 use std::path::Path;
 
 use jiff::civil::Date;
 
-use crate::block::{self, Cursor, Kind};
-use crate::number::{CODES, FIRST_CODE, LINES, valid_code};
+use crate::block::{self, Cursor, SPAN, SUBS};
+use crate::number::{CODES, FIRST_CODE, valid_code};
 
 pub(crate) const MAGIC: [u8; 8] = *b"TGDNCIDX";
 /// The only format version this build reads and writes.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 pub(crate) const HEADER_LEN: usize = 128;
 pub(crate) const CRC_AT: usize = 56;
 /// Longest list name.
 pub const MAX_LIST_NAME: usize = 64;
 /// Padding after the last block (see block.rs).
 pub(crate) const TAIL: usize = 8;
+/// Directory entries per area code.
+pub(crate) const ENTRIES: usize = CODES * SUBS;
 
 /// Byte offsets of the tables, derived from the counts.
 pub(crate) struct Layout {
@@ -53,7 +62,7 @@ impl Layout {
     pub(crate) fn new(area_codes: usize, npas: usize) -> Layout {
         let slots = HEADER_LEN + area_codes * 8;
         let directory = slots + CODES * 4;
-        let data = directory + npas * CODES * 8;
+        let data = directory + (npas * ENTRIES + 1) * 4;
         Layout {
             area_codes: HEADER_LEN,
             slots,
@@ -61,19 +70,6 @@ impl Layout {
             data,
         }
     }
-}
-
-/// Packs a directory entry.
-pub(crate) fn entry(kind: Kind, n: u32, offset: u64) -> u64 {
-    kind as u64 | u64::from(n) << 2 | offset << 16
-}
-
-fn unpack(entry: u64) -> (Option<Kind>, u32, usize) {
-    (
-        Kind::from_bits(entry & 3),
-        (entry >> 2 & 0x3FFF) as u32,
-        (entry >> 16) as usize,
-    )
 }
 
 /// Why an index file cannot be used or written.
@@ -87,7 +83,9 @@ pub enum IndexError {
     },
     #[error("not a Tollgate DNC index file (bad magic)")]
     NotAnIndex,
-    #[error("index format version {0} is not supported (this build reads version 1)")]
+    #[error(
+        "index format version {0} is not supported (this build reads version 2; re-import the list to rebuild it)"
+    )]
     UnsupportedVersion(u32),
     #[error("index file is corrupt: {0}")]
     Corrupt(String),
@@ -99,6 +97,8 @@ pub enum IndexError {
     ListName(String),
     #[error("area code {0:03} has numbers but no version date")]
     MissingVersion(u16),
+    #[error("the list is too large for the index format (data region over 4 GiB)")]
+    TooLarge,
 }
 
 impl IndexError {
@@ -154,9 +154,9 @@ pub(crate) fn checksum(head: &[u8], rest: &[u8]) -> u32 {
     h.finalize()
 }
 
-/// One list version, memory-mapped and validated; immutable. Share it
-/// behind an `Arc` and swap the `Arc` to move to a new version: lookups in
-/// flight keep the old mapping alive until they finish.
+/// One list version, loaded and validated; immutable. Share it behind an
+/// `Arc` and swap the `Arc` to move to a new version: lookups in flight
+/// keep the old version's memory alive until they finish.
 pub struct Index {
     map: memmap2::Mmap,
     list: String,
@@ -180,12 +180,22 @@ impl std::fmt::Debug for Index {
 }
 
 impl Index {
-    /// Maps `path` and validates it: header, checksum of the whole file,
-    /// every table and every directory entry's bounds. A damaged or
-    /// truncated file is an error, never a panic or a wrong answer later.
+    /// Loads `path` into memory and validates it: header, checksum of the
+    /// whole file, every table and every directory entry's bounds. A
+    /// damaged or truncated file is an error, never a panic or a wrong
+    /// answer later.
     pub fn open(path: &Path) -> Result<Index, IndexError> {
-        let file = File::open(path).map_err(|e| IndexError::io(path, e))?;
-        let map = crate::map::map(&file).map_err(|e| IndexError::io(path, e))?;
+        Index::open_inspecting(path, |_| {})
+    }
+
+    /// [`Index::open`], showing `inspect` every byte of the file, in
+    /// order, as it is read: a caller that must also hash the file (the
+    /// server checks the SHA-256 recorded for a list version) does it in
+    /// the same single pass, over bytes already in cache. The index is
+    /// built from exactly the bytes inspected.
+    pub fn open_inspecting(path: &Path, inspect: impl FnMut(&[u8])) -> Result<Index, IndexError> {
+        let mut file = File::open(path).map_err(|e| IndexError::io(path, e))?;
+        let map = crate::map::load(&mut file, inspect).map_err(|e| IndexError::io(path, e))?;
         Index::validate(map)
     }
 
@@ -257,44 +267,54 @@ impl Index {
         let mut slots = Vec::with_capacity(CODES);
         let mut used = vec![false; npas];
         let data_end = data_len as usize - TAIL;
-        let mut total = 0u64;
+        if data_end > u32::MAX as usize {
+            return Err(corrupt("data region bounds"));
+        }
         for (code, version) in version_by_code.iter().enumerate() {
             let slot = u32_at(b, layout.slots + code * 4);
             slots.push(slot);
             if slot == u32::MAX {
                 continue;
             }
-            let npa = FIRST_CODE + code as u16;
             let s = slot as usize;
-            if s >= npas || used[s] || !valid_code(npa) {
+            if s >= npas || used[s] || !valid_code(FIRST_CODE + code as u16) {
                 return Err(corrupt("directory slot table"));
             }
             used[s] = true;
             if version.is_none() {
-                return Err(IndexError::MissingVersion(npa));
-            }
-            for x in 0..CODES {
-                let e = u64_at(b, layout.directory + (s * CODES + x) * 8);
-                let (kind, n, offset) = unpack(e);
-                let ok = match kind {
-                    None => false,
-                    Some(Kind::Empty) => e == 0,
-                    Some(kind) => {
-                        (1..=LINES).contains(&n)
-                            && valid_code(FIRST_CODE + x as u16)
-                            && offset
-                                .checked_add(block::size(kind, n))
-                                .is_some_and(|end| end <= data_end)
-                    }
-                };
-                if !ok {
-                    return Err(corrupt("directory entry"));
-                }
-                total += u64::from(n);
+                return Err(IndexError::MissingVersion(FIRST_CODE + code as u16));
             }
         }
         if used.iter().any(|u| !u) {
             return Err(corrupt("unreferenced directory"));
+        }
+        // The directory partitions the data region: offsets start at 0,
+        // never decrease, end at its end, and each sub-block is exactly as
+        // long as its count says. Only exchanges that can exist hold any.
+        let entries = npas * ENTRIES;
+        let offset = |i: usize| u32_at(b, layout.directory + i * 4) as usize;
+        if offset(0) != 0 || offset(entries) != data_end {
+            return Err(corrupt("directory bounds"));
+        }
+        let data = &b[layout.data..];
+        let mut total = 0u64;
+        for i in 0..entries {
+            let (start, end) = (offset(i), offset(i + 1));
+            if end < start {
+                return Err(corrupt("directory entry"));
+            }
+            if end == start {
+                continue;
+            }
+            let n = block::count(data, start);
+            let x = i % ENTRIES / SUBS;
+            if !(1..=SPAN).contains(&n)
+                || end - start != block::size(n)
+                || !valid_code(FIRST_CODE + x as u16)
+            {
+                return Err(corrupt("directory entry"));
+            }
+            total += u64::from(n);
         }
         if total != numbers {
             return Err(corrupt("number count"));
@@ -338,37 +358,38 @@ impl Index {
         self.versions.iter().copied()
     }
 
-    /// Directory entry of the exchange of `number`, or `None` when the
-    /// number is not a NANP number or its area code has no numbers.
+    /// Start of the sub-block that holds `number`'s line, or `None` when
+    /// the number is not a NANP number or that sub-block is empty. One
+    /// read: a sub-block's end is the next entry, in the same 8 bytes.
     #[inline]
-    fn lookup_entry(&self, number: u64) -> Option<(Kind, u32, usize)> {
+    fn sub_block(&self, number: u64) -> Option<usize> {
         if number >= 10_000_000_000 {
             return None;
         }
         let npa = (number / 10_000_000) as usize;
         let nxx = (number / 10_000 % 1000) as usize;
+        let sub = (number % 10_000) as usize / SPAN as usize;
         let code = npa.checked_sub(FIRST_CODE as usize)?;
         let x = nxx.checked_sub(FIRST_CODE as usize)?;
         let slot = *self.slots.get(code)?;
         if slot == u32::MAX {
             return None;
         }
-        let at = self.directory + (slot as usize * CODES + x) * 8;
-        let (kind, n, offset) = unpack(u64_at(&self.map, at));
-        Some((kind?, n, self.data + offset))
+        let at = self.directory + ((slot as usize * CODES + x) * SUBS + sub) * 4;
+        let pair = u64_at(&self.map, at);
+        let (start, end) = (pair as u32, (pair >> 32) as u32);
+        (start != end).then_some(self.data + start as usize)
     }
 
     /// Whether the list holds `number` (ten digits, e.g. `2125550123`).
     /// Exact: never a false "not listed" for a number the import added.
     #[inline]
     pub fn contains(&self, number: u64) -> bool {
-        match self.lookup_entry(number) {
-            Some((kind, n, base)) => block::contains(
+        match self.sub_block(number) {
+            Some(base) => block::contains(
                 &self.map,
                 base,
-                kind,
-                n,
-                (number % 10_000) as u32,
+                (number % 10_000) as u32 % SPAN,
                 &mut Cursor::default(),
             ),
             None => false,
@@ -376,27 +397,26 @@ impl Index {
     }
 
     /// Looks up a batch: `out` is cleared and gets one answer per number,
-    /// in order. Ascending input reads each exchange's block once; any
-    /// order gives the same (exact) answers, only slower.
+    /// in order. Ascending input reads each sub-block once, in address
+    /// order; any order gives the same (exact) answers, only slower.
     pub fn contains_sorted(&self, sorted: &[u64], out: &mut Vec<bool>) {
         out.clear();
         out.reserve(sorted.len());
-        let mut exchange = u64::MAX;
-        let mut entry = None;
+        let mut range = u64::MAX;
+        let mut base = None;
         let mut cursor = Cursor::default();
         let mut last_line = 0u32;
         for &number in sorted {
-            let line = (number % 10_000) as u32;
-            if number / 10_000 != exchange || line < last_line {
-                exchange = number / 10_000;
-                entry = self.lookup_entry(number);
+            let line = (number % u64::from(SPAN)) as u32;
+            // Sub-blocks start at multiples of 1,250 (which divides 10,000).
+            if number / u64::from(SPAN) != range || line < last_line {
+                range = number / u64::from(SPAN);
+                base = self.sub_block(number);
                 cursor = Cursor::default();
             }
             last_line = line;
-            out.push(match entry {
-                Some((kind, n, base)) => {
-                    block::contains(&self.map, base, kind, n, line, &mut cursor)
-                }
+            out.push(match base {
+                Some(base) => block::contains(&self.map, base, line, &mut cursor),
                 None => false,
             });
         }
@@ -411,9 +431,12 @@ impl Index {
             if self.slots[code] != u32::MAX {
                 for x in 0..CODES {
                     let exchange = npa * 1000 + (FIRST_CODE as usize + x) as u64;
-                    if let Some((kind, n, base)) = self.lookup_entry(exchange * 10_000) {
-                        block::decode(&self.map, base, kind, n, &mut buf);
-                        numbers.extend(buf.iter().map(|&l| exchange * 10_000 + u64::from(l)));
+                    for sub in 0..SUBS as u64 {
+                        let first = exchange * 10_000 + sub * u64::from(SPAN);
+                        if let Some(base) = self.sub_block(first) {
+                            block::decode(&self.map, base, &mut buf);
+                            numbers.extend(buf.iter().map(|&l| first + u64::from(l)));
+                        }
                     }
                 }
             }
@@ -421,7 +444,7 @@ impl Index {
         })
     }
 
-    /// Bytes of the mapped file (the index's whole memory footprint).
+    /// Bytes of the file, which is also the index's whole memory footprint.
     pub fn file_len(&self) -> u64 {
         self.map.len() as u64
     }

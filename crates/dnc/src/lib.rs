@@ -3,16 +3,18 @@
 //! * [`number`]: registry lines (`NPANXXXXXX`, `NPA,NXXXXXX`, change lines)
 //!   and NANP validation, with a reason for every refusal.
 //! * [`Index`]: one immutable list version (the national registry, a
-//!   state's list or an organization's), memory-mapped from a versioned,
-//!   checksummed file and validated at open; exact lookups, single or in
-//!   sorted batches, and the version date of each area code.
+//!   state's list or an organization's), loaded into huge-page memory
+//!   from a versioned, checksummed file and validated at open; exact
+//!   lookups, single or in sorted batches, and the version date of each
+//!   area code.
 //! * [`Builder`]: collects a list in bounded memory and writes the file
 //!   atomically.
 //! * [`import`]: registry files, plain or zipped, full or change lists, into
 //!   an index file, reporting every bad line.
 //!
-//! Why this structure (per-exchange Elias-Fano or bitmap blocks) and the
-//! file format: docs/adr/0301-dnc-index.md.
+//! Why this structure (Elias-Fano or bitmap sub-blocks, an eighth of an
+//! exchange each), how it is held in memory, and the file format:
+//! docs/adr/0301-dnc-index.md.
 
 mod block;
 mod builder;

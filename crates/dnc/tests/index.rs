@@ -164,11 +164,11 @@ fn every_corruption_is_refused() {
     assert!(matches!(Index::open(&bad), Err(IndexError::NotAnIndex)));
     // A future format version.
     let mut b = bytes.clone();
-    b[8] = 2;
+    b[8] = 3;
     std::fs::write(&bad, &b).unwrap();
     assert!(matches!(
         Index::open(&bad),
-        Err(IndexError::UnsupportedVersion(2))
+        Err(IndexError::UnsupportedVersion(3))
     ));
     assert!(Index::open(&path).is_ok());
 }
@@ -187,16 +187,39 @@ fn bounds_are_checked_behind_the_checksum() {
         b
     };
     let area_codes = u32::from_le_bytes(bytes[32..36].try_into().unwrap()) as usize;
+    let npas = u32::from_le_bytes(bytes[36..40].try_into().unwrap()) as usize;
     let directory = 128 + area_codes * 8 + 800 * 4;
-    // Find a non-empty directory entry and point it past the end.
-    let at = (0..800)
-        .map(|x| directory + x * 8)
-        .find(|&at| bytes[at..at + 8] != [0; 8])
+    let data = u64::from_le_bytes(bytes[40..48].try_into().unwrap()) as usize;
+    assert_eq!(data, directory + (npas * 6400 + 1) * 4);
+    let entry = |b: &[u8], i: usize| {
+        u32::from_le_bytes(
+            b[directory + i * 4..directory + i * 4 + 4]
+                .try_into()
+                .unwrap(),
+        )
+    };
+    let set_entry = |b: &mut Vec<u8>, i: usize, v: u32| {
+        b[directory + i * 4..directory + i * 4 + 4].copy_from_slice(&v.to_le_bytes());
+    };
+    // The first non-empty sub-block.
+    let i = (0..npas * 6400)
+        .find(|&i| entry(&bytes, i) != entry(&bytes, i + 1))
         .unwrap();
+    let start = entry(&bytes, i);
+    // Its start moved past the end of the data region.
     let mut b = bytes.clone();
-    let e = u64::from_le_bytes(b[at..at + 8].try_into().unwrap());
-    let moved = (e & 0xFFFF) | ((bytes.len() as u64) << 16);
-    b[at..at + 8].copy_from_slice(&moved.to_le_bytes());
+    set_entry(&mut b, i, (bytes.len() - data) as u32);
+    std::fs::write(&bad, reseal(b)).unwrap();
+    assert!(matches!(Index::open(&bad), Err(IndexError::Corrupt(_))));
+    // Its end moved one byte on: the length no longer matches its count.
+    let mut b = bytes.clone();
+    set_entry(&mut b, i + 1, entry(&bytes, i + 1) + 1);
+    std::fs::write(&bad, reseal(b)).unwrap();
+    assert!(matches!(Index::open(&bad), Err(IndexError::Corrupt(_))));
+    // The last entry not the end of the data region.
+    let mut b = bytes.clone();
+    let last = npas * 6400;
+    set_entry(&mut b, last, entry(&bytes, last) - 1);
     std::fs::write(&bad, reseal(b)).unwrap();
     assert!(matches!(Index::open(&bad), Err(IndexError::Corrupt(_))));
     // A wrong number count.
@@ -204,12 +227,57 @@ fn bounds_are_checked_behind_the_checksum() {
     b[24] ^= 1;
     std::fs::write(&bad, reseal(b)).unwrap();
     assert!(matches!(Index::open(&bad), Err(IndexError::Corrupt(_))));
-    // A count of more than 10,000 lines in an entry.
+    // A count of more than 1,250 lines in a sub-block, and a count of 0.
+    for count in [1251u16, 0] {
+        let mut b = bytes.clone();
+        let at = data + start as usize;
+        b[at..at + 2].copy_from_slice(&count.to_le_bytes());
+        std::fs::write(&bad, reseal(b)).unwrap();
+        assert!(matches!(Index::open(&bad), Err(IndexError::Corrupt(_))));
+    }
+    // A sub-block under an exchange that cannot exist (N11): the last
+    // sub-block before exchange 211 (the sample is area code 212 only, so
+    // slot 0) moved to 211's first eighth by shifting the offsets between.
+    let x211 = (211 - 200) * 8;
+    let j = (0..x211)
+        .rev()
+        .find(|&j| entry(&bytes, j) != entry(&bytes, j + 1))
+        .unwrap();
+    assert_eq!(
+        entry(&bytes, j + 1),
+        entry(&bytes, x211 + 8),
+        "211 is empty"
+    );
     let mut b = bytes.clone();
-    let big = (e & !(0x3FFF << 2)) | (0x3FFF << 2);
-    b[at..at + 8].copy_from_slice(&big.to_le_bytes());
+    for k in j + 1..=x211 {
+        set_entry(&mut b, k, entry(&bytes, j));
+    }
     std::fs::write(&bad, reseal(b)).unwrap();
     assert!(matches!(Index::open(&bad), Err(IndexError::Corrupt(_))));
+}
+
+/// A file of the previous format is refused with a clear error.
+#[test]
+fn format_1_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, mut bytes) = sample_file(dir.path());
+    bytes[8..12].copy_from_slice(&1u32.to_le_bytes());
+    let bad = dir.path().join("old.idx");
+    std::fs::write(&bad, &bytes).unwrap();
+    let e = Index::open(&bad).unwrap_err();
+    assert!(matches!(e, IndexError::UnsupportedVersion(1)));
+    assert!(e.to_string().contains("re-import"), "{e}");
+}
+
+/// The inspector sees exactly the file's bytes, in order.
+#[test]
+fn open_inspecting_shows_every_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, bytes) = sample_file(dir.path());
+    let mut seen = Vec::new();
+    let index = Index::open_inspecting(&path, |chunk| seen.extend_from_slice(chunk)).unwrap();
+    assert_eq!(seen, bytes);
+    assert_eq!(index.file_len(), bytes.len() as u64);
 }
 
 fn opts(dir: &Path, base: Option<PathBuf>, out: &str) -> ImportOptions {
