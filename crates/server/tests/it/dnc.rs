@@ -599,6 +599,57 @@ async fn leads_are_checked_at_intake_and_show_why() {
     assert_eq!(i["intake_dnc"]["reasons"][0]["code"], "dnc_internal", "{i}");
 }
 
+/// A file import checks each line against the internal list at intake
+/// (registries are checked at every dial), in one query per chunk.
+#[tokio::test]
+async fn imported_leads_are_checked_against_the_internal_list_at_intake() {
+    let server = TestServer::start().await;
+    let org = server.new_org("DncImportIntake").await;
+    let cmp = campaign(&server, &org).await;
+    let (s, sup) = server
+        .call(
+            &org.key,
+            Method::POST,
+            "/v1/suppressions",
+            Some(json!({"number": "305-555-0342", "list": "internal_dnc", "reason": "asked by email"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{sup}");
+    let mut b = crate::sign_in::Browser::new(&server);
+    b.sign_in(&org.owner_email).await;
+    let (s, page) = crate::sign_in::upload(
+        &b,
+        &cmp,
+        b"phone,name,consent_type\n305-555-0341,Ana,none\n305-555-0342,Ben,none\n",
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{page}");
+    let (_, all) = server
+        .call(&org.key, Method::GET, "/v1/leads?limit=10", None)
+        .await;
+    let by_phone = |p: &str| {
+        all["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["phone"] == p)
+            .unwrap_or_else(|| panic!("{p} not imported: {all}"))
+            .clone()
+    };
+    let clear = by_phone("+13055550341");
+    assert_eq!(clear["intake_dnc"]["clear"], true, "{clear}");
+    assert_eq!(
+        clear["intake_dnc"]["lists_checked"],
+        json!(["internal_dnc"])
+    );
+    let listed = by_phone("+13055550342");
+    assert_eq!(listed["intake_dnc"]["clear"], false, "{listed}");
+    assert_eq!(
+        listed["intake_dnc"]["reasons"][0]["code"], "dnc_internal",
+        "{listed}"
+    );
+}
+
 /// The litigator check is asked only where the deployment turned it on;
 /// then a listed number is denied `dnc_litigator`, naming the list and its
 /// version, and the intake check shows it too.

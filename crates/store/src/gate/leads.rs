@@ -187,17 +187,23 @@ async fn insert_many(
     now: UnixMicros,
 ) -> Result<u64, StoreError> {
     let mut ineligible = 0;
-    for group in leads.chunks(ROWS_PER_INSERT) {
+    let hashes: Vec<Vec<u8>> = leads.iter().map(|l| numbers.hash(&l.phone)).collect();
+    let listed = internal_dnc_among(tx, org, &hashes).await?;
+    let (clear_check, listed_check) = import_intake_checks(now);
+    for (group, group_hashes) in leads
+        .chunks(ROWS_PER_INSERT)
+        .zip(hashes.chunks(ROWS_PER_INSERT))
+    {
         let sql = format!(
             "INSERT INTO leads (id, org_id, campaign_id, phone, phone_hash, state, zip, name, fields, consent_type, consent_at, \
              consent_source, consent_ip, consent_text, consent_text_version, consent_captured_by, ebr_date, ebr_kind, eligible, \
-             ineligible_reasons, created_at) VALUES {}",
-            values_list(tx, group.len(), 21)
+             ineligible_reasons, created_at, intake_dnc) VALUES {}",
+            values_list(tx, group.len(), 22)
         );
         macro_rules! bind_all {
             ($q:expr) => {{
                 let mut q = $q;
-                for lead in group {
+                for (lead, hash) in group.iter().zip(group_hashes) {
                     let problems: Vec<&'static str> = intake_problems(&lead.consent, ts(now.0))
                         .into_iter()
                         .map(|p| p.code())
@@ -210,7 +216,7 @@ async fn insert_many(
                         .bind(org)
                         .bind(lead.campaign_id.as_ref().map(|c| c.as_str()))
                         .bind(lead.phone.as_str())
-                        .bind(numbers.hash(&lead.phone))
+                        .bind(hash.as_slice())
                         .bind(lead.state.as_deref())
                         .bind(lead.zip.as_deref())
                         .bind(lead.name.as_deref())
@@ -226,7 +232,12 @@ async fn insert_many(
                         .bind(c.ebr_kind.map(|k| k.as_str()))
                         .bind(eligible)
                         .bind(serde_json::to_string(&problems).unwrap_or_else(|_| "[]".into()))
-                        .bind(now.0);
+                        .bind(now.0)
+                        .bind(if listed.contains(hash) {
+                            listed_check.as_str()
+                        } else {
+                            clear_check.as_str()
+                        });
                 }
                 q
             }};
@@ -241,6 +252,76 @@ async fn insert_many(
         }
     }
     Ok(ineligible)
+}
+
+/// Which of `hashes` are on the organization's internal do-not-call list,
+/// in one query.
+async fn internal_dnc_among(
+    tx: &mut Tx,
+    org: &str,
+    hashes: &[Vec<u8>],
+) -> Result<std::collections::HashSet<Vec<u8>>, StoreError> {
+    let mut found = std::collections::HashSet::new();
+    // Bounded statements: SQLite's parameter limit, and plans stay cheap.
+    for group in hashes.chunks(1_000) {
+        let org_param = match tx {
+            Tx::Postgres(_) => format!("${}", group.len() + 1),
+            Tx::Sqlite(_) => "?".to_owned(),
+        };
+        let sql = format!(
+            "SELECT number_hash FROM suppressions WHERE number_hash IN ({}) AND org_id = {org_param} \
+             AND list = 'internal_dnc' AND removed_at IS NULL",
+            values_list(tx, group.len(), 1)
+        );
+        macro_rules! run {
+            ($t:expr) => {{
+                let mut q = sqlx::query_as::<_, (Vec<u8>,)>(&sql);
+                for h in group {
+                    q = q.bind(h.as_slice());
+                }
+                q.bind(org).fetch_all(&mut **$t).await?
+            }};
+        }
+        let rows = match &mut *tx {
+            Tx::Sqlite(t) => run!(t),
+            Tx::Postgres(t) => run!(t),
+        };
+        found.extend(rows.into_iter().map(|(h,)| h));
+    }
+    Ok(found)
+}
+
+/// The intake DNC record of an imported lead (clear, listed): the file
+/// import checks the organization's internal list, judged by the gate's own
+/// DNC rules; the registries are checked at every dial (and by
+/// `tollgate dnc scrub` in bulk), not per imported line.
+fn import_intake_checks(now: UnixMicros) -> (String, String) {
+    let record = |listed: bool| {
+        let facts = tollgate_gate::DncFacts {
+            national: tollgate_gate::ListStatus::NotConfigured,
+            national_version: None,
+            state: tollgate_gate::ListStatus::NotConfigured,
+            state_version: None,
+            internal_listed: listed,
+            litigator: tollgate_gate::ListStatus::NotConfigured,
+            litigator_version: None,
+            // Only the internal list is judged here: see above.
+            provider_absence_acknowledged: true,
+        };
+        let reasons: Vec<serde_json::Value> = tollgate_gate::dnc_check(&facts)
+            .iter()
+            .map(|r| serde_json::json!({"code": r.code.as_str(), "detail": r.detail}))
+            .collect();
+        serde_json::json!({
+            "checked_at": now.to_rfc3339(),
+            "clear": reasons.is_empty(),
+            "reasons": reasons,
+            "list_versions": [],
+            "lists_checked": ["internal_dnc"],
+        })
+        .to_string()
+    };
+    (record(false), record(true))
 }
 
 async fn check_campaigns(tx: &mut Tx, org: &str, leads: &[NewLead]) -> Result<(), StoreError> {
