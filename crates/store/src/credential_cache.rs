@@ -74,7 +74,7 @@ pub(crate) struct CredentialCache<K, T> {
     /// Bumped by every invalidation. A row read before an invalidation is
     /// not stored after it, so a request racing a revocation cannot put the
     /// pre-revocation row back for another second.
-    generation: AtomicU64,
+    generation: Generation,
     pub(crate) api_keys: TtlCache<K>,
     pub(crate) oauth_tokens: TtlCache<T>,
 }
@@ -84,14 +84,37 @@ pub(crate) struct CredentialCache<K, T> {
 #[derive(Clone, Copy)]
 pub(crate) struct Ticket {
     generation: u64,
-    at: Instant,
+    pub(crate) at: Instant,
+}
+
+/// The invalidation counter of a cache (this one and
+/// [`crate::gate_cache`]): rows read under a ticket are stored only while
+/// no invalidation has happened since the ticket was taken.
+#[derive(Default)]
+pub(crate) struct Generation(AtomicU64);
+
+impl Generation {
+    pub(crate) fn ticket(&self) -> Ticket {
+        Ticket {
+            generation: self.0.load(Ordering::Acquire),
+            at: Instant::now(),
+        }
+    }
+
+    pub(crate) fn is_current(&self, ticket: Ticket) -> bool {
+        self.0.load(Ordering::Acquire) == ticket.generation
+    }
+
+    pub(crate) fn bump(&self) {
+        self.0.fetch_add(1, Ordering::AcqRel);
+    }
 }
 
 impl<K: Clone, T: Clone> CredentialCache<K, T> {
     pub(crate) fn new(ttl: Duration) -> Self {
         CredentialCache {
             ttl,
-            generation: AtomicU64::new(0),
+            generation: Generation::default(),
             api_keys: TtlCache::new(),
             oauth_tokens: TtlCache::new(),
         }
@@ -114,26 +137,19 @@ impl<K: Clone, T: Clone> CredentialCache<K, T> {
     }
 
     pub(crate) fn ticket(&self) -> Ticket {
-        Ticket {
-            generation: self.generation.load(Ordering::Acquire),
-            at: Instant::now(),
-        }
+        self.generation.ticket()
     }
 
     pub(crate) fn put_api_key(&self, ticket: Ticket, lookup: &str, row: K) {
-        if self.enabled() && self.current(ticket) {
+        if self.enabled() && self.generation.is_current(ticket) {
             self.api_keys.put(lookup, row, ticket.at, self.ttl);
         }
     }
 
     pub(crate) fn put_oauth_token(&self, ticket: Ticket, lookup: &str, row: T) {
-        if self.enabled() && self.current(ticket) {
+        if self.enabled() && self.generation.is_current(ticket) {
             self.oauth_tokens.put(lookup, row, ticket.at, self.ttl);
         }
-    }
-
-    fn current(&self, ticket: Ticket) -> bool {
-        self.generation.load(Ordering::Acquire) == ticket.generation
     }
 
     /// Forgets every cached row. Called after any change that can take
@@ -141,7 +157,7 @@ impl<K: Clone, T: Clone> CredentialCache<K, T> {
     /// such changes are rare, so forgetting everything is simpler and no
     /// slower in practice than finding the rows the change touched.
     pub(crate) fn invalidate(&self) {
-        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.generation.bump();
         self.api_keys.clear();
         self.oauth_tokens.clear();
     }

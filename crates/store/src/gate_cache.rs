@@ -18,12 +18,11 @@
 //! read that raced the change from putting the old row back.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tollgate_rules::{RollingCap, WeeklyWindow};
 
-use crate::credential_cache::TtlCache;
+use crate::credential_cache::{Generation, Ticket, TtlCache};
 use crate::gate::Campaign;
 
 /// How long a campaign and its organization's settings are trusted without
@@ -43,17 +42,9 @@ pub(crate) struct CampaignGate {
     pub(crate) dnc_acknowledged: bool,
 }
 
-/// A ticket taken before reading the rows; they may be cached only if no
-/// change was committed through this node since.
-#[derive(Clone, Copy)]
-pub(crate) struct Ticket {
-    generation: u64,
-    at: Instant,
-}
-
 pub(crate) struct GateCache {
     ttl: Duration,
-    generation: AtomicU64,
+    generation: Generation,
     campaigns: TtlCache<Arc<CampaignGate>>,
 }
 
@@ -61,7 +52,7 @@ impl GateCache {
     pub(crate) fn new(ttl: Duration) -> Self {
         GateCache {
             ttl,
-            generation: AtomicU64::new(0),
+            generation: Generation::default(),
             campaigns: TtlCache::new(),
         }
     }
@@ -75,15 +66,14 @@ impl GateCache {
             .filter(|c| c.org == org)
     }
 
+    /// Taken before reading the rows: they may be cached only if no change
+    /// was committed through this node since.
     pub(crate) fn ticket(&self) -> Ticket {
-        Ticket {
-            generation: self.generation.load(Ordering::Acquire),
-            at: Instant::now(),
-        }
+        self.generation.ticket()
     }
 
     pub(crate) fn put(&self, ticket: Ticket, campaign_id: &str, entry: Arc<CampaignGate>) {
-        if !self.ttl.is_zero() && self.generation.load(Ordering::Acquire) == ticket.generation {
+        if !self.ttl.is_zero() && self.generation.is_current(ticket) {
             self.campaigns.put(campaign_id, entry, ticket.at, self.ttl);
         }
     }
@@ -92,7 +82,7 @@ impl GateCache {
     /// organization's gate settings. Such changes are rare; forgetting
     /// everything is simpler than finding the entries a change touched.
     pub(crate) fn invalidate(&self) {
-        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.generation.bump();
         self.campaigns.clear();
     }
 }

@@ -5,12 +5,11 @@
 //!
 //! Cost: on the embedded default every statement is a hand-off to sqlx's
 //! connection thread, and a group of checks shares one transaction, so a
-//! check reads its facts in at most three statements (the lead; the
-//! suppression flags, the suppression list's version and the lead's attempt
-//! count, with the campaign and gate settings when this node has not cached
-//! them, [`crate::gate_cache`]; the number's recent attempts) and writes
-//! nothing itself: the
-//! group's decisions, attempts and audit events are inserted together, many
+//! check reads its facts in three statements (the lead; the suppression
+//! flags, the suppression list's version and the lead's attempt count; the
+//! number's recent attempts), plus the campaign and gate settings when this
+//! node has not cached them ([`crate::gate_cache`]), and writes nothing
+//! itself: the group's decisions, attempts and audit events are inserted together, many
 //! rows per statement ([`record_decided`]), before the one commit. Checks of
 //! a group decided earlier count toward later ones' caps through
 //! [`Pending`], exactly as if they had been written one by one.
@@ -347,18 +346,15 @@ struct FreshRow {
     lead_attempts: i64,
 }
 
-/// The campaign and the organization's gate settings (what a node may
-/// cache, [`crate::gate_cache`]) with the fresh facts: one statement on a
-/// cache miss.
+/// The campaign and the organization's gate settings: what a node may
+/// cache ([`crate::gate_cache`]), read on a cache miss.
 #[derive(sqlx::FromRow)]
-struct FactsRow {
+struct CampaignGateRow {
     #[sqlx(flatten)]
     campaign: super::campaigns::Row,
     /// `NULL` without a settings row (defaults: not paused, no acknowledgment).
     org_paused: Option<bool>,
     dnc_ack_at: Option<i64>,
-    #[sqlx(flatten)]
-    fresh: FreshRow,
 }
 
 /// A campaign row made ready for decisions: its windows and caps in the
@@ -461,49 +457,22 @@ async fn judge<'a>(
     };
     let hash = numbers.hash(&number);
     let lead_id = lead.as_ref().map(|l| l.id.to_string());
+    // The campaign and the settings come from this node's cache when it has
+    // them (at most a second old); the fresh facts are read every time.
     let cache = store.gate_cache();
-    let (gate, fresh) = match cache.get(org, req.campaign_id.as_str()) {
-        Some(gate) => {
-            let fresh = fetch_one!(
-                &mut *tx,
-                FreshRow,
-                // The fresh facts of the statement below, without the
-                // cached campaign and settings.
-                "SELECT (SELECT s.suppression_version FROM gate_settings s WHERE s.org_id = $1) \
-                    AS suppression_version, \
-                EXISTS (SELECT 1 FROM suppressions x WHERE x.org_id = $1 AND x.number_hash = $3 \
-                        AND x.list = 'suppression' AND x.removed_at IS NULL) AS suppressed, \
-                EXISTS (SELECT 1 FROM suppressions x WHERE x.org_id = $1 AND x.number_hash = $3 \
-                        AND x.list = 'internal_dnc' AND x.removed_at IS NULL) AS internal_dnc, \
-                (SELECT COUNT(*) FROM dial_attempts a WHERE a.org_id = $1 AND a.lead_id = $4 AND a.campaign_id = $2) \
-                    AS lead_attempts",
-                org,
-                req.campaign_id.as_str(),
-                hash.clone(),
-                lead_id.clone()
-            )?;
-            (gate, fresh)
-        }
+    let gate = match cache.get(org, req.campaign_id.as_str()) {
+        Some(gate) => gate,
         None => {
             let ticket = cache.ticket();
             let row = fetch_optional!(
                 &mut *tx,
-                FactsRow,
+                CampaignGateRow,
                 "SELECT c.id, c.name, c.purpose, c.channel, c.voice, c.windows, c.max_attempts_per_lead, c.caps, \
-                    c.paused, c.created_at, c.updated_at, \
-                    s.paused AS org_paused, s.dnc_ack_at, s.suppression_version, \
-                EXISTS (SELECT 1 FROM suppressions x WHERE x.org_id = $1 AND x.number_hash = $3 \
-                        AND x.list = 'suppression' AND x.removed_at IS NULL) AS suppressed, \
-                EXISTS (SELECT 1 FROM suppressions x WHERE x.org_id = $1 AND x.number_hash = $3 \
-                        AND x.list = 'internal_dnc' AND x.removed_at IS NULL) AS internal_dnc, \
-                (SELECT COUNT(*) FROM dial_attempts a WHERE a.org_id = $1 AND a.lead_id = $4 AND a.campaign_id = $2) \
-                    AS lead_attempts \
+                    c.paused, c.created_at, c.updated_at, s.paused AS org_paused, s.dnc_ack_at \
                  FROM campaigns c LEFT JOIN gate_settings s ON s.org_id = c.org_id \
                  WHERE c.org_id = $1 AND c.id = $2",
                 org,
-                req.campaign_id.as_str(),
-                hash.clone(),
-                lead_id.clone()
+                req.campaign_id.as_str()
             )?
             .ok_or(StoreError::NotFound)?;
             let gate = Arc::new(campaign_gate(
@@ -513,9 +482,25 @@ async fn judge<'a>(
                 row.dnc_ack_at,
             )?);
             cache.put(ticket, req.campaign_id.as_str(), gate.clone());
-            (gate, row.fresh)
+            gate
         }
     };
+    let fresh = fetch_one!(
+        &mut *tx,
+        FreshRow,
+        "SELECT (SELECT s.suppression_version FROM gate_settings s WHERE s.org_id = $1) \
+            AS suppression_version, \
+        EXISTS (SELECT 1 FROM suppressions x WHERE x.org_id = $1 AND x.number_hash = $3 \
+                AND x.list = 'suppression' AND x.removed_at IS NULL) AS suppressed, \
+        EXISTS (SELECT 1 FROM suppressions x WHERE x.org_id = $1 AND x.number_hash = $3 \
+                AND x.list = 'internal_dnc' AND x.removed_at IS NULL) AS internal_dnc, \
+        (SELECT COUNT(*) FROM dial_attempts a WHERE a.org_id = $1 AND a.lead_id = $4 AND a.campaign_id = $2) \
+            AS lead_attempts",
+        org,
+        req.campaign_id.as_str(),
+        hash.clone(),
+        lead_id.clone()
+    )?;
     let campaign = &gate.campaign;
     let since = req
         .at
