@@ -248,3 +248,109 @@ macro_rules! fetch_all {
 }
 
 pub(crate) use {exec, fetch_all, fetch_one, fetch_optional};
+
+/// A value bound to a statement built at run time.
+#[derive(Clone, Copy)]
+pub(crate) enum Arg<'a> {
+    Str(&'a str),
+    Blob(&'a [u8]),
+    Int(i64),
+    OptInt(Option<i64>),
+    OptStr(Option<&'a str>),
+}
+
+/// A statement whose length depends on its data (`IN` lists, multi-row
+/// `VALUES`), with its parameters. SQLite gets anonymous `?` placeholders
+/// (see [`values_list`] for why), PostgreSQL numbered ones.
+pub(crate) struct Sql<'a> {
+    text: String,
+    args: Vec<Arg<'a>>,
+    numbered: bool,
+}
+
+macro_rules! bind_args {
+    ($q:expr, $args:expr) => {{
+        let mut q = $q;
+        for a in $args {
+            q = match *a {
+                Arg::Str(v) => q.bind(v),
+                Arg::Blob(v) => q.bind(v),
+                Arg::Int(v) => q.bind(v),
+                Arg::OptInt(v) => q.bind(v),
+                Arg::OptStr(v) => q.bind(v),
+            };
+        }
+        q
+    }};
+}
+
+impl<'a> Sql<'a> {
+    pub(crate) fn new(tx: &Tx) -> Sql<'a> {
+        Sql {
+            text: String::with_capacity(256),
+            args: Vec::new(),
+            numbered: matches!(tx, Tx::Postgres(_)),
+        }
+    }
+
+    pub(crate) fn push(&mut self, sql: &str) -> &mut Self {
+        self.text.push_str(sql);
+        self
+    }
+
+    pub(crate) fn bind(&mut self, arg: Arg<'a>) -> &mut Self {
+        self.args.push(arg);
+        if self.numbered {
+            use std::fmt::Write;
+            let _ = write!(self.text, "${}", self.args.len());
+        } else {
+            self.text.push('?');
+        }
+        self
+    }
+
+    /// Comma-separated placeholders for `args`.
+    pub(crate) fn list(&mut self, args: impl Iterator<Item = Arg<'a>>) -> &mut Self {
+        for (n, a) in args.enumerate() {
+            if n > 0 {
+                self.text.push_str(", ");
+            }
+            self.bind(a);
+        }
+        self
+    }
+
+    pub(crate) async fn exec(&self, tx: &mut Tx) -> Result<u64, StoreError> {
+        Ok(match tx {
+            Tx::Sqlite(t) => bind_args!(sqlx::query(&self.text), &self.args)
+                .execute(&mut **t)
+                .await?
+                .rows_affected(),
+            Tx::Postgres(t) => bind_args!(sqlx::query(&self.text), &self.args)
+                .execute(&mut **t)
+                .await?
+                .rows_affected(),
+        })
+    }
+
+    pub(crate) async fn fetch_all<R>(&self, tx: &mut Tx) -> Result<Vec<R>, StoreError>
+    where
+        R: Send
+            + Unpin
+            + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+            + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
+    {
+        Ok(match tx {
+            Tx::Sqlite(t) => {
+                bind_args!(sqlx::query_as::<_, R>(&self.text), &self.args)
+                    .fetch_all(&mut **t)
+                    .await?
+            }
+            Tx::Postgres(t) => {
+                bind_args!(sqlx::query_as::<_, R>(&self.text), &self.args)
+                    .fetch_all(&mut **t)
+                    .await?
+            }
+        })
+    }
+}

@@ -22,7 +22,7 @@ use tollgate_core::webhook_policy::{DISABLE_AFTER_FAILING_SECS, delay_before};
 use tollgate_core::webhook_signature::{SECRET_BYTES, WebhookSecret};
 
 use crate::audit::{self, Draft};
-use crate::db::{Tx, exec, fetch_all, fetch_one, fetch_optional};
+use crate::db::{Arg, Sql, Tx, exec, fetch_all, fetch_one, fetch_optional};
 use crate::scope::{Ctx, OrgScope};
 use crate::vault::{EncryptedColumn, system_actor};
 use crate::{StoreError, new_id, random_bytes};
@@ -1413,110 +1413,6 @@ impl OpenedSecrets {
     fn prune(&self) {
         let ttl = self.ttl;
         self.entries().retain(|_, (at, _)| at.elapsed() < ttl);
-    }
-}
-
-/// A value bound to a statement built at run time.
-#[derive(Clone, Copy)]
-enum Arg<'a> {
-    Str(&'a str),
-    Int(i64),
-    OptInt(Option<i64>),
-    OptStr(Option<&'a str>),
-}
-
-/// A statement whose length depends on its data (`IN` lists, multi-row
-/// `VALUES`), with its parameters. SQLite gets anonymous `?` placeholders
-/// (see [`crate::db::values_list`] for why), PostgreSQL numbered ones.
-struct Sql<'a> {
-    text: String,
-    args: Vec<Arg<'a>>,
-    numbered: bool,
-}
-
-macro_rules! bind_args {
-    ($q:expr, $args:expr) => {{
-        let mut q = $q;
-        for a in $args {
-            q = match *a {
-                Arg::Str(v) => q.bind(v),
-                Arg::Int(v) => q.bind(v),
-                Arg::OptInt(v) => q.bind(v),
-                Arg::OptStr(v) => q.bind(v),
-            };
-        }
-        q
-    }};
-}
-
-impl<'a> Sql<'a> {
-    fn new(tx: &Tx) -> Sql<'a> {
-        Sql {
-            text: String::with_capacity(256),
-            args: Vec::new(),
-            numbered: matches!(tx, Tx::Postgres(_)),
-        }
-    }
-
-    fn push(&mut self, sql: &str) -> &mut Self {
-        self.text.push_str(sql);
-        self
-    }
-
-    fn bind(&mut self, arg: Arg<'a>) -> &mut Self {
-        self.args.push(arg);
-        if self.numbered {
-            use std::fmt::Write;
-            let _ = write!(self.text, "${}", self.args.len());
-        } else {
-            self.text.push('?');
-        }
-        self
-    }
-
-    /// Comma-separated placeholders for `args`.
-    fn list(&mut self, args: impl Iterator<Item = Arg<'a>>) -> &mut Self {
-        for (n, a) in args.enumerate() {
-            if n > 0 {
-                self.text.push_str(", ");
-            }
-            self.bind(a);
-        }
-        self
-    }
-
-    async fn exec(&self, tx: &mut Tx) -> Result<u64, StoreError> {
-        Ok(match tx {
-            Tx::Sqlite(t) => bind_args!(sqlx::query(&self.text), &self.args)
-                .execute(&mut **t)
-                .await?
-                .rows_affected(),
-            Tx::Postgres(t) => bind_args!(sqlx::query(&self.text), &self.args)
-                .execute(&mut **t)
-                .await?
-                .rows_affected(),
-        })
-    }
-
-    async fn fetch_all<R>(&self, tx: &mut Tx) -> Result<Vec<R>, StoreError>
-    where
-        R: Send
-            + Unpin
-            + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
-            + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
-    {
-        Ok(match tx {
-            Tx::Sqlite(t) => {
-                bind_args!(sqlx::query_as::<_, R>(&self.text), &self.args)
-                    .fetch_all(&mut **t)
-                    .await?
-            }
-            Tx::Postgres(t) => {
-                bind_args!(sqlx::query_as::<_, R>(&self.text), &self.args)
-                    .fetch_all(&mut **t)
-                    .await?
-            }
-        })
     }
 }
 

@@ -264,28 +264,13 @@ async fn internal_dnc_among(
     let mut found = std::collections::HashSet::new();
     // Bounded statements: SQLite's parameter limit, and plans stay cheap.
     for group in hashes.chunks(1_000) {
-        let org_param = match tx {
-            Tx::Postgres(_) => format!("${}", group.len() + 1),
-            Tx::Sqlite(_) => "?".to_owned(),
-        };
-        let sql = format!(
-            "SELECT number_hash FROM suppressions WHERE number_hash IN ({}) AND org_id = {org_param} \
-             AND list = 'internal_dnc' AND removed_at IS NULL",
-            values_list(tx, group.len(), 1)
-        );
-        macro_rules! run {
-            ($t:expr) => {{
-                let mut q = sqlx::query_as::<_, (Vec<u8>,)>(&sql);
-                for h in group {
-                    q = q.bind(h.as_slice());
-                }
-                q.bind(org).fetch_all(&mut **$t).await?
-            }};
-        }
-        let rows = match &mut *tx {
-            Tx::Sqlite(t) => run!(t),
-            Tx::Postgres(t) => run!(t),
-        };
+        let mut q = crate::db::Sql::new(tx);
+        q.push("SELECT number_hash FROM suppressions WHERE org_id = ")
+            .bind(crate::db::Arg::Str(org))
+            .push(" AND list = 'internal_dnc' AND removed_at IS NULL AND number_hash IN (")
+            .list(group.iter().map(|h| crate::db::Arg::Blob(h)))
+            .push(")");
+        let rows: Vec<(Vec<u8>,)> = q.fetch_all(tx).await?;
         found.extend(rows.into_iter().map(|(h,)| h));
     }
     Ok(found)
