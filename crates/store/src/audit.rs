@@ -1171,20 +1171,22 @@ impl Store {
                 "head_hash": c.head_hash,
                 "signed_at": c.created_at.to_rfc3339(),
             });
-            let rich = serde_json::json!({
-                "seq": c.seq,
-                "head_hash": c.head_hash,
-                "signed_at": c.created_at.to_rfc3339(),
-                "key_id": c.key_id,
-                "signature": c.signature,
-            });
+            let rich = || {
+                serde_json::json!({
+                    "seq": c.seq,
+                    "head_hash": c.head_hash,
+                    "signed_at": c.created_at.to_rfc3339(),
+                    "key_id": c.key_id,
+                    "signature": c.signature,
+                })
+            };
             crate::webhooks::enqueue(
                 &mut tx,
                 org_id.as_str(),
                 "audit.checkpoint",
                 crate::webhooks::EventData {
                     thin,
-                    rich: Some(rich),
+                    rich: Some(Box::new(rich)),
                 },
                 c.created_at,
             )

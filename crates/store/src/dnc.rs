@@ -100,10 +100,12 @@ impl Store {
             "dnc.incident.opened",
             crate::webhooks::EventData {
                 thin: serde_json::json!({ "incident_id": id.as_str(), "source": source }),
-                rich: Some(serde_json::json!({
-                    "incident_id": id.as_str(),
-                    "source": source,
-                    "cause": crate::webhooks::redacted(&cause),
+                rich: Some(Box::new(|| {
+                    serde_json::json!({
+                        "incident_id": id.as_str(),
+                        "source": source,
+                        "cause": crate::webhooks::redacted(&cause),
+                    })
                 })),
             },
             ctx.now,
@@ -166,12 +168,14 @@ impl Store {
             "dnc.incident.resolved",
             crate::webhooks::EventData {
                 thin: serde_json::json!({ "incident_id": inc.id, "source": source }),
-                rich: Some(serde_json::json!({
-                    "incident_id": inc.id,
-                    "source": source,
-                    "cause": crate::webhooks::redacted(&inc.cause),
-                    "opened_at": inc.opened_at.to_rfc3339(),
-                    "healthy_since": healthy_since.to_rfc3339(),
+                rich: Some(Box::new(|| {
+                    serde_json::json!({
+                        "incident_id": inc.id,
+                        "source": source,
+                        "cause": crate::webhooks::redacted(&inc.cause),
+                        "opened_at": inc.opened_at.to_rfc3339(),
+                        "healthy_since": healthy_since.to_rfc3339(),
+                    })
                 })),
             },
             ctx.now,

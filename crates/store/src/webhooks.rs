@@ -218,13 +218,15 @@ async fn add_secret(
 /// opted in (`payload = rich`); its free text must come through
 /// [`redacted`] and numbers only masked, so even the opt-in never carries
 /// what the redaction engine would remove from a stored transcript.
-pub(crate) struct EventData {
+pub(crate) struct EventData<'a> {
     pub thin: serde_json::Value,
-    pub rich: Option<serde_json::Value>,
+    /// Built only when an endpoint that opted in subscribes, so a dial
+    /// denial nobody asked details of runs no redaction.
+    pub rich: Option<Box<dyn FnOnce() -> serde_json::Value + Send + 'a>>,
 }
 
-impl From<serde_json::Value> for EventData {
-    fn from(thin: serde_json::Value) -> EventData {
+impl From<serde_json::Value> for EventData<'_> {
+    fn from(thin: serde_json::Value) -> Self {
         EventData { thin, rich: None }
     }
 }
@@ -264,7 +266,7 @@ pub(crate) async fn enqueue(
     tx: &mut Tx,
     org: &str,
     event_type: &str,
-    data: impl Into<EventData>,
+    data: impl Into<EventData<'_>>,
     now: UnixMicros,
 ) -> Result<Option<WebhookMessageId>, StoreError> {
     let data = data.into();
@@ -285,8 +287,8 @@ pub(crate) async fn enqueue(
     if !thin.is_empty() {
         first = Some(insert_message(tx, org, event_type, &data.thin, &ids(thin), now).await?);
     }
-    if let (false, Some(rich_data)) = (rich.is_empty(), &data.rich) {
-        let id = insert_message(tx, org, event_type, rich_data, &ids(rich), now).await?;
+    if let (false, Some(build)) = (rich.is_empty(), data.rich) {
+        let id = insert_message(tx, org, event_type, &build(), &ids(rich), now).await?;
         first.get_or_insert(id);
     }
     Ok(first)

@@ -824,7 +824,7 @@ async fn insert_attempts(tx: &mut Tx, decided: &[&Decided<'_>]) -> Result<(), St
 
 /// The thin `gate.decision.denied` payload: ids and reason codes, never the
 /// number (not even masked).
-fn denied_event(c: &DialCheck) -> crate::webhooks::EventData {
+fn denied_event(c: &DialCheck) -> crate::webhooks::EventData<'_> {
     let thin = serde_json::json!({
         "dial_check_id": c.id,
         "campaign_id": c.campaign_id,
@@ -833,29 +833,31 @@ fn denied_event(c: &DialCheck) -> crate::webhooks::EventData {
     });
     // The "why" a receiver would otherwise fetch: reasons with their
     // details and citations, the masked number, the versions that decided.
-    let rich = serde_json::json!({
-        "dial_check_id": c.id,
-        "campaign_id": c.campaign_id,
-        "lead_id": c.lead_id,
-        "number": c.number,
-        "channel": c.channel,
-        "at": c.at,
-        "decided_at": c.decided_at,
-        "reasons": c.reasons.iter().map(|r| serde_json::json!({
-            "code": r.code,
-            "detail": crate::webhooks::redacted(&r.detail),
-            "rule_id": r.rule_id,
-            "citation": r.citation,
-        })).collect::<Vec<_>>(),
-        "candidate_states": c.candidate_states,
-        "candidate_zones": c.candidate_zones,
-        "rules_version": c.rules_version,
-        "list_versions": c.list_versions,
-        "next_allowed": c.next_allowed,
-    });
+    let rich = move || {
+        serde_json::json!({
+            "dial_check_id": c.id,
+            "campaign_id": c.campaign_id,
+            "lead_id": c.lead_id,
+            "number": c.number,
+            "channel": c.channel,
+            "at": c.at,
+            "decided_at": c.decided_at,
+            "reasons": c.reasons.iter().map(|r| serde_json::json!({
+                "code": r.code,
+                "detail": crate::webhooks::redacted(&r.detail),
+                "rule_id": r.rule_id,
+                "citation": r.citation,
+            })).collect::<Vec<_>>(),
+            "candidate_states": c.candidate_states,
+            "candidate_zones": c.candidate_zones,
+            "rules_version": c.rules_version,
+            "list_versions": c.list_versions,
+            "next_allowed": c.next_allowed,
+        })
+    };
     crate::webhooks::EventData {
         thin,
-        rich: Some(rich),
+        rich: Some(Box::new(rich)),
     }
 }
 

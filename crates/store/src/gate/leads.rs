@@ -521,13 +521,15 @@ impl OrgScope<'_> {
                     "ineligible": totals.ineligible,
                     "rejected": totals.rejected,
                 }),
-                rich: Some(serde_json::json!({
-                    "campaign_id": campaign_id,
-                    // The file name the operator gave: free text.
-                    "source": crate::webhooks::redacted(source),
-                    "imported": totals.imported,
-                    "ineligible": totals.ineligible,
-                    "rejected": totals.rejected,
+                rich: Some(Box::new(|| {
+                    serde_json::json!({
+                        "campaign_id": campaign_id,
+                        // The file name the operator gave: free text.
+                        "source": crate::webhooks::redacted(source),
+                        "imported": totals.imported,
+                        "ineligible": totals.ineligible,
+                        "rejected": totals.rejected,
+                    })
                 })),
             },
             ctx.now,

@@ -306,11 +306,13 @@ impl OrgScope<'_> {
             "lead.suppressed",
             crate::webhooks::EventData {
                 thin: serde_json::json!({ "suppression_id": s.id, "source": "opt_out" }),
-                rich: Some(serde_json::json!({
-                    "suppression_id": s.id,
-                    "source": "opt_out",
-                    "number": number.masked(),
-                    "matched": crate::webhooks::redacted(matched),
+                rich: Some(Box::new(|| {
+                    serde_json::json!({
+                        "suppression_id": s.id,
+                        "source": "opt_out",
+                        "number": number.masked(),
+                        "matched": crate::webhooks::redacted(matched),
+                    })
                 })),
             },
             ctx.now,
