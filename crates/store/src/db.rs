@@ -108,6 +108,14 @@ impl Pool {
         }
     }
 
+    /// The dial gate's rusqlite readers of the same SQLite file (ADR 0010).
+    pub(crate) fn readers(&self) -> Option<std::sync::Arc<crate::sqlite_read::Readers>> {
+        match self {
+            Pool::Sqlite(p) => crate::sqlite_read::Readers::for_pool(p).map(std::sync::Arc::new),
+            Pool::Postgres(_) => None,
+        }
+    }
+
     pub(crate) fn backend(&self) -> Backend {
         match self {
             Pool::Sqlite(_) => Backend::Sqlite,
@@ -211,7 +219,7 @@ pub(crate) fn values_list(tx: &Tx, rows: usize, cols: usize) -> String {
 
 /// Runs a statement on either backend; evaluates to rows affected.
 macro_rules! exec {
-    ($tx:expr, $sql:literal $(, $arg:expr)* $(,)?) => {
+    ($tx:expr, $sql:expr $(, $arg:expr)* $(,)?) => {
         match $tx {
             $crate::db::Tx::Sqlite(t) => sqlx::query($sql)$(.bind($arg))*.execute(&mut **t).await.map(|r| r.rows_affected()),
             $crate::db::Tx::Postgres(t) => sqlx::query($sql)$(.bind($arg))*.execute(&mut **t).await.map(|r| r.rows_affected()),
@@ -221,7 +229,7 @@ macro_rules! exec {
 
 /// Fetches exactly one row as `$row` (a `#[derive(sqlx::FromRow)]` type or a tuple).
 macro_rules! fetch_one {
-    ($tx:expr, $row:ty, $sql:literal $(, $arg:expr)* $(,)?) => {
+    ($tx:expr, $row:ty, $sql:expr $(, $arg:expr)* $(,)?) => {
         match $tx {
             $crate::db::Tx::Sqlite(t) => sqlx::query_as::<_, $row>($sql)$(.bind($arg))*.fetch_one(&mut **t).await,
             $crate::db::Tx::Postgres(t) => sqlx::query_as::<_, $row>($sql)$(.bind($arg))*.fetch_one(&mut **t).await,
@@ -230,7 +238,7 @@ macro_rules! fetch_one {
 }
 
 macro_rules! fetch_optional {
-    ($tx:expr, $row:ty, $sql:literal $(, $arg:expr)* $(,)?) => {
+    ($tx:expr, $row:ty, $sql:expr $(, $arg:expr)* $(,)?) => {
         match $tx {
             $crate::db::Tx::Sqlite(t) => sqlx::query_as::<_, $row>($sql)$(.bind($arg))*.fetch_optional(&mut **t).await,
             $crate::db::Tx::Postgres(t) => sqlx::query_as::<_, $row>($sql)$(.bind($arg))*.fetch_optional(&mut **t).await,
@@ -239,7 +247,7 @@ macro_rules! fetch_optional {
 }
 
 macro_rules! fetch_all {
-    ($tx:expr, $row:ty, $sql:literal $(, $arg:expr)* $(,)?) => {
+    ($tx:expr, $row:ty, $sql:expr $(, $arg:expr)* $(,)?) => {
         match $tx {
             $crate::db::Tx::Sqlite(t) => sqlx::query_as::<_, $row>($sql)$(.bind($arg))*.fetch_all(&mut **t).await,
             $crate::db::Tx::Postgres(t) => sqlx::query_as::<_, $row>($sql)$(.bind($arg))*.fetch_all(&mut **t).await,

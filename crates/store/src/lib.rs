@@ -25,6 +25,7 @@ mod provider_credentials;
 mod rotation;
 mod scope;
 mod sign_in;
+mod sqlite_read;
 mod vault;
 // Issue 9: redaction on every write path.
 mod calls;
@@ -151,6 +152,8 @@ pub struct Store {
     gate: Arc<gate_cache::GateCache>,
     /// SQLite only: the audit log's rusqlite paths (ADR 0008).
     audit_direct: Option<Arc<audit_sqlite::Direct>>,
+    /// SQLite only: the dial gate's point reads over rusqlite (ADR 0010).
+    readers: Option<Arc<sqlite_read::Readers>>,
 }
 
 /// The per-node cache of API key and OAuth token rows.
@@ -170,6 +173,7 @@ impl Store {
         let pool = db::Pool::open(url, settings).await?;
         Ok(Store {
             audit_direct: pool.audit_direct(),
+            readers: pool.readers(),
             pool,
             hasher,
             vault: None,
@@ -189,6 +193,7 @@ impl Store {
         let pool = db::Pool::open(url, &settings).await?;
         Ok(Store {
             audit_direct: pool.audit_direct(),
+            readers: pool.readers(),
             pool,
             hasher: self.hasher.clone(),
             vault: self.vault.clone(),
@@ -224,6 +229,11 @@ impl Store {
     /// change to either.
     pub(crate) fn gate_config_changed(&self) {
         self.gate.invalidate();
+    }
+
+    /// SQLite's rusqlite readers (ADR 0010); `None` on PostgreSQL.
+    pub(crate) fn readers(&self) -> Option<&sqlite_read::Readers> {
+        self.readers.as_deref()
     }
 
     pub(crate) fn gate_cache(&self) -> &gate_cache::GateCache {

@@ -3,16 +3,20 @@
 //! the audit chain. Any failure after the request was understood is a
 //! denial with `internal_error`, recorded and audited when still possible.
 //!
-//! Cost: on the embedded default every statement is a hand-off to sqlx's
-//! connection thread, and a group of checks shares one transaction, so a
-//! check reads its facts in three statements (the lead; the suppression
-//! flags, the suppression list's version and the lead's attempt count; the
-//! number's recent attempts), plus the campaign and gate settings when this
-//! node has not cached them ([`crate::gate_cache`]), and writes nothing
-//! itself: the group's decisions, attempts and audit events are inserted together, many
-//! rows per statement ([`record_decided`]), before the one commit. Checks of
-//! a group decided earlier count toward later ones' caps through
-//! [`Pending`], exactly as if they had been written one by one.
+//! Cost: a group of checks shares one transaction, and writes nothing
+//! until every check of the group is decided: the group's decisions,
+//! attempts and audit events are then inserted together, many rows per
+//! statement ([`record_decided`]), before the one commit. Checks of a group
+//! decided earlier count toward later ones' caps through [`Pending`],
+//! exactly as if they had been written one by one. Each check reads its
+//! facts in three statements (the lead; the suppression flags, the
+//! suppression list's version and the lead's attempt count; the number's
+//! recent attempts), plus the campaign and gate settings when this node has
+//! not cached them ([`crate::gate_cache`]). On PostgreSQL they run in the
+//! group's transaction; on SQLite, where every sqlx statement is a hand-off
+//! to a connection thread, the whole group's reads run over rusqlite in one
+//! hand-off ([`load_direct`], ADR 0010), while the transaction holds the
+//! write lock and before it writes, so they read what it would read.
 //!
 //! Concurrency: the transaction takes the organization's lock before it
 //! reads attempts, so two dials to one number cannot both slip under a cap;
@@ -448,89 +452,240 @@ async fn judge<'a>(
         Some(id) => Some(super::leads::by_id(&mut *tx, org, id.as_str()).await?),
         None => None,
     };
-    let number = match (&lead, &req.number) {
-        (Some(l), _) => l.phone.clone(),
-        (None, Some(n)) => n.clone(),
-        (None, None) => {
-            return Err(StoreError::Invalid("a lead or a number is required".into()));
-        }
-    };
+    let gate = campaign_gate_for(tx, store, org, &req.campaign_id).await?;
+    let window = CapWindow::of(req, &gate);
+    let number = dialed(lead.as_ref(), req.number.as_ref())?;
     let hash = numbers.hash(&number);
     let lead_id = lead.as_ref().map(|l| l.id.to_string());
-    // The campaign and the settings come from this node's cache when it has
-    // them (at most a second old); the fresh facts are read every time.
-    let cache = store.gate_cache();
-    let gate = match cache.get(org, req.campaign_id.as_str()) {
-        Some(gate) => gate,
-        None => {
-            let ticket = cache.ticket();
-            let row = fetch_optional!(
-                &mut *tx,
-                CampaignGateRow,
-                "SELECT c.id, c.name, c.purpose, c.channel, c.voice, c.windows, c.max_attempts_per_lead, c.caps, \
-                    c.paused, c.created_at, c.updated_at, s.paused AS org_paused, s.dnc_ack_at \
-                 FROM campaigns c LEFT JOIN gate_settings s ON s.org_id = c.org_id \
-                 WHERE c.org_id = $1 AND c.id = $2",
-                org,
-                req.campaign_id.as_str()
-            )?
-            .ok_or(StoreError::NotFound)?;
-            let gate = Arc::new(campaign_gate(
-                org,
-                row.campaign.into_campaign()?,
-                row.org_paused,
-                row.dnc_ack_at,
-            )?);
-            cache.put(ticket, req.campaign_id.as_str(), gate.clone());
-            gate
-        }
-    };
     let fresh = fetch_one!(
         &mut *tx,
         FreshRow,
-        "SELECT (SELECT s.suppression_version FROM gate_settings s WHERE s.org_id = $1) \
-            AS suppression_version, \
-        EXISTS (SELECT 1 FROM suppressions x WHERE x.org_id = $1 AND x.number_hash = $3 \
-                AND x.list = 'suppression' AND x.removed_at IS NULL) AS suppressed, \
-        EXISTS (SELECT 1 FROM suppressions x WHERE x.org_id = $1 AND x.number_hash = $3 \
-                AND x.list = 'internal_dnc' AND x.removed_at IS NULL) AS internal_dnc, \
-        (SELECT COUNT(*) FROM dial_attempts a WHERE a.org_id = $1 AND a.lead_id = $4 AND a.campaign_id = $2) \
-            AS lead_attempts",
+        FRESH,
         org,
         req.campaign_id.as_str(),
         hash.clone(),
         lead_id.clone()
     )?;
-    let campaign = &gate.campaign;
-    let since = req
-        .at
-        .checked_sub(SignedDuration::from_hours(i64::from(MAX_CAP_WINDOW_HOURS)))
-        .unwrap_or(Timestamp::MIN);
-    // A rolling cap of n attempts only ever looks at the n most recent
-    // attempts up to the instant judged, so the read is bounded by the
-    // largest cap, not by how often the number was tried.
-    let newest = rules()
-        .frequency_caps()
-        .iter()
-        .map(|c| c.cap.max_attempts)
-        .chain(campaign.spec.caps.iter().map(|&(max, _)| max))
-        .max()
-        .unwrap_or(0);
-    let (lo, hi) = (micros(since), micros(req.at));
-    let mut recent: Vec<i64> = fetch_all!(
+    let recent: Vec<i64> = fetch_all!(
         &mut *tx,
         (i64,),
-        "SELECT attempted_at FROM dial_attempts WHERE org_id = $1 AND number_hash = $2 \
-         AND attempted_at > $3 AND attempted_at <= $4 ORDER BY attempted_at DESC LIMIT $5",
+        RECENT,
         org,
         hash.clone(),
-        lo,
-        hi,
-        i64::from(newest)
+        window.lo,
+        window.hi,
+        i64::from(window.newest)
     )?
     .into_iter()
     .map(|(t,)| t)
     .collect();
+    let loaded = Loaded {
+        lead,
+        number,
+        hash,
+        fresh,
+        recent,
+    };
+    assemble(actor, req, dnc, ctx, pending, &gate, loaded)
+}
+
+/// The campaign and the settings, from this node's cache when it has them
+/// (at most a second old), else read in `tx`.
+async fn campaign_gate_for(
+    tx: &mut Tx,
+    store: &crate::Store,
+    org: &str,
+    campaign_id: &CampaignId,
+) -> Result<Arc<CampaignGate>, StoreError> {
+    let cache = store.gate_cache();
+    if let Some(gate) = cache.get(org, campaign_id.as_str()) {
+        return Ok(gate);
+    }
+    let ticket = cache.ticket();
+    let row = fetch_optional!(
+        &mut *tx,
+        CampaignGateRow,
+        "SELECT c.id, c.name, c.purpose, c.channel, c.voice, c.windows, c.max_attempts_per_lead, c.caps, \
+            c.paused, c.created_at, c.updated_at, s.paused AS org_paused, s.dnc_ack_at \
+         FROM campaigns c LEFT JOIN gate_settings s ON s.org_id = c.org_id \
+         WHERE c.org_id = $1 AND c.id = $2",
+        org,
+        campaign_id.as_str()
+    )?
+    .ok_or(StoreError::NotFound)?;
+    let gate = Arc::new(campaign_gate(
+        org,
+        row.campaign.into_campaign()?,
+        row.org_paused,
+        row.dnc_ack_at,
+    )?);
+    cache.put(ticket, campaign_id.as_str(), gate.clone());
+    Ok(gate)
+}
+
+/// The facts read every time, never cached: the suppression list's
+/// version, the number's suppression and internal-DNC flags, the lead's
+/// attempts in this campaign. `$1` org, `$2` campaign, `$3` number hash,
+/// `$4` lead.
+const FRESH: &str = "SELECT (SELECT s.suppression_version FROM gate_settings s WHERE s.org_id = $1) \
+        AS suppression_version, \
+    EXISTS (SELECT 1 FROM suppressions x WHERE x.org_id = $1 AND x.number_hash = $3 \
+            AND x.list = 'suppression' AND x.removed_at IS NULL) AS suppressed, \
+    EXISTS (SELECT 1 FROM suppressions x WHERE x.org_id = $1 AND x.number_hash = $3 \
+            AND x.list = 'internal_dnc' AND x.removed_at IS NULL) AS internal_dnc, \
+    (SELECT COUNT(*) FROM dial_attempts a WHERE a.org_id = $1 AND a.lead_id = $4 AND a.campaign_id = $2) \
+        AS lead_attempts";
+
+/// The number's most recent attempts in the cap window, newest first. A
+/// rolling cap of n attempts only ever looks at the n most recent attempts
+/// up to the instant judged, so the read is bounded by the largest cap, not
+/// by how often the number was tried. `$1` org, `$2` number hash, `$3`
+/// and `$4` the window, `$5` the largest cap.
+const RECENT: &str = "SELECT attempted_at FROM dial_attempts WHERE org_id = $1 AND number_hash = $2 \
+     AND attempted_at > $3 AND attempted_at <= $4 ORDER BY attempted_at DESC LIMIT $5";
+
+/// The cap window of a dial: attempts at `lo < t <= hi` count, and only
+/// the `newest` most recent of them can matter (the largest cap).
+#[derive(Debug, Clone, Copy)]
+struct CapWindow {
+    lo: i64,
+    hi: i64,
+    newest: u32,
+}
+
+impl CapWindow {
+    fn of(req: &DialRequest, gate: &CampaignGate) -> CapWindow {
+        let since = req
+            .at
+            .checked_sub(SignedDuration::from_hours(i64::from(MAX_CAP_WINDOW_HOURS)))
+            .unwrap_or(Timestamp::MIN);
+        let newest = rules()
+            .frequency_caps()
+            .iter()
+            .map(|c| c.cap.max_attempts)
+            .chain(gate.campaign.spec.caps.iter().map(|&(max, _)| max))
+            .max()
+            .unwrap_or(0);
+        CapWindow {
+            lo: micros(since),
+            hi: micros(req.at),
+            newest,
+        }
+    }
+}
+
+/// What one dial check reads, owned, so a group's reads can run on another
+/// thread ([`load_direct`]).
+#[derive(Debug, Clone)]
+struct LoadInput {
+    org: String,
+    lead_id: Option<String>,
+    number: Option<E164>,
+    campaign_id: String,
+    window: CapWindow,
+}
+
+impl LoadInput {
+    fn new(org: &str, req: &DialRequest, gate: &CampaignGate) -> LoadInput {
+        LoadInput {
+            org: org.to_owned(),
+            lead_id: req.lead_id.as_ref().map(|l| l.to_string()),
+            number: req.number.clone(),
+            campaign_id: req.campaign_id.to_string(),
+            window: CapWindow::of(req, gate),
+        }
+    }
+}
+
+/// The number dialed: the lead's, or the bare number asked about.
+fn dialed(lead: Option<&super::Lead>, number: Option<&E164>) -> Result<E164, StoreError> {
+    match (lead, number) {
+        (Some(l), _) => Ok(l.phone.clone()),
+        (None, Some(n)) => Ok(n.clone()),
+        (None, None) => Err(StoreError::Invalid("a lead or a number is required".into())),
+    }
+}
+
+/// The stored facts of one dial check.
+struct Loaded {
+    lead: Option<super::Lead>,
+    number: E164,
+    hash: Vec<u8>,
+    fresh: FreshRow,
+    /// Attempts at the number in the cap window, newest first.
+    recent: Vec<i64>,
+}
+
+/// [`judge`]'s reads over rusqlite on SQLite (ADR 0010): the same
+/// statements. The dial group calls it while its transaction holds SQLite's
+/// write lock and has written nothing yet, so these reads see exactly what
+/// the transaction would.
+fn load_direct(
+    conn: &rusqlite::Connection,
+    numbers: &crate::gate::NumberHasher,
+    input: &LoadInput,
+) -> Result<Loaded, StoreError> {
+    let lead = match &input.lead_id {
+        Some(id) => Some(super::leads::by_id_direct(conn, &input.org, id)?),
+        None => None,
+    };
+    let number = dialed(lead.as_ref(), input.number.as_ref())?;
+    let hash = numbers.hash(&number);
+    let lead_id = lead.as_ref().map(|l| l.id.to_string());
+    let fresh = conn.prepare_cached(FRESH)?.query_row(
+        rusqlite::named_params! {
+            "$1": input.org, "$2": input.campaign_id, "$3": hash, "$4": lead_id,
+        },
+        |r| {
+            Ok(FreshRow {
+                suppression_version: r.get(0)?,
+                suppressed: r.get(1)?,
+                internal_dnc: r.get(2)?,
+                lead_attempts: r.get(3)?,
+            })
+        },
+    )?;
+    let recent = conn
+        .prepare_cached(RECENT)?
+        .query_map(
+            rusqlite::named_params! {
+                "$1": input.org, "$2": hash, "$3": input.window.lo, "$4": input.window.hi,
+                "$5": i64::from(input.window.newest),
+            },
+            |r| r.get(0),
+        )?
+        .collect::<Result<Vec<i64>, _>>()?;
+    Ok(Loaded {
+        lead,
+        number,
+        hash,
+        fresh,
+        recent,
+    })
+}
+
+/// From loaded facts to a decision: counts the group's own earlier
+/// attempts ([`Pending`]), builds [`Facts`] and calls [`decide`].
+fn assemble<'a>(
+    actor: &'a crate::Actor,
+    req: &DialRequest,
+    dnc: &DncAnswer,
+    ctx: &'a Ctx,
+    pending: &Pending,
+    gate: &CampaignGate,
+    loaded: Loaded,
+) -> Result<Decided<'a>, StoreError> {
+    let org = actor.org_id.as_str();
+    let Loaded {
+        lead,
+        number,
+        hash,
+        fresh,
+        mut recent,
+    } = loaded;
+    let lead_id = lead.as_ref().map(|l| l.id.to_string());
+    let campaign = &gate.campaign;
+    let CapWindow { lo, hi, newest } = CapWindow::of(req, gate);
     // The group's own earlier attempts, not yet written.
     recent.extend(
         pending
@@ -924,31 +1079,36 @@ impl crate::Store {
             // each check's reads run in a savepoint there; SQLite needs none
             // (a check writes nothing until the group is recorded).
             let savepoints = matches!(tx, Tx::Postgres(_));
-            let mut pending = Pending::default();
             let mut decided: Vec<(usize, Decided)> = Vec::with_capacity(jobs.len());
-            for &i in &order {
-                let job = &jobs[i];
-                if savepoints {
-                    exec!(&mut tx, "SAVEPOINT dial_check")?;
-                }
-                let d = decide_in(
-                    &mut tx, self, &job.actor, &job.req, &job.dnc, &job.ctx, &pending,
-                )
-                .await;
-                match d {
-                    Ok(d) => {
-                        pending.attempts.extend(d.attempt.clone());
-                        decided.push((i, d));
+            if let (Some(readers), Tx::Sqlite(_)) = (&self.readers, &tx) {
+                self.decide_direct(&mut tx, readers, jobs, &order, &mut decided, &mut out)
+                    .await?;
+            } else {
+                let mut pending = Pending::default();
+                for &i in &order {
+                    let job = &jobs[i];
+                    if savepoints {
+                        exec!(&mut tx, "SAVEPOINT dial_check")?;
                     }
-                    Err(e) => {
-                        if savepoints {
-                            exec!(&mut tx, "ROLLBACK TO SAVEPOINT dial_check")?;
+                    let d = decide_in(
+                        &mut tx, self, &job.actor, &job.req, &job.dnc, &job.ctx, &pending,
+                    )
+                    .await;
+                    match d {
+                        Ok(d) => {
+                            pending.attempts.extend(d.attempt.clone());
+                            decided.push((i, d));
                         }
-                        out[i] = Some(Err(e));
+                        Err(e) => {
+                            if savepoints {
+                                exec!(&mut tx, "ROLLBACK TO SAVEPOINT dial_check")?;
+                            }
+                            out[i] = Some(Err(e));
+                        }
                     }
-                }
-                if savepoints {
-                    exec!(&mut tx, "RELEASE SAVEPOINT dial_check")?;
+                    if savepoints {
+                        exec!(&mut tx, "RELEASE SAVEPOINT dial_check")?;
+                    }
                 }
             }
             let (index, decided): (Vec<usize>, Vec<Decided>) = decided.into_iter().unzip();
@@ -987,5 +1147,74 @@ impl crate::Store {
             });
         }
         results
+    }
+}
+
+impl crate::Store {
+    /// The SQLite half of [`crate::Store::dial_checks`] (ADR 0010): each
+    /// job's campaign (cached, or read in `tx`), then every job's reads in
+    /// one hand-off to the blocking pool over rusqlite, then the decisions
+    /// in the group's order. `tx` holds SQLite's write lock and has written
+    /// nothing, so the reads see what it would see; a failure of one job's
+    /// reads concerns that job only, as in the statement-by-statement path.
+    async fn decide_direct<'a>(
+        &self,
+        tx: &mut Tx,
+        readers: &Arc<crate::sqlite_read::Readers>,
+        jobs: &'a [DialJob],
+        order: &[usize],
+        decided: &mut Vec<(usize, Decided<'a>)>,
+        out: &mut [Option<Result<RecordedCheck, StoreError>>],
+    ) -> Result<(), StoreError> {
+        let mut gates = Vec::with_capacity(order.len());
+        let mut inputs = Vec::with_capacity(order.len());
+        for &i in order {
+            let job = &jobs[i];
+            let org = job.actor.org_id.as_str();
+            let gate = campaign_gate_for(tx, self, org, &job.req.campaign_id).await;
+            if let Ok(g) = &gate {
+                inputs.push(LoadInput::new(org, &job.req, g));
+            }
+            gates.push(gate);
+        }
+        let numbers = self
+            .numbers
+            .clone()
+            .ok_or_else(|| StoreError::Config("no number-hash key configured".into()))?;
+        let readers = readers.clone();
+        let loaded = tokio::task::spawn_blocking(move || {
+            readers.with(|c| {
+                Ok(inputs
+                    .iter()
+                    .map(|input| load_direct(c, &numbers, input))
+                    .collect::<Vec<_>>())
+            })
+        })
+        .await
+        .map_err(|_| StoreError::Config("the dial-check reads stopped".into()))??;
+        let mut loaded = loaded.into_iter();
+        let mut pending = Pending::default();
+        for (&i, gate) in order.iter().zip(gates) {
+            let job = &jobs[i];
+            let d = gate.and_then(|gate| {
+                let facts = loaded.next().ok_or_else(|| {
+                    StoreError::Config("a dial check's reads are missing".into())
+                })??;
+                let mut d = assemble(
+                    &job.actor, &job.req, &job.dnc, &job.ctx, &pending, &gate, facts,
+                )?;
+                d.json = serde_json::to_string(&d.rec)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                Ok(d)
+            });
+            match d {
+                Ok(d) => {
+                    pending.attempts.extend(d.attempt.clone());
+                    decided.push((i, d));
+                }
+                Err(e) => out[i] = Some(Err(e)),
+            }
+        }
+        Ok(())
     }
 }

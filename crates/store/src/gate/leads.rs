@@ -322,18 +322,52 @@ async fn check_campaigns(tx: &mut Tx, org: &str, leads: &[NewLead]) -> Result<()
     Ok(())
 }
 
+/// One lead; the columns in [`Row`]'s order.
+const BY_ID: &str = "SELECT id, campaign_id, phone, state, zip, name, fields, consent_type, consent_at, consent_source, consent_ip, \
+     consent_text, consent_text_version, consent_captured_by, ebr_date, ebr_kind, eligible, ineligible_reasons, created_at, intake_dnc \
+     FROM leads WHERE org_id = $1 AND id = $2";
+
 pub(crate) async fn by_id(tx: &mut Tx, org: &str, id: &str) -> Result<Lead, StoreError> {
-    fetch_optional!(
-        tx,
-        Row,
-        "SELECT id, campaign_id, phone, state, zip, name, fields, consent_type, consent_at, consent_source, consent_ip, \
-         consent_text, consent_text_version, consent_captured_by, ebr_date, ebr_kind, eligible, ineligible_reasons, created_at, intake_dnc \
-         FROM leads WHERE org_id = $1 AND id = $2",
-        org,
-        id
-    )?
-    .ok_or(StoreError::NotFound)?
-    .into_lead()
+    fetch_optional!(tx, Row, BY_ID, org, id)?
+        .ok_or(StoreError::NotFound)?
+        .into_lead()
+}
+
+/// [`by_id`] over rusqlite on SQLite (ADR 0010): the same statement.
+pub(crate) fn by_id_direct(
+    conn: &rusqlite::Connection,
+    org: &str,
+    id: &str,
+) -> Result<Lead, StoreError> {
+    use rusqlite::OptionalExtension;
+    conn.prepare_cached(BY_ID)?
+        .query_row(rusqlite::named_params! {"$1": org, "$2": id}, |r| {
+            Ok(Row {
+                id: r.get(0)?,
+                campaign_id: r.get(1)?,
+                phone: r.get(2)?,
+                state: r.get(3)?,
+                zip: r.get(4)?,
+                name: r.get(5)?,
+                fields: r.get(6)?,
+                consent_type: r.get(7)?,
+                consent_at: r.get(8)?,
+                consent_source: r.get(9)?,
+                consent_ip: r.get(10)?,
+                consent_text: r.get(11)?,
+                consent_text_version: r.get(12)?,
+                consent_captured_by: r.get(13)?,
+                ebr_date: r.get(14)?,
+                ebr_kind: r.get(15)?,
+                eligible: r.get(16)?,
+                ineligible_reasons: r.get(17)?,
+                created_at: r.get(18)?,
+                intake_dnc: r.get(19)?,
+            })
+        })
+        .optional()?
+        .ok_or(StoreError::NotFound)?
+        .into_lead()
 }
 
 impl OrgScope<'_> {
@@ -539,6 +573,11 @@ impl OrgScope<'_> {
     }
 
     pub async fn get_lead(&self, id: &LeadId) -> Result<Lead, StoreError> {
+        // A dial check reads its lead first (for the DNC lookup): on SQLite
+        // a point read on this thread, not three statements on sqlx's.
+        if let Some(readers) = self.store.readers() {
+            return readers.with(|c| by_id_direct(c, self.org(), id.as_str()));
+        }
         let mut tx = self.read().await?;
         by_id(&mut tx, self.org(), id.as_str()).await
     }

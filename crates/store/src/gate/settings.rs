@@ -46,16 +46,36 @@ type Row = (
     Option<String>,
 );
 
+const LOAD: &str = "SELECT paused, paused_reason, dnc_ack_at, dnc_ack_by, dnc_ack_statement, suppression_version, \
+     dnc_provider_credential_id \
+     FROM gate_settings WHERE org_id = $1";
+
 pub(crate) async fn load(tx: &mut Tx, org: &str) -> Result<GateSettings, StoreError> {
-    let row = fetch_optional!(
-        tx,
-        Row,
-        "SELECT paused, paused_reason, dnc_ack_at, dnc_ack_by, dnc_ack_statement, suppression_version, \
-         dnc_provider_credential_id \
-         FROM gate_settings WHERE org_id = $1",
-        org
-    )?;
-    Ok(match row {
+    Ok(settings(fetch_optional!(tx, Row, LOAD, org)?))
+}
+
+/// [`load`] over rusqlite on SQLite (ADR 0010): the same statement.
+fn load_direct(conn: &rusqlite::Connection, org: &str) -> Result<GateSettings, StoreError> {
+    use rusqlite::OptionalExtension;
+    let row = conn
+        .prepare_cached(LOAD)?
+        .query_row(rusqlite::named_params! {"$1": org}, |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+            ))
+        })
+        .optional()?;
+    Ok(settings(row))
+}
+
+fn settings(row: Option<Row>) -> GateSettings {
+    match row {
         None => GateSettings::default(),
         Some((paused, paused_reason, at, by, statement, v, provider)) => GateSettings {
             paused,
@@ -66,7 +86,7 @@ pub(crate) async fn load(tx: &mut Tx, org: &str) -> Result<GateSettings, StoreEr
             suppression_version: v,
             dnc_provider_credential_id: provider,
         },
-    })
+    }
 }
 
 /// Makes sure the org's row exists (settings default to "not paused").
@@ -98,6 +118,11 @@ pub(crate) async fn bump_suppression_version(
 
 impl OrgScope<'_> {
     pub async fn gate_settings(&self) -> Result<GateSettings, StoreError> {
+        // Read before every dial's DNC lookup: on SQLite a point read on
+        // this thread (ADR 0010).
+        if let Some(readers) = self.store.readers() {
+            return readers.with(|c| load_direct(c, self.org()));
+        }
         let mut tx = self.read().await?;
         load(&mut tx, self.org()).await
     }
