@@ -3,6 +3,7 @@
 # audit event written durably in one transaction per request.
 # Requires wrk and hey, and a release build:
 #   cargo build --release -p tollgate
+#   (SERVER_BIN=path runs another build of the server, for before/after.)
 #   bench/http/gate.sh                                   # embedded SQLite
 #   PG_OWNER_URL=postgres://tollgate_owner@127.0.0.1/DB PG_APP_URL=postgres://tollgate_app@127.0.0.1/DB bench/http/gate.sh
 # One wrk thread and 32 connections leave the other core to the server. The
@@ -11,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
-bin="${CARGO_TARGET_DIR:-$root/target}/release/tollgate"
+bin="${SERVER_BIN:-${CARGO_TARGET_DIR:-$root/target}/release/tollgate}"
 dur=${DURATION:-10s}
 leads=${LEADS:-2000}
 work=$(mktemp -d)

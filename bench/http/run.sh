@@ -4,13 +4,14 @@
 #   cargo build --release -p tollgate -p tollgate-bench
 #   bench/http/run.sh            # SQLite, in-process limits
 #   REDIS_URL=redis://127.0.0.1:6379 bench/http/run.sh   # shared limits in Redis
+#   SERVER_BIN=path BARE_BIN=path bench/http/run.sh      # other builds, for before/after
 # Writes a Markdown table to standard output. One wrk thread and 32
 # connections leave the other core to the server.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
-bin="${CARGO_TARGET_DIR:-$root/target}/release/tollgate"
-bare="${CARGO_TARGET_DIR:-$root/target}/release/bare-axum"
+bin="${SERVER_BIN:-${CARGO_TARGET_DIR:-$root/target}/release/tollgate}"
+bare="${BARE_BIN:-${CARGO_TARGET_DIR:-$root/target}/release/bare-axum}"
 dur=${DURATION:-10s}
 work=$(mktemp -d)
 pids=()

@@ -4,6 +4,11 @@
 //!
 //! bare-axum PORT
 
+/// The server's allocator (crates/cli/src/main.rs), so that the ceiling
+/// differs from the server only by what the server does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() {
     let port: u16 = std::env::args()

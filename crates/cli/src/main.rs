@@ -249,6 +249,13 @@ enum ConfigCommand {
     Check,
 }
 
+/// mimalloc instead of glibc's allocator: a request allocates and frees
+/// dozens of small objects across two worker threads, and glibc's arenas
+/// (`_int_malloc`, `_int_free`, `malloc_consolidate`) took about 15% of the
+/// server's CPU under load (docs/adr/0011-global-allocator.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     if let Command::Redact {
