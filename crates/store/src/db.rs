@@ -17,6 +17,64 @@ use sqlx::{PgPool, Postgres, Sqlite, SqlitePool};
 
 use crate::StoreError;
 
+/// How long a writer waits for this process's turn at a SQLite file before
+/// failing as SQLite's busy timeout would.
+const WRITE_TURN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One write turn per SQLite file per process, shared by the sqlx pool's
+/// writers and the audit log's rusqlite writer (ADR 0008).
+///
+/// SQLite lets one writer in at a time and makes the others poll: its busy
+/// handler sleeps 1, 2, 5, 10, 15, 20, 25 ms... between tries, so a writer
+/// that arrives while a commit's fsync runs typically sleeps 8 ms or more
+/// after the lock is free. Under load the two group-committing writers (the
+/// dial gate's and the API-call records') kept meeting each other's locks,
+/// which set the gate's p99. Queueing on an in-process lock first hands the
+/// write lock over the moment it is released. Other processes (the CLI
+/// beside a running server) still meet SQLite's own lock and busy handler.
+pub(crate) fn write_turns(
+    path: &std::path::Path,
+) -> Option<std::sync::Arc<tokio::sync::Mutex<()>>> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, LazyLock, Mutex, Weak};
+    type Turns = Mutex<HashMap<std::path::PathBuf, Weak<tokio::sync::Mutex<()>>>>;
+    static TURNS: LazyLock<Turns> = LazyLock::new(Default::default);
+    if path.as_os_str().is_empty() || path == std::path::Path::new(":memory:") {
+        return None;
+    }
+    let mut turns = TURNS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(turn) = turns.get(path).and_then(Weak::upgrade) {
+        return Some(turn);
+    }
+    turns.retain(|_, w| w.strong_count() > 0);
+    let turn = Arc::new(tokio::sync::Mutex::new(()));
+    turns.insert(path.to_path_buf(), Arc::downgrade(&turn));
+    Some(turn)
+}
+
+/// A SQLite transaction, with this process's write turn when it writes.
+/// Dereferences to the connection, as `sqlx::Transaction` does.
+pub(crate) struct SqliteTx {
+    // Fields drop in order: the transaction (rolled back if not committed)
+    // before the turn is handed on.
+    tx: sqlx::Transaction<'static, Sqlite>,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl std::ops::Deref for SqliteTx {
+    type Target = sqlx::SqliteConnection;
+
+    fn deref(&self) -> &sqlx::SqliteConnection {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for SqliteTx {
+    fn deref_mut(&mut self) -> &mut sqlx::SqliteConnection {
+        &mut self.tx
+    }
+}
+
 /// Which engine a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -128,14 +186,30 @@ impl Pool {
     /// of one failing when it upgrades a read lock.
     pub(crate) async fn write(&self) -> Result<Tx, StoreError> {
         Ok(match self {
-            Pool::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Pool::Sqlite(p) => {
+                let turn = match write_turns(p.connect_options().get_filename()) {
+                    None => None,
+                    Some(turns) => Some(
+                        tokio::time::timeout(WRITE_TURN_TIMEOUT, turns.lock_owned())
+                            .await
+                            .map_err(|_| StoreError::Db(sqlx::Error::PoolTimedOut))?,
+                    ),
+                };
+                Tx::Sqlite(SqliteTx {
+                    tx: p.begin_with("BEGIN IMMEDIATE").await?,
+                    _turn: turn,
+                })
+            }
             Pool::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
     }
 
     pub(crate) async fn read(&self) -> Result<Tx, StoreError> {
         Ok(match self {
-            Pool::Sqlite(p) => Tx::Sqlite(p.begin().await?),
+            Pool::Sqlite(p) => Tx::Sqlite(SqliteTx {
+                tx: p.begin().await?,
+                _turn: None,
+            }),
             Pool::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
     }
@@ -151,14 +225,14 @@ impl Pool {
 /// An open transaction on either backend. Dropped without [`Tx::commit`],
 /// it rolls back.
 pub(crate) enum Tx {
-    Sqlite(sqlx::Transaction<'static, Sqlite>),
+    Sqlite(SqliteTx),
     Postgres(sqlx::Transaction<'static, Postgres>),
 }
 
 impl Tx {
     pub(crate) async fn commit(self) -> Result<(), StoreError> {
         match self {
-            Tx::Sqlite(t) => t.commit().await?,
+            Tx::Sqlite(t) => t.tx.commit().await?,
             Tx::Postgres(t) => t.commit().await?,
         }
         Ok(())
