@@ -211,6 +211,12 @@ pub(crate) fn checksum(head: &[u8], rest: &[u8]) -> u32 {
     h.finalize()
 }
 
+/// Lookups of [`Index::contains_many`] whose memory reads are started
+/// together: enough to keep the memory system busy (a core tracks a
+/// couple of dozen misses), few enough that the first ones have arrived
+/// when the group's lookups start.
+const GROUP: usize = 16;
+
 /// Where an area code's directory and sub-blocks are in the loaded file.
 #[derive(Clone, Copy)]
 struct Code {
@@ -442,23 +448,26 @@ impl Index {
         self.versions.iter().copied()
     }
 
-    /// Start of the sub-block that holds `number`'s line, or `None` when
-    /// the number is not a NANP number or that sub-block is empty. One
-    /// read of the directory, which gives the sizes of all the exchange's
-    /// sub-blocks.
+    /// Start and size (bytes) of the sub-block that holds `number`'s line,
+    /// and the line within it, or `None` when the number is not a NANP
+    /// number or that sub-block is empty. One read of the directory, which
+    /// gives the sizes of all the exchange's sub-blocks.
     #[inline]
-    fn sub_block(&self, number: u64) -> Option<usize> {
+    fn sub_block(&self, number: u64) -> Option<(usize, usize, u32)> {
         if number >= 10_000_000_000 {
             return None;
         }
-        let npa = (number / 10_000_000) as usize;
-        let nxx = (number / 10_000 % 1000) as usize;
-        let sub = (number % 10_000) as usize / SPAN as usize;
+        // Two divisions by constants (multiplications), not four.
+        let exchange = number / 10_000;
+        let line = (number - exchange * 10_000) as u32;
+        let npa = (exchange / 1000) as usize;
+        let nxx = (exchange % 1000) as usize;
+        let sub = line / SPAN;
         let code = npa.checked_sub(FIRST_CODE as usize)?;
         let x = nxx.checked_sub(FIRST_CODE as usize)?;
         let c = (*self.codes.get(code)?)?;
-        let (units, size) = locate(u64_at(&self.map, c.entries + x * 8), sub);
-        (size != 0).then_some(c.base + units * ALIGN)
+        let (units, size) = locate(u64_at(&self.map, c.entries + x * 8), sub as usize);
+        (size != 0).then_some((c.base + units * ALIGN, size * ALIGN, line - sub * SPAN))
     }
 
     /// Whether the list holds `number` (ten digits, e.g. `2125550123`).
@@ -466,12 +475,7 @@ impl Index {
     #[inline]
     pub fn contains(&self, number: u64) -> bool {
         match self.sub_block(number) {
-            Some(base) => block::contains(
-                &self.map,
-                base,
-                (number % 10_000) as u32 % SPAN,
-                &mut Cursor::default(),
-            ),
+            Some((base, _, line)) => block::contains(&self.map, base, line, &mut Cursor::default()),
             None => false,
         }
     }
@@ -495,7 +499,7 @@ impl Index {
             let line = (number - r * span) as u32;
             if r != range || line < last_line {
                 range = r;
-                base = self.sub_block(number);
+                base = self.sub_block(number).map(|(base, _, _)| base);
                 cursor = Cursor::default();
             }
             last_line = line;
@@ -503,6 +507,41 @@ impl Index {
                 Some(base) => block::contains(&self.map, base, line, &mut cursor),
                 None => false,
             });
+        }
+    }
+
+    /// Looks up a batch in any order (a lead list as it comes): `out` is
+    /// cleared and gets one answer per number, in order; the same answers
+    /// as [`Index::contains`] on each. Faster than one `contains` after
+    /// another because it starts the memory reads of a group of lookups
+    /// before it needs any of them: each random lookup waits ~170 ns for
+    /// its sub-block, and one lookup's instructions fill enough of the
+    /// CPU's reorder window that consecutive `contains` calls hardly
+    /// overlap their waits. Reading both ends of a sub-block (a load, not
+    /// a prefetch instruction: those need `unsafe` in Rust) gets all its
+    /// cache lines on their way.
+    pub fn contains_many(&self, numbers: &[u64], out: &mut Vec<bool>) {
+        out.clear();
+        out.reserve(numbers.len());
+        for group in numbers.chunks(GROUP) {
+            let mut found = [None; GROUP];
+            let mut touched = 0u8;
+            for (slot, &number) in found.iter_mut().zip(group) {
+                if let Some((base, size, line)) = self.sub_block(number) {
+                    let last = self.map.get(base + size - 1).copied().unwrap_or(0);
+                    touched ^= self.map.get(base).copied().unwrap_or(0) ^ last;
+                    *slot = Some((base, line));
+                }
+            }
+            // Keeps the reads: their only purpose is their side effect on
+            // the cache, which the optimizer cannot see.
+            std::hint::black_box(touched);
+            out.extend(found[..group.len()].iter().map(|slot| match *slot {
+                Some((base, line)) => {
+                    block::contains(&self.map, base, line, &mut Cursor::default())
+                }
+                None => false,
+            }));
         }
     }
 
@@ -517,7 +556,7 @@ impl Index {
                     let exchange = npa * 1000 + (FIRST_CODE as usize + x) as u64;
                     for sub in 0..SUBS as u64 {
                         let first = exchange * 10_000 + sub * u64::from(SPAN);
-                        if let Some(base) = self.sub_block(first) {
+                        if let Some((base, _, _)) = self.sub_block(first) {
                             block::decode(&self.map, base, &mut buf);
                             numbers.extend(buf.iter().map(|&l| first + u64::from(l)));
                         }

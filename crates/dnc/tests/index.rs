@@ -65,11 +65,21 @@ proptest! {
         for (q, got) in queries.iter().zip(&out) {
             prop_assert_eq!(*got, set.contains(q), "batch {}", q);
         }
-        // Unsorted batches are still exact.
+        // Unsorted batches are still exact, both ways.
         queries.reverse();
         index.contains_sorted(&queries, &mut out);
         for (q, got) in queries.iter().zip(&out) {
             prop_assert_eq!(*got, set.contains(q));
+        }
+        let mut shuffled = queries.clone();
+        for i in 1..shuffled.len() {
+            shuffled.swap(i, (i * 7919) % (i + 1));
+        }
+        shuffled.extend([0, 1_999_999_999, 10_000_000_000, u64::MAX]);
+        index.contains_many(&shuffled, &mut out);
+        prop_assert_eq!(out.len(), shuffled.len());
+        for (q, got) in shuffled.iter().zip(&out) {
+            prop_assert_eq!(*got, set.contains(q), "many {}", q);
         }
         prop_assert_eq!(index.iter().collect::<Vec<_>>(), set.iter().copied().collect::<Vec<_>>());
     }
