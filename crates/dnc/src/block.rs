@@ -327,8 +327,7 @@ fn ef_contains(
     cursor: &mut Cursor,
 ) -> bool {
     let h = line >> l;
-    let low_mask = (1u32 << l) - 1;
-    let target_low = line & low_mask;
+    let target_low = line & ((1u32 << l) - 1);
     // Bucket h starts after the h-th zero of the upper string. Find the
     // 64-bit chunk holding it: at the registry's density the string is
     // about five words and the target is in any of them, so this exit is
@@ -338,8 +337,10 @@ fn ef_contains(
         if cursor.chunk >= upper {
             return false; // only a corrupt sub-block runs out of zeros
         }
-        let valid = (upper - cursor.chunk).min(64);
-        let zeros = !word_at(data, bits + cursor.chunk as usize / 8) & (u64::MAX >> (64 - valid));
+        // The last word also holds low bits after the string; their zeros
+        // are not masked off because they come after all of the string's:
+        // bucket h (h < the string's zero count) is found before them.
+        let zeros = !word_at(data, bits + cursor.chunk as usize / 8);
         let prefix = byte_prefix_counts(zeros);
         let z = (prefix >> 56) as u32;
         if need <= z {
@@ -361,13 +362,20 @@ fn ef_contains(
     // the count so that a corrupt block cannot send the reads astray.
     let first = start - h;
     let run = (!window(data, bits, start as usize)).trailing_zeros();
-    let m = run.min(upper - start).min(n.saturating_sub(first));
+    let m = run
+        .min(upper.saturating_sub(start))
+        .min(n.saturating_sub(first));
+    // The lows of the bucket's first four values, l bits each, compared
+    // with the target's all at once: a field of `x` is zero where they
+    // are equal, and the borrow of `x - rep` sets the top bit of the
+    // lowest zero field (higher flags can be spurious, lower ones
+    // cannot, so "a flag among the first m fields" is exact). EF
+    // sub-blocks have l >= 1 (at l = 0 a bitmap is smaller).
     let lows = window(data, bits, (upper + first * l) as usize);
-    let mut hit = false;
-    for j in 0..BUCKET_FAST {
-        let low = (lows >> (j * l)) as u32 & low_mask;
-        hit |= (j < m) & (low == target_low);
-    }
+    let rep = 1 | 1 << l | 1 << (2 * l) | 1 << (3 * l);
+    let x = lows ^ (u64::from(target_low) * rep);
+    let flags = x.wrapping_sub(rep) & !x & (rep << (l.max(1) - 1));
+    let mut hit = flags & ((1u64 << (m.min(BUCKET_FAST) * l)) - 1) != 0;
     if m > BUCKET_FAST {
         for i in first + BUCKET_FAST..first + m {
             hit |= bits_at(data, bits, (upper + i * l) as usize, l) == target_low;
