@@ -475,7 +475,14 @@ impl Index {
     #[inline]
     pub fn contains(&self, number: u64) -> bool {
         match self.sub_block(number) {
-            Some((base, _, line)) => block::contains(&self.map, base, line, &mut Cursor::default()),
+            Some((base, size, line)) => {
+                // A sub-block (~96 bytes) usually spans two cache lines, and
+                // the second one (the low parts) is addressed only after the
+                // first has been read: reading its last byte now puts both
+                // misses in flight together instead of one after the other.
+                std::hint::black_box(self.map.get(base + size - 1).copied());
+                block::contains(&self.map, base, line, &mut Cursor::default())
+            }
             None => false,
         }
     }
