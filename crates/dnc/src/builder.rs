@@ -17,7 +17,7 @@ use jiff::civil::Date;
 use crate::block;
 use crate::index::{
     CRC_AT, ENTRIES, FORMAT_VERSION, HEADER_LEN, Index, IndexError, Layout, MAGIC, TAIL, checksum,
-    validate_list_name,
+    entry, validate_list_name,
 };
 use crate::number::{CODES, FIRST_CODE, LINES, LineError, validate};
 
@@ -168,7 +168,7 @@ impl Builder {
         Ok(())
     }
 
-    /// The file as header and tables, then the data region (~170 MB for
+    /// The file as header and tables, then the data region (~175 MB for
     /// the national registry, less than the bit sets it is made from).
     fn encode(&self) -> Result<(Vec<u8>, Vec<u8>), IndexError> {
         let present: Vec<usize> = (0..CODES)
@@ -185,19 +185,22 @@ impl Builder {
             }
         }
         let layout = Layout::new(self.versions.len(), present.len());
-        let mut directory = Vec::with_capacity(present.len() * ENTRIES + 1);
+        let mut directory = Vec::with_capacity(present.len() * ENTRIES);
         let mut data = Vec::new();
-        let offset = |data: &Vec<u8>| u32::try_from(data.len()).map_err(|_| IndexError::TooLarge);
         for &c in &present {
             let words = self.codes[c].as_deref().unwrap_or_default();
+            let slot_start = data.len();
             for x in 0..CODES {
-                for sub in 0..block::SUBS {
-                    directory.push(offset(&data)?);
+                let offset = (data.len() - slot_start) / block::ALIGN;
+                let mut sizes = [0usize; block::SUBS];
+                for (sub, size) in sizes.iter_mut().enumerate() {
+                    let before = data.len();
                     block::encode(&words[x * WORDS..(x + 1) * WORDS], sub, &mut data);
+                    *size = (data.len() - before) / block::ALIGN;
                 }
+                directory.push(entry(offset, &sizes).ok_or(IndexError::TooLarge)?);
             }
         }
-        directory.push(offset(&data)?);
         data.extend_from_slice(&[0; TAIL]);
 
         let mut file = Vec::with_capacity(layout.data);

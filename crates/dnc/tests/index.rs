@@ -65,11 +65,21 @@ proptest! {
         for (q, got) in queries.iter().zip(&out) {
             prop_assert_eq!(*got, set.contains(q), "batch {}", q);
         }
-        // Unsorted batches are still exact.
+        // Unsorted batches are still exact, both ways.
         queries.reverse();
         index.contains_sorted(&queries, &mut out);
         for (q, got) in queries.iter().zip(&out) {
             prop_assert_eq!(*got, set.contains(q));
+        }
+        let mut shuffled = queries.clone();
+        for i in 1..shuffled.len() {
+            shuffled.swap(i, (i * 7919) % (i + 1));
+        }
+        shuffled.extend([0, 1_999_999_999, 10_000_000_000, u64::MAX]);
+        index.contains_many(&shuffled, &mut out);
+        prop_assert_eq!(out.len(), shuffled.len());
+        for (q, got) in shuffled.iter().zip(&out) {
+            prop_assert_eq!(*got, set.contains(q), "many {}", q);
         }
         prop_assert_eq!(index.iter().collect::<Vec<_>>(), set.iter().copied().collect::<Vec<_>>());
     }
@@ -164,11 +174,11 @@ fn every_corruption_is_refused() {
     assert!(matches!(Index::open(&bad), Err(IndexError::NotAnIndex)));
     // A future format version.
     let mut b = bytes.clone();
-    b[8] = 3;
+    b[8] = 4;
     std::fs::write(&bad, &b).unwrap();
     assert!(matches!(
         Index::open(&bad),
-        Err(IndexError::UnsupportedVersion(3))
+        Err(IndexError::UnsupportedVersion(4))
     ));
     assert!(Index::open(&path).is_ok());
 }
@@ -188,85 +198,91 @@ fn bounds_are_checked_behind_the_checksum() {
     };
     let area_codes = u32::from_le_bytes(bytes[32..36].try_into().unwrap()) as usize;
     let npas = u32::from_le_bytes(bytes[36..40].try_into().unwrap()) as usize;
+    assert_eq!(npas, 1, "the sample is area code 212 only");
     let directory = 128 + area_codes * 8 + 800 * 4;
     let data = u64::from_le_bytes(bytes[40..48].try_into().unwrap()) as usize;
-    assert_eq!(data, directory + (npas * 6400 + 1) * 4);
-    let entry = |b: &[u8], i: usize| {
-        u32::from_le_bytes(
-            b[directory + i * 4..directory + i * 4 + 4]
+    assert_eq!(data, directory + npas * 800 * 8);
+    // Directory entry of exchange 200 + x: offset (24 bits), then eight
+    // 5-bit sizes, in 8-byte units.
+    let entry = |b: &[u8], x: usize| {
+        u64::from_le_bytes(
+            b[directory + x * 8..directory + x * 8 + 8]
                 .try_into()
                 .unwrap(),
         )
     };
-    let set_entry = |b: &mut Vec<u8>, i: usize, v: u32| {
-        b[directory + i * 4..directory + i * 4 + 4].copy_from_slice(&v.to_le_bytes());
+    let set_entry = |b: &mut Vec<u8>, x: usize, v: u64| {
+        b[directory + x * 8..directory + x * 8 + 8].copy_from_slice(&v.to_le_bytes());
     };
-    // The first non-empty sub-block.
-    let i = (0..npas * 6400)
-        .find(|&i| entry(&bytes, i) != entry(&bytes, i + 1))
-        .unwrap();
-    let start = entry(&bytes, i);
-    // Its start moved past the end of the data region.
+    let refused = |b: Vec<u8>, what: &str| {
+        std::fs::write(&bad, reseal(b)).unwrap();
+        let e = Index::open(&bad).unwrap_err();
+        assert!(matches!(e, IndexError::Corrupt(_)), "{what}: {e}");
+    };
+    // The first exchange with numbers, and its first non-empty sub-block.
+    let x = (0..800).find(|&x| entry(&bytes, x) >> 24 != 0).unwrap();
+    let e = entry(&bytes, x);
+    let k = (0..8).find(|&k| e >> (24 + 5 * k) & 31 != 0).unwrap();
     let mut b = bytes.clone();
-    set_entry(&mut b, i, (bytes.len() - data) as u32);
-    std::fs::write(&bad, reseal(b)).unwrap();
-    assert!(matches!(Index::open(&bad), Err(IndexError::Corrupt(_))));
-    // Its end moved one byte on: the length no longer matches its count.
+    set_entry(&mut b, x, e + 1);
+    refused(b, "offset not the running sum");
     let mut b = bytes.clone();
-    set_entry(&mut b, i + 1, entry(&bytes, i + 1) + 1);
-    std::fs::write(&bad, reseal(b)).unwrap();
-    assert!(matches!(Index::open(&bad), Err(IndexError::Corrupt(_))));
-    // The last entry not the end of the data region.
+    set_entry(&mut b, x, e + (1 << (24 + 5 * k)));
+    refused(b, "size one unit longer than its count says");
     let mut b = bytes.clone();
-    let last = npas * 6400;
-    set_entry(&mut b, last, entry(&bytes, last) - 1);
-    std::fs::write(&bad, reseal(b)).unwrap();
-    assert!(matches!(Index::open(&bad), Err(IndexError::Corrupt(_))));
+    set_entry(&mut b, x, e - (1 << (24 + 5 * k)));
+    refused(b, "size one unit shorter");
+    // All sub-blocks emptied: the data region is then longer than the
+    // directory says.
+    let mut b = bytes.clone();
+    set_entry(&mut b, x, e & ((1 << 24) - 1));
+    refused(b, "data past the last sub-block");
+    // Eight more bytes in the data region (header lengths adjusted).
+    let mut b = bytes.clone();
+    b.extend_from_slice(&[0; 8]);
+    let len = b.len() as u64;
+    b[16..24].copy_from_slice(&len.to_le_bytes());
+    let data_len = u64::from_le_bytes(b[48..56].try_into().unwrap()) + 8;
+    b[48..56].copy_from_slice(&data_len.to_le_bytes());
+    refused(b, "data region longer than the directory");
     // A wrong number count.
     let mut b = bytes.clone();
     b[24] ^= 1;
-    std::fs::write(&bad, reseal(b)).unwrap();
-    assert!(matches!(Index::open(&bad), Err(IndexError::Corrupt(_))));
+    refused(b, "number count");
     // A count of more than 1,250 lines in a sub-block, and a count of 0.
+    let start = (0..k)
+        .map(|j| (e >> (24 + 5 * j) & 31) as usize * 8)
+        .sum::<usize>()
+        + (e & ((1 << 24) - 1)) as usize * 8;
     for count in [1251u16, 0] {
         let mut b = bytes.clone();
-        let at = data + start as usize;
+        let at = data + start;
         b[at..at + 2].copy_from_slice(&count.to_le_bytes());
-        std::fs::write(&bad, reseal(b)).unwrap();
-        assert!(matches!(Index::open(&bad), Err(IndexError::Corrupt(_))));
+        refused(b, "count");
     }
-    // A sub-block under an exchange that cannot exist (N11): the last
-    // sub-block before exchange 211 (the sample is area code 212 only, so
-    // slot 0) moved to 211's first eighth by shifting the offsets between.
-    let x211 = (211 - 200) * 8;
-    let j = (0..x211)
-        .rev()
-        .find(|&j| entry(&bytes, j) != entry(&bytes, j + 1))
-        .unwrap();
-    assert_eq!(
-        entry(&bytes, j + 1),
-        entry(&bytes, x211 + 8),
-        "211 is empty"
-    );
+    // A sub-block under an exchange that cannot exist (N11): exchange 211
+    // given a size, its offset left right.
+    let x211 = 211 - 200;
+    assert_eq!(entry(&bytes, x211) >> 24, 0, "211 is empty");
     let mut b = bytes.clone();
-    for k in j + 1..=x211 {
-        set_entry(&mut b, k, entry(&bytes, j));
-    }
-    std::fs::write(&bad, reseal(b)).unwrap();
-    assert!(matches!(Index::open(&bad), Err(IndexError::Corrupt(_))));
+    set_entry(&mut b, x211, entry(&bytes, x211) | 1 << 24);
+    refused(b, "N11 exchange");
 }
 
-/// A file of the previous format is refused with a clear error.
+/// Files of the previous formats are refused with a clear error.
 #[test]
-fn format_1_is_refused() {
+fn formats_1_and_2_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let (_, mut bytes) = sample_file(dir.path());
-    bytes[8..12].copy_from_slice(&1u32.to_le_bytes());
-    let bad = dir.path().join("old.idx");
-    std::fs::write(&bad, &bytes).unwrap();
-    let e = Index::open(&bad).unwrap_err();
-    assert!(matches!(e, IndexError::UnsupportedVersion(1)));
-    assert!(e.to_string().contains("re-import"), "{e}");
+    let (_, bytes) = sample_file(dir.path());
+    for old in [1u32, 2] {
+        let mut bytes = bytes.clone();
+        bytes[8..12].copy_from_slice(&old.to_le_bytes());
+        let bad = dir.path().join("old.idx");
+        std::fs::write(&bad, &bytes).unwrap();
+        let e = Index::open(&bad).unwrap_err();
+        assert!(matches!(e, IndexError::UnsupportedVersion(v) if v == old));
+        assert!(e.to_string().contains("re-import"), "{e}");
+    }
 }
 
 /// The inspector sees exactly the file's bytes, in order.
