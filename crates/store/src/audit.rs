@@ -1632,6 +1632,198 @@ mod tests {
         store.close().await;
     }
 
+    /// Every stored value of every event, in key order, as SQLite spells
+    /// it (`quote` keeps the type: NULL, integer, 'text' or X'blob').
+    async fn dump_events(url: &str) -> Vec<String> {
+        use sqlx::Connection;
+        let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT quote(org_id) || ',' || quote(seq) || ',' || quote(id) || ',' || \
+             quote(occurred_at) || ',' || quote(actor_kind) || ',' || quote(actor_id) || ',' || \
+             quote(action) || ',' || quote(target_kind) || ',' || quote(target_id) || ',' || \
+             quote(outcome) || ',' || quote(request_id) || ',' || quote(ip) || ',' || \
+             quote(user_agent) || ',' || quote(method) || ',' || quote(route) || ',' || \
+             quote(details) || ',' || quote(prev_hash) || ',' || quote(hash) \
+             FROM audit_events ORDER BY org_id, seq",
+        )
+        .fetch_all(&mut c)
+        .await
+        .unwrap();
+        c.close().await.unwrap();
+        rows.into_iter().map(|(r,)| r).collect()
+    }
+
+    /// Prunes `org` through `through` the way the operator task does: a
+    /// checkpoint at the cut first, then the removal.
+    async fn prune(store: &Store, org: &OrgId, through: i64) {
+        let hash = store.audit_event_hash(org, through).await.unwrap();
+        let checkpoint = Checkpoint {
+            version: 1,
+            org_id: org.to_string(),
+            seq: through,
+            head_hash: to_hex(&hash),
+            created_at: NOW,
+            key_id: "k".into(),
+            signature: String::new(),
+        };
+        store.record_checkpoint(org, &checkpoint).await.unwrap();
+        let ctx = Ctx {
+            now: NOW,
+            request: Default::default(),
+        };
+        store
+            .prune_audit_through(org, through, 90, &ctx)
+            .await
+            .unwrap();
+    }
+
+    /// A database written before 0021 (audit_events a rowid table), by both
+    /// writers, with a prune, then upgraded: every event keeps every stored
+    /// value, each chain verifies to the same head, in one range and in
+    /// several, and afterwards the table is keyed by (org_id, seq) without a
+    /// rowid, stays append-only, takes appends from both writers and can
+    /// still be pruned.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn migration_0021_keeps_every_event_and_every_hash() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("audit.db").display());
+        {
+            let old = tempfile::tempdir().unwrap();
+            let all = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
+            for entry in std::fs::read_dir(&all).unwrap() {
+                let path = entry.unwrap().path();
+                let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+                if name.as_str() < "0021" {
+                    std::fs::copy(&path, old.path().join(&name)).unwrap();
+                }
+            }
+            let opts = <sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(&url)
+                .unwrap()
+                .create_if_missing(true)
+                .foreign_keys(true);
+            let pool = sqlx::SqlitePool::connect_with(opts).await.unwrap();
+            sqlx::migrate::Migrator::new(old.path())
+                .await
+                .unwrap()
+                .run(&pool)
+                .await
+                .unwrap();
+            let (without_rowid,): (i64,) = sqlx::query_as(
+                "SELECT COUNT(*) FROM sqlite_schema WHERE name = 'audit_events' AND sql LIKE '%WITHOUT ROWID%'",
+            )
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            assert_eq!(without_rowid, 0, "the schema before 0021");
+            pool.close().await;
+        }
+        let hasher = std::sync::Arc::new(TokenHasher::new(vec![HashKey::new([3; 32])]).unwrap());
+        let settings = PoolSettings::default();
+        let open = || Store::open(&url, &settings, hasher.clone());
+        let store = open().await.unwrap();
+        let mut orgs = Vec::new();
+        for label in ["a", "b", "c"] {
+            let (org, call) = org_and_call(&store, label).await;
+            for round in 0..4 {
+                store
+                    .append_api_calls(&vec![call.clone(); 97])
+                    .await
+                    .unwrap();
+                append_by_sqlx(&store, &org, round).await;
+            }
+            orgs.push((org, call));
+        }
+        prune(&store, &orgs[1].0, 150).await;
+        let ids: Vec<OrgId> = orgs.iter().map(|(org, _)| org.clone()).collect();
+        let before = chain_heads(&store, &ids).await;
+        assert_eq!(before.len(), 3);
+        assert_eq!(before[1].2, Some(150));
+        store.close().await;
+        let events_before = dump_events(&url).await;
+        assert!(
+            events_before.len() > 3 * 4 * 97 - 150,
+            "{}",
+            events_before.len()
+        );
+
+        let report = crate::migrate(&url, None).await.unwrap();
+        assert_eq!(report.applied_now, 1, "0021 alone was pending");
+        assert_eq!(
+            dump_events(&url).await,
+            events_before,
+            "every stored value kept"
+        );
+        let store = open().await.unwrap();
+        assert!(store.migrations_current().await.unwrap());
+        assert_eq!(
+            chain_heads(&store, &ids).await,
+            before,
+            "the same chains and heads"
+        );
+
+        {
+            let mut tx = store.pool.write().await.unwrap();
+            let Tx::Sqlite(t) = &mut tx else {
+                unreachable!("a SQLite store")
+            };
+            let (sql,): (String,) = sqlx::query_as(
+                "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'audit_events'",
+            )
+            .fetch_one(&mut **t)
+            .await
+            .unwrap();
+            assert!(sql.contains("STRICT, WITHOUT ROWID"), "{sql}");
+            let (indexes,): (i64,) = sqlx::query_as(
+                "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'audit_events'",
+            )
+            .fetch_one(&mut **t)
+            .await
+            .unwrap();
+            assert_eq!(indexes, 1, "the UNIQUE id; the key is the table itself");
+            for sql in [
+                "UPDATE audit_events SET outcome = 'failure' WHERE seq = 5",
+                "DELETE FROM audit_events WHERE seq = 5",
+            ] {
+                let err = sqlx::query(sql).execute(&mut **t).await.unwrap_err();
+                assert!(err.to_string().contains("append-only"), "{sql}: {err}");
+            }
+        }
+
+        // Both writers extend the migrated chains, and retention still cuts.
+        for (org, call) in &orgs {
+            store
+                .append_api_calls(&vec![call.clone(); 5])
+                .await
+                .unwrap();
+            append_by_sqlx(&store, org, 99).await;
+        }
+        prune(&store, &orgs[0].0, 200).await;
+        let after = chain_heads(&store, &ids).await;
+        for (i, ((verified, _, pruned), (was, _, _))) in after.iter().zip(&before).enumerate() {
+            assert_eq!(*verified, was + 5 + 1 + i64::from(i == 0), "org {i}");
+            assert_eq!(*pruned, [Some(200), Some(150), None][i], "org {i}");
+        }
+        store.close().await;
+    }
+
+    /// Each chain, verified in one range and in three:
+    /// (events verified, head hash, pruned through), which must agree.
+    async fn chain_heads(store: &Store, orgs: &[OrgId]) -> Vec<(i64, [u8; 32], Option<i64>)> {
+        let mut out = Vec::new();
+        for org in orgs {
+            let one = store.verify_in_parts(org, &[], 1, 0).await.unwrap();
+            let many = store.verify_in_parts(org, &[], 3, 0).await.unwrap();
+            assert!(one.is_intact(), "{one:?}");
+            assert!(many.is_intact(), "{many:?}");
+            assert_eq!(
+                (many.verified, many.head_hash),
+                (one.verified, one.head_hash)
+            );
+            out.push((one.verified, one.head_hash, one.pruned_through));
+        }
+        out
+    }
+
     #[test]
     fn ranges_cover_the_chain_once() {
         for (after, last, parts) in [
