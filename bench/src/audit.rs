@@ -9,7 +9,10 @@
 //! prints what bounds them: raw SHA-256 speed, the canonical encoding plus
 //! hash of one event in memory, and reading the rows verification reads
 //! without hashing (through sqlx in keyset pages, and on SQLite through
-//! rusqlite as the verifier now reads them).
+//! rusqlite as the verifier now reads them). The one-thread lines are rated
+//! per CPU-second of their thread, so load from other work does not move
+//! them. Switches (environment): VERIFY_RUNS, VERIFY_ONLY with KEEP_DB,
+//! AUDIT_TABLE=keyed; see the "Audit log" section of docs/benchmarks.md.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -34,13 +37,38 @@ async fn main() {
             (url.clone(), url)
         }
     };
-    tollgate_store::migrate(&owner, Some("tollgate_app"))
-        .await
-        .expect("migrate");
+    // VERIFY_ONLY=1 with KEEP_DB naming an existing database: only verify
+    // its first organization's chain (VERIFY_RUNS times), so a profiler or
+    // `perf stat` sees verification alone.
+    let verify_only = std::env::var("VERIFY_ONLY").is_ok();
+    if !verify_only {
+        tollgate_store::migrate(&owner, Some("tollgate_app"))
+            .await
+            .expect("migrate");
+    }
+    // AUDIT_TABLE=keyed (SQLite): the table rebuilt WITHOUT ROWID, keyed by
+    // (org_id, seq), to compare that layout with the rowid table beside its
+    // key index by one binary in the same minutes (docs/benchmarks.md).
+    if !verify_only
+        && std::env::var("AUDIT_TABLE").as_deref() == Ok("keyed")
+        && owner.starts_with("sqlite:")
+    {
+        keyed_table(&owner).await;
+    }
     let hasher = Arc::new(TokenHasher::new(vec![HashKey::new([9; 32])]).expect("a key"));
     let store = Store::open(&app, &PoolSettings::default(), hasher)
         .await
         .expect("open");
+    if verify_only {
+        let org = store.org_ids().await.expect("orgs").remove(0);
+        let (report, secs, cpu) = verify(&store, &org).await;
+        println!(
+            "verify             {:.0} events/s ({secs:.3} s, CPU {cpu:.2} s, {} events)",
+            report.verified as f64 / secs,
+            report.verified
+        );
+        return;
+    }
     let now = UnixMicros(1_795_000_000_000_000);
     let token = store.create_bootstrap_token(now, 900).await.expect("token");
     let ctx = Ctx {
@@ -94,18 +122,13 @@ async fn main() {
     let append_secs = started.elapsed().as_secs_f64();
     let append_cpu = cpu_secs() - cpu;
 
-    let cpu = cpu_secs();
-    let started = Instant::now();
-    let report = store.verify_audit_chain(&org.org.id).await.expect("verify");
-    let verify_secs = started.elapsed().as_secs_f64();
-    let verify_cpu = cpu_secs() - cpu;
-    assert!(report.is_intact(), "the chain verifies");
+    let (report, verify_secs, verify_cpu) = verify(&store, &org.org.id).await;
 
     let read_rate = read_only(&app, org.org.id.as_str(), report.verified).await;
     let direct_rate = app
         .strip_prefix("sqlite://")
         .map(|path| direct_read(path, org.org.id.as_str(), report.verified));
-    let (sha_mb, event_bytes, hash_rate) = hashing();
+    let (sha_mb, event_bytes, hash_rate, stored_rate) = hashing();
 
     println!("backend            {}", store.backend().as_str());
     println!("org                {}", org.org.id);
@@ -119,10 +142,15 @@ async fn main() {
         written as f64 / append_cpu
     );
     println!(
-        "verify             {:.0} events/s ({verify_secs:.2} s, {} events, {} threads)",
+        "verify             {:.0} events/s ({verify_secs:.3} s, {} events, {} threads{})",
         report.verified as f64 / verify_secs,
         report.verified,
-        std::thread::available_parallelism().map_or(1, |n| n.get())
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        if verify_runs() > 1 {
+            ", median of the runs"
+        } else {
+            ""
+        }
     );
     println!(
         "verify CPU         {verify_cpu:.2} s, all threads ({:.0} events per CPU-second)",
@@ -131,20 +159,119 @@ async fn main() {
     println!("read rows only     {read_rate:.0} rows/s (sqlx, keyset pages, no hashing)");
     if let Some(rate) = direct_rate {
         println!(
-            "read rows rusqlite {rate:.0} rows/s (one thread, the verifier's statement, every column borrowed, no hashing)"
+            "read rows rusqlite {rate:.0} rows per CPU-second (one thread, the verifier's statement, every column borrowed, no hashing)"
         );
     }
-    println!("sha-256            {sha_mb:.0} MB/s (one core, 704-byte messages)");
+    println!("sha-256            {sha_mb:.0} MB per CPU-second (one thread, 704-byte messages)");
     println!(
-        "encode + hash      {hash_rate:.0} events/s (one core, in memory, {event_bytes} bytes hashed per event)"
+        "encode + hash      {hash_rate:.0} events per CPU-second (one thread, in memory, {event_bytes} bytes hashed per event)"
     );
+    println!(
+        "  as verified      {stored_rate:.0} events per CPU-second (the same, details as stored text: checked to be one JSON value, spliced)"
+    );
+}
+
+fn verify_runs() -> usize {
+    std::env::var("VERIFY_RUNS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(1usize)
+        .max(1)
+}
+
+/// Verifies the chain VERIFY_RUNS times (each run printed when more than
+/// one): one run of a few tenths of a second on a machine shared with other
+/// work is too noisy to compare builds by. The last report, and the median
+/// wall and CPU seconds.
+async fn verify(
+    store: &Store,
+    org: &tollgate_core::OrgId,
+) -> (tollgate_store::ChainReport, f64, f64) {
+    let runs = verify_runs();
+    let mut times = Vec::with_capacity(runs);
+    let mut report = None;
+    for i in 0..runs {
+        let cpu = cpu_secs();
+        let started = Instant::now();
+        let r = store.verify_audit_chain(org).await.expect("verify");
+        let (secs, cpu) = (started.elapsed().as_secs_f64(), cpu_secs() - cpu);
+        assert!(r.is_intact(), "the chain verifies");
+        if runs > 1 {
+            println!(
+                "verify run {:<2}      {:.0} events/s ({secs:.3} s), CPU {cpu:.2} s ({:.0} events per CPU-second)",
+                i + 1,
+                r.verified as f64 / secs,
+                r.verified as f64 / cpu
+            );
+        }
+        times.push((secs, cpu));
+        report = Some(r);
+    }
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    (
+        report.expect("at least one run"),
+        median(times.iter().map(|t| t.0).collect()),
+        median(times.iter().map(|t| t.1).collect()),
+    )
+}
+
+/// Rebuilds the empty `audit_events` WITHOUT ROWID: the same columns,
+/// constraints, unique id and append-only triggers, its key the table's.
+async fn keyed_table(url: &str) {
+    use sqlx::Connection;
+    let mut conn = sqlx::SqliteConnection::connect(url).await.expect("connect");
+    let (rows,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM audit_events")
+        .fetch_one(&mut conn)
+        .await
+        .expect("count");
+    assert_eq!(rows, 0, "only a new database is rebuilt");
+    let (sql,): (String,) = sqlx::query_as(
+        "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'audit_events'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .expect("schema");
+    let keyed = sql
+        .strip_suffix(") STRICT")
+        .map(|columns| format!("{columns}) STRICT, WITHOUT ROWID"))
+        .expect("the rowid table of migration 0001");
+    let triggers: Vec<(String,)> = sqlx::query_as(
+        "SELECT sql FROM sqlite_schema WHERE type = 'trigger' AND tbl_name = 'audit_events'",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .expect("triggers");
+    let mut script = format!("BEGIN; DROP TABLE audit_events; {keyed};");
+    for (trigger,) in triggers {
+        script.push_str(&trigger);
+        script.push(';');
+    }
+    script.push_str("COMMIT;");
+    sqlx::raw_sql(&script)
+        .execute(&mut conn)
+        .await
+        .expect("rebuild WITHOUT ROWID");
 }
 
 /// User plus system CPU time of the whole process (every thread), from
 /// `/proc/self/stat`: on a machine shared with other work, CPU time is
 /// steadier than wall-clock time.
 fn cpu_secs() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    proc_cpu_secs("/proc/self/stat")
+}
+
+/// The same for the calling thread alone: the one-core lines below are
+/// rated per CPU-second of their thread, not per wall-clock second, so
+/// other work on the machine does not count against them.
+fn thread_cpu_secs() -> f64 {
+    proc_cpu_secs("/proc/thread-self/stat")
+}
+
+fn proc_cpu_secs(path: &str) -> f64 {
+    let stat = std::fs::read_to_string(path).unwrap_or_default();
     // Fields after the parenthesised command name; utime and stime are the
     // 14th and 15th fields of the line, in clock ticks (100 a second).
     let rest = stat.rsplit_once(") ").map_or("", |(_, r)| r);
@@ -162,10 +289,10 @@ fn cpu_secs() -> f64 {
 /// touching every column as it does (text checked as UTF-8), no hashing.
 fn direct_read(path: &str, org: &str, events: i64) -> f64 {
     let conn = rusqlite::Connection::open(path).expect("open");
-    let started = Instant::now();
+    let started = thread_cpu_secs();
     let mut stmt = conn
         .prepare(
-            "SELECT seq, occurred_at, prev_hash, hash, org_id, id, actor_kind, actor_id, action, \
+            "SELECT seq, occurred_at, prev_hash, hash, id, actor_kind, actor_id, action, \
              target_kind, target_id, outcome, request_id, ip, user_agent, method, route, details \
              FROM audit_events WHERE org_id = ?1 AND seq > 0 AND seq <= ?2 ORDER BY seq",
         )
@@ -173,7 +300,7 @@ fn direct_read(path: &str, org: &str, events: i64) -> f64 {
     let mut rows = stmt.query(rusqlite::params![org, events]).expect("query");
     let (mut n, mut bytes) = (0i64, 0usize);
     while let Some(row) = rows.next().expect("row") {
-        for i in 0..18 {
+        for i in 0..17 {
             bytes += match row.get_ref(i).expect("column") {
                 rusqlite::types::ValueRef::Text(t) => std::str::from_utf8(t).expect("utf-8").len(),
                 rusqlite::types::ValueRef::Blob(b) => b.len(),
@@ -184,7 +311,7 @@ fn direct_read(path: &str, org: &str, events: i64) -> f64 {
     }
     std::hint::black_box(bytes);
     assert_eq!(n, events, "read every event");
-    n as f64 / started.elapsed().as_secs_f64()
+    n as f64 / (thread_cpu_secs() - started)
 }
 
 /// Reads the columns verification reads, in its pages of 5,000, and
@@ -261,21 +388,14 @@ mod driver_read {
 }
 
 /// Raw SHA-256 MB/s, and the canonical encoding plus hash of a typical
-/// `api.call` event, per second, on one core.
-fn hashing() -> (f64, usize, f64) {
+/// `api.call` event, per second, on one core: with details as a value (as
+/// appended) and as stored text (as verified).
+fn hashing() -> (f64, usize, f64, f64) {
     use sha2::{Digest, Sha256};
     use tollgate_core::audit::{ActorRef, AuditEvent, RequestMeta};
     let message = [0x5au8; 704];
-    let started = Instant::now();
-    let mut n = 0u64;
     let mut acc = 0u8;
-    while started.elapsed().as_secs_f64() < 1.0 {
-        for _ in 0..1000 {
-            acc ^= Sha256::digest(message)[0];
-        }
-        n += 1000;
-    }
-    let sha_mb = (n * 704) as f64 / started.elapsed().as_secs_f64() / 1e6;
+    let sha_mb = per_cpu_second(|| acc ^= Sha256::digest(message)[0]) * 704.0 / 1e6;
     let event = AuditEvent {
         id: "evt_01KB0000000000000000000000".into(),
         org_id: "org_01KB0000000000000000000000".into(),
@@ -300,18 +420,32 @@ fn hashing() -> (f64, usize, f64) {
     };
     let view = event.view();
     let mut buf = Vec::new();
-    let started = Instant::now();
-    let mut events = 0u64;
-    while started.elapsed().as_secs_f64() < 1.0 {
-        for _ in 0..1000 {
-            acc ^= view.hash(&mut buf)[0];
-        }
-        events += 1000;
-    }
+    let value_rate = per_cpu_second(|| acc ^= view.hash(&mut buf)[0]);
+    let text = event.details.to_string();
+    let stored_rate = per_cpu_second(|| {
+        let stored = tollgate_core::audit::EventView {
+            details: tollgate_core::audit::Details::canonical_text(std::hint::black_box(&text))
+                .expect("one JSON value"),
+            ..view
+        };
+        acc ^= stored.hash(&mut buf)[0];
+    });
     std::hint::black_box(acc);
-    (
-        sha_mb,
-        buf.len(),
-        events as f64 / started.elapsed().as_secs_f64(),
-    )
+    (sha_mb, buf.len(), value_rate, stored_rate)
+}
+
+/// Calls `f` for at least one CPU-second of this thread; calls per second.
+fn per_cpu_second(mut f: impl FnMut()) -> f64 {
+    let started = thread_cpu_secs();
+    let mut n = 0u64;
+    loop {
+        for _ in 0..1000 {
+            f();
+        }
+        n += 1000;
+        let spent = thread_cpu_secs() - started;
+        if spent >= 1.0 {
+            return n as f64 / spent;
+        }
+    }
 }
