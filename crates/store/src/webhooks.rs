@@ -977,16 +977,27 @@ impl crate::Store {
         for (org, group) in &by_org {
             tx.bind_org(org).await?;
             for chunk in group.chunks(IN_LIST) {
+                // The deliveries are looked up by primary key first, in a
+                // materialized CTE: joined directly, PostgreSQL (an
+                // organization has few endpoints, and before the first
+                // ANALYZE every estimate is small) started from the
+                // endpoints and read every delivery each endpoint ever had
+                // through its index, filtering the batch's ids: 30 ms for a
+                // batch after 20,000 deliveries, over a second later on,
+                // growing with the history.
                 let mut q = Sql::new(&tx);
                 q.push(
-                    "SELECT d.id, d.message_id, m.event_type, m.body, d.attempts, d.state, e.url, e.headers, e.enabled \
-                     FROM webhook_deliveries d JOIN webhook_messages m ON m.id = d.message_id \
-                     JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE d.org_id = ",
+                    "WITH d AS MATERIALIZED (SELECT id, message_id, endpoint_id, attempts, state \
+                       FROM webhook_deliveries WHERE org_id = ",
                 )
                 .bind(Arg::Str(org))
-                .push(" AND d.id IN (")
+                .push(" AND id IN (")
                 .list(chunk.iter().map(|c| Arg::Str(&c.delivery_id)))
-                .push(")");
+                .push(
+                    ")) SELECT d.id, d.message_id, m.event_type, m.body, d.attempts, d.state, e.url, e.headers, e.enabled \
+                     FROM d JOIN webhook_messages m ON m.id = d.message_id \
+                     JOIN webhook_endpoints e ON e.id = d.endpoint_id",
+                );
                 let mut rows: std::collections::HashMap<String, Row> = q
                     .fetch_all::<Row>(&mut tx)
                     .await?
