@@ -611,6 +611,66 @@ async fn a_claim_is_exclusive_until_its_lease_expires() {
     );
 }
 
+/// The load-test producer's group of events (bench/webhooks.sh) goes
+/// through the same enqueue as every event source: each event is one
+/// message, fanned out to every enabled endpoint subscribed to
+/// `webhook.test` and to no other, and each delivery is signed with its own
+/// endpoint's secret.
+#[tokio::test]
+async fn a_group_of_load_test_events_fans_out_to_every_subscribed_endpoint() {
+    let server = TestServer::start_delivering().await;
+    let org = server.new_org("HookFanOut").await;
+    let receiver = Receiver::start().await;
+    let hook = |types: Value, enabled: bool| json!({"url": receiver.url, "event_types": types, "enabled": enabled});
+    let (_, secret_a) = endpoint(&server, &org, hook(json!(["webhook.test"]), true)).await;
+    let (_, secret_b) = endpoint(&server, &org, hook(json!(["webhook.test"]), true)).await;
+    endpoint(&server, &org, hook(json!(["webhook.test"]), false)).await;
+    endpoint(&server, &org, hook(json!(["lead.suppressed"]), true)).await;
+    let store = server.store();
+    let actor = store
+        .operator_actor_for_first_owner(&tollgate_core::OrgId::parse(&org.id).unwrap())
+        .await
+        .unwrap();
+    let ctx = tollgate_store::Ctx {
+        now: server.state.now(),
+        request: Default::default(),
+    };
+    let queued = store
+        .scope(&actor)
+        .enqueue_webhook_test_events(3, &ctx)
+        .await
+        .unwrap();
+    assert_eq!(queued, 6, "3 events x the 2 enabled subscribers");
+    // 6 signed deliveries arrive: 3 messages, each at both endpoints.
+    for _ in 0..400 {
+        if receiver.got.lock().unwrap().len() >= 6 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let got = receiver.got.lock().unwrap().clone();
+    assert_eq!(
+        got.len(),
+        6,
+        "nothing to the disabled or unsubscribed endpoints"
+    );
+    let mut ids: Vec<&str> = got.iter().map(|r| r.id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 3);
+    for id in ids {
+        let copies: Vec<&Received> = got.iter().filter(|r| r.id == id).collect();
+        assert_eq!(copies.len(), 2);
+        // One copy per endpoint: each verifies with exactly one of the two
+        // secrets, and not both with the same one.
+        let by_a = copies.iter().filter(|r| verifies(&secret_a, r)).count();
+        let by_b = copies.iter().filter(|r| verifies(&secret_b, r)).count();
+        assert_eq!((by_a, by_b), (1, 1), "{id}");
+        assert_eq!(copies[0].json()["type"], "webhook.test");
+    }
+}
+
 /// A lead import (here the dashboard upload; the CLI shares the loop) ends
 /// with one signed `import.finished` carrying its counts and no personal
 /// data.
