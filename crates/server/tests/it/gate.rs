@@ -462,6 +462,82 @@ async fn concurrent_checks_count_attempts_exactly() {
 }
 
 #[tokio::test]
+async fn a_campaigns_attempts_per_lead_are_counted_exactly_and_only_where_capped() {
+    let server = TestServer::start().await;
+    let org = server.new_org("PerLead").await;
+    acknowledge_no_dnc(&server, &org).await;
+    let capped = campaign(
+        &server,
+        &org,
+        json!({"name": "capped", "purpose": "telemarketing", "channel": "voice", "voice": "live",
+               "max_attempts_per_lead": 2}),
+    )
+    .await;
+    let open = campaign(
+        &server,
+        &org,
+        json!({"name": "open", "purpose": "telemarketing", "channel": "voice", "voice": "live"}),
+    )
+    .await;
+    // New York keeps no per-number cap of its own, so only the campaign's
+    // per-lead limit can refuse these.
+    let (_, lead) = server
+        .call(
+            &org.key,
+            Method::POST,
+            "/v1/leads",
+            Some(json!({"phone": "212 555 0177", "consent": written("form-l")})),
+        )
+        .await;
+    let lead_id = lead["id"].as_str().unwrap().to_owned();
+    let probe = dial(
+        &server,
+        &org,
+        json!({"number": "212 555 0100", "campaign_id": open, "channel": "voice"}),
+    )
+    .await;
+    let at = match probe["next_allowed"].as_str() {
+        Some(t) => t.to_owned(),
+        None => probe["at"].as_str().unwrap().to_owned(),
+    };
+    let body = |cmp: &str| json!({"lead_id": lead_id, "campaign_id": cmp, "channel": "voice", "planned_at": at});
+    let calls = (0..6).map(|_| {
+        server.call(
+            &org.key,
+            Method::POST,
+            "/v1/dial-checks",
+            Some(body(&capped)),
+        )
+    });
+    let answers = futures_util::future::join_all(calls).await;
+    let mut allowed = 0;
+    for (s, c) in &answers {
+        assert_eq!(*s, StatusCode::OK, "{c}");
+        if c["allowed"] == true {
+            allowed += 1;
+        } else {
+            assert_eq!(codes(c), ["max_attempts"], "{c}");
+            assert!(
+                c["reasons"][0]["detail"]
+                    .as_str()
+                    .unwrap()
+                    .contains("2 made"),
+                "{c}"
+            );
+        }
+    }
+    assert_eq!(allowed, 2, "{answers:?}");
+    // The same lead in a campaign without a per-lead limit: its earlier
+    // attempts (in another campaign) refuse nothing.
+    for _ in 0..3 {
+        let c = dial(&server, &org, body(&open)).await;
+        assert_eq!(c["allowed"], true, "{c}");
+    }
+    let c = dial(&server, &org, body(&capped)).await;
+    assert_eq!(codes(&c), ["max_attempts"], "{c}");
+}
+
+#[tokio::test]
 async fn a_failing_gate_denies_internal_error_and_records_it() {
     let server = TestServer::start().await;
     let org = server.new_org("Broken").await;

@@ -456,7 +456,7 @@ async fn judge<'a>(
     let window = CapWindow::of(req, &gate);
     let number = dialed(lead.as_ref(), req.number.as_ref())?;
     let hash = numbers.hash(&number);
-    let lead_id = lead.as_ref().map(|l| l.id.to_string());
+    let counted = window.per_lead.then_some(lead.as_ref()).flatten();
     let fresh = fetch_one!(
         &mut *tx,
         FreshRow,
@@ -464,7 +464,7 @@ async fn judge<'a>(
         org,
         req.campaign_id.as_str(),
         hash.clone(),
-        lead_id.clone()
+        counted.map(|l| l.id.to_string())
     )?;
     let recent: Vec<i64> = fetch_all!(
         &mut *tx,
@@ -526,7 +526,8 @@ async fn campaign_gate_for(
 /// The facts read every time, never cached: the suppression list's
 /// version, the number's suppression and internal-DNC flags, the lead's
 /// attempts in this campaign. `$1` org, `$2` campaign, `$3` number hash,
-/// `$4` lead.
+/// `$4` lead (`NULL`, which counts nothing, when the campaign has no
+/// per-lead cap).
 const FRESH: &str = "SELECT (SELECT s.suppression_version FROM gate_settings s WHERE s.org_id = $1) \
         AS suppression_version, \
     EXISTS (SELECT 1 FROM suppressions x WHERE x.org_id = $1 AND x.number_hash = $3 \
@@ -551,6 +552,10 @@ struct CapWindow {
     lo: i64,
     hi: i64,
     newest: u32,
+    /// Whether the campaign caps attempts per lead: only then is the lead's
+    /// count read (it counts every attempt of the lead, so a lead dialed
+    /// for years without a cap would make every check slower).
+    per_lead: bool,
 }
 
 impl CapWindow {
@@ -570,6 +575,7 @@ impl CapWindow {
             lo: micros(since),
             hi: micros(req.at),
             newest,
+            per_lead: gate.campaign.spec.max_attempts_per_lead.is_some(),
         }
     }
 }
@@ -631,10 +637,15 @@ fn load_direct(
     };
     let number = dialed(lead.as_ref(), input.number.as_ref())?;
     let hash = numbers.hash(&number);
-    let lead_id = lead.as_ref().map(|l| l.id.to_string());
+    let counted = input
+        .window
+        .per_lead
+        .then_some(lead.as_ref())
+        .flatten()
+        .map(|l| l.id.to_string());
     let fresh = conn.prepare_cached(FRESH)?.query_row(
         rusqlite::named_params! {
-            "$1": input.org, "$2": input.campaign_id, "$3": hash, "$4": lead_id,
+            "$1": input.org, "$2": input.campaign_id, "$3": hash, "$4": counted,
         },
         |r| {
             Ok(FreshRow {
@@ -685,7 +696,7 @@ fn assemble<'a>(
     } = loaded;
     let lead_id = lead.as_ref().map(|l| l.id.to_string());
     let campaign = &gate.campaign;
-    let CapWindow { lo, hi, newest } = CapWindow::of(req, gate);
+    let CapWindow { lo, hi, newest, .. } = CapWindow::of(req, gate);
     // The group's own earlier attempts, not yet written.
     recent.extend(
         pending
