@@ -78,11 +78,13 @@ impl Direct {
     ) -> Result<T, StoreError> {
         let (done, wait) = oneshot::channel();
         let path = self.path.clone();
+        // This process's turn at the file first (`db::write_turns`), so the
+        // sqlx writers and this one hand the lock over instead of sleeping
+        // in SQLite's busy handler. Taken here, with the same timeout as
+        // theirs, and held by the job until it ends.
+        let turn = crate::db::write_turn(&path).await?;
         let job: Job = Box::new(move |conn: &mut Option<Connection>| {
-            // This process's turn at the file first (`db::write_turns`), so
-            // the sqlx writers and this one hand the lock over instead of
-            // sleeping in SQLite's busy handler.
-            let _turn = crate::db::write_turns(&path).map(|t| t.blocking_lock_owned());
+            let _turn = turn;
             let result = match conn {
                 Some(c) => f(c),
                 None => match open(&path, false) {

@@ -32,9 +32,7 @@ const WRITE_TURN_TIMEOUT: Duration = Duration::from_secs(10);
 /// which set the gate's p99. Queueing on an in-process lock first hands the
 /// write lock over the moment it is released. Other processes (the CLI
 /// beside a running server) still meet SQLite's own lock and busy handler.
-pub(crate) fn write_turns(
-    path: &std::path::Path,
-) -> Option<std::sync::Arc<tokio::sync::Mutex<()>>> {
+fn write_turns(path: &std::path::Path) -> Option<std::sync::Arc<tokio::sync::Mutex<()>>> {
     use std::collections::HashMap;
     use std::sync::{Arc, LazyLock, Mutex, Weak};
     type Turns = Mutex<HashMap<std::path::PathBuf, Weak<tokio::sync::Mutex<()>>>>;
@@ -50,6 +48,21 @@ pub(crate) fn write_turns(
     let turn = Arc::new(tokio::sync::Mutex::new(()));
     turns.insert(path.to_path_buf(), Arc::downgrade(&turn));
     Some(turn)
+}
+
+/// Waits for this process's write turn at `path` (`None` for a database
+/// that is not a file), failing after [`WRITE_TURN_TIMEOUT`] as SQLite's own
+/// busy timeout would.
+pub(crate) async fn write_turn(
+    path: &std::path::Path,
+) -> Result<Option<tokio::sync::OwnedMutexGuard<()>>, StoreError> {
+    match write_turns(path) {
+        None => Ok(None),
+        Some(turns) => tokio::time::timeout(WRITE_TURN_TIMEOUT, turns.lock_owned())
+            .await
+            .map(Some)
+            .map_err(|_| StoreError::Db(sqlx::Error::PoolTimedOut)),
+    }
 }
 
 /// A SQLite transaction, with this process's write turn when it writes.
@@ -187,14 +200,7 @@ impl Pool {
     pub(crate) async fn write(&self) -> Result<Tx, StoreError> {
         Ok(match self {
             Pool::Sqlite(p) => {
-                let turn = match write_turns(p.connect_options().get_filename()) {
-                    None => None,
-                    Some(turns) => Some(
-                        tokio::time::timeout(WRITE_TURN_TIMEOUT, turns.lock_owned())
-                            .await
-                            .map_err(|_| StoreError::Db(sqlx::Error::PoolTimedOut))?,
-                    ),
-                };
+                let turn = write_turn(p.connect_options().get_filename()).await?;
                 Tx::Sqlite(SqliteTx {
                     tx: p.begin_with("BEGIN IMMEDIATE").await?,
                     _turn: turn,
