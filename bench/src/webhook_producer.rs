@@ -17,6 +17,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use tollgate_bench::cpu_secs;
 use tollgate_core::token::{HashKey, TokenHasher};
 use tollgate_core::{OrgId, UnixMicros};
 use tollgate_store::{Ctx, PoolSettings, Store};
@@ -28,20 +29,6 @@ fn now() -> UnixMicros {
             .unwrap_or_default()
             .as_micros() as i64,
     )
-}
-
-/// User plus system CPU time of this process, in seconds.
-fn cpu_secs() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let rest = stat.rsplit_once(") ").map_or("", |(_, r)| r);
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    (ticks(11) + ticks(12)) / 100.0
 }
 
 #[tokio::main(flavor = "current_thread")]
