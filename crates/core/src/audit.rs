@@ -241,25 +241,11 @@ fn opt(out: &mut Vec<u8>, s: Option<&str>) {
     }
 }
 
-/// Decimal digits as serde_json writes an integer: a `-` for negatives,
-/// no leading zeros. Formatted on the stack and copied once, instead of
-/// through serde_json's `io::Write` path, twice for every event.
+/// Decimal digits as serde_json writes an integer (serde_json formats
+/// through `itoa` too), on the stack and copied once, instead of through
+/// serde_json's `io::Write` path, twice for every event.
 fn int(out: &mut Vec<u8>, n: i64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    let mut rest = n.unsigned_abs();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    if n < 0 {
-        out.push(b'-');
-    }
-    out.extend_from_slice(&digits[at..]);
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 
 /// Lower-case hex, formatted on the stack and copied once rather than
