@@ -37,6 +37,19 @@ async fn dial(server: &TestServer, org: &TestOrg, body: Value) -> Value {
     c
 }
 
+/// Creates one lead with written consent captured by `source`; its body.
+async fn new_lead(server: &TestServer, org: &TestOrg, phone: &str, source: &str) -> Value {
+    let (_, lead) = server
+        .call(
+            &org.key,
+            Method::POST,
+            "/v1/leads",
+            Some(json!({"phone": phone, "consent": written(source)})),
+        )
+        .await;
+    lead
+}
+
 async fn acknowledge_no_dnc(server: &TestServer, org: &TestOrg) {
     let (s, v) = server
         .call(
@@ -233,14 +246,7 @@ async fn suppression_and_opt_outs_take_effect_at_once() {
         json!({"name": "texts", "purpose": "informational", "channel": "text", "voice": "live"}),
     )
     .await;
-    let (_, lead) = server
-        .call(
-            &org.key,
-            Method::POST,
-            "/v1/leads",
-            Some(json!({"phone": "212 555 0199", "consent": written("sms keyword")})),
-        )
-        .await;
+    let lead = new_lead(&server, &org, "212 555 0199", "sms keyword").await;
     let lead_id = lead["id"].as_str().unwrap().to_owned();
 
     let (s, not) = server
@@ -409,24 +415,10 @@ async fn concurrent_checks_count_attempts_exactly() {
         json!({"name": "burst", "purpose": "telemarketing", "channel": "voice", "voice": "live"}),
     )
     .await;
-    let (_, lead) = server
-        .call(
-            &org.key,
-            Method::POST,
-            "/v1/leads",
-            Some(json!({"phone": "305 555 0177", "consent": written("form-b")})),
-        )
-        .await;
+    let lead = new_lead(&server, &org, "305 555 0177", "form-b").await;
     let lead_id = lead["id"].as_str().unwrap().to_owned();
     // A planned instant inside Florida's hours, found with another lead.
-    let (_, other) = server
-        .call(
-            &org.key,
-            Method::POST,
-            "/v1/leads",
-            Some(json!({"phone": "305 555 0100", "consent": written("form-p")})),
-        )
-        .await;
+    let other = new_lead(&server, &org, "305 555 0100", "form-p").await;
     let probe = dial(
         &server,
         &org,
@@ -481,14 +473,7 @@ async fn a_campaigns_attempts_per_lead_are_counted_exactly_and_only_where_capped
     .await;
     // New York keeps no per-number cap of its own, so only the campaign's
     // per-lead limit can refuse these.
-    let (_, lead) = server
-        .call(
-            &org.key,
-            Method::POST,
-            "/v1/leads",
-            Some(json!({"phone": "212 555 0177", "consent": written("form-l")})),
-        )
-        .await;
+    let lead = new_lead(&server, &org, "212 555 0177", "form-l").await;
     let lead_id = lead["id"].as_str().unwrap().to_owned();
     let probe = dial(
         &server,
