@@ -397,6 +397,36 @@ impl<'a> Sql<'a> {
         self
     }
 
+    /// `org_id = <org>` as a filter on rows found by another condition,
+    /// never as the index to search. Without statistics SQLite assumes an
+    /// equality on an index matches about ten rows, so for a list of more
+    /// than ten ids (`... AND id IN (...)`) it would search the `org_id`
+    /// index instead of the primary key and read the organization's whole
+    /// history for every batch. Its unary `+` keeps a term out of index
+    /// selection (the documented way); PostgreSQL plans from statistics.
+    pub(crate) fn org_id_filter(&mut self, org: &'a str) -> &mut Self {
+        self.push(if self.numbered {
+            "org_id = "
+        } else {
+            "+org_id = "
+        });
+        self.bind(Arg::Str(org))
+    }
+
+    /// The plan SQLite chooses for this statement, one line per step (for
+    /// tests that pin a plan; empty on PostgreSQL).
+    #[cfg(test)]
+    pub(crate) async fn sqlite_plan(&self, tx: &mut Tx) -> Result<Vec<String>, StoreError> {
+        let Tx::Sqlite(t) = tx else {
+            return Ok(Vec::new());
+        };
+        let text = format!("EXPLAIN QUERY PLAN {}", self.text);
+        let rows: Vec<(i64, i64, i64, String)> = bind_args!(sqlx::query_as(&text), &self.args)
+            .fetch_all(&mut **t)
+            .await?;
+        Ok(rows.into_iter().map(|r| r.3).collect())
+    }
+
     /// Comma-separated placeholders for `args`.
     pub(crate) fn list(&mut self, args: impl Iterator<Item = Arg<'a>>) -> &mut Self {
         for (n, a) in args.enumerate() {
