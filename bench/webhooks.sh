@@ -9,6 +9,12 @@
 #   PG_OWNER_URL=postgres://tollgate_owner@127.0.0.1/DB PG_APP_URL=postgres://tollgate_app@127.0.0.1/DB bench/webhooks.sh
 #   (a fresh database each run, owned by tollgate_owner, schema public
 #   owned by tollgate_owner; the server migrates it.)
+#   PG_ANALYZE_SECS=N also runs ANALYZE on the webhook tables every N
+#   seconds during the run, as the owner: what autovacuum does for a live
+#   database, but whose first pass on a new one comes after this benchmark
+#   is over. Without statistics PostgreSQL plans a batch's lookups through
+#   the organization's index (row-level security's condition); see
+#   docs/benchmarks.md, Webhooks.
 #
 # ENDPOINTS endpoints (default 20) subscribe to `webhook.test`, all served
 # by one receiver (endpoint N at /hook/N, each with its own secret).
@@ -83,6 +89,13 @@ for n in $(seq 0 $((endpoints - 1))); do
   secrets+=("$(echo "$created" | python3 -c 'import json,sys; print(json.load(sys.stdin)["secret"])')")
 done
 test_url="http://127.0.0.1:$tp/v1/webhook-endpoints/$endpoint/test"
+
+if [ -n "${PG_ANALYZE_SECS:-}" ]; then
+  (while sleep "$PG_ANALYZE_SECS"; do
+     psql -q "$PG_OWNER_URL" -c 'ANALYZE webhook_deliveries, webhook_messages, webhook_queue, webhook_attempts' || true
+   done) &
+  pids+=($!)
+fi
 
 # 1. Drain.
 if [ "$events" -gt 0 ]; then
