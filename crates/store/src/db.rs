@@ -345,6 +345,8 @@ pub(crate) enum Arg<'a> {
     Int(i64),
     OptInt(Option<i64>),
     OptStr(Option<&'a str>),
+    /// A `text[]`, on PostgreSQL only (built by [`Sql::id_in`]).
+    StrArray(&'a [&'a str]),
 }
 
 /// A statement whose length depends on its data (`IN` lists, multi-row
@@ -357,7 +359,7 @@ pub(crate) struct Sql<'a> {
 }
 
 macro_rules! bind_args {
-    ($q:expr, $args:expr) => {{
+    ($q:expr, $args:expr, $array:ident) => {{
         let mut q = $q;
         for a in $args {
             q = match *a {
@@ -366,9 +368,25 @@ macro_rules! bind_args {
                 Arg::Int(v) => q.bind(v),
                 Arg::OptInt(v) => q.bind(v),
                 Arg::OptStr(v) => q.bind(v),
+                Arg::StrArray(v) => $array!(q, v),
             };
         }
         q
+    }};
+}
+
+macro_rules! pg_array {
+    ($q:expr, $v:expr) => {
+        $q.bind($v)
+    };
+}
+
+/// SQLite has no arrays, and [`Sql::id_in`] never binds one for it (a
+/// statement's placeholders are chosen for its backend when it is built).
+macro_rules! no_array {
+    ($q:expr, $v:expr) => {{
+        let _ = $v;
+        unreachable!("an array bound to a SQLite statement")
     }};
 }
 
@@ -421,10 +439,30 @@ impl<'a> Sql<'a> {
             return Ok(Vec::new());
         };
         let text = format!("EXPLAIN QUERY PLAN {}", self.text);
-        let rows: Vec<(i64, i64, i64, String)> = bind_args!(sqlx::query_as(&text), &self.args)
-            .fetch_all(&mut **t)
-            .await?;
+        let rows: Vec<(i64, i64, i64, String)> =
+            bind_args!(sqlx::query_as(&text), &self.args, no_array)
+                .fetch_all(&mut **t)
+                .await?;
         Ok(rows.into_iter().map(|r| r.3).collect())
+    }
+
+    /// `column` is one of `ids`: `column = ANY($n)` with one `text[]` on
+    /// PostgreSQL, `column IN (?, ?, ...)` on SQLite. On PostgreSQL the
+    /// statement's text (and so its prepared plan) no longer depends on
+    /// how many ids there are, and its generic plan expects a few rows
+    /// from the primary key: with 200 numbered parameters, and no
+    /// statistics yet, it expected 200 and chose the organization's index
+    /// that row-level security's condition offers, reading the whole
+    /// history of the organization for every batch.
+    pub(crate) fn id_in(&mut self, column: &str, ids: &'a [&'a str]) -> &mut Self {
+        self.push(column);
+        if self.numbered {
+            self.push(" = ANY(").bind(Arg::StrArray(ids)).push(")")
+        } else {
+            self.push(" IN (")
+                .list(ids.iter().map(|id| Arg::Str(id)))
+                .push(")")
+        }
     }
 
     /// Comma-separated placeholders for `args`.
@@ -440,11 +478,11 @@ impl<'a> Sql<'a> {
 
     pub(crate) async fn exec(&self, tx: &mut Tx) -> Result<u64, StoreError> {
         Ok(match tx {
-            Tx::Sqlite(t) => bind_args!(sqlx::query(&self.text), &self.args)
+            Tx::Sqlite(t) => bind_args!(sqlx::query(&self.text), &self.args, no_array)
                 .execute(&mut **t)
                 .await?
                 .rows_affected(),
-            Tx::Postgres(t) => bind_args!(sqlx::query(&self.text), &self.args)
+            Tx::Postgres(t) => bind_args!(sqlx::query(&self.text), &self.args, pg_array)
                 .execute(&mut **t)
                 .await?
                 .rows_affected(),
@@ -460,12 +498,12 @@ impl<'a> Sql<'a> {
     {
         Ok(match tx {
             Tx::Sqlite(t) => {
-                bind_args!(sqlx::query_as::<_, R>(&self.text), &self.args)
+                bind_args!(sqlx::query_as::<_, R>(&self.text), &self.args, no_array)
                     .fetch_all(&mut **t)
                     .await?
             }
             Tx::Postgres(t) => {
-                bind_args!(sqlx::query_as::<_, R>(&self.text), &self.args)
+                bind_args!(sqlx::query_as::<_, R>(&self.text), &self.args, pg_array)
                     .fetch_all(&mut **t)
                     .await?
             }

@@ -977,7 +977,8 @@ impl crate::Store {
         for (org, group) in &by_org {
             tx.bind_org(org).await?;
             for chunk in group.chunks(IN_LIST) {
-                let q = deliveries_to_load(&tx, org, chunk.iter().map(|c| c.delivery_id.as_str()));
+                let ids: Vec<&str> = chunk.iter().map(|c| c.delivery_id.as_str()).collect();
+                let q = deliveries_to_load(&tx, org, &ids);
                 let mut rows: std::collections::HashMap<String, Row> = q
                     .fetch_all::<Row>(&mut tx)
                     .await?
@@ -1088,9 +1089,7 @@ impl crate::Store {
         for (org, ids) in by_org {
             tx.bind_org(org).await?;
             for chunk in ids.chunks(IN_LIST) {
-                cancel_pending(&tx, org, chunk.iter().copied(), now)
-                    .exec(&mut tx)
-                    .await?;
+                cancel_pending(&tx, org, chunk, now).exec(&mut tx).await?;
                 let mut q = Sql::new(&tx);
                 q.push("DELETE FROM webhook_queue WHERE delivery_id IN (")
                     .list(chunk.iter().map(|id| Arg::Str(id)))
@@ -1198,8 +1197,11 @@ impl crate::Store {
             // Under its lease nobody else changed the delivery, so its
             // attempt count is the loaded one plus this attempt.
             for chunk in held.chunks(IN_LIST) {
-                let ids = chunk.iter().map(|&i| done[i].claim.delivery_id.as_str());
-                mark_delivered(&tx, org, ids, now).exec(&mut tx).await?;
+                let ids: Vec<&str> = chunk
+                    .iter()
+                    .map(|&i| done[i].claim.delivery_id.as_str())
+                    .collect();
+                mark_delivered(&tx, org, &ids, now).exec(&mut tx).await?;
             }
             let mut answered: BTreeMap<&str, i64> = BTreeMap::new();
             for &i in &held {
@@ -1243,14 +1245,14 @@ impl crate::Store {
 /// estimate is small) started from the endpoints and read every delivery
 /// each endpoint ever had through its index, filtering the batch's ids:
 /// 30 ms for a batch after 20,000 deliveries, over a second later on.
-fn deliveries_to_load<'a>(tx: &Tx, org: &'a str, ids: impl Iterator<Item = &'a str>) -> Sql<'a> {
+fn deliveries_to_load<'a>(tx: &Tx, org: &'a str, ids: &'a [&'a str]) -> Sql<'a> {
     let mut q = Sql::new(tx);
     q.push(
         "WITH d AS MATERIALIZED (SELECT id, message_id, endpoint_id, attempts, state \
-           FROM webhook_deliveries WHERE id IN (",
+           FROM webhook_deliveries WHERE ",
     )
-    .list(ids.map(Arg::Str))
-    .push(") AND ")
+    .id_in("id", ids)
+    .push(" AND ")
     .org_id_filter(org)
     .push(
         ") SELECT d.id, d.message_id, m.event_type, m.body, d.attempts, d.state, e.url, e.headers, e.enabled \
@@ -1262,37 +1264,27 @@ fn deliveries_to_load<'a>(tx: &Tx, org: &'a str, ids: impl Iterator<Item = &'a s
 
 /// Marks the deliveries of `ids` delivered (their queue rows, under the
 /// attempts' leases, are already gone).
-fn mark_delivered<'a>(
-    tx: &Tx,
-    org: &'a str,
-    ids: impl Iterator<Item = &'a str>,
-    now: UnixMicros,
-) -> Sql<'a> {
+fn mark_delivered<'a>(tx: &Tx, org: &'a str, ids: &'a [&'a str], now: UnixMicros) -> Sql<'a> {
     let mut q = Sql::new(tx);
     q.push("UPDATE webhook_deliveries SET state = 'delivered', attempts = attempts + 1, next_attempt_at = NULL, finished_at = ")
         .bind(Arg::Int(now.0))
-        .push(" WHERE id IN (")
-        .list(ids.map(Arg::Str))
-        .push(") AND ")
+        .push(" WHERE ")
+        .id_in("id", ids)
+        .push(" AND ")
         .org_id_filter(org);
     q
 }
 
 /// Cancels the deliveries of `ids` that are still pending.
-fn cancel_pending<'a>(
-    tx: &Tx,
-    org: &'a str,
-    ids: impl Iterator<Item = &'a str>,
-    now: UnixMicros,
-) -> Sql<'a> {
+fn cancel_pending<'a>(tx: &Tx, org: &'a str, ids: &'a [&'a str], now: UnixMicros) -> Sql<'a> {
     let mut q = Sql::new(tx);
     q.push(
         "UPDATE webhook_deliveries SET state = 'cancelled', next_attempt_at = NULL, finished_at = ",
     )
     .bind(Arg::Int(now.0))
-    .push(" WHERE id IN (")
-    .list(ids.map(Arg::Str))
-    .push(") AND state = 'pending' AND ")
+    .push(" WHERE ")
+    .id_in("id", ids)
+    .push(" AND state = 'pending' AND ")
     .org_id_filter(org);
     q
 }
@@ -1571,15 +1563,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = store(dir.path(), &[7]).await;
         let ids: Vec<String> = (0..IN_LIST).map(|n| format!("whd_{n:026}")).collect();
-        let ids = || ids.iter().map(String::as_str);
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
         let mut tx = store.pool.write().await.unwrap();
         for (name, q) in [
-            ("load", deliveries_to_load(&tx, ORG_A, ids())),
-            (
-                "delivered",
-                mark_delivered(&tx, ORG_A, ids(), UnixMicros(1)),
-            ),
-            ("cancel", cancel_pending(&tx, ORG_A, ids(), UnixMicros(1))),
+            ("load", deliveries_to_load(&tx, ORG_A, &ids)),
+            ("delivered", mark_delivered(&tx, ORG_A, &ids, UnixMicros(1))),
+            ("cancel", cancel_pending(&tx, ORG_A, &ids, UnixMicros(1))),
         ] {
             let plan = q.sqlite_plan(&mut tx).await.unwrap();
             let on_deliveries: Vec<&String> = plan
