@@ -4,7 +4,7 @@
 //! ```text
 //! offset  size      field
 //! 0       8         magic "TGDNCIDX"
-//! 8       4         format version (3)
+//! 8       4         format version (4)
 //! 12      4         header length (128)
 //! 16      8         file length
 //! 24      8         numbers in the list
@@ -28,7 +28,7 @@
 //!                   of the sizes (checked at open) and a slot's first
 //!                   sub-block is where the previous slot's last one ends
 //! ..                data region: the sub-blocks in directory order, each
-//!                   padded to a multiple of 8 bytes (block.rs), then 8
+//!                   padded to a multiple of 8 bytes (block.rs), then 264
 //!                   zero bytes
 //! ```
 //!
@@ -48,18 +48,19 @@ use std::path::Path;
 
 use jiff::civil::Date;
 
-use crate::block::{self, ALIGN, Cursor, MAX_UNITS, SPAN, SUBS};
+use crate::block::{self, ALIGN, MAX_UNITS, SPAN, SUBS};
 use crate::number::{CODES, FIRST_CODE, valid_code};
 
 pub(crate) const MAGIC: [u8; 8] = *b"TGDNCIDX";
 /// The only format version this build reads and writes.
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 pub(crate) const HEADER_LEN: usize = 128;
 pub(crate) const CRC_AT: usize = 56;
 /// Longest list name.
 pub const MAX_LIST_NAME: usize = 64;
-/// Padding after the last block (see block.rs).
-pub(crate) const TAIL: usize = 8;
+/// Zero bytes after the last sub-block: a lookup reads a fixed-size view
+/// from a sub-block's start (block.rs, `VIEW`).
+pub(crate) const TAIL: usize = block::VIEW;
 /// Directory entries per area code: one per exchange.
 pub(crate) const ENTRIES: usize = CODES;
 /// Bits of a directory entry holding the exchange's offset.
@@ -141,7 +142,7 @@ pub enum IndexError {
     #[error("not a Tollgate DNC index file (bad magic)")]
     NotAnIndex,
     #[error(
-        "index format version {0} is not supported (this build reads version 3; re-import the list to rebuild it)"
+        "index format version {0} is not supported (this build reads version 4; re-import the list to rebuild it)"
     )]
     UnsupportedVersion(u32),
     #[error("index file is corrupt: {0}")]
@@ -231,6 +232,8 @@ struct Code {
 /// keep the old version's memory alive until they finish.
 pub struct Index {
     map: memmap2::Mmap,
+    /// Lookups use `pdep` when the CPU has it (block.rs, `Bmi2`).
+    bmi2: Option<block::Bmi2>,
     list: String,
     numbers: u64,
     /// Per area code 200..=999, where its directory and data are.
@@ -387,6 +390,7 @@ impl Index {
                     if !(1..=SPAN).contains(&n)
                         || block::size(n) != size * ALIGN
                         || start + size * ALIGN > data_end
+                        || !block::check(data, start)
                     {
                         return Err(corrupt("directory entry"));
                     }
@@ -412,6 +416,7 @@ impl Index {
             })
             .collect();
         Ok(Index {
+            bmi2: block::Bmi2::detect(),
             list,
             numbers,
             codes,
@@ -476,42 +481,60 @@ impl Index {
     pub fn contains(&self, number: u64) -> bool {
         match self.sub_block(number) {
             Some((base, size, line)) => {
-                // A sub-block (~96 bytes) usually spans two cache lines, and
+                // A sub-block (~100 bytes) usually spans two cache lines, and
                 // the second one (the low parts) is addressed only after the
                 // first has been read: reading its last byte now puts both
                 // misses in flight together instead of one after the other.
                 std::hint::black_box(self.map.get(base + size - 1).copied());
-                block::contains(&self.map, base, line, &mut Cursor::default())
+                self.in_sub_block(base, line)
             }
             None => false,
         }
     }
 
+    /// The lookup inside a sub-block, with `pdep` where the CPU has it.
+    #[inline]
+    fn in_sub_block(&self, base: usize, line: u32) -> bool {
+        match self.bmi2 {
+            Some(bmi2) => bmi2.contains(&self.map, base, line),
+            None => block::contains(&self.map, base, line),
+        }
+    }
+
+    /// The same index, answering without the optional CPU instructions
+    /// (BMI2) even where the CPU has them: the benchmark and the tests
+    /// compare both lookups.
+    pub fn without_cpu_features(mut self) -> Index {
+        self.bmi2 = None;
+        self
+    }
+
+    /// Whether lookups use the optional CPU instructions (BMI2).
+    pub fn uses_cpu_features(&self) -> bool {
+        self.bmi2.is_some()
+    }
+
     /// Looks up a batch: `out` is cleared and gets one answer per number,
     /// in order. Ascending input reads each sub-block once, in address
-    /// order (which the hardware prefetcher follows), and counts each word
-    /// of its upper string once; any order gives the same (exact) answers,
-    /// only slower.
+    /// order (which the hardware prefetcher follows), and finds each
+    /// sub-block in the directory once; any order gives the same (exact)
+    /// answers, only slower.
     pub fn contains_sorted(&self, sorted: &[u64], out: &mut Vec<bool>) {
         out.clear();
         out.reserve(sorted.len());
         let span = u64::from(SPAN);
         let mut range = u64::MAX;
         let mut base = None;
-        let mut cursor = Cursor::default();
-        let mut last_line = 0u32;
         for &number in sorted {
             // Sub-blocks start at multiples of 1,250 (which divides 10,000).
             let r = number / span;
             let line = (number - r * span) as u32;
-            if r != range || line < last_line {
+            if r != range {
                 range = r;
                 base = self.sub_block(number).map(|(base, _, _)| base);
-                cursor = Cursor::default();
             }
-            last_line = line;
             out.push(match base {
-                Some(base) => block::contains(&self.map, base, line, &mut cursor),
+                Some(base) => self.in_sub_block(base, line),
                 None => false,
             });
         }
@@ -544,9 +567,7 @@ impl Index {
             // the cache, which the optimizer cannot see.
             std::hint::black_box(touched);
             out.extend(found[..group.len()].iter().map(|slot| match *slot {
-                Some((base, line)) => {
-                    block::contains(&self.map, base, line, &mut Cursor::default())
-                }
+                Some((base, line)) => self.in_sub_block(base, line),
                 None => false,
             }));
         }
