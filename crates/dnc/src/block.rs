@@ -93,9 +93,12 @@ const fn buckets(l: u32) -> u32 {
     ((SPAN - 1) >> l) + 1
 }
 
-/// Length of the upper (unary) bit string for `n` values.
+/// Length of the upper (unary) bit string for `n` values: a leading
+/// zero, then for each bucket its values' ones and a zero. (The leading
+/// zero makes bucket `h` start after zero `h`, counting from 0, so
+/// bucket 0 needs no case of its own in a lookup.)
 pub(crate) const fn upper_len(n: u32) -> u32 {
-    n + buckets(low_bits(n))
+    n + buckets(low_bits(n)) + 1
 }
 
 /// Hint bytes for `n` values: one per 64-bit word of the upper string
@@ -176,7 +179,7 @@ pub(crate) fn encode(lines: &[u64], sub: usize, out: &mut Vec<u8>) -> u32 {
             let hints = hint_bytes(n) as usize;
             let (hint, bits) = block.split_at_mut(hints);
             for (i, v) in values.into_iter().enumerate() {
-                set_bit(bits, (v >> l) as usize + i);
+                set_bit(bits, (v >> l) as usize + i + 1);
                 let low = v & ((1u32 << l) - 1);
                 for b in 0..l {
                     if low >> b & 1 == 1 {
@@ -184,7 +187,7 @@ pub(crate) fn encode(lines: &[u64], sub: usize, out: &mut Vec<u8>) -> u32 {
                     }
                 }
             }
-            // Zeros before each word after the first (< 157: a byte).
+            // Zeros before each word after the first (<= 158: a byte).
             let mut zeros = 0;
             for (k, h) in hint.iter_mut().enumerate() {
                 for bit in k * 64..(k + 1) * 64 {
@@ -414,7 +417,11 @@ fn view_word(v: &View, byte: usize) -> u64 {
 /// decision 13). Arithmetic on the block's bytes wraps instead of
 /// checking: open validated the hints and the upper string ([`check`]).
 macro_rules! sub_block_contains {
-    ($data:expr, $base:expr, $line:expr, |$w:ident, $r:ident| $select:expr) => {{
+    (
+        $data:expr, $base:expr, $line:expr,
+        |$hints:ident, $h:ident| $count_at_most:expr,
+        |$w:ident, $r:ident| $select:expr
+    ) => {{
         let line: u32 = $line;
         match view($data, $base) {
             None => false, // only a corrupt directory points there
@@ -428,31 +435,19 @@ macro_rules! sub_block_contains {
                     let l = u32::from(shape.low);
                     let h = line >> l;
                     let target_low = line & ((1 << l) - 1);
-                    // Which word of the upper string holds the end of
-                    // bucket h - 1 (the h-th zero): the number of hinted
-                    // words with fewer than h zeros before them. Hints
-                    // and h compared as 16-bit lanes (bytes 0, 2, 4, 6,
-                    // then 1, 3, 5, 7): `0x100 + h - 1 - zeros` keeps
-                    // the lane's bit 8 exactly when zeros < h, with no
-                    // borrow between lanes.
-                    let hints = (head >> 16) | shape.pad;
-                    let t = (0xFF + u64::from(h)).wrapping_mul(ONES16);
-                    let below = (t.wrapping_sub(hints & LANES16) & GUARDS16)
-                        + (t.wrapping_sub((hints >> 8) & LANES16) & GUARDS16);
-                    let k = ((below >> 8).wrapping_mul(ONES16) >> 48) as u32;
+                    // Which word of the upper string holds zero h (the
+                    // start of bucket h): the number of hinted words
+                    // with at most h zeros before them.
+                    let $hints = (head >> 16) | shape.pad;
+                    let $h = h;
+                    let k: u32 = $count_at_most;
                     // Zeros before word k (0 for the first word).
-                    let zeros_before = ((hints << 8).wrapping_shr(8 * k) & 0xFF) as u32;
+                    let zeros_before = (($hints << 8).wrapping_shr(8 * k) & 0xFF) as u32;
                     let upper_at = HEAD + usize::from(shape.hints);
                     let $w = !view_word(v, upper_at + 8 * k as usize);
-                    // h == 0: bucket 0 starts at bit 0 (k is then 0 and
-                    // the rank wraps; `start` ignores it).
-                    let $r = h.wrapping_sub(1).wrapping_sub(zeros_before) & 63;
+                    let $r = h.wrapping_sub(zeros_before) & 63;
                     let pos: u32 = $select;
-                    let start = if h == 0 {
-                        0
-                    } else {
-                        (64 * k).wrapping_add(pos) + 1
-                    };
+                    let start = (64 * k).wrapping_add(pos) + 1;
                     // The bucket is the run of ones from `start` (it ends
                     // inside the upper string, whose last bit is a zero).
                     let at = upper_at.wrapping_add(start as usize / 8);
@@ -460,8 +455,9 @@ macro_rules! sub_block_contains {
                     if run == 0 {
                         false
                     } else {
-                        // Values before the bucket = ones before `start`.
-                        let first = start.wrapping_sub(h);
+                        // Values before the bucket = ones before `start`
+                        // (which has h + 1 zeros before it).
+                        let first = start.wrapping_sub(h + 1);
                         // The bucket's low parts compared with the
                         // target's all at once: a field of `x` is zero
                         // where they are equal, and the borrow of
@@ -492,7 +488,25 @@ macro_rules! sub_block_contains {
 /// of `data`.
 #[inline]
 pub(crate) fn contains(data: &[u8], base: usize, line: u32) -> bool {
-    sub_block_contains!(data, base, line, |w, r| select(w, byte_prefix_counts(w), r))
+    sub_block_contains!(
+        data,
+        base,
+        line,
+        |hints, h| count_at_most(hints, h),
+        |w, r| select(w, byte_prefix_counts(w), r)
+    )
+}
+
+/// How many byte lanes of `hints` are at most `h` (< 256). Broadword:
+/// the bytes compared as 16-bit lanes (bytes 0, 2, 4, 6, then 1, 3, 5,
+/// 7): `0x100 + h - byte` keeps the lane's bit 8 exactly when byte <= h,
+/// with no borrow between lanes.
+#[inline(always)]
+fn count_at_most(hints: u64, h: u32) -> u32 {
+    let t = (0x100 + u64::from(h)).wrapping_mul(ONES16);
+    let at_most = (t.wrapping_sub(hints & LANES16) & GUARDS16)
+        + (t.wrapping_sub((hints >> 8) & LANES16) & GUARDS16);
+    ((at_most >> 8).wrapping_mul(ONES16) >> 48) as u32
 }
 
 /// [`contains`] for CPUs with BMI2 (and POPCNT): `pdep` puts a one at the
@@ -500,11 +514,25 @@ pub(crate) fn contains(data: &[u8], base: usize, line: u32) -> bool {
 /// features first (`Index`); the build targets baseline x86-64, which
 /// has neither.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "bmi1,bmi2,popcnt")]
+#[target_feature(enable = "sse2,bmi1,bmi2,popcnt")]
 fn contains_bmi2(data: &[u8], base: usize, line: u32) -> bool {
-    sub_block_contains!(data, base, line, |w, r| {
-        core::arch::x86_64::_pdep_u64(1u64 << r, w).trailing_zeros()
-    })
+    use core::arch::x86_64::{
+        _mm_cmpeq_epi8, _mm_cvtsi64_si128, _mm_movemask_epi8, _mm_set1_epi8, _mm_setzero_si128,
+        _mm_subs_epu8,
+    };
+    sub_block_contains!(
+        data,
+        base,
+        line,
+        // SSE2: a lane is at most h where subtracting h saturates to 0.
+        |hints, h| {
+            let lanes = _mm_cvtsi64_si128(hints as i64);
+            let over = _mm_subs_epu8(lanes, _mm_set1_epi8(h as u8 as i8));
+            let at_most = _mm_movemask_epi8(_mm_cmpeq_epi8(over, _mm_setzero_si128()));
+            (at_most as u32 & 0xFF).count_ones()
+        },
+        |w, r| core::arch::x86_64::_pdep_u64(1u64 << r, w).trailing_zeros()
+    )
 }
 
 /// Proof that this CPU has BMI1, BMI2 and POPCNT: [`Bmi2::detect`] is
@@ -600,7 +628,9 @@ pub(crate) fn check(data: &[u8], base: usize) -> bool {
         zeros += valid - w.count_ones();
         chunk += 64;
     }
-    zeros == upper - n && bits_at(data, upper_at, upper as usize - 1, 1) == 0
+    zeros == upper - n
+        && bits_at(data, upper_at, 0, 1) == 0
+        && bits_at(data, upper_at, upper as usize - 1, 1) == 0
 }
 
 /// A sub-block's membership as a plain 1,250-bit set.
@@ -634,7 +664,8 @@ pub(crate) fn decode_lines(data: &[u8], base: usize, out: &mut Lines) {
                 let mut w = word_at(data, bits + chunk as usize / 8) & (u64::MAX >> (64 - valid));
                 while w != 0 {
                     let pos = chunk + w.trailing_zeros();
-                    let v = ((pos - i) << l) | bits_at(data, bits, (upper + i * l) as usize, l);
+                    let high = pos.wrapping_sub(i + 1);
+                    let v = high.wrapping_shl(l) | bits_at(data, bits, (upper + i * l) as usize, l);
                     match out.get_mut(v as usize / 64) {
                         Some(word) if i < n => *word |= 1 << (v % 64),
                         _ => return,

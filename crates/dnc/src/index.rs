@@ -481,11 +481,14 @@ impl Index {
     pub fn contains(&self, number: u64) -> bool {
         match self.sub_block(number) {
             Some((base, size, line)) => {
-                // A sub-block (~100 bytes) usually spans two cache lines, and
-                // the second one (the low parts) is addressed only after the
-                // first has been read: reading its last byte now puts both
-                // misses in flight together instead of one after the other.
-                std::hint::black_box(self.map.get(base + size - 1).copied());
+                // A sub-block (~100 bytes) spans two or three cache lines,
+                // and the later ones (upper words, low parts) are addressed
+                // only after the first has been read: reading a byte 64
+                // bytes in and its last byte now puts all its misses in
+                // flight together instead of one after the other.
+                let middle = self.map.get(base + 64.min(size - 1)).copied();
+                let last = self.map.get(base + size - 1).copied();
+                std::hint::black_box((middle, last));
                 self.in_sub_block(base, line)
             }
             None => false,
@@ -547,7 +550,7 @@ impl Index {
     /// before it needs any of them: each random lookup waits ~170 ns for
     /// its sub-block, and one lookup's instructions fill enough of the
     /// CPU's reorder window that consecutive `contains` calls hardly
-    /// overlap their waits. Reading both ends of a sub-block (a load, not
+    /// overlap their waits. Reading a byte of each cache line of a sub-block (loads, not
     /// a prefetch instruction: those need `unsafe` in Rust) gets all its
     /// cache lines on their way.
     pub fn contains_many(&self, numbers: &[u64], out: &mut Vec<bool>) {
@@ -559,7 +562,9 @@ impl Index {
             for (slot, &number) in found.iter_mut().zip(group) {
                 if let Some((base, size, line)) = self.sub_block(number) {
                     let last = self.map.get(base + size - 1).copied().unwrap_or(0);
-                    touched ^= self.map.get(base).copied().unwrap_or(0) ^ last;
+                    let middle = self.map.get(base + 64.min(size - 1)).copied();
+                    touched ^=
+                        self.map.get(base).copied().unwrap_or(0) ^ middle.unwrap_or(0) ^ last;
                     *slot = Some((base, line));
                 }
             }

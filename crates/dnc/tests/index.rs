@@ -269,14 +269,15 @@ fn bounds_are_checked_behind_the_checksum() {
     }
     // A wrong upper-string bit: lookups trust the upper string (and the
     // hints, which this sparse sample's sub-blocks do not have), so open
-    // checks it. Its length is `n + (1,249 >> l) + 1` bits, with
+    // checks it. Its length is `n + (1,249 >> l) + 2` bits (a leading
+    // zero, then n ones and a zero per bucket), with
     // `l = floor(log2(1,250 / n))` (at least 3).
     let n = u32::from(u16::from_le_bytes([
         bytes[data + start],
         bytes[data + start + 1],
     ]));
     let l = (31 - (1250 / n).leading_zeros()).max(3);
-    let upper = n + (1249 >> l) + 1;
+    let upper = n + (1249 >> l) + 2;
     assert!(
         upper <= 8,
         "a sparse sub-block: its upper string is in one byte"
