@@ -209,6 +209,72 @@ fn rate(count: usize, t: (f64, f64)) -> (f64, f64) {
     (count as f64 / t.0, count as f64 / t.1)
 }
 
+/// The lookup rows for one index: random single lookups (independent,
+/// then dependent), the same numbers as one unsorted batch, and sorted.
+fn index_row(
+    index: &Index,
+    name: String,
+    queries: &[u64],
+    hits: &[u64],
+    sorted_queries: &[u64],
+    expected: usize,
+) -> Row {
+    let q = queries.len();
+    let mut out = Vec::new();
+    let single = per(
+        best(3, || {
+            let c = queries.iter().filter(|&&x| index.contains(x)).count();
+            assert_eq!(c, expected);
+        }),
+        q,
+    );
+    let hit = per(
+        best(3, || {
+            assert!(hits.iter().all(|&x| index.contains(x)));
+        }),
+        hits.len(),
+    );
+    let dependent = per(
+        best(3, || {
+            // Each query's choice depends on the previous answer: latency.
+            let mut k = 0usize;
+            for _ in 0..q / 4 {
+                let r = index.contains(queries[k]);
+                k = (k + 1 + usize::from(r)) % q;
+            }
+            black_box(k);
+        }),
+        q / 4,
+    );
+    // The same random queries in one call (`contains_many`, what a scrub
+    // of an unsorted lead list can use): the index starts the memory
+    // reads of several lookups before answering them.
+    let unsorted_batch = per(
+        best(3, || {
+            index.contains_many(queries, &mut out);
+            assert_eq!(out.iter().filter(|&&b| b).count(), expected);
+        }),
+        q,
+    );
+    let batch = best(3, || {
+        index.contains_sorted(sorted_queries, &mut out);
+        assert_eq!(out.iter().filter(|&&b| b).count(), expected);
+    });
+    Row {
+        name,
+        bits_per_number: index.file_len() as f64 * 8.0 / index.len() as f64,
+        single_ns: ns(single),
+        dependent_ns: ns(dependent),
+        unsorted_batch_ns: Some(ns(unsorted_batch)),
+        batch_per_s: rate(q, batch),
+        note: format!(
+            "listed-only lookups {:.0} ns CPU; file {:.1} MB",
+            hit.0 * 1e9,
+            index.file_len() as f64 / 1e6
+        ),
+    }
+}
+
 fn measure(path: &Path) {
     // Start-up: the first open after the file was written (page cache warm,
     // as after an import or on a running node), then the best of 5.
@@ -264,61 +330,37 @@ fn measure(path: &Path) {
         .count();
 
     let mut rows = Vec::new();
-    let mut out = Vec::new();
 
-    // --- this index
-    let single = per(
-        best(3, || {
-            let c = queries.iter().filter(|&&x| index.contains(x)).count();
-            assert_eq!(c, expected);
-        }),
-        q,
+    // --- this index, with the CPU's optional instructions (BMI2) where
+    // it has them, then (on such a CPU) the portable lookup alone.
+    let name = format!(
+        "this index (Elias-Fano/bitmap per 1,250 lines, huge pages{})",
+        if index.uses_cpu_features() {
+            ", BMI2"
+        } else {
+            ", portable"
+        }
     );
-    let hit = per(
-        best(3, || {
-            assert!(hits.iter().all(|&x| index.contains(x)));
-        }),
-        q,
-    );
-    let dependent = per(
-        best(3, || {
-            // Each query's choice depends on the previous answer: latency.
-            let mut k = 0usize;
-            for _ in 0..q / 4 {
-                let r = index.contains(queries[k]);
-                k = (k + 1 + usize::from(r)) % q;
-            }
-            black_box(k);
-        }),
-        q / 4,
-    );
-    // The same random queries in one call (`contains_many`, what a scrub
-    // of an unsorted lead list can use): the index starts the memory
-    // reads of several lookups before answering them.
-    let unsorted_batch = per(
-        best(3, || {
-            index.contains_many(&queries, &mut out);
-            assert_eq!(out.iter().filter(|&&b| b).count(), expected);
-        }),
-        q,
-    );
-    let batch = best(3, || {
-        index.contains_sorted(&sorted_queries, &mut out);
-        assert_eq!(out.iter().filter(|&&b| b).count(), expected);
-    });
-    rows.push(Row {
-        name: "this index (Elias-Fano/bitmap per 1,250 lines, huge pages)".into(),
-        bits_per_number: index.file_len() as f64 * 8.0 / n as f64,
-        single_ns: ns(single),
-        dependent_ns: ns(dependent),
-        unsorted_batch_ns: Some(ns(unsorted_batch)),
-        batch_per_s: rate(q, batch),
-        note: format!(
-            "listed-only lookups {:.0} ns CPU; file {:.1} MB",
-            hit.0 * 1e9,
-            index.file_len() as f64 / 1e6
-        ),
-    });
+    rows.push(index_row(
+        &index,
+        name,
+        &queries,
+        &hits,
+        &sorted_queries,
+        expected,
+    ));
+    if index.uses_cpu_features() {
+        let portable = Index::open(path).unwrap().without_cpu_features();
+        let name = "the same index, portable lookup (no BMI2)".to_owned();
+        rows.push(index_row(
+            &portable,
+            name,
+            &queries,
+            &hits,
+            &sorted_queries,
+            expected,
+        ));
+    }
 
     // --- sorted u64 array: by far the slowest row (minutes under load) and
     // the same code whatever the index does, so DNC_BENCH_SKIP_ARRAY=1

@@ -515,7 +515,8 @@ fn count_at_most(hints: u64, h: u32) -> u32 {
 /// has neither.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "sse2,bmi1,bmi2,popcnt")]
-fn contains_bmi2(data: &[u8], base: usize, line: u32) -> bool {
+#[inline]
+pub(crate) fn contains_bmi2(data: &[u8], base: usize, line: u32) -> bool {
     use core::arch::x86_64::{
         _mm_cmpeq_epi8, _mm_cvtsi64_si128, _mm_movemask_epi8, _mm_set1_epi8, _mm_setzero_si128,
         _mm_subs_epu8,
@@ -535,13 +536,10 @@ fn contains_bmi2(data: &[u8], base: usize, line: u32) -> bool {
     )
 }
 
-/// Proof that this CPU has BMI1, BMI2 and POPCNT: [`Bmi2::detect`] is
-/// the only way to get one, so [`Bmi2::contains`] may call
-/// [`contains_bmi2`], compiled for those instructions. This is the
-/// crate's one `unsafe` (ADR 0301, decision 14): calling a
-/// `#[target_feature]` function from code built for baseline x86-64 is
-/// `unsafe` in Rust because running it on a CPU without the features
-/// would be undefined behaviour; the detection rules that out.
+/// Proof that this CPU has SSE2, BMI1, BMI2 and POPCNT, the features
+/// [`contains_bmi2`] is built for: [`Bmi2::detect`] is the only way to
+/// get one. `Index` calls the BMI2 lookups only when it holds one (its
+/// `by_cpu!`, the crate's one `unsafe`).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Bmi2(());
 
@@ -549,7 +547,8 @@ impl Bmi2 {
     /// `Some` when the CPU has the features (std caches the check).
     pub(crate) fn detect() -> Option<Bmi2> {
         #[cfg(target_arch = "x86_64")]
-        if std::is_x86_feature_detected!("bmi1")
+        if std::is_x86_feature_detected!("sse2")
+            && std::is_x86_feature_detected!("bmi1")
             && std::is_x86_feature_detected!("bmi2")
             && std::is_x86_feature_detected!("popcnt")
         {
@@ -558,19 +557,15 @@ impl Bmi2 {
         None
     }
 
-    /// [`contains`], with `pdep`.
-    #[inline]
+    /// [`contains`] with `pdep`, for the tests of this module.
+    #[cfg(all(test, target_arch = "x86_64"))]
     pub(crate) fn contains(self, data: &[u8], base: usize, line: u32) -> bool {
-        #[cfg(target_arch = "x86_64")]
         #[allow(unsafe_code)]
-        // SAFETY: `self` exists only if `detect` found BMI1, BMI2 and
-        // POPCNT on this CPU, the features `contains_bmi2` is compiled
-        // for; it has no other precondition (it is safe code, reading
-        // through bounds-checked slices).
-        let found = unsafe { contains_bmi2(data, base, line) };
-        #[cfg(not(target_arch = "x86_64"))]
-        let found = contains(data, base, line);
-        found
+        // SAFETY: `self` exists only if `detect` found the features
+        // `contains_bmi2` is built for (test code only).
+        unsafe {
+            contains_bmi2(data, base, line)
+        }
     }
 }
 

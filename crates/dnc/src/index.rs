@@ -195,6 +195,7 @@ fn u16_at(b: &[u8], at: usize) -> u16 {
 fn u32_at(b: &[u8], at: usize) -> u32 {
     u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
+#[inline]
 fn u64_at(b: &[u8], at: usize) -> u64 {
     let mut w = [0u8; 8];
     w.copy_from_slice(&b[at..at + 8]);
@@ -217,6 +218,28 @@ pub(crate) fn checksum(head: &[u8], rest: &[u8]) -> u32 {
 /// couple of dozen misses), few enough that the first ones have arrived
 /// when the group's lookups start.
 const GROUP: usize = 16;
+
+/// `$fast` (a `#[target_feature]` method of [`Index`], built for BMI2)
+/// when the CPU has BMI2, `$portable` otherwise. The crate's one
+/// `unsafe` (ADR 0301, decision 14): calling a function built for CPU
+/// features from code built for baseline x86-64 is `unsafe` in Rust,
+/// because running it on a CPU without them would be undefined
+/// behaviour. `Index::bmi2` is `Some` only when `Bmi2::detect` found
+/// them on this CPU (block.rs).
+macro_rules! by_cpu {
+    ($self:ident, $fast:expr, $portable:expr) => {
+        match $self.bmi2 {
+            #[cfg(target_arch = "x86_64")]
+            #[allow(unsafe_code)]
+            // SAFETY: `bmi2` is `Some` only if this CPU has SSE2, BMI1,
+            // BMI2 and POPCNT, the features `$fast` is built for; it has
+            // no other precondition (safe code reading through
+            // bounds-checked slices).
+            Some(_) => unsafe { $fast },
+            _ => $portable,
+        }
+    };
+}
 
 /// Where an area code's directory and sub-blocks are in the loaded file.
 #[derive(Clone, Copy)]
@@ -479,6 +502,26 @@ impl Index {
     /// Exact: never a false "not listed" for a number the import added.
     #[inline]
     pub fn contains(&self, number: u64) -> bool {
+        by_cpu!(
+            self,
+            self.contains_bmi2(number),
+            self.contains_with(number, block::contains)
+        )
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "sse2,bmi1,bmi2,popcnt")]
+    fn contains_bmi2(&self, number: u64) -> bool {
+        self.contains_with(number, |data, base, line| {
+            block::contains_bmi2(data, base, line)
+        })
+    }
+
+    /// [`Index::contains`] with a sub-block lookup; inlined into each
+    /// caller, so that the BMI2 build is one function, with no call
+    /// between finding the sub-block and looking inside it.
+    #[inline(always)]
+    fn contains_with(&self, number: u64, in_block: impl Fn(&[u8], usize, u32) -> bool) -> bool {
         match self.sub_block(number) {
             Some((base, size, line)) => {
                 // A sub-block (~100 bytes) spans two or three cache lines,
@@ -489,18 +532,9 @@ impl Index {
                 let middle = self.map.get(base + 64.min(size - 1)).copied();
                 let last = self.map.get(base + size - 1).copied();
                 std::hint::black_box((middle, last));
-                self.in_sub_block(base, line)
+                in_block(&self.map, base, line)
             }
             None => false,
-        }
-    }
-
-    /// The lookup inside a sub-block, with `pdep` where the CPU has it.
-    #[inline]
-    fn in_sub_block(&self, base: usize, line: u32) -> bool {
-        match self.bmi2 {
-            Some(bmi2) => bmi2.contains(&self.map, base, line),
-            None => block::contains(&self.map, base, line),
         }
     }
 
@@ -523,6 +557,28 @@ impl Index {
     /// sub-block in the directory once; any order gives the same (exact)
     /// answers, only slower.
     pub fn contains_sorted(&self, sorted: &[u64], out: &mut Vec<bool>) {
+        by_cpu!(
+            self,
+            self.contains_sorted_bmi2(sorted, out),
+            self.contains_sorted_with(sorted, out, block::contains)
+        )
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "sse2,bmi1,bmi2,popcnt")]
+    fn contains_sorted_bmi2(&self, sorted: &[u64], out: &mut Vec<bool>) {
+        self.contains_sorted_with(sorted, out, |data, base, line| {
+            block::contains_bmi2(data, base, line)
+        })
+    }
+
+    #[inline(always)]
+    fn contains_sorted_with(
+        &self,
+        sorted: &[u64],
+        out: &mut Vec<bool>,
+        in_block: impl Fn(&[u8], usize, u32) -> bool,
+    ) {
         out.clear();
         out.reserve(sorted.len());
         let span = u64::from(SPAN);
@@ -537,7 +593,7 @@ impl Index {
                 base = self.sub_block(number).map(|(base, _, _)| base);
             }
             out.push(match base {
-                Some(base) => self.in_sub_block(base, line),
+                Some(base) => in_block(&self.map, base, line),
                 None => false,
             });
         }
@@ -554,6 +610,28 @@ impl Index {
     /// a prefetch instruction: those need `unsafe` in Rust) gets all its
     /// cache lines on their way.
     pub fn contains_many(&self, numbers: &[u64], out: &mut Vec<bool>) {
+        by_cpu!(
+            self,
+            self.contains_many_bmi2(numbers, out),
+            self.contains_many_with(numbers, out, block::contains)
+        )
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "sse2,bmi1,bmi2,popcnt")]
+    fn contains_many_bmi2(&self, numbers: &[u64], out: &mut Vec<bool>) {
+        self.contains_many_with(numbers, out, |data, base, line| {
+            block::contains_bmi2(data, base, line)
+        })
+    }
+
+    #[inline(always)]
+    fn contains_many_with(
+        &self,
+        numbers: &[u64],
+        out: &mut Vec<bool>,
+        in_block: impl Fn(&[u8], usize, u32) -> bool,
+    ) {
         out.clear();
         out.reserve(numbers.len());
         for group in numbers.chunks(GROUP) {
@@ -572,7 +650,7 @@ impl Index {
             // the cache, which the optimizer cannot see.
             std::hint::black_box(touched);
             out.extend(found[..group.len()].iter().map(|slot| match *slot {
-                Some((base, line)) => self.in_sub_block(base, line),
+                Some((base, line)) => in_block(&self.map, base, line),
                 None => false,
             }));
         }
