@@ -307,23 +307,23 @@ fn select(w: u64, prefix: u64, k: u32) -> u32 {
 /// scheduler slot, and fewer of them let the CPU run further into the
 /// next lookups while one waits for memory (ADR 0301, decision 13).
 #[derive(Clone, Copy)]
-struct Shape {
+pub(crate) struct Shape {
     /// Ones in the bytes of the count's 64-bit word that are not hints,
     /// so that they compare as "after every bucket".
-    pad: u64,
+    pub(crate) pad: u64,
     /// A one at the bottom of every `l`-bit field that a lookup compares
     /// in one go ([`Shape::fields`] of them).
-    rep: u64,
+    pub(crate) rep: u64,
     /// Length of the upper string in bits.
-    upper: u16,
+    pub(crate) upper: u16,
     /// Low-bit width `l`.
-    low: u8,
+    pub(crate) low: u8,
     /// Hint bytes.
-    hints: u8,
+    pub(crate) hints: u8,
     /// Low parts compared at once: `floor(57 / l)`, all that one
     /// unaligned 64-bit read holds.
-    fields: u8,
-    bitmap: bool,
+    pub(crate) fields: u8,
+    pub(crate) bitmap: bool,
 }
 
 const fn shape(n: u32) -> Shape {
@@ -360,7 +360,7 @@ const fn shape(n: u32) -> Shape {
 
 /// [`Shape`] per count, 0..=1,250 (~30 KiB; lookups at one density touch
 /// a few lines of it).
-static SHAPES: [Shape; SPAN as usize + 1] = {
+pub(crate) static SHAPES: [Shape; SPAN as usize + 1] = {
     let mut t = [shape(0); SPAN as usize + 1];
     let mut n = 1;
     while n <= SPAN {
@@ -384,16 +384,16 @@ const GUARDS16: u64 = ONES16 << 8;
 /// every sub-block has a whole view.
 pub(crate) const VIEW: usize = 256 + 8;
 
-type View = [u8; VIEW];
+pub(crate) type View = [u8; VIEW];
 
 #[inline(always)]
-fn view(data: &[u8], base: usize) -> Option<&View> {
+pub(crate) fn view(data: &[u8], base: usize) -> Option<&View> {
     data.get(base..base + VIEW)?.try_into().ok()
 }
 
 /// 64 bits at byte `byte` (masked) of a view.
 #[inline(always)]
-fn view_word(v: &View, byte: usize) -> u64 {
+pub(crate) fn view_word(v: &View, byte: usize) -> u64 {
     let b = byte & 0xFF;
     let mut w = [0; 8];
     w.copy_from_slice(&v[b..b + 8]);
@@ -423,14 +423,15 @@ macro_rules! sub_block_contains {
         |$w:ident, $r:ident| $select:expr
     ) => {{
         let line: u32 = $line;
-        match view($data, $base) {
+        match $crate::block::view($data, $base) {
             None => false, // only a corrupt directory points there
             Some(v) => {
                 // The count and (for Elias-Fano) up to six hint bytes.
-                let head = view_word(v, 0);
-                let shape = &SHAPES[((head & 0xFFFF) as usize).min(SPAN as usize)];
+                let head = $crate::block::view_word(v, 0);
+                let shape = &$crate::block::SHAPES
+                    [((head & 0xFFFF) as usize).min($crate::block::SPAN as usize)];
                 if shape.bitmap {
-                    v[(HEAD + line as usize / 8) & 0xFF] >> (line % 8) & 1 == 1
+                    v[($crate::block::HEAD + line as usize / 8) & 0xFF] >> (line % 8) & 1 == 1
                 } else {
                     let l = u32::from(shape.low);
                     let h = line >> l;
@@ -443,15 +444,15 @@ macro_rules! sub_block_contains {
                     let k: u32 = $count_at_most;
                     // Zeros before word k (0 for the first word).
                     let zeros_before = (($hints << 8).wrapping_shr(8 * k) & 0xFF) as u32;
-                    let upper_at = HEAD + usize::from(shape.hints);
-                    let $w = !view_word(v, upper_at + 8 * k as usize);
+                    let upper_at = $crate::block::HEAD + usize::from(shape.hints);
+                    let $w = !$crate::block::view_word(v, upper_at + 8 * k as usize);
                     let $r = h.wrapping_sub(zeros_before) & 63;
                     let pos: u32 = $select;
                     let start = (64 * k).wrapping_add(pos) + 1;
                     // The bucket is the run of ones from `start` (it ends
                     // inside the upper string, whose last bit is a zero).
                     let at = upper_at.wrapping_add(start as usize / 8);
-                    let run = (!(view_word(v, at) >> (start % 8))).trailing_zeros();
+                    let run = (!($crate::block::view_word(v, at) >> (start % 8))).trailing_zeros();
                     if run == 0 {
                         false
                     } else {
@@ -467,7 +468,7 @@ macro_rules! sub_block_contains {
                         // fields" is exact).
                         let low_bit = u32::from(shape.upper).wrapping_add(first.wrapping_mul(l));
                         let at = upper_at.wrapping_add(low_bit as usize / 8);
-                        let lows = view_word(v, at) >> (low_bit % 8);
+                        let lows = $crate::block::view_word(v, at) >> (low_bit % 8);
                         let rep = shape.rep;
                         let x = lows ^ (u64::from(target_low) * rep);
                         let flags = x.wrapping_sub(rep) & !x & (rep << (l - 1));
@@ -475,7 +476,9 @@ macro_rules! sub_block_contains {
                         if run <= fields {
                             flags & ((1u64 << (run * l)) - 1) != 0
                         } else {
-                            bucket_holds(v, upper_at, shape, start, first, target_low)
+                            $crate::block::bucket_holds(
+                                v, upper_at, shape, start, first, target_low,
+                            )
                         }
                     }
                 }
@@ -483,6 +486,7 @@ macro_rules! sub_block_contains {
         }
     }};
 }
+pub(crate) use sub_block_contains;
 
 /// Whether `line` (< 1,250) is in the non-empty sub-block at byte `base`
 /// of `data`.
@@ -515,26 +519,43 @@ fn count_at_most(hints: u64, h: u32) -> u32 {
 /// has neither.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "sse2,bmi1,bmi2,popcnt")]
-#[inline]
+#[cfg_attr(
+    not(test),
+    expect(dead_code, reason = "Index expands the macro itself")
+)]
 pub(crate) fn contains_bmi2(data: &[u8], base: usize, line: u32) -> bool {
-    use core::arch::x86_64::{
-        _mm_cmpeq_epi8, _mm_cvtsi64_si128, _mm_movemask_epi8, _mm_set1_epi8, _mm_setzero_si128,
-        _mm_subs_epu8,
-    };
-    sub_block_contains!(
-        data,
-        base,
-        line,
-        // SSE2: a lane is at most h where subtracting h saturates to 0.
-        |hints, h| {
-            let lanes = _mm_cvtsi64_si128(hints as i64);
-            let over = _mm_subs_epu8(lanes, _mm_set1_epi8(h as u8 as i8));
-            let at_most = _mm_movemask_epi8(_mm_cmpeq_epi8(over, _mm_setzero_si128()));
-            (at_most as u32 & 0xFF).count_ones()
-        },
-        |w, r| core::arch::x86_64::_pdep_u64(1u64 << r, w).trailing_zeros()
-    )
+    bmi2_contains!(data, base, line)
 }
+
+/// The body of [`contains_bmi2`], for `Index`'s BMI2 functions to
+/// expand in place (a `#[target_feature]` function cannot be
+/// `#[inline(always)]`, and the compiler did not inline this one: a call,
+/// with its register saves, in every lookup). Only valid inside a
+/// function built with `sse2,bmi1,bmi2,popcnt`.
+#[cfg(target_arch = "x86_64")]
+macro_rules! bmi2_contains {
+    ($data:expr, $base:expr, $line:expr) => {{
+        use core::arch::x86_64::{
+            _mm_cmpeq_epi8, _mm_cvtsi64_si128, _mm_movemask_epi8, _mm_set1_epi8, _mm_setzero_si128,
+            _mm_subs_epu8,
+        };
+        $crate::block::sub_block_contains!(
+            $data,
+            $base,
+            $line,
+            // SSE2: a lane is at most h where subtracting h saturates to 0.
+            |hints, h| {
+                let lanes = _mm_cvtsi64_si128(hints as i64);
+                let over = _mm_subs_epu8(lanes, _mm_set1_epi8(h as u8 as i8));
+                let at_most = _mm_movemask_epi8(_mm_cmpeq_epi8(over, _mm_setzero_si128()));
+                (at_most as u32 & 0xFF).count_ones()
+            },
+            |w, r| core::arch::x86_64::_pdep_u64(1u64 << r, w).trailing_zeros()
+        )
+    }};
+}
+#[cfg(target_arch = "x86_64")]
+pub(crate) use bmi2_contains;
 
 /// Proof that this CPU has SSE2, BMI1, BMI2 and POPCNT, the features
 /// [`contains_bmi2`] is built for: [`Bmi2::detect`] is the only way to
@@ -572,7 +593,7 @@ impl Bmi2 {
 /// The exact loop for a bucket of more values than one read holds (more
 /// than 19 at `l = 3`, so only with `l >= 4` and a crowded bucket).
 #[cold]
-fn bucket_holds(
+pub(crate) fn bucket_holds(
     v: &View,
     upper_at: usize,
     shape: &Shape,

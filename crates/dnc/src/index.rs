@@ -513,7 +513,7 @@ impl Index {
     #[target_feature(enable = "sse2,bmi1,bmi2,popcnt")]
     fn contains_bmi2(&self, number: u64) -> bool {
         self.contains_with(number, |data, base, line| {
-            block::contains_bmi2(data, base, line)
+            block::bmi2_contains!(data, base, line)
         })
     }
 
@@ -568,7 +568,7 @@ impl Index {
     #[target_feature(enable = "sse2,bmi1,bmi2,popcnt")]
     fn contains_sorted_bmi2(&self, sorted: &[u64], out: &mut Vec<bool>) {
         self.contains_sorted_with(sorted, out, |data, base, line| {
-            block::contains_bmi2(data, base, line)
+            block::bmi2_contains!(data, base, line)
         })
     }
 
@@ -621,7 +621,7 @@ impl Index {
     #[target_feature(enable = "sse2,bmi1,bmi2,popcnt")]
     fn contains_many_bmi2(&self, numbers: &[u64], out: &mut Vec<bool>) {
         self.contains_many_with(numbers, out, |data, base, line| {
-            block::contains_bmi2(data, base, line)
+            block::bmi2_contains!(data, base, line)
         })
     }
 
