@@ -39,9 +39,10 @@
 //! machine). This directory is 2.3 MB, small enough to stay mostly in
 //! cache while lookups run, so a lookup waits for one memory access.
 //!
-//! Formats 1 (one block per exchange) and 2 (a 4-byte offset per
-//! sub-block) are refused with [`IndexError::UnsupportedVersion`]:
-//! re-import the list.
+//! Formats 1 (one block per exchange), 2 (a 4-byte offset per
+//! sub-block) and 3 (sub-blocks without zero-count hints, 8 bytes of
+//! tail) are refused with [`IndexError::UnsupportedVersion`]: re-import
+//! the list.
 
 use std::fs::File;
 use std::path::Path;
@@ -239,6 +240,13 @@ macro_rules! by_cpu {
             _ => $portable,
         }
     };
+}
+
+/// Which batch call [`Index::batch`] runs.
+#[derive(Clone, Copy)]
+enum Batch {
+    Sorted,
+    Any,
 }
 
 /// Where an area code's directory and sub-blocks are in the loaded file.
@@ -557,19 +565,38 @@ impl Index {
     /// sub-block in the directory once; any order gives the same (exact)
     /// answers, only slower.
     pub fn contains_sorted(&self, sorted: &[u64], out: &mut Vec<bool>) {
+        self.batch(Batch::Sorted, sorted, out);
+    }
+
+    /// A batch call, built for BMI2 where the CPU has it.
+    fn batch(&self, kind: Batch, numbers: &[u64], out: &mut Vec<bool>) {
         by_cpu!(
             self,
-            self.contains_sorted_bmi2(sorted, out),
-            self.contains_sorted_with(sorted, out, block::contains)
+            self.batch_bmi2(kind, numbers, out),
+            self.batch_with(kind, numbers, out, block::contains)
         )
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "sse2,bmi1,bmi2,popcnt")]
-    fn contains_sorted_bmi2(&self, sorted: &[u64], out: &mut Vec<bool>) {
-        self.contains_sorted_with(sorted, out, |data, base, line| {
+    fn batch_bmi2(&self, kind: Batch, numbers: &[u64], out: &mut Vec<bool>) {
+        self.batch_with(kind, numbers, out, |data, base, line| {
             block::bmi2_contains!(data, base, line)
         })
+    }
+
+    #[inline(always)]
+    fn batch_with(
+        &self,
+        kind: Batch,
+        numbers: &[u64],
+        out: &mut Vec<bool>,
+        in_block: impl Fn(&[u8], usize, u32) -> bool,
+    ) {
+        match kind {
+            Batch::Sorted => self.contains_sorted_with(numbers, out, in_block),
+            Batch::Any => self.contains_many_with(numbers, out, in_block),
+        }
     }
 
     #[inline(always)]
@@ -606,23 +633,11 @@ impl Index {
     /// before it needs any of them: each random lookup waits ~170 ns for
     /// its sub-block, and one lookup's instructions fill enough of the
     /// CPU's reorder window that consecutive `contains` calls hardly
-    /// overlap their waits. Reading a byte of each cache line of a sub-block (loads, not
-    /// a prefetch instruction: those need `unsafe` in Rust) gets all its
-    /// cache lines on their way.
+    /// overlap their waits. Reading a byte of each cache line of a
+    /// sub-block (loads, not a prefetch instruction: those need `unsafe`
+    /// in Rust) gets all its cache lines on their way.
     pub fn contains_many(&self, numbers: &[u64], out: &mut Vec<bool>) {
-        by_cpu!(
-            self,
-            self.contains_many_bmi2(numbers, out),
-            self.contains_many_with(numbers, out, block::contains)
-        )
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "sse2,bmi1,bmi2,popcnt")]
-    fn contains_many_bmi2(&self, numbers: &[u64], out: &mut Vec<bool>) {
-        self.contains_many_with(numbers, out, |data, base, line| {
-            block::bmi2_contains!(data, base, line)
-        })
+        self.batch(Batch::Any, numbers, out);
     }
 
     #[inline(always)]
