@@ -16,6 +16,12 @@
 //! sorted batch lookups; then the same for a sorted
 //! `u64` array and per-area-code Roaring bitmaps.
 //!
+//! `dnc-bench overlap`: how far the CPU overlaps independent random
+//! loads depending on the work that waits for each (ADR 0301, decision
+//! 13): one random 8-byte load over 176 MB of huge pages, then k rounds
+//! of rotate/xor/add on the loaded value, with and without a branch on
+//! the value that skips the rounds for 75% of the loads.
+//!
 //! `dnc-bench pg-numbers INDEX K OUT`: the numbers of the first K area
 //! codes, for the PostgreSQL comparison that bench/dnc.sh runs with psql
 //! and pgbench (a documented fraction of the registry).
@@ -529,6 +535,68 @@ fn huge_pages() -> Option<String> {
     )
 }
 
+/// `dnc-bench overlap`: ns per independent random load over 176 MB of
+/// huge pages followed by k dependent rounds of work, for several k;
+/// then the same with a branch on the loaded value that skips the work
+/// for 75% of the loads (mispredicted often: the question is whether the
+/// CPU still overlaps the loads).
+fn overlap() {
+    let len = 176usize << 20;
+    let mut memory = memmap2::MmapMut::map_anon(len + 8).unwrap();
+    let _ = memory.advise(memmap2::Advice::HugePage); // before the first touch
+    let mut rng = Rng(5);
+    for chunk in memory.chunks_mut(8) {
+        let v = rng.next().to_le_bytes();
+        chunk.copy_from_slice(&v[..chunk.len()]);
+    }
+    let q = 10_000_000usize;
+    let offsets: Vec<usize> = (0..q)
+        .map(|_| rng.below((len / 8) as u64) as usize * 8)
+        .collect();
+    let load = |at: usize| u64::from_le_bytes(memory[at..at + 8].try_into().unwrap());
+    let work = |mut x: u64, k: u64| {
+        for i in 0..k {
+            x = x.rotate_left(7) ^ i;
+            x = x.wrapping_add(1);
+        }
+        x
+    };
+    println!("ns CPU per random load (best of 3), k rounds of 3 dependent operations after it:");
+    println!("| k | every load does the work | 75% skip it (branch on the loaded value) |");
+    println!("|---:|---:|---:|");
+    for k in [0u64, 5, 10, 15, 20, 30, 60] {
+        // k comes from the command line's side of black_box, so the
+        // compiler cannot specialise the loop for it.
+        let k = black_box(k);
+        let all = per(
+            best(3, || {
+                let mut s = 0u64;
+                for &at in &offsets {
+                    s = s.wrapping_add(work(load(at), k) & 1);
+                }
+                black_box(s);
+            }),
+            q,
+        );
+        let skip = per(
+            best(3, || {
+                let mut s = 0u64;
+                for &at in &offsets {
+                    let v = load(at);
+                    if v & 3 != 0 {
+                        s = s.wrapping_add(v & 1);
+                    } else {
+                        s = s.wrapping_add(work(v, k) & 1);
+                    }
+                }
+                black_box(s);
+            }),
+            q,
+        );
+        println!("| {k} | {:.0} | {:.0} |", all.0 * 1e9, skip.0 * 1e9);
+    }
+}
+
 /// Writes the numbers of the first `area_codes` area codes of the index,
 /// one per line, for PostgreSQL's COPY; prints the count and the range
 /// of numbers they span (pgbench draws its queries from that range).
@@ -568,6 +636,7 @@ fn main() {
         ),
         Some("import") => import(Path::new(&args[2]), Path::new(&args[3])),
         Some("measure") => measure(Path::new(&args[2])),
+        Some("overlap") => overlap(),
         Some("pg-numbers") => pg_numbers(
             Path::new(&args[2]),
             args[3].parse().unwrap(),
@@ -575,7 +644,7 @@ fn main() {
         ),
         _ => {
             eprintln!(
-                "usage: dnc-bench generate DIR [TOTAL] | dnc-bench measure INDEX | dnc-bench pg-numbers INDEX AREA_CODES OUT"
+                "usage: dnc-bench generate DIR [TOTAL] | dnc-bench measure INDEX | dnc-bench overlap | dnc-bench pg-numbers INDEX AREA_CODES OUT"
             );
             std::process::exit(2);
         }
