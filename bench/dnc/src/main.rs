@@ -16,6 +16,12 @@
 //! sorted batch lookups; then the same for a sorted
 //! `u64` array and per-area-code Roaring bitmaps.
 //!
+//! `dnc-bench overlap`: how far the CPU overlaps independent random
+//! loads depending on the work that waits for each (ADR 0301, decision
+//! 13): one random 8-byte load over 176 MB of huge pages, then k rounds
+//! of rotate/xor/add on the loaded value, with and without a branch on
+//! the value that skips the rounds for 75% of the loads.
+//!
 //! `dnc-bench pg-numbers INDEX K OUT`: the numbers of the first K area
 //! codes, for the PostgreSQL comparison that bench/dnc.sh runs with psql
 //! and pgbench (a documented fraction of the registry).
@@ -209,6 +215,72 @@ fn rate(count: usize, t: (f64, f64)) -> (f64, f64) {
     (count as f64 / t.0, count as f64 / t.1)
 }
 
+/// The lookup rows for one index: random single lookups (independent,
+/// then dependent), the same numbers as one unsorted batch, and sorted.
+fn index_row(
+    index: &Index,
+    name: String,
+    queries: &[u64],
+    hits: &[u64],
+    sorted_queries: &[u64],
+    expected: usize,
+) -> Row {
+    let q = queries.len();
+    let mut out = Vec::new();
+    let single = per(
+        best(3, || {
+            let c = queries.iter().filter(|&&x| index.contains(x)).count();
+            assert_eq!(c, expected);
+        }),
+        q,
+    );
+    let hit = per(
+        best(3, || {
+            assert!(hits.iter().all(|&x| index.contains(x)));
+        }),
+        hits.len(),
+    );
+    let dependent = per(
+        best(3, || {
+            // Each query's choice depends on the previous answer: latency.
+            let mut k = 0usize;
+            for _ in 0..q / 4 {
+                let r = index.contains(queries[k]);
+                k = (k + 1 + usize::from(r)) % q;
+            }
+            black_box(k);
+        }),
+        q / 4,
+    );
+    // The same random queries in one call (`contains_many`, what a scrub
+    // of an unsorted lead list can use): the index starts the memory
+    // reads of several lookups before answering them.
+    let unsorted_batch = per(
+        best(3, || {
+            index.contains_many(queries, &mut out);
+            assert_eq!(out.iter().filter(|&&b| b).count(), expected);
+        }),
+        q,
+    );
+    let batch = best(3, || {
+        index.contains_sorted(sorted_queries, &mut out);
+        assert_eq!(out.iter().filter(|&&b| b).count(), expected);
+    });
+    Row {
+        name,
+        bits_per_number: index.file_len() as f64 * 8.0 / index.len() as f64,
+        single_ns: ns(single),
+        dependent_ns: ns(dependent),
+        unsorted_batch_ns: Some(ns(unsorted_batch)),
+        batch_per_s: rate(q, batch),
+        note: format!(
+            "listed-only lookups {:.0} ns CPU; file {:.1} MB",
+            hit.0 * 1e9,
+            index.file_len() as f64 / 1e6
+        ),
+    }
+}
+
 fn measure(path: &Path) {
     // Start-up: the first open after the file was written (page cache warm,
     // as after an import or on a running node), then the best of 5.
@@ -264,61 +336,37 @@ fn measure(path: &Path) {
         .count();
 
     let mut rows = Vec::new();
-    let mut out = Vec::new();
 
-    // --- this index
-    let single = per(
-        best(3, || {
-            let c = queries.iter().filter(|&&x| index.contains(x)).count();
-            assert_eq!(c, expected);
-        }),
-        q,
+    // --- this index, with the CPU's optional instructions (BMI2) where
+    // it has them, then (on such a CPU) the portable lookup alone.
+    let name = format!(
+        "this index (Elias-Fano/bitmap per 1,250 lines, huge pages{})",
+        if index.uses_cpu_features() {
+            ", BMI2"
+        } else {
+            ", portable"
+        }
     );
-    let hit = per(
-        best(3, || {
-            assert!(hits.iter().all(|&x| index.contains(x)));
-        }),
-        q,
-    );
-    let dependent = per(
-        best(3, || {
-            // Each query's choice depends on the previous answer: latency.
-            let mut k = 0usize;
-            for _ in 0..q / 4 {
-                let r = index.contains(queries[k]);
-                k = (k + 1 + usize::from(r)) % q;
-            }
-            black_box(k);
-        }),
-        q / 4,
-    );
-    // The same random queries in one call (`contains_many`, what a scrub
-    // of an unsorted lead list can use): the index starts the memory
-    // reads of several lookups before answering them.
-    let unsorted_batch = per(
-        best(3, || {
-            index.contains_many(&queries, &mut out);
-            assert_eq!(out.iter().filter(|&&b| b).count(), expected);
-        }),
-        q,
-    );
-    let batch = best(3, || {
-        index.contains_sorted(&sorted_queries, &mut out);
-        assert_eq!(out.iter().filter(|&&b| b).count(), expected);
-    });
-    rows.push(Row {
-        name: "this index (Elias-Fano/bitmap per 1,250 lines, huge pages)".into(),
-        bits_per_number: index.file_len() as f64 * 8.0 / n as f64,
-        single_ns: ns(single),
-        dependent_ns: ns(dependent),
-        unsorted_batch_ns: Some(ns(unsorted_batch)),
-        batch_per_s: rate(q, batch),
-        note: format!(
-            "listed-only lookups {:.0} ns CPU; file {:.1} MB",
-            hit.0 * 1e9,
-            index.file_len() as f64 / 1e6
-        ),
-    });
+    rows.push(index_row(
+        &index,
+        name,
+        &queries,
+        &hits,
+        &sorted_queries,
+        expected,
+    ));
+    if index.uses_cpu_features() {
+        let portable = Index::open(path).unwrap().without_cpu_features();
+        let name = "the same index, portable lookup (no BMI2)".to_owned();
+        rows.push(index_row(
+            &portable,
+            name,
+            &queries,
+            &hits,
+            &sorted_queries,
+            expected,
+        ));
+    }
 
     // --- sorted u64 array: by far the slowest row (minutes under load) and
     // the same code whatever the index does, so DNC_BENCH_SKIP_ARRAY=1
@@ -487,6 +535,68 @@ fn huge_pages() -> Option<String> {
     )
 }
 
+/// `dnc-bench overlap`: ns per independent random load over 176 MB of
+/// huge pages followed by k dependent rounds of work, for several k;
+/// then the same with a branch on the loaded value that skips the work
+/// for 75% of the loads (mispredicted often: the question is whether the
+/// CPU still overlaps the loads).
+fn overlap() {
+    let len = 176usize << 20;
+    let mut memory = memmap2::MmapMut::map_anon(len + 8).unwrap();
+    let _ = memory.advise(memmap2::Advice::HugePage); // before the first touch
+    let mut rng = Rng(5);
+    for chunk in memory.chunks_mut(8) {
+        let v = rng.next().to_le_bytes();
+        chunk.copy_from_slice(&v[..chunk.len()]);
+    }
+    let q = 10_000_000usize;
+    let offsets: Vec<usize> = (0..q)
+        .map(|_| rng.below((len / 8) as u64) as usize * 8)
+        .collect();
+    let load = |at: usize| u64::from_le_bytes(memory[at..at + 8].try_into().unwrap());
+    let work = |mut x: u64, k: u64| {
+        for i in 0..k {
+            x = x.rotate_left(7) ^ i;
+            x = x.wrapping_add(1);
+        }
+        x
+    };
+    println!("ns CPU per random load (best of 3), k rounds of 3 dependent operations after it:");
+    println!("| k | every load does the work | 75% skip it (branch on the loaded value) |");
+    println!("|---:|---:|---:|");
+    for k in [0u64, 5, 10, 15, 20, 30, 60] {
+        // k comes from the command line's side of black_box, so the
+        // compiler cannot specialise the loop for it.
+        let k = black_box(k);
+        let all = per(
+            best(3, || {
+                let mut s = 0u64;
+                for &at in &offsets {
+                    s = s.wrapping_add(work(load(at), k) & 1);
+                }
+                black_box(s);
+            }),
+            q,
+        );
+        let skip = per(
+            best(3, || {
+                let mut s = 0u64;
+                for &at in &offsets {
+                    let v = load(at);
+                    if v & 3 != 0 {
+                        s = s.wrapping_add(v & 1);
+                    } else {
+                        s = s.wrapping_add(work(v, k) & 1);
+                    }
+                }
+                black_box(s);
+            }),
+            q,
+        );
+        println!("| {k} | {:.0} | {:.0} |", all.0 * 1e9, skip.0 * 1e9);
+    }
+}
+
 /// Writes the numbers of the first `area_codes` area codes of the index,
 /// one per line, for PostgreSQL's COPY; prints the count and the range
 /// of numbers they span (pgbench draws its queries from that range).
@@ -526,6 +636,7 @@ fn main() {
         ),
         Some("import") => import(Path::new(&args[2]), Path::new(&args[3])),
         Some("measure") => measure(Path::new(&args[2])),
+        Some("overlap") => overlap(),
         Some("pg-numbers") => pg_numbers(
             Path::new(&args[2]),
             args[3].parse().unwrap(),
@@ -533,7 +644,7 @@ fn main() {
         ),
         _ => {
             eprintln!(
-                "usage: dnc-bench generate DIR [TOTAL] | dnc-bench measure INDEX | dnc-bench pg-numbers INDEX AREA_CODES OUT"
+                "usage: dnc-bench generate DIR [TOTAL] | dnc-bench measure INDEX | dnc-bench overlap | dnc-bench pg-numbers INDEX AREA_CODES OUT"
             );
             std::process::exit(2);
         }

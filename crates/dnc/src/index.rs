@@ -4,7 +4,7 @@
 //! ```text
 //! offset  size      field
 //! 0       8         magic "TGDNCIDX"
-//! 8       4         format version (3)
+//! 8       4         format version (4)
 //! 12      4         header length (128)
 //! 16      8         file length
 //! 24      8         numbers in the list
@@ -28,7 +28,7 @@
 //!                   of the sizes (checked at open) and a slot's first
 //!                   sub-block is where the previous slot's last one ends
 //! ..                data region: the sub-blocks in directory order, each
-//!                   padded to a multiple of 8 bytes (block.rs), then 8
+//!                   padded to a multiple of 8 bytes (block.rs), then 264
 //!                   zero bytes
 //! ```
 //!
@@ -39,27 +39,29 @@
 //! machine). This directory is 2.3 MB, small enough to stay mostly in
 //! cache while lookups run, so a lookup waits for one memory access.
 //!
-//! Formats 1 (one block per exchange) and 2 (a 4-byte offset per
-//! sub-block) are refused with [`IndexError::UnsupportedVersion`]:
-//! re-import the list.
+//! Formats 1 (one block per exchange), 2 (a 4-byte offset per
+//! sub-block) and 3 (sub-blocks without zero-count hints, 8 bytes of
+//! tail) are refused with [`IndexError::UnsupportedVersion`]: re-import
+//! the list.
 
 use std::fs::File;
 use std::path::Path;
 
 use jiff::civil::Date;
 
-use crate::block::{self, ALIGN, Cursor, MAX_UNITS, SPAN, SUBS};
+use crate::block::{self, ALIGN, MAX_UNITS, SPAN, SUBS};
 use crate::number::{CODES, FIRST_CODE, valid_code};
 
 pub(crate) const MAGIC: [u8; 8] = *b"TGDNCIDX";
 /// The only format version this build reads and writes.
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 pub(crate) const HEADER_LEN: usize = 128;
 pub(crate) const CRC_AT: usize = 56;
 /// Longest list name.
 pub const MAX_LIST_NAME: usize = 64;
-/// Padding after the last block (see block.rs).
-pub(crate) const TAIL: usize = 8;
+/// Zero bytes after the last sub-block: a lookup reads a fixed-size view
+/// from a sub-block's start (block.rs, `VIEW`).
+pub(crate) const TAIL: usize = block::VIEW;
 /// Directory entries per area code: one per exchange.
 pub(crate) const ENTRIES: usize = CODES;
 /// Bits of a directory entry holding the exchange's offset.
@@ -141,7 +143,7 @@ pub enum IndexError {
     #[error("not a Tollgate DNC index file (bad magic)")]
     NotAnIndex,
     #[error(
-        "index format version {0} is not supported (this build reads version 3; re-import the list to rebuild it)"
+        "index format version {0} is not supported (this build reads version 4; re-import the list to rebuild it)"
     )]
     UnsupportedVersion(u32),
     #[error("index file is corrupt: {0}")]
@@ -194,6 +196,7 @@ fn u16_at(b: &[u8], at: usize) -> u16 {
 fn u32_at(b: &[u8], at: usize) -> u32 {
     u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
+#[inline]
 fn u64_at(b: &[u8], at: usize) -> u64 {
     let mut w = [0u8; 8];
     w.copy_from_slice(&b[at..at + 8]);
@@ -217,6 +220,35 @@ pub(crate) fn checksum(head: &[u8], rest: &[u8]) -> u32 {
 /// when the group's lookups start.
 const GROUP: usize = 16;
 
+/// `$fast` (a `#[target_feature]` method of [`Index`], built for BMI2)
+/// when the CPU has BMI2, `$portable` otherwise. The crate's one
+/// `unsafe` (ADR 0301, decision 14): calling a function built for CPU
+/// features from code built for baseline x86-64 is `unsafe` in Rust,
+/// because running it on a CPU without them would be undefined
+/// behaviour. `Index::bmi2` is `Some` only when `Bmi2::detect` found
+/// them on this CPU (block.rs).
+macro_rules! by_cpu {
+    ($self:ident, $fast:expr, $portable:expr) => {
+        match $self.bmi2 {
+            #[cfg(target_arch = "x86_64")]
+            #[allow(unsafe_code)]
+            // SAFETY: `bmi2` is `Some` only if this CPU has SSE2, BMI1,
+            // BMI2 and POPCNT, the features `$fast` is built for; it has
+            // no other precondition (safe code reading through
+            // bounds-checked slices).
+            Some(_) => unsafe { $fast },
+            _ => $portable,
+        }
+    };
+}
+
+/// Which batch call [`Index::batch`] runs.
+#[derive(Clone, Copy)]
+enum Batch {
+    Sorted,
+    Any,
+}
+
 /// Where an area code's directory and sub-blocks are in the loaded file.
 #[derive(Clone, Copy)]
 struct Code {
@@ -231,6 +263,8 @@ struct Code {
 /// keep the old version's memory alive until they finish.
 pub struct Index {
     map: memmap2::Mmap,
+    /// Lookups use `pdep` when the CPU has it (block.rs, `Bmi2`).
+    bmi2: Option<block::Bmi2>,
     list: String,
     numbers: u64,
     /// Per area code 200..=999, where its directory and data are.
@@ -387,6 +421,7 @@ impl Index {
                     if !(1..=SPAN).contains(&n)
                         || block::size(n) != size * ALIGN
                         || start + size * ALIGN > data_end
+                        || !block::check(data, start)
                     {
                         return Err(corrupt("directory entry"));
                     }
@@ -412,6 +447,7 @@ impl Index {
             })
             .collect();
         Ok(Index {
+            bmi2: block::Bmi2::detect(),
             list,
             numbers,
             codes,
@@ -457,61 +493,139 @@ impl Index {
         if number >= 10_000_000_000 {
             return None;
         }
-        // Two divisions by constants (multiplications), not four.
-        let exchange = number / 10_000;
-        let line = (number - exchange * 10_000) as u32;
+        // Two divisions by constants (multiplications): the 1,250-line
+        // range, whose low three bits are the sub-block (1,250 x 8 =
+        // 10,000), then the area code.
+        let range = number / u64::from(SPAN);
+        let line = (number - range * u64::from(SPAN)) as u32;
+        let sub = (range % SUBS as u64) as usize;
+        let exchange = range / SUBS as u64;
         let npa = (exchange / 1000) as usize;
-        let nxx = (exchange % 1000) as usize;
-        let sub = line / SPAN;
+        let nxx = (exchange - npa as u64 * 1000) as usize;
         let code = npa.checked_sub(FIRST_CODE as usize)?;
         let x = nxx.checked_sub(FIRST_CODE as usize)?;
         let c = (*self.codes.get(code)?)?;
-        let (units, size) = locate(u64_at(&self.map, c.entries + x * 8), sub as usize);
-        (size != 0).then_some((c.base + units * ALIGN, size * ALIGN, line - sub * SPAN))
+        let (units, size) = locate(u64_at(&self.map, c.entries + x * 8), sub);
+        (size != 0).then_some((c.base + units * ALIGN, size * ALIGN, line))
     }
 
     /// Whether the list holds `number` (ten digits, e.g. `2125550123`).
     /// Exact: never a false "not listed" for a number the import added.
     #[inline]
     pub fn contains(&self, number: u64) -> bool {
+        by_cpu!(
+            self,
+            self.contains_bmi2(number),
+            self.contains_with(number, block::contains)
+        )
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "sse2,bmi1,bmi2,popcnt")]
+    fn contains_bmi2(&self, number: u64) -> bool {
+        self.contains_with(number, |data, base, line| {
+            block::bmi2_contains!(data, base, line)
+        })
+    }
+
+    /// [`Index::contains`] with a sub-block lookup; inlined into each
+    /// caller, so that the BMI2 build is one function, with no call
+    /// between finding the sub-block and looking inside it.
+    #[inline(always)]
+    fn contains_with(&self, number: u64, in_block: impl Fn(&[u8], usize, u32) -> bool) -> bool {
         match self.sub_block(number) {
             Some((base, size, line)) => {
-                // A sub-block (~96 bytes) usually spans two cache lines, and
-                // the second one (the low parts) is addressed only after the
-                // first has been read: reading its last byte now puts both
-                // misses in flight together instead of one after the other.
-                std::hint::black_box(self.map.get(base + size - 1).copied());
-                block::contains(&self.map, base, line, &mut Cursor::default())
+                // A sub-block (~100 bytes) spans two or three cache lines,
+                // and the later ones (upper words, low parts) are addressed
+                // only after the first has been read: reading a byte 64
+                // bytes in and its last byte now puts all its misses in
+                // flight together instead of one after the other.
+                // Through the sub-block's fixed-size view (the lookup
+                // takes the same one): no bounds check per read.
+                if let Some(v) = block::view(&self.map, base) {
+                    std::hint::black_box(v[64.min(size - 1)] ^ v[(size - 1) & 0xFF]);
+                }
+                in_block(&self.map, base, line)
             }
             None => false,
         }
     }
 
+    /// The same index, answering without the optional CPU instructions
+    /// (BMI2) even where the CPU has them: the benchmark and the tests
+    /// compare both lookups.
+    pub fn without_cpu_features(mut self) -> Index {
+        self.bmi2 = None;
+        self
+    }
+
+    /// Whether lookups use the optional CPU instructions (BMI2).
+    pub fn uses_cpu_features(&self) -> bool {
+        self.bmi2.is_some()
+    }
+
     /// Looks up a batch: `out` is cleared and gets one answer per number,
     /// in order. Ascending input reads each sub-block once, in address
-    /// order (which the hardware prefetcher follows), and counts each word
-    /// of its upper string once; any order gives the same (exact) answers,
-    /// only slower.
+    /// order (which the hardware prefetcher follows), and finds each
+    /// sub-block in the directory once; any order gives the same (exact)
+    /// answers, only slower.
     pub fn contains_sorted(&self, sorted: &[u64], out: &mut Vec<bool>) {
+        self.batch(Batch::Sorted, sorted, out);
+    }
+
+    /// A batch call, built for BMI2 where the CPU has it.
+    fn batch(&self, kind: Batch, numbers: &[u64], out: &mut Vec<bool>) {
+        by_cpu!(
+            self,
+            self.batch_bmi2(kind, numbers, out),
+            self.batch_with(kind, numbers, out, block::contains)
+        )
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "sse2,bmi1,bmi2,popcnt")]
+    fn batch_bmi2(&self, kind: Batch, numbers: &[u64], out: &mut Vec<bool>) {
+        self.batch_with(kind, numbers, out, |data, base, line| {
+            block::bmi2_contains!(data, base, line)
+        })
+    }
+
+    #[inline(always)]
+    fn batch_with(
+        &self,
+        kind: Batch,
+        numbers: &[u64],
+        out: &mut Vec<bool>,
+        in_block: impl Fn(&[u8], usize, u32) -> bool,
+    ) {
+        match kind {
+            Batch::Sorted => self.contains_sorted_with(numbers, out, in_block),
+            Batch::Any => self.contains_many_with(numbers, out, in_block),
+        }
+    }
+
+    #[inline(always)]
+    fn contains_sorted_with(
+        &self,
+        sorted: &[u64],
+        out: &mut Vec<bool>,
+        in_block: impl Fn(&[u8], usize, u32) -> bool,
+    ) {
         out.clear();
         out.reserve(sorted.len());
         let span = u64::from(SPAN);
         let mut range = u64::MAX;
         let mut base = None;
-        let mut cursor = Cursor::default();
-        let mut last_line = 0u32;
         for &number in sorted {
             // Sub-blocks start at multiples of 1,250 (which divides 10,000).
             let r = number / span;
             let line = (number - r * span) as u32;
-            if r != range || line < last_line {
+            if r != range {
                 range = r;
                 base = self.sub_block(number).map(|(base, _, _)| base);
-                cursor = Cursor::default();
             }
-            last_line = line;
             out.push(match base {
-                Some(base) => block::contains(&self.map, base, line, &mut cursor),
+                Some(base) => in_block(&self.map, base, line),
                 None => false,
             });
         }
@@ -524,10 +638,20 @@ impl Index {
     /// before it needs any of them: each random lookup waits ~170 ns for
     /// its sub-block, and one lookup's instructions fill enough of the
     /// CPU's reorder window that consecutive `contains` calls hardly
-    /// overlap their waits. Reading both ends of a sub-block (a load, not
-    /// a prefetch instruction: those need `unsafe` in Rust) gets all its
-    /// cache lines on their way.
+    /// overlap their waits. Reading a byte of each cache line of a
+    /// sub-block (loads, not a prefetch instruction: those need `unsafe`
+    /// in Rust) gets all its cache lines on their way.
     pub fn contains_many(&self, numbers: &[u64], out: &mut Vec<bool>) {
+        self.batch(Batch::Any, numbers, out);
+    }
+
+    #[inline(always)]
+    fn contains_many_with(
+        &self,
+        numbers: &[u64],
+        out: &mut Vec<bool>,
+        in_block: impl Fn(&[u8], usize, u32) -> bool,
+    ) {
         out.clear();
         out.reserve(numbers.len());
         for group in numbers.chunks(GROUP) {
@@ -536,7 +660,9 @@ impl Index {
             for (slot, &number) in found.iter_mut().zip(group) {
                 if let Some((base, size, line)) = self.sub_block(number) {
                     let last = self.map.get(base + size - 1).copied().unwrap_or(0);
-                    touched ^= self.map.get(base).copied().unwrap_or(0) ^ last;
+                    let middle = self.map.get(base + 64.min(size - 1)).copied();
+                    touched ^=
+                        self.map.get(base).copied().unwrap_or(0) ^ middle.unwrap_or(0) ^ last;
                     *slot = Some((base, line));
                 }
             }
@@ -544,9 +670,7 @@ impl Index {
             // the cache, which the optimizer cannot see.
             std::hint::black_box(touched);
             out.extend(found[..group.len()].iter().map(|slot| match *slot {
-                Some((base, line)) => {
-                    block::contains(&self.map, base, line, &mut Cursor::default())
-                }
+                Some((base, line)) => in_block(&self.map, base, line),
                 None => false,
             }));
         }

@@ -82,6 +82,13 @@ proptest! {
             prop_assert_eq!(*got, set.contains(q), "many {}", q);
         }
         prop_assert_eq!(index.iter().collect::<Vec<_>>(), set.iter().copied().collect::<Vec<_>>());
+        // The lookup compiled without the optional CPU instructions
+        // (where the CPU has them, the checks above used `pdep`).
+        let portable = index.without_cpu_features();
+        prop_assert!(!portable.uses_cpu_features());
+        for &q in &shuffled {
+            prop_assert_eq!(portable.contains(q), set.contains(&q), "portable {}", q);
+        }
     }
 }
 
@@ -174,11 +181,11 @@ fn every_corruption_is_refused() {
     assert!(matches!(Index::open(&bad), Err(IndexError::NotAnIndex)));
     // A future format version.
     let mut b = bytes.clone();
-    b[8] = 4;
+    b[8] = 5;
     std::fs::write(&bad, &b).unwrap();
     assert!(matches!(
         Index::open(&bad),
-        Err(IndexError::UnsupportedVersion(4))
+        Err(IndexError::UnsupportedVersion(5))
     ));
     assert!(Index::open(&path).is_ok());
 }
@@ -260,6 +267,26 @@ fn bounds_are_checked_behind_the_checksum() {
         b[at..at + 2].copy_from_slice(&count.to_le_bytes());
         refused(b, "count");
     }
+    // A wrong upper-string bit: lookups trust the upper string (and the
+    // hints, which this sparse sample's sub-blocks do not have), so open
+    // checks it. Its length is `n + (1,249 >> l) + 2` bits (a leading
+    // zero, then n ones and a zero per bucket), with
+    // `l = floor(log2(1,250 / n))` (at least 3).
+    let n = u32::from(u16::from_le_bytes([
+        bytes[data + start],
+        bytes[data + start + 1],
+    ]));
+    let l = (31 - (1250 / n).leading_zeros()).max(3);
+    let upper = n + (1249 >> l) + 2;
+    assert!(
+        upper <= 8,
+        "a sparse sub-block: its upper string is in one byte"
+    );
+    for bit in 0..upper {
+        let mut b = bytes.clone();
+        b[data + start + 2] ^= 1 << bit;
+        refused(b, "upper string");
+    }
     // A sub-block under an exchange that cannot exist (N11): exchange 211
     // given a size, its offset left right.
     let x211 = 211 - 200;
@@ -271,10 +298,10 @@ fn bounds_are_checked_behind_the_checksum() {
 
 /// Files of the previous formats are refused with a clear error.
 #[test]
-fn formats_1_and_2_are_refused() {
+fn formats_1_to_3_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let (_, bytes) = sample_file(dir.path());
-    for old in [1u32, 2] {
+    for old in [1u32, 2, 3] {
         let mut bytes = bytes.clone();
         bytes[8..12].copy_from_slice(&old.to_le_bytes());
         let bad = dir.path().join("old.idx");
