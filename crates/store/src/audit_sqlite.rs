@@ -21,7 +21,9 @@ use std::sync::Mutex;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{
+    Connection, OpenFlags, OptionalExtension, TransactionBehavior, named_params, params,
+};
 use tokio::sync::oneshot;
 use tollgate_core::audit::{Details, EventView};
 
@@ -42,6 +44,9 @@ fn open(path: &Path, read_only: bool) -> rusqlite::Result<Connection> {
     conn.pragma_update(None, "foreign_keys", "ON")?;
     if read_only {
         conn.pragma_update(None, "query_only", "ON")?;
+    } else {
+        // The audit log's statements and the dial gate's (ADR 0010).
+        conn.set_prepared_statement_cache_capacity(32);
     }
     Ok(conn)
 }
@@ -71,8 +76,10 @@ impl Direct {
     }
 
     /// Runs `f` on the writer thread, which owns the one rusqlite write
-    /// connection: blocking SQLite calls never run on a tokio worker.
-    async fn write<T: Send + 'static>(
+    /// connection, with this process's write turn at the file: blocking
+    /// SQLite calls never run on a tokio worker. The audit log's `api.call`
+    /// groups and the dial gate's groups (ADR 0010) both write here.
+    pub(crate) async fn write<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
@@ -243,6 +250,85 @@ impl ApiCallRow {
     }
 }
 
+/// Advances `org`'s chain head by `n` events ([`crate::audit::ADVANCE_HEAD`])
+/// under the write lock: the new last sequence number and the previous
+/// hash of the first new event.
+pub(crate) fn advance_head(
+    conn: &Connection,
+    org: &str,
+    n: i64,
+) -> Result<(i64, Vec<u8>), StoreError> {
+    conn.prepare_cached(crate::audit::ADVANCE_HEAD)?
+        .query_row(named_params! {"$1": org, "$2": n}, |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()?
+        .ok_or_else(|| StoreError::Corrupt(format!("organization {org} has no audit chain")))
+}
+
+/// Stores the hash of `org`'s last event ([`crate::audit::SET_HEAD`]).
+pub(crate) fn set_head(conn: &Connection, org: &str, hash: &[u8; 32]) -> Result<(), StoreError> {
+    conn.prepare_cached(crate::audit::SET_HEAD)?
+        .execute(named_params! {"$1": org, "$2": &hash[..]})?;
+    Ok(())
+}
+
+/// Inserts one event with its stored details text and hash
+/// ([`crate::audit::INSERT_EVENTS`], one row).
+pub(crate) fn insert_event(
+    conn: &Connection,
+    e: &EventView<'_>,
+    details: &str,
+    hash: &[u8; 32],
+) -> Result<(), StoreError> {
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let row = crate::db::placeholders(false, 1, crate::audit::EVENT_COLUMNS);
+        format!("{}{row}", crate::audit::INSERT_EVENTS)
+    });
+    conn.prepare_cached(&SQL)?.execute(params![
+        e.org_id,
+        e.seq,
+        e.id,
+        e.occurred_at,
+        e.actor_kind,
+        e.actor_id,
+        e.action,
+        e.target.map(|(kind, _)| kind),
+        e.target.map(|(_, id)| id),
+        e.outcome,
+        e.request_id,
+        e.ip,
+        e.user_agent,
+        e.method,
+        e.route,
+        details,
+        &e.prev_hash[..],
+        &hash[..],
+    ])?;
+    Ok(())
+}
+
+/// [`crate::audit::append_all`] over rusqlite, in `conn`'s open write
+/// transaction: the same chain ([`crate::audit::chain`]) and statements.
+pub(crate) fn append_all(
+    conn: &Connection,
+    org: &str,
+    drafts: Vec<(crate::audit::Draft, &crate::scope::Ctx)>,
+) -> Result<(), StoreError> {
+    if drafts.is_empty() {
+        return Ok(());
+    }
+    let (last, head) = advance_head(conn, org, drafts.len() as i64)?;
+    let events = crate::audit::chain(org, last, head, drafts)?;
+    for c in &events {
+        insert_event(conn, &c.event.view(), &c.details, &c.hash)?;
+    }
+    if let Some(tail) = events.last() {
+        set_head(conn, org, &tail.hash)?;
+    }
+    Ok(())
+}
+
 /// The group commit itself: per organization, the head is advanced once for
 /// the whole group under the write lock, each event is hashed onto the
 /// previous one and inserted by one prepared statement, and the new head
@@ -252,54 +338,19 @@ fn append_groups(
     groups: &[(String, Vec<ApiCallRow>)],
 ) -> Result<(), StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    {
-        let mut advance = tx.prepare(
-            "UPDATE audit_heads SET seq = seq + ?2 WHERE org_id = ?1 RETURNING seq, hash",
-        )?;
-        let mut set_head = tx.prepare("UPDATE audit_heads SET hash = ?2 WHERE org_id = ?1")?;
-        let mut insert = tx.prepare(
-            "INSERT INTO audit_events (org_id, seq, id, occurred_at, actor_kind, actor_id, action, \
-             target_kind, target_id, outcome, request_id, ip, user_agent, method, route, details, \
-             prev_hash, hash) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, NULL, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
-        )?;
-        let mut buf = Vec::with_capacity(1024);
-        for (org, group) in groups {
-            let n = group.len() as i64;
-            let (last, head): (i64, Vec<u8>) = advance
-                .query_row(params![org, n], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?
-                .ok_or_else(|| {
-                    StoreError::Corrupt(format!("organization {org} has no audit chain"))
-                })?;
-            let mut prev = mac_array(head)?;
-            let first = last - n + 1;
-            for (i, call) in group.iter().enumerate() {
-                let seq = first + i as i64;
-                let e = call.view(org, seq, &prev)?;
-                let hash = e.hash(&mut buf);
-                insert.execute(params![
-                    org,
-                    seq,
-                    e.id,
-                    e.occurred_at,
-                    e.actor_kind,
-                    e.actor_id,
-                    e.action,
-                    e.outcome,
-                    e.request_id,
-                    e.ip,
-                    e.user_agent,
-                    e.method,
-                    e.route,
-                    call.details,
-                    &prev[..],
-                    &hash[..],
-                ])?;
-                prev = hash;
-            }
-            set_head.execute(params![org, &prev[..]])?;
+    let mut buf = Vec::with_capacity(1024);
+    for (org, group) in groups {
+        let n = group.len() as i64;
+        let (last, head) = advance_head(&tx, org, n)?;
+        let mut prev = mac_array(head)?;
+        let first = last - n + 1;
+        for (i, call) in group.iter().enumerate() {
+            let e = call.view(org, first + i as i64, &prev)?;
+            let hash = e.hash(&mut buf);
+            insert_event(&tx, &e, &call.details, &hash)?;
+            prev = hash;
         }
+        set_head(&tx, org, &prev)?;
     }
     tx.commit()?;
     Ok(())
