@@ -17,8 +17,8 @@
 //! change's transaction.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rusqlite::{
@@ -57,6 +57,101 @@ type Job = Box<dyn FnOnce(&mut Option<Connection>) + Send>;
 pub(crate) struct Direct {
     path: PathBuf,
     writer: Mutex<Option<mpsc::Sender<Job>>>,
+    /// `api.call` events handed over and not yet in a transaction.
+    calls: Arc<CallQueue>,
+}
+
+/// `api.call` events waiting for the writer thread, each batch with the
+/// caller that waits for its commit. Whichever job runs first on the
+/// writer thread takes them all into its transaction: the audit sink's own
+/// job, or a dial group's ([`CallQueue::append_queued`]), so a dial check
+/// and the `api.call` records of the requests before it share one commit
+/// (one fsync) instead of taking turns at two.
+#[derive(Default)]
+pub(crate) struct CallQueue {
+    queued: Mutex<Vec<Queued>>,
+    next: std::sync::atomic::AtomicU64,
+}
+
+struct Queued {
+    id: u64,
+    groups: Vec<(String, Vec<ApiCallRow>)>,
+    done: oneshot::Sender<Result<(), StoreError>>,
+}
+
+/// The callers whose `api.call` events a transaction took; told its outcome
+/// by [`Waiters::finish`]. Dropped untold (a panic), they see an error and
+/// the audit sink retries.
+#[must_use]
+pub(crate) struct Waiters(Vec<oneshot::Sender<Result<(), StoreError>>>);
+
+impl Waiters {
+    /// Tells every caller whether its events committed.
+    pub(crate) fn finish(self, committed: Result<(), &StoreError>) {
+        for done in self.0 {
+            let _ = done.send(match committed {
+                Ok(()) => Ok(()),
+                Err(e) => Err(StoreError::Config(format!(
+                    "the api.call records' transaction failed: {e}"
+                ))),
+            });
+        }
+    }
+}
+
+impl CallQueue {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Queued>> {
+        self.queued.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn push(
+        &self,
+        groups: Vec<(String, Vec<ApiCallRow>)>,
+    ) -> (u64, oneshot::Receiver<Result<(), StoreError>>) {
+        let id = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let (done, committed) = oneshot::channel();
+        self.lock().push(Queued { id, groups, done });
+        (id, committed)
+    }
+
+    /// Takes batch `id` back if no transaction has taken it yet.
+    fn withdraw(&self, id: u64) -> bool {
+        let mut queued = self.lock();
+        let before = queued.len();
+        queued.retain(|q| q.id != id);
+        queued.len() < before
+    }
+
+    fn take(&self) -> Vec<Queued> {
+        std::mem::take(&mut *self.lock())
+    }
+
+    /// Appends every queued `api.call` event in `tx` (an open write
+    /// transaction), in a savepoint: if they cannot be written, they are
+    /// rolled back alone, their callers are told so (and retry), and the
+    /// rest of the transaction goes on. The returned callers are told the
+    /// transaction's outcome once it is known.
+    pub(crate) fn append_queued(&self, tx: &mut rusqlite::Transaction<'_>) -> Waiters {
+        let queued = self.take();
+        if queued.is_empty() {
+            return Waiters(Vec::new());
+        }
+        let written = tx.savepoint().map_err(StoreError::from).and_then(|sp| {
+            for q in &queued {
+                append_rows(&sp, &q.groups)?;
+            }
+            sp.commit()?;
+            Ok(())
+        });
+        let waiters = Waiters(queued.into_iter().map(|q| q.done).collect());
+        match written {
+            Ok(()) => waiters,
+            Err(e) => {
+                waiters.finish(Err(&e));
+                Waiters(Vec::new())
+            }
+        }
+    }
 }
 
 impl Direct {
@@ -66,6 +161,7 @@ impl Direct {
         (!path.as_os_str().is_empty() && path != Path::new(":memory:")).then(|| Direct {
             path,
             writer: Mutex::new(None),
+            calls: Arc::default(),
         })
     }
 
@@ -118,11 +214,45 @@ impl Direct {
 
     /// Appends prepared `api.call` events, grouped by organization, in one
     /// transaction (group commit).
+    ///
+    /// The events wait in [`CallQueue`] for the writer thread; a dial group
+    /// that runs first takes them into its own transaction. Returns once
+    /// they are committed (or failed), by whichever job.
     pub(crate) async fn append_api_calls(
         &self,
         groups: Vec<(String, Vec<ApiCallRow>)>,
     ) -> Result<(), StoreError> {
-        self.write(move |conn| append_groups(conn, &groups)).await
+        let (id, committed) = self.calls.push(groups);
+        let calls = self.calls.clone();
+        let job = self
+            .write(move |conn| {
+                if calls.lock().is_empty() {
+                    // A dial group took them (or an earlier job did).
+                    return Ok(());
+                }
+                let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let waiters = calls.append_queued(&mut tx);
+                let result = tx.commit().map_err(StoreError::from);
+                waiters.finish(result.as_ref().map(|_| ()));
+                result
+            })
+            .await;
+        // If no transaction took this batch (the job could not start or
+        // begin), it is withdrawn and the caller retries it: never twice.
+        if let Err(e) = job
+            && self.calls.withdraw(id)
+        {
+            return Err(e);
+        }
+        committed
+            .await
+            .map_err(|_| StoreError::Config("the audit writer thread stopped".into()))?
+    }
+
+    /// The `api.call` events waiting for the writer thread, for a dial
+    /// group to take into its transaction.
+    pub(crate) fn calls(&self) -> Arc<CallQueue> {
+        self.calls.clone()
     }
 
     /// Verifies events `lo < seq <= hi` of `org` on a connection of its own,
@@ -329,29 +459,24 @@ pub(crate) fn append_all(
     Ok(())
 }
 
-/// The group commit itself: per organization, the head is advanced once for
-/// the whole group under the write lock, each event is hashed onto the
+/// The group commit's rows: per organization, the head is advanced once
+/// for the whole group under the write lock, each event is hashed onto the
 /// previous one and inserted by one prepared statement, and the new head
-/// hash is stored. A failure anywhere rolls the whole batch back.
-fn append_groups(
-    conn: &mut Connection,
-    groups: &[(String, Vec<ApiCallRow>)],
-) -> Result<(), StoreError> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+/// hash is stored, in the caller's transaction.
+fn append_rows(conn: &Connection, groups: &[(String, Vec<ApiCallRow>)]) -> Result<(), StoreError> {
     let mut buf = Vec::with_capacity(1024);
     for (org, group) in groups {
         let n = group.len() as i64;
-        let (last, head) = advance_head(&tx, org, n)?;
+        let (last, head) = advance_head(conn, org, n)?;
         let mut prev = mac_array(head)?;
         let first = last - n + 1;
         for (i, call) in group.iter().enumerate() {
             let e = call.view(org, first + i as i64, &prev)?;
             let hash = e.hash(&mut buf);
-            insert_event(&tx, &e, &call.details, &hash)?;
+            insert_event(conn, &e, &call.details, &hash)?;
             prev = hash;
         }
-        set_head(&tx, org, &prev)?;
+        set_head(conn, org, &prev)?;
     }
-    tx.commit()?;
     Ok(())
 }

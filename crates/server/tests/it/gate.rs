@@ -849,3 +849,87 @@ async fn a_write_failing_mid_group_denies_every_check_and_leaves_nothing() {
         assert_eq!(codes(&c), ["max_attempts"], "{c}");
     }
 }
+
+/// `api.call` records that cannot be written (here every one of this
+/// organization's, refused by a trigger) are rolled back alone: on SQLite
+/// they may share a dial group's transaction, and the group's decisions
+/// still commit, its chain still verifies, and records written afterwards
+/// extend it.
+#[tokio::test]
+async fn api_call_records_that_fail_leave_the_dial_decisions_and_the_chain_intact() {
+    let server = TestServer::start().await;
+    let org = server.new_org("CallsFail").await;
+    acknowledge_no_dnc(&server, &org).await;
+    let cmp = campaign(
+        &server,
+        &org,
+        json!({"name": "c", "purpose": "telemarketing", "channel": "voice", "voice": "live"}),
+    )
+    .await;
+    let lead = new_lead(&server, &org, "212 555 0151", "form-c").await;
+    server.state.audit.flush().await;
+    let pg = crate::harness::backend() == "postgres";
+    let fail = format!("fail_calls_{}", org.id.to_lowercase());
+    let create = if pg {
+        format!(
+            "CREATE FUNCTION {fail}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+               IF NEW.org_id = '{org}' AND NEW.action = 'api.call' THEN \
+                 RAISE EXCEPTION 'injected failure'; END IF; \
+               RETURN NEW; END $$; \
+             CREATE TRIGGER {fail} BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION {fail}()",
+            org = org.id
+        )
+    } else {
+        format!(
+            "CREATE TRIGGER {fail} BEFORE INSERT ON audit_events \
+             WHEN NEW.org_id = '{org}' AND NEW.action = 'api.call' \
+             BEGIN SELECT RAISE(ABORT, 'injected failure'); END",
+            org = org.id
+        )
+    };
+    as_owner(&server, &org.id, &create).await;
+    let body = json!({"lead_id": lead["id"], "campaign_id": cmp, "channel": "voice"});
+    let calls = (0..8).map(|_| {
+        server.call(
+            &org.key,
+            Method::POST,
+            "/v1/dial-checks",
+            Some(body.clone()),
+        )
+    });
+    for (s, c) in futures_util::future::join_all(calls).await {
+        assert_eq!(s, StatusCode::OK, "{c}");
+        assert!(!codes(&c).iter().any(|r| r == "internal_error"), "{c}");
+    }
+    server.state.audit.flush().await;
+    let drop = if pg {
+        format!("DROP TRIGGER {fail} ON audit_events; DROP FUNCTION {fail}()")
+    } else {
+        format!("DROP TRIGGER {fail}")
+    };
+    as_owner(&server, &org.id, &drop).await;
+    dial(&server, &org, body).await;
+    server.state.audit.flush().await;
+
+    let actor = server
+        .store()
+        .authenticate_api_key(&org.key, server.state.now())
+        .await
+        .unwrap();
+    let chain = server.store().scope(&actor).audit_chain().await.unwrap();
+    let total = chain.len() as i64;
+    let decisions = chain
+        .iter()
+        .filter(|e| e.event.action == "gate.decision")
+        .count();
+    let last_is_call = chain.last().is_some_and(|e| e.event.action == "api.call");
+    let (count, _) =
+        tollgate_core::audit::verify_chain(chain.into_iter().map(|e| (e.event, e.raw_hash)))
+            .expect("the chain verifies");
+    assert_eq!(count, total);
+    assert_eq!(decisions, 9, "every decision is in the chain");
+    assert!(
+        last_is_call,
+        "records written after the failure extend the chain"
+    );
+}

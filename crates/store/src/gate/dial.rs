@@ -1097,7 +1097,9 @@ fn record_direct(conn: &rusqlite::Connection, decided: &[Decided<'_>]) -> Result
 /// (ADR 0010): one `BEGIN IMMEDIATE` transaction reads every job's facts,
 /// decides the jobs in the group's order, writes the decisions, attempts
 /// and `gate.decision` events and commits, in one hand-off to the writer
-/// thread. Per job as in [`crate::Store::dial_checks`]: a job whose reads
+/// thread, with the `api.call` records queued meanwhile
+/// ([`crate::audit_sqlite::CallQueue`]). Per job as in
+/// [`crate::Store::dial_checks`]: a job whose reads
 /// fail is an `Err` of its own; an error after that fails the group, and
 /// the transaction rolls back (nothing of the group is written).
 ///
@@ -1109,8 +1111,9 @@ fn group_direct(
     order: &[usize],
     numbers: &crate::gate::NumberHasher,
     cache: &crate::gate_cache::GateCache,
+    calls: &crate::audit_sqlite::CallQueue,
 ) -> Result<Option<GroupResults>, StoreError> {
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let mut tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let mut out: GroupResults = (0..jobs.len()).map(|_| None).collect();
     let mut decided: Vec<(usize, Decided)> = Vec::with_capacity(order.len());
     let mut pending = Pending::default();
@@ -1159,8 +1162,11 @@ fn group_direct(
         }
     }
     let (index, decided): (Vec<usize>, Vec<Decided>) = decided.into_iter().unzip();
-    record_direct(&tx, &decided)?;
-    tx.commit()?;
+    // The `api.call` records waiting for the writer share this commit.
+    let waiters = calls.append_queued(&mut tx);
+    let written = record_direct(&tx, &decided).and_then(|()| Ok(tx.commit()?));
+    waiters.finish(written.as_ref().map(|_| ()));
+    written?;
     for (i, d) in index.into_iter().zip(decided) {
         out[i] = Some(Ok(RecordedCheck {
             check: d.rec,
@@ -1279,8 +1285,9 @@ impl crate::Store {
                     .clone()
                     .ok_or_else(|| StoreError::Config("no number-hash key configured".into()))?;
                 let (group, order, cache) = (jobs.clone(), order.clone(), self.gate.clone());
+                let calls = direct.calls();
                 let done = direct
-                    .write(move |conn| group_direct(conn, &group, &order, &numbers, &cache))
+                    .write(move |conn| group_direct(conn, &group, &order, &numbers, &cache, &calls))
                     .await?;
                 if let Some(results) = done {
                     out = results;
