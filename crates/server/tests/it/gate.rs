@@ -717,6 +717,35 @@ async fn as_owner(server: &TestServer, org: &str, sql: &str) -> Option<i64> {
     }
 }
 
+/// Makes every insert into `table` of `org`'s rows for which `when` (SQL
+/// over `NEW`) holds fail, on either backend; returns the statement that
+/// undoes it.
+async fn failing_inserts(server: &TestServer, org: &TestOrg, table: &str, when: &str) -> String {
+    let fail = format!("fail_{table}_{}", org.id.to_lowercase());
+    let id = &org.id;
+    let (create, undo) = if crate::harness::backend() == "postgres" {
+        (
+            format!(
+                "CREATE FUNCTION {fail}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+                   IF NEW.org_id = '{id}' AND {when} THEN RAISE EXCEPTION 'injected failure'; END IF; \
+                   RETURN NEW; END $$; \
+                 CREATE TRIGGER {fail} BEFORE INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION {fail}()"
+            ),
+            format!("DROP TRIGGER {fail} ON {table}; DROP FUNCTION {fail}()"),
+        )
+    } else {
+        (
+            format!(
+                "CREATE TRIGGER {fail} BEFORE INSERT ON {table} WHEN NEW.org_id = '{id}' AND {when} \
+                 BEGIN SELECT RAISE(ABORT, 'injected failure'); END"
+            ),
+            format!("DROP TRIGGER {fail}"),
+        )
+    };
+    as_owner(server, id, &create).await;
+    undo
+}
+
 /// A write that fails half-way through a dial group (here the attempts'
 /// insert, after the decisions' rows) rolls the whole group back: every
 /// check of the group is an `internal_error` denial, no allowed decision,
@@ -749,24 +778,7 @@ async fn a_write_failing_mid_group_denies_every_check_and_leaves_nothing() {
         Some(t) => t.to_owned(),
         None => probe["at"].as_str().unwrap().to_owned(),
     };
-    let pg = crate::harness::backend() == "postgres";
-    let fail = format!("fail_attempts_{}", org.id.to_lowercase());
-    let create = if pg {
-        format!(
-            "CREATE FUNCTION {fail}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
-               IF NEW.org_id = '{org}' THEN RAISE EXCEPTION 'injected failure'; END IF; \
-               RETURN NEW; END $$; \
-             CREATE TRIGGER {fail} BEFORE INSERT ON dial_attempts FOR EACH ROW EXECUTE FUNCTION {fail}()",
-            org = org.id
-        )
-    } else {
-        format!(
-            "CREATE TRIGGER {fail} BEFORE INSERT ON dial_attempts WHEN NEW.org_id = '{org}' \
-             BEGIN SELECT RAISE(ABORT, 'injected failure'); END",
-            org = org.id
-        )
-    };
-    as_owner(&server, &org.id, &create).await;
+    let undo = failing_inserts(&server, &org, "dial_attempts", "TRUE").await;
     let actor = server
         .store()
         .authenticate_api_key(&org.key, server.state.now())
@@ -801,12 +813,7 @@ async fn a_write_failing_mid_group_denies_every_check_and_leaves_nothing() {
             ["internal_error"]
         );
     }
-    let drop = if pg {
-        format!("DROP TRIGGER {fail} ON dial_attempts; DROP FUNCTION {fail}()")
-    } else {
-        format!("DROP TRIGGER {fail}")
-    };
-    as_owner(&server, &org.id, &drop).await;
+    as_owner(&server, &org.id, &undo).await;
     let count = |table: &str, filter: &str| {
         format!(
             "SELECT COUNT(*) FROM {table} WHERE org_id = '{}' AND {filter}",
@@ -868,26 +875,7 @@ async fn api_call_records_that_fail_leave_the_dial_decisions_and_the_chain_intac
     .await;
     let lead = new_lead(&server, &org, "212 555 0151", "form-c").await;
     server.state.audit.flush().await;
-    let pg = crate::harness::backend() == "postgres";
-    let fail = format!("fail_calls_{}", org.id.to_lowercase());
-    let create = if pg {
-        format!(
-            "CREATE FUNCTION {fail}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
-               IF NEW.org_id = '{org}' AND NEW.action = 'api.call' THEN \
-                 RAISE EXCEPTION 'injected failure'; END IF; \
-               RETURN NEW; END $$; \
-             CREATE TRIGGER {fail} BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION {fail}()",
-            org = org.id
-        )
-    } else {
-        format!(
-            "CREATE TRIGGER {fail} BEFORE INSERT ON audit_events \
-             WHEN NEW.org_id = '{org}' AND NEW.action = 'api.call' \
-             BEGIN SELECT RAISE(ABORT, 'injected failure'); END",
-            org = org.id
-        )
-    };
-    as_owner(&server, &org.id, &create).await;
+    let undo = failing_inserts(&server, &org, "audit_events", "NEW.action = 'api.call'").await;
     let body = json!({"lead_id": lead["id"], "campaign_id": cmp, "channel": "voice"});
     let calls = (0..8).map(|_| {
         server.call(
@@ -902,12 +890,7 @@ async fn api_call_records_that_fail_leave_the_dial_decisions_and_the_chain_intac
         assert!(!codes(&c).iter().any(|r| r == "internal_error"), "{c}");
     }
     server.state.audit.flush().await;
-    let drop = if pg {
-        format!("DROP TRIGGER {fail} ON audit_events; DROP FUNCTION {fail}()")
-    } else {
-        format!("DROP TRIGGER {fail}")
-    };
-    as_owner(&server, &org.id, &drop).await;
+    as_owner(&server, &org.id, &undo).await;
     dial(&server, &org, body).await;
     server.state.audit.flush().await;
 

@@ -1123,20 +1123,9 @@ fn group_direct(
         let d =
             campaign_gate_direct(&tx, cache, org, job.req.campaign_id.as_str()).and_then(|gate| {
                 let facts = load_direct(&tx, numbers, &LoadInput::new(org, &job.req, &gate))?;
-                let mut d = assemble(
-                    &job.actor, &job.req, &job.dnc, &job.ctx, &pending, &gate, facts,
-                )?;
-                d.json = serde_json::to_string(&d.rec)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                Ok(d)
+                decide_loaded(job, &pending, &gate, facts)
             });
-        match d {
-            Ok(d) => {
-                pending.attempts.extend(d.attempt.clone());
-                decided.push((i, d));
-            }
-            Err(e) => out[i] = Some(Err(e)),
-        }
+        settle(i, d, &mut pending, &mut decided, &mut out);
     }
     // Some failures end SQLite's transaction by themselves (an I/O error,
     // a full disk); the writes below must never run outside it.
@@ -1174,6 +1163,39 @@ fn group_direct(
         }));
     }
     Ok(Some(out))
+}
+
+/// Decides job `job` of a group from its loaded facts, after the group's
+/// `pending` attempts, with its JSON document.
+fn decide_loaded<'a>(
+    job: &'a DialJob,
+    pending: &Pending,
+    gate: &CampaignGate,
+    facts: Loaded,
+) -> Result<Decided<'a>, StoreError> {
+    let mut d = assemble(
+        &job.actor, &job.req, &job.dnc, &job.ctx, pending, gate, facts,
+    )?;
+    d.json = serde_json::to_string(&d.rec).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(d)
+}
+
+/// Adds job `i`'s outcome to its group: a decision, whose attempt the
+/// later jobs count, or its own failure.
+fn settle<'a>(
+    i: usize,
+    d: Result<Decided<'a>, StoreError>,
+    pending: &mut Pending,
+    decided: &mut Vec<(usize, Decided<'a>)>,
+    out: &mut GroupResults,
+) {
+    match d {
+        Ok(d) => {
+            pending.attempts.extend(d.attempt.clone());
+            decided.push((i, d));
+        }
+        Err(e) => out[i] = Some(Err(e)),
+    }
 }
 
 /// Per job of a group, in the jobs' order: its decision, its own failure,
@@ -1433,20 +1455,9 @@ impl crate::Store {
                 let facts = loaded.next().ok_or_else(|| {
                     StoreError::Config("a dial check's reads are missing".into())
                 })??;
-                let mut d = assemble(
-                    &job.actor, &job.req, &job.dnc, &job.ctx, &pending, &gate, facts,
-                )?;
-                d.json = serde_json::to_string(&d.rec)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                Ok(d)
+                decide_loaded(job, &pending, &gate, facts)
             });
-            match d {
-                Ok(d) => {
-                    pending.attempts.extend(d.attempt.clone());
-                    decided.push((i, d));
-                }
-                Err(e) => out[i] = Some(Err(e)),
-            }
+            settle(i, d, &mut pending, decided, out);
         }
         Ok(())
     }
