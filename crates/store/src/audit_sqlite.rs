@@ -403,19 +403,24 @@ pub(crate) fn set_head(conn: &Connection, org: &str, hash: &[u8; 32]) -> Result<
     Ok(())
 }
 
-/// Inserts one event with its stored details text and hash
-/// ([`crate::audit::INSERT_EVENTS`], one row).
-pub(crate) fn insert_event(
-    conn: &Connection,
-    e: &EventView<'_>,
-    details: &str,
-    hash: &[u8; 32],
-) -> Result<(), StoreError> {
+/// The one-row insert of an event ([`crate::audit::INSERT_EVENTS`]),
+/// prepared once for a run of [`insert_event`] calls.
+fn event_insert(conn: &Connection) -> Result<rusqlite::CachedStatement<'_>, StoreError> {
     static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         let row = crate::db::placeholders(false, 1, crate::audit::EVENT_COLUMNS);
         format!("{}{row}", crate::audit::INSERT_EVENTS)
     });
-    conn.prepare_cached(&SQL)?.execute(params![
+    Ok(conn.prepare_cached(&SQL)?)
+}
+
+/// Inserts one event with its stored details text and hash.
+fn insert_event(
+    insert: &mut rusqlite::Statement<'_>,
+    e: &EventView<'_>,
+    details: &str,
+    hash: &[u8; 32],
+) -> Result<(), StoreError> {
+    insert.execute(params![
         e.org_id,
         e.seq,
         e.id,
@@ -450,8 +455,9 @@ pub(crate) fn append_all(
     }
     let (last, head) = advance_head(conn, org, drafts.len() as i64)?;
     let events = crate::audit::chain(org, last, head, drafts)?;
+    let mut insert = event_insert(conn)?;
     for c in &events {
-        insert_event(conn, &c.event.view(), &c.details, &c.hash)?;
+        insert_event(&mut insert, &c.event.view(), &c.details, &c.hash)?;
     }
     if let Some(tail) = events.last() {
         set_head(conn, org, &tail.hash)?;
@@ -465,6 +471,7 @@ pub(crate) fn append_all(
 /// hash is stored, in the caller's transaction.
 fn append_rows(conn: &Connection, groups: &[(String, Vec<ApiCallRow>)]) -> Result<(), StoreError> {
     let mut buf = Vec::with_capacity(1024);
+    let mut insert = event_insert(conn)?;
     for (org, group) in groups {
         let n = group.len() as i64;
         let (last, head) = advance_head(conn, org, n)?;
@@ -473,7 +480,7 @@ fn append_rows(conn: &Connection, groups: &[(String, Vec<ApiCallRow>)]) -> Resul
         for (i, call) in group.iter().enumerate() {
             let e = call.view(org, first + i as i64, &prev)?;
             let hash = e.hash(&mut buf);
-            insert_event(conn, &e, &call.details, &hash)?;
+            insert_event(&mut insert, &e, &call.details, &hash)?;
             prev = hash;
         }
         set_head(conn, org, &prev)?;
