@@ -126,29 +126,22 @@ impl CallQueue {
         std::mem::take(&mut *self.lock())
     }
 
-    /// Appends every queued `api.call` event in `tx` (an open write
-    /// transaction), in a savepoint: if they cannot be written, they are
-    /// rolled back alone, their callers are told so (and retry), and the
-    /// rest of the transaction goes on. The returned callers are told the
-    /// transaction's outcome once it is known.
-    pub(crate) fn append_queued(&self, tx: &mut rusqlite::Transaction<'_>) -> Waiters {
+    /// Appends every queued `api.call` event in `conn`'s open write
+    /// transaction. `Ok`: the callers, to be told the transaction's outcome
+    /// once it is known. `Err`: the events could not all be written; their
+    /// callers have been told so (they retry), and the transaction holds
+    /// part of them, so the caller must roll it back. (Not in a savepoint:
+    /// SQLite copies aside every page a savepoint changes, for a rollback
+    /// to it, which the audit log's append measurably paid for.)
+    pub(crate) fn append_queued(&self, conn: &Connection) -> Result<Waiters, StoreError> {
         let queued = self.take();
-        if queued.is_empty() {
-            return Waiters(Vec::new());
-        }
-        let written = tx.savepoint().map_err(StoreError::from).and_then(|sp| {
-            for q in &queued {
-                append_rows(&sp, &q.groups)?;
-            }
-            sp.commit()?;
-            Ok(())
-        });
+        let written = queued.iter().try_for_each(|q| append_rows(conn, &q.groups));
         let waiters = Waiters(queued.into_iter().map(|q| q.done).collect());
         match written {
-            Ok(()) => waiters,
+            Ok(()) => Ok(waiters),
             Err(e) => {
                 waiters.finish(Err(&e));
-                Waiters(Vec::new())
+                Err(e)
             }
         }
     }
@@ -230,8 +223,9 @@ impl Direct {
                     // A dial group took them (or an earlier job did).
                     return Ok(());
                 }
-                let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                let waiters = calls.append_queued(&mut tx);
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                // On an error the transaction rolls back as it drops.
+                let waiters = calls.append_queued(&tx)?;
                 let result = tx.commit().map_err(StoreError::from);
                 waiters.finish(result.as_ref().map(|_| ()));
                 result

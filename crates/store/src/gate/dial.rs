@@ -1103,8 +1103,9 @@ fn record_direct(conn: &rusqlite::Connection, decided: &[Decided<'_>]) -> Result
 /// fail is an `Err` of its own; an error after that fails the group, and
 /// the transaction rolls back (nothing of the group is written).
 ///
-/// `Ok(None)`: a denial's organization has a webhook subscriber; the
-/// transaction rolled back and the group must run through sqlx.
+/// `Ok(None)`: a denial's organization has a webhook subscriber, or the
+/// queued `api.call` records could not be written; the transaction rolled
+/// back and the group must run through sqlx.
 fn group_direct(
     conn: &mut rusqlite::Connection,
     jobs: &[DialJob],
@@ -1113,7 +1114,7 @@ fn group_direct(
     cache: &crate::gate_cache::GateCache,
     calls: &crate::audit_sqlite::CallQueue,
 ) -> Result<Option<GroupResults>, StoreError> {
-    let mut tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let mut out: GroupResults = (0..jobs.len()).map(|_| None).collect();
     let mut decided: Vec<(usize, Decided)> = Vec::with_capacity(order.len());
     let mut pending = Pending::default();
@@ -1151,8 +1152,12 @@ fn group_direct(
         }
     }
     let (index, decided): (Vec<usize>, Vec<Decided>) = decided.into_iter().unzip();
-    // The `api.call` records waiting for the writer share this commit.
-    let waiters = calls.append_queued(&mut tx);
+    // The `api.call` records waiting for the writer share this commit. If
+    // they cannot be written (their callers retry), the transaction rolls
+    // back and the group runs through sqlx, without them.
+    let Ok(waiters) = calls.append_queued(&tx) else {
+        return Ok(None);
+    };
     let written = record_direct(&tx, &decided).and_then(|()| Ok(tx.commit()?));
     waiters.finish(written.as_ref().map(|_| ()));
     written?;
