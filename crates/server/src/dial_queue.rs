@@ -46,7 +46,7 @@ async fn write_loop(store: Store, mut rx: mpsc::Receiver<(DialJob, Reply)>) {
     let mut inbox = Vec::with_capacity(BATCH);
     while rx.recv_many(&mut inbox, BATCH).await > 0 {
         let (jobs, replies): (Vec<DialJob>, Vec<Reply>) = inbox.drain(..).unzip();
-        let results = store.dial_checks(&jobs).await;
+        let results = store.dial_checks(jobs).await;
         for (reply, result) in replies.into_iter().zip(results) {
             // The request may have timed out and gone; its decision stands.
             let _ = reply.send(result);

@@ -84,12 +84,7 @@ pub(crate) async fn append_with_outcome(
         prev_hash: mac_array(prev)?,
     };
     let hash = event.hash();
-    exec!(
-        &mut *tx,
-        "UPDATE audit_heads SET hash = $2 WHERE org_id = $1",
-        org_id,
-        hash.to_vec()
-    )?;
+    exec!(&mut *tx, SET_HEAD, org_id, hash.to_vec())?;
     let details = event.details.to_string();
     insert_events(
         tx,
@@ -103,26 +98,39 @@ pub(crate) async fn append_with_outcome(
     Ok(())
 }
 
-/// Appends several events of one organization, in order: the same chain as
-/// appending them one by one, with one update of the chain head and
-/// multi-row inserts, for a group of changes committed together.
-pub(crate) async fn append_all(
-    tx: &mut Tx,
+/// Advances an organization's chain head by `$2` events and returns the
+/// new last sequence number and the hash it had (the previous hash of the
+/// first new event). One copy for both drivers: rusqlite binds `$1`, `$2`
+/// by name (ADR 0010).
+pub(crate) const ADVANCE_HEAD: &str =
+    "UPDATE audit_heads SET seq = seq + $2 WHERE org_id = $1 RETURNING seq, hash";
+
+/// Stores the hash of an organization's last event: `$1` org, `$2` hash.
+pub(crate) const SET_HEAD: &str = "UPDATE audit_heads SET hash = $2 WHERE org_id = $1";
+
+/// The start of every insert of audit events; [`EVENT_COLUMNS`]
+/// placeholders per row follow, in this order.
+pub(crate) const INSERT_EVENTS: &str = "INSERT INTO audit_events (org_id, seq, id, occurred_at, actor_kind, actor_id, action, \
+     target_kind, target_id, outcome, request_id, ip, user_agent, method, route, details, prev_hash, hash) VALUES ";
+
+/// An event placed in its chain, with the details text to store and its
+/// hash.
+pub(crate) struct Chained {
+    pub event: AuditEvent,
+    pub details: String,
+    pub hash: [u8; 32],
+}
+
+/// Places `drafts` (of one organization, in order) after the head the
+/// chain had before [`ADVANCE_HEAD`] moved it to `last`: the same chain as
+/// appending them one by one. Both drivers' group appends use it.
+pub(crate) fn chain(
     org_id: &str,
+    last: i64,
+    head: Vec<u8>,
     drafts: Vec<(Draft, &Ctx)>,
-) -> Result<(), StoreError> {
-    if drafts.is_empty() {
-        return Ok(());
-    }
+) -> Result<Vec<Chained>, StoreError> {
     let n = drafts.len() as i64;
-    let (last, head) = fetch_optional!(
-        &mut *tx,
-        (i64, Vec<u8>),
-        "UPDATE audit_heads SET seq = seq + $2 WHERE org_id = $1 RETURNING seq, hash",
-        org_id,
-        n
-    )?
-    .ok_or_else(|| StoreError::Corrupt(format!("organization {org_id} has no audit chain")))?;
     let mut prev = mac_array(head)?;
     let mut events = Vec::with_capacity(drafts.len());
     for (i, (draft, ctx)) in drafts.into_iter().enumerate() {
@@ -141,20 +149,43 @@ pub(crate) async fn append_all(
         };
         prev = event.hash();
         let details = event.details.to_string();
-        events.push((event, details, prev));
+        events.push(Chained {
+            event,
+            details,
+            hash: prev,
+        });
     }
-    exec!(
+    Ok(events)
+}
+
+/// Appends several events of one organization, in order: the same chain as
+/// appending them one by one, with one update of the chain head and
+/// multi-row inserts, for a group of changes committed together.
+pub(crate) async fn append_all(
+    tx: &mut Tx,
+    org_id: &str,
+    drafts: Vec<(Draft, &Ctx)>,
+) -> Result<(), StoreError> {
+    let Some(n) = std::num::NonZeroUsize::new(drafts.len()) else {
+        return Ok(());
+    };
+    let (last, head) = fetch_optional!(
         &mut *tx,
-        "UPDATE audit_heads SET hash = $2 WHERE org_id = $1",
+        (i64, Vec<u8>),
+        ADVANCE_HEAD,
         org_id,
-        prev.to_vec()
-    )?;
+        n.get() as i64
+    )?
+    .ok_or_else(|| StoreError::Corrupt(format!("organization {org_id} has no audit chain")))?;
+    let events = chain(org_id, last, head, drafts)?;
+    let tail = events.last().map(|c| c.hash.to_vec()).unwrap_or_default();
+    exec!(&mut *tx, SET_HEAD, org_id, tail)?;
     let rows: Vec<NewRow> = events
         .iter()
-        .map(|(event, details, hash)| NewRow {
-            event: event.view(),
-            details,
-            hash,
+        .map(|c| NewRow {
+            event: c.event.view(),
+            details: &c.details,
+            hash: &c.hash,
         })
         .collect();
     for chunk in rows.chunks(INSERT_ROWS) {
@@ -897,14 +928,10 @@ impl Store {
         for (org, group) in groups {
             tx.bind_org(org).await?;
             let n = group.len() as i64;
-            let (last, prev) = fetch_optional!(
-                &mut tx,
-                (i64, Vec<u8>),
-                "UPDATE audit_heads SET seq = seq + $2 WHERE org_id = $1 RETURNING seq, hash",
-                org,
-                n
-            )?
-            .ok_or_else(|| StoreError::Corrupt(format!("organization {org} has no audit chain")))?;
+            let (last, prev) = fetch_optional!(&mut tx, (i64, Vec<u8>), ADVANCE_HEAD, org, n)?
+                .ok_or_else(|| {
+                    StoreError::Corrupt(format!("organization {org} has no audit chain"))
+                })?;
             let head = mac_array(prev)?;
             let first = last - n + 1;
             // One system call for every identifier's randomness, not one each.
@@ -938,12 +965,7 @@ impl Store {
                 hashes.push(hash);
             }
             let tail = *hashes.last().unwrap_or(&head);
-            exec!(
-                &mut tx,
-                "UPDATE audit_heads SET hash = $2 WHERE org_id = $1",
-                org,
-                tail.to_vec()
-            )?;
+            exec!(&mut tx, SET_HEAD, org, tail.to_vec())?;
             let rows = (0..group.len())
                 .map(|i| {
                     let prev = if i == 0 { &head } else { &hashes[i - 1] };
@@ -1058,15 +1080,12 @@ struct NewRow<'a> {
 /// Rows per multi-row INSERT: 18 parameters each stays far below SQLite's
 /// and PostgreSQL's parameter limits.
 const INSERT_ROWS: usize = 64;
-const EVENT_COLUMNS: usize = 18;
+pub(crate) const EVENT_COLUMNS: usize = 18;
 
 /// Inserts events (with their hashes) in one statement.
 async fn insert_events(tx: &mut Tx, rows: &[NewRow<'_>]) -> Result<(), StoreError> {
     use std::fmt::Write;
-    let mut sql = String::from(
-        "INSERT INTO audit_events (org_id, seq, id, occurred_at, actor_kind, actor_id, action, target_kind, target_id, \
-         outcome, request_id, ip, user_agent, method, route, details, prev_hash, hash) VALUES ",
-    );
+    let mut sql = String::from(INSERT_EVENTS);
     // SQLite gets anonymous `?` placeholders: sqlx asks SQLite for each
     // parameter's name, which SQLite finds by a linear scan, so numbered
     // names make a many-row statement quadratic (36% of append time, by perf).

@@ -17,11 +17,13 @@
 //! change's transaction.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{
+    Connection, OpenFlags, OptionalExtension, TransactionBehavior, named_params, params,
+};
 use tokio::sync::oneshot;
 use tollgate_core::audit::{Details, EventView};
 
@@ -42,6 +44,9 @@ fn open(path: &Path, read_only: bool) -> rusqlite::Result<Connection> {
     conn.pragma_update(None, "foreign_keys", "ON")?;
     if read_only {
         conn.pragma_update(None, "query_only", "ON")?;
+    } else {
+        // The audit log's statements and the dial gate's (ADR 0010).
+        conn.set_prepared_statement_cache_capacity(32);
     }
     Ok(conn)
 }
@@ -52,6 +57,94 @@ type Job = Box<dyn FnOnce(&mut Option<Connection>) + Send>;
 pub(crate) struct Direct {
     path: PathBuf,
     writer: Mutex<Option<mpsc::Sender<Job>>>,
+    /// `api.call` events handed over and not yet in a transaction.
+    calls: Arc<CallQueue>,
+}
+
+/// `api.call` events waiting for the writer thread, each batch with the
+/// caller that waits for its commit. Whichever job runs first on the
+/// writer thread takes them all into its transaction: the audit sink's own
+/// job, or a dial group's ([`CallQueue::append_queued`]), so a dial check
+/// and the `api.call` records of the requests before it share one commit
+/// (one fsync) instead of taking turns at two.
+#[derive(Default)]
+pub(crate) struct CallQueue {
+    queued: Mutex<Vec<Queued>>,
+    next: std::sync::atomic::AtomicU64,
+}
+
+struct Queued {
+    id: u64,
+    groups: Vec<(String, Vec<ApiCallRow>)>,
+    done: oneshot::Sender<Result<(), StoreError>>,
+}
+
+/// The callers whose `api.call` events a transaction took; told its outcome
+/// by [`Waiters::finish`]. Dropped untold (a panic), they see an error and
+/// the audit sink retries.
+#[must_use]
+pub(crate) struct Waiters(Vec<oneshot::Sender<Result<(), StoreError>>>);
+
+impl Waiters {
+    /// Tells every caller whether its events committed.
+    pub(crate) fn finish(self, committed: Result<(), &StoreError>) {
+        for done in self.0 {
+            let _ = done.send(match committed {
+                Ok(()) => Ok(()),
+                Err(e) => Err(StoreError::Config(format!(
+                    "the api.call records' transaction failed: {e}"
+                ))),
+            });
+        }
+    }
+}
+
+impl CallQueue {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Queued>> {
+        self.queued.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn push(
+        &self,
+        groups: Vec<(String, Vec<ApiCallRow>)>,
+    ) -> (u64, oneshot::Receiver<Result<(), StoreError>>) {
+        let id = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let (done, committed) = oneshot::channel();
+        self.lock().push(Queued { id, groups, done });
+        (id, committed)
+    }
+
+    /// Takes batch `id` back if no transaction has taken it yet.
+    fn withdraw(&self, id: u64) -> bool {
+        let mut queued = self.lock();
+        let before = queued.len();
+        queued.retain(|q| q.id != id);
+        queued.len() < before
+    }
+
+    fn take(&self) -> Vec<Queued> {
+        std::mem::take(&mut *self.lock())
+    }
+
+    /// Appends every queued `api.call` event in `conn`'s open write
+    /// transaction. `Ok`: the callers, to be told the transaction's outcome
+    /// once it is known. `Err`: the events could not all be written; their
+    /// callers have been told so (they retry), and the transaction holds
+    /// part of them, so the caller must roll it back. (Not in a savepoint:
+    /// SQLite copies aside every page a savepoint changes, for a rollback
+    /// to it, which the audit log's append measurably paid for.)
+    pub(crate) fn append_queued(&self, conn: &Connection) -> Result<Waiters, StoreError> {
+        let queued = self.take();
+        let written = queued.iter().try_for_each(|q| append_rows(conn, &q.groups));
+        let waiters = Waiters(queued.into_iter().map(|q| q.done).collect());
+        match written {
+            Ok(()) => Ok(waiters),
+            Err(e) => {
+                waiters.finish(Err(&e));
+                Err(e)
+            }
+        }
+    }
 }
 
 impl Direct {
@@ -61,6 +154,7 @@ impl Direct {
         (!path.as_os_str().is_empty() && path != Path::new(":memory:")).then(|| Direct {
             path,
             writer: Mutex::new(None),
+            calls: Arc::default(),
         })
     }
 
@@ -71,8 +165,10 @@ impl Direct {
     }
 
     /// Runs `f` on the writer thread, which owns the one rusqlite write
-    /// connection: blocking SQLite calls never run on a tokio worker.
-    async fn write<T: Send + 'static>(
+    /// connection, with this process's write turn at the file: blocking
+    /// SQLite calls never run on a tokio worker. The audit log's `api.call`
+    /// groups and the dial gate's groups (ADR 0010) both write here.
+    pub(crate) async fn write<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
@@ -111,11 +207,46 @@ impl Direct {
 
     /// Appends prepared `api.call` events, grouped by organization, in one
     /// transaction (group commit).
+    ///
+    /// The events wait in [`CallQueue`] for the writer thread; a dial group
+    /// that runs first takes them into its own transaction. Returns once
+    /// they are committed (or failed), by whichever job.
     pub(crate) async fn append_api_calls(
         &self,
         groups: Vec<(String, Vec<ApiCallRow>)>,
     ) -> Result<(), StoreError> {
-        self.write(move |conn| append_groups(conn, &groups)).await
+        let (id, committed) = self.calls.push(groups);
+        let calls = self.calls.clone();
+        let job = self
+            .write(move |conn| {
+                if calls.lock().is_empty() {
+                    // A dial group took them (or an earlier job did).
+                    return Ok(());
+                }
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                // On an error the transaction rolls back as it drops.
+                let waiters = calls.append_queued(&tx)?;
+                let result = tx.commit().map_err(StoreError::from);
+                waiters.finish(result.as_ref().map(|_| ()));
+                result
+            })
+            .await;
+        // If no transaction took this batch (the job could not start or
+        // begin), it is withdrawn and the caller retries it: never twice.
+        if let Err(e) = job
+            && self.calls.withdraw(id)
+        {
+            return Err(e);
+        }
+        committed
+            .await
+            .map_err(|_| StoreError::Config("the audit writer thread stopped".into()))?
+    }
+
+    /// The `api.call` events waiting for the writer thread, for a dial
+    /// group to take into its transaction.
+    pub(crate) fn calls(&self) -> Arc<CallQueue> {
+        self.calls.clone()
     }
 
     /// Verifies events `lo < seq <= hi` of `org` on a connection of its own,
@@ -243,64 +374,110 @@ impl ApiCallRow {
     }
 }
 
-/// The group commit itself: per organization, the head is advanced once for
-/// the whole group under the write lock, each event is hashed onto the
-/// previous one and inserted by one prepared statement, and the new head
-/// hash is stored. A failure anywhere rolls the whole batch back.
-fn append_groups(
-    conn: &mut Connection,
-    groups: &[(String, Vec<ApiCallRow>)],
+/// Advances `org`'s chain head by `n` events ([`crate::audit::ADVANCE_HEAD`])
+/// under the write lock: the new last sequence number and the previous
+/// hash of the first new event.
+pub(crate) fn advance_head(
+    conn: &Connection,
+    org: &str,
+    n: i64,
+) -> Result<(i64, Vec<u8>), StoreError> {
+    conn.prepare_cached(crate::audit::ADVANCE_HEAD)?
+        .query_row(named_params! {"$1": org, "$2": n}, |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()?
+        .ok_or_else(|| StoreError::Corrupt(format!("organization {org} has no audit chain")))
+}
+
+/// Stores the hash of `org`'s last event ([`crate::audit::SET_HEAD`]).
+pub(crate) fn set_head(conn: &Connection, org: &str, hash: &[u8; 32]) -> Result<(), StoreError> {
+    conn.prepare_cached(crate::audit::SET_HEAD)?
+        .execute(named_params! {"$1": org, "$2": &hash[..]})?;
+    Ok(())
+}
+
+/// The one-row insert of an event ([`crate::audit::INSERT_EVENTS`]),
+/// prepared once for a run of [`insert_event`] calls.
+fn event_insert(conn: &Connection) -> Result<rusqlite::CachedStatement<'_>, StoreError> {
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let row = crate::db::placeholders(false, 1, crate::audit::EVENT_COLUMNS);
+        format!("{}{row}", crate::audit::INSERT_EVENTS)
+    });
+    Ok(conn.prepare_cached(&SQL)?)
+}
+
+/// Inserts one event with its stored details text and hash.
+fn insert_event(
+    insert: &mut rusqlite::Statement<'_>,
+    e: &EventView<'_>,
+    details: &str,
+    hash: &[u8; 32],
 ) -> Result<(), StoreError> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    {
-        let mut advance = tx.prepare(
-            "UPDATE audit_heads SET seq = seq + ?2 WHERE org_id = ?1 RETURNING seq, hash",
-        )?;
-        let mut set_head = tx.prepare("UPDATE audit_heads SET hash = ?2 WHERE org_id = ?1")?;
-        let mut insert = tx.prepare(
-            "INSERT INTO audit_events (org_id, seq, id, occurred_at, actor_kind, actor_id, action, \
-             target_kind, target_id, outcome, request_id, ip, user_agent, method, route, details, \
-             prev_hash, hash) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, NULL, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
-        )?;
-        let mut buf = Vec::with_capacity(1024);
-        for (org, group) in groups {
-            let n = group.len() as i64;
-            let (last, head): (i64, Vec<u8>) = advance
-                .query_row(params![org, n], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?
-                .ok_or_else(|| {
-                    StoreError::Corrupt(format!("organization {org} has no audit chain"))
-                })?;
-            let mut prev = mac_array(head)?;
-            let first = last - n + 1;
-            for (i, call) in group.iter().enumerate() {
-                let seq = first + i as i64;
-                let e = call.view(org, seq, &prev)?;
-                let hash = e.hash(&mut buf);
-                insert.execute(params![
-                    org,
-                    seq,
-                    e.id,
-                    e.occurred_at,
-                    e.actor_kind,
-                    e.actor_id,
-                    e.action,
-                    e.outcome,
-                    e.request_id,
-                    e.ip,
-                    e.user_agent,
-                    e.method,
-                    e.route,
-                    call.details,
-                    &prev[..],
-                    &hash[..],
-                ])?;
-                prev = hash;
-            }
-            set_head.execute(params![org, &prev[..]])?;
-        }
+    insert.execute(params![
+        e.org_id,
+        e.seq,
+        e.id,
+        e.occurred_at,
+        e.actor_kind,
+        e.actor_id,
+        e.action,
+        e.target.map(|(kind, _)| kind),
+        e.target.map(|(_, id)| id),
+        e.outcome,
+        e.request_id,
+        e.ip,
+        e.user_agent,
+        e.method,
+        e.route,
+        details,
+        &e.prev_hash[..],
+        &hash[..],
+    ])?;
+    Ok(())
+}
+
+/// [`crate::audit::append_all`] over rusqlite, in `conn`'s open write
+/// transaction: the same chain ([`crate::audit::chain`]) and statements.
+pub(crate) fn append_all(
+    conn: &Connection,
+    org: &str,
+    drafts: Vec<(crate::audit::Draft, &crate::scope::Ctx)>,
+) -> Result<(), StoreError> {
+    if drafts.is_empty() {
+        return Ok(());
     }
-    tx.commit()?;
+    let (last, head) = advance_head(conn, org, drafts.len() as i64)?;
+    let events = crate::audit::chain(org, last, head, drafts)?;
+    let mut insert = event_insert(conn)?;
+    for c in &events {
+        insert_event(&mut insert, &c.event.view(), &c.details, &c.hash)?;
+    }
+    if let Some(tail) = events.last() {
+        set_head(conn, org, &tail.hash)?;
+    }
+    Ok(())
+}
+
+/// The group commit's rows: per organization, the head is advanced once
+/// for the whole group under the write lock, each event is hashed onto the
+/// previous one and inserted by one prepared statement, and the new head
+/// hash is stored, in the caller's transaction.
+fn append_rows(conn: &Connection, groups: &[(String, Vec<ApiCallRow>)]) -> Result<(), StoreError> {
+    let mut buf = Vec::with_capacity(1024);
+    let mut insert = event_insert(conn)?;
+    for (org, group) in groups {
+        let n = group.len() as i64;
+        let (last, head) = advance_head(conn, org, n)?;
+        let mut prev = mac_array(head)?;
+        let first = last - n + 1;
+        for (i, call) in group.iter().enumerate() {
+            let e = call.view(org, first + i as i64, &prev)?;
+            let hash = e.hash(&mut buf);
+            insert_event(&mut insert, &e, &call.details, &hash)?;
+            prev = hash;
+        }
+        set_head(conn, org, &prev)?;
+    }
     Ok(())
 }

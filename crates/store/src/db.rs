@@ -279,8 +279,13 @@ impl Tx {
 /// for each parameter's name, which SQLite finds by a linear scan, so
 /// numbered names make a many-row statement quadratic.
 pub(crate) fn values_list(tx: &Tx, rows: usize, cols: usize) -> String {
+    placeholders(matches!(tx, Tx::Postgres(_)), rows, cols)
+}
+
+/// `rows` tuples of `cols` placeholders, numbered (`$1`, PostgreSQL) or
+/// anonymous (`?`, SQLite through sqlx or rusqlite).
+pub(crate) fn placeholders(numbered: bool, rows: usize, cols: usize) -> String {
     use std::fmt::Write;
-    let numbered = matches!(tx, Tx::Postgres(_));
     let mut sql = String::with_capacity(rows * cols * 4);
     for r in 0..rows {
         sql.push_str(if r == 0 { "(" } else { ", (" });

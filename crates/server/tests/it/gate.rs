@@ -579,7 +579,7 @@ async fn a_failing_gate_denies_internal_error_and_records_it() {
         dnc,
         ctx,
     };
-    let group = broken.dial_checks(&[job.clone(), job]).await;
+    let group = broken.dial_checks(vec![job.clone(), job]).await;
     for r in group {
         assert_eq!(r.unwrap().reasons[0].code, "internal_error");
     }
@@ -654,7 +654,7 @@ async fn a_pause_reaches_this_node_at_once_and_another_within_the_gate_cache_win
         },
     };
     let on_other = || async {
-        let check = other.dial_checks(&[job()]).await.remove(0).unwrap();
+        let check = other.dial_checks(vec![job()]).await.remove(0).unwrap();
         serde_json::from_str::<Value>(&check.json).unwrap()
     };
     assert!(!has(&on_other().await, "campaign_paused"));
@@ -692,4 +692,227 @@ async fn a_pause_reaches_this_node_at_once_and_another_within_the_gate_cache_win
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
     }
+}
+
+/// Runs `sql` on the test database as its owner (the file itself on
+/// SQLite), with `org` bound for PostgreSQL's row-level security; the
+/// first column of the first row, when it is a number.
+async fn as_owner(server: &TestServer, org: &str, sql: &str) -> Option<i64> {
+    use sqlx::{Connection, Row};
+    if crate::harness::backend() == "postgres" {
+        let url = std::env::var("TOLLGATE_TEST_MIGRATION_URL").unwrap();
+        let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+        sqlx::query("SELECT set_config('app.org_id', $1, false)")
+            .bind(org)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let rows = sqlx::raw_sql(sql).fetch_all(&mut conn).await.unwrap();
+        rows.first().and_then(|r| r.try_get::<i64, _>(0).ok())
+    } else {
+        let url = server.state.config.database_url();
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        let rows = sqlx::raw_sql(sql).fetch_all(&mut conn).await.unwrap();
+        rows.first().and_then(|r| r.try_get::<i64, _>(0).ok())
+    }
+}
+
+/// Makes every insert into `table` of `org`'s rows for which `when` (SQL
+/// over `NEW`) holds fail, on either backend; returns the statement that
+/// undoes it.
+async fn failing_inserts(server: &TestServer, org: &TestOrg, table: &str, when: &str) -> String {
+    let fail = format!("fail_{table}_{}", org.id.to_lowercase());
+    let id = &org.id;
+    let (create, undo) = if crate::harness::backend() == "postgres" {
+        (
+            format!(
+                "CREATE FUNCTION {fail}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+                   IF NEW.org_id = '{id}' AND {when} THEN RAISE EXCEPTION 'injected failure'; END IF; \
+                   RETURN NEW; END $$; \
+                 CREATE TRIGGER {fail} BEFORE INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION {fail}()"
+            ),
+            format!("DROP TRIGGER {fail} ON {table}; DROP FUNCTION {fail}()"),
+        )
+    } else {
+        (
+            format!(
+                "CREATE TRIGGER {fail} BEFORE INSERT ON {table} WHEN NEW.org_id = '{id}' AND {when} \
+                 BEGIN SELECT RAISE(ABORT, 'injected failure'); END"
+            ),
+            format!("DROP TRIGGER {fail}"),
+        )
+    };
+    as_owner(server, id, &create).await;
+    undo
+}
+
+/// A write that fails half-way through a dial group (here the attempts'
+/// insert, after the decisions' rows) rolls the whole group back: every
+/// check of the group is an `internal_error` denial, no allowed decision,
+/// attempt or `gate.decision` event of it remains, and the attempt limit
+/// later counts none of them.
+#[tokio::test]
+async fn a_write_failing_mid_group_denies_every_check_and_leaves_nothing() {
+    let server = TestServer::start().await;
+    let org = server.new_org("MidGroup").await;
+    acknowledge_no_dnc(&server, &org).await;
+    let cmp = campaign(
+        &server,
+        &org,
+        json!({"name": "once", "purpose": "telemarketing", "channel": "voice", "voice": "live",
+               "max_attempts_per_lead": 1}),
+    )
+    .await;
+    let leads = [
+        new_lead(&server, &org, "212 555 0141", "form-m1").await,
+        new_lead(&server, &org, "212 555 0142", "form-m2").await,
+    ];
+    let probe = new_lead(&server, &org, "212 555 0143", "form-m3").await;
+    let probe = dial(
+        &server,
+        &org,
+        json!({"lead_id": probe["id"], "campaign_id": cmp, "channel": "voice"}),
+    )
+    .await;
+    let at = match probe["next_allowed"].as_str() {
+        Some(t) => t.to_owned(),
+        None => probe["at"].as_str().unwrap().to_owned(),
+    };
+    let undo = failing_inserts(&server, &org, "dial_attempts", "TRUE").await;
+    let actor = server
+        .store()
+        .authenticate_api_key(&org.key, server.state.now())
+        .await
+        .unwrap();
+    let job = |lead: &Value| tollgate_store::DialJob {
+        actor: actor.clone(),
+        req: tollgate_store::DialRequest {
+            lead_id: Some(tollgate_core::id::LeadId::parse(lead["id"].as_str().unwrap()).unwrap()),
+            number: None,
+            campaign_id: tollgate_core::id::CampaignId::parse(&cmp).unwrap(),
+            channel: tollgate_gate::DialChannel::Voice,
+            at: at.parse().unwrap(),
+            safety_margin_minutes: 0,
+        },
+        dnc: tollgate_store::DncAnswer::not_configured(),
+        ctx: tollgate_store::Ctx {
+            now: server.state.now(),
+            request: Default::default(),
+        },
+    };
+    let group = server
+        .store()
+        .dial_checks(leads.iter().map(job).collect())
+        .await;
+    assert_eq!(group.len(), 2);
+    for r in group {
+        let c = r.unwrap();
+        assert!(!c.allowed);
+        assert_eq!(
+            codes(&serde_json::from_str(&c.json).unwrap()),
+            ["internal_error"]
+        );
+    }
+    as_owner(&server, &org.id, &undo).await;
+    let count = |table: &str, filter: &str| {
+        format!(
+            "SELECT COUNT(*) FROM {table} WHERE org_id = '{}' AND {filter}",
+            org.id
+        )
+    };
+    // Only the probe's decision was allowed, only its attempt recorded.
+    assert_eq!(
+        as_owner(&server, &org.id, &count("dial_checks", "allowed")).await,
+        Some(i64::from(probe["allowed"] == true))
+    );
+    assert_eq!(
+        as_owner(
+            &server,
+            &org.id,
+            &count("dial_attempts", "lead_id IS NOT NULL")
+        )
+        .await,
+        Some(i64::from(probe["allowed"] == true))
+    );
+    let events = server.audit_events(&org).await;
+    let decisions: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["action"] == "gate.decision")
+        .collect();
+    assert_eq!(decisions.len(), 3, "the probe and two recorded failures");
+    assert_eq!(
+        decisions
+            .iter()
+            .filter(|e| e["details"]["reasons"] == json!(["internal_error"]))
+            .count(),
+        2
+    );
+    // The leads' one attempt each is still theirs to use, and then used.
+    for lead in &leads {
+        let body = json!({"lead_id": lead["id"], "campaign_id": cmp, "channel": "voice", "planned_at": at});
+        let c = dial(&server, &org, body.clone()).await;
+        assert_eq!(c["allowed"], true, "{c}");
+        let c = dial(&server, &org, body).await;
+        assert_eq!(codes(&c), ["max_attempts"], "{c}");
+    }
+}
+
+/// `api.call` records that cannot be written (here every one of this
+/// organization's, refused by a trigger) are rolled back alone: on SQLite
+/// they may share a dial group's transaction, and the group's decisions
+/// still commit, its chain still verifies, and records written afterwards
+/// extend it.
+#[tokio::test]
+async fn api_call_records_that_fail_leave_the_dial_decisions_and_the_chain_intact() {
+    let server = TestServer::start().await;
+    let org = server.new_org("CallsFail").await;
+    acknowledge_no_dnc(&server, &org).await;
+    let cmp = campaign(
+        &server,
+        &org,
+        json!({"name": "c", "purpose": "telemarketing", "channel": "voice", "voice": "live"}),
+    )
+    .await;
+    let lead = new_lead(&server, &org, "212 555 0151", "form-c").await;
+    server.state.audit.flush().await;
+    let undo = failing_inserts(&server, &org, "audit_events", "NEW.action = 'api.call'").await;
+    let body = json!({"lead_id": lead["id"], "campaign_id": cmp, "channel": "voice"});
+    let calls = (0..8).map(|_| {
+        server.call(
+            &org.key,
+            Method::POST,
+            "/v1/dial-checks",
+            Some(body.clone()),
+        )
+    });
+    for (s, c) in futures_util::future::join_all(calls).await {
+        assert_eq!(s, StatusCode::OK, "{c}");
+        assert!(!codes(&c).iter().any(|r| r == "internal_error"), "{c}");
+    }
+    server.state.audit.flush().await;
+    as_owner(&server, &org.id, &undo).await;
+    dial(&server, &org, body).await;
+    server.state.audit.flush().await;
+
+    let actor = server
+        .store()
+        .authenticate_api_key(&org.key, server.state.now())
+        .await
+        .unwrap();
+    let chain = server.store().scope(&actor).audit_chain().await.unwrap();
+    let total = chain.len() as i64;
+    let decisions = chain
+        .iter()
+        .filter(|e| e.event.action == "gate.decision")
+        .count();
+    let last_is_call = chain.last().is_some_and(|e| e.event.action == "api.call");
+    let (count, _) =
+        tollgate_core::audit::verify_chain(chain.into_iter().map(|e| (e.event, e.raw_hash)))
+            .expect("the chain verifies");
+    assert_eq!(count, total);
+    assert_eq!(decisions, 9, "every decision is in the chain");
+    assert!(
+        last_is_call,
+        "records written after the failure extend the chain"
+    );
 }

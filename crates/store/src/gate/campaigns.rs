@@ -68,6 +68,25 @@ pub(super) struct Row {
 }
 
 impl Row {
+    /// The first eleven columns of `r`, in the field order (the rusqlite
+    /// reading of a statement that selects them as `#[derive(FromRow)]`
+    /// does by name, ADR 0010).
+    pub(super) fn from_direct(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+        Ok(Row {
+            id: r.get(0)?,
+            name: r.get(1)?,
+            purpose: r.get(2)?,
+            channel: r.get(3)?,
+            voice: r.get(4)?,
+            windows: r.get(5)?,
+            max_attempts_per_lead: r.get(6)?,
+            caps: r.get(7)?,
+            paused: r.get(8)?,
+            created_at: r.get(9)?,
+            updated_at: r.get(10)?,
+        })
+    }
+
     pub(super) fn into_campaign(self) -> Result<Campaign, StoreError> {
         let bad = |what: &str| StoreError::Corrupt(format!("campaign {what}"));
         let windows = match &self.windows {

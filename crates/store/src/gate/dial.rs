@@ -35,7 +35,7 @@ use tollgate_rules::{AreaCode, LeadLocation, RollingCap, State, WeeklyWindow, Zi
 
 use super::{micros, ts};
 use crate::audit::{self, Draft};
-use crate::db::{Tx, exec, fetch_all, fetch_one, fetch_optional, values_list};
+use crate::db::{Tx, exec, fetch_all, fetch_one, fetch_optional, placeholders, values_list};
 use crate::gate_cache::CampaignGate;
 use crate::scope::{Ctx, OrgScope};
 use crate::{StoreError, new_id};
@@ -505,10 +505,7 @@ async fn campaign_gate_for(
     let row = fetch_optional!(
         &mut *tx,
         CampaignGateRow,
-        "SELECT c.id, c.name, c.purpose, c.channel, c.voice, c.windows, c.max_attempts_per_lead, c.caps, \
-            c.paused, c.created_at, c.updated_at, s.paused AS org_paused, s.dnc_ack_at \
-         FROM campaigns c LEFT JOIN gate_settings s ON s.org_id = c.org_id \
-         WHERE c.org_id = $1 AND c.id = $2",
+        CAMPAIGN_GATE,
         org,
         campaign_id.as_str()
     )?
@@ -522,6 +519,52 @@ async fn campaign_gate_for(
     cache.put(ticket, campaign_id.as_str(), gate.clone());
     Ok(gate)
 }
+
+/// [`campaign_gate_for`] over rusqlite, in the dial group's transaction
+/// on SQLite: the same cache and statement.
+fn campaign_gate_direct(
+    conn: &rusqlite::Connection,
+    cache: &crate::gate_cache::GateCache,
+    org: &str,
+    campaign_id: &str,
+) -> Result<Arc<CampaignGate>, StoreError> {
+    use rusqlite::OptionalExtension;
+    if let Some(gate) = cache.get(org, campaign_id) {
+        return Ok(gate);
+    }
+    let ticket = cache.ticket();
+    let (row, org_paused, dnc_ack_at) = conn
+        .prepare_cached(CAMPAIGN_GATE)?
+        .query_row(
+            rusqlite::named_params! {"$1": org, "$2": campaign_id},
+            |r| {
+                Ok((
+                    super::campaigns::Row::from_direct(r)?,
+                    r.get(11)?,
+                    r.get(12)?,
+                ))
+            },
+        )
+        .optional()?
+        .ok_or(StoreError::NotFound)?;
+    let gate = Arc::new(campaign_gate(
+        org,
+        row.into_campaign()?,
+        org_paused,
+        dnc_ack_at,
+    )?);
+    cache.put(ticket, campaign_id, gate.clone());
+    Ok(gate)
+}
+
+/// The campaign (the columns of `campaigns::Row`, in its field order) with
+/// its organization's pause switch and DNC acknowledgment. `$1` org, `$2`
+/// campaign.
+const CAMPAIGN_GATE: &str = "SELECT c.id, c.name, c.purpose, c.channel, c.voice, c.windows, \
+        c.max_attempts_per_lead, c.caps, c.paused, c.created_at, c.updated_at, \
+        s.paused AS org_paused, s.dnc_ack_at \
+     FROM campaigns c LEFT JOIN gate_settings s ON s.org_id = c.org_id \
+     WHERE c.org_id = $1 AND c.id = $2";
 
 /// The facts read every time, never cached: the suppression list's
 /// version, the number's suppression and internal-DNC flags, the lead's
@@ -884,21 +927,7 @@ async fn record_decided(tx: &mut Tx, decided: &[Decided<'_>]) -> Result<(), Stor
         tx.bind_org(org).await?;
         insert_checks(tx, &mine).await?;
         insert_attempts(tx, &mine).await?;
-        let drafts = mine
-            .iter()
-            .map(|d| {
-                (
-                    Draft {
-                        actor: d.actor.audit_ref(),
-                        action: "gate.decision",
-                        target: audit::target("dial_check", &d.id),
-                        details: audit_details(&d.rec),
-                    },
-                    d.ctx,
-                )
-            })
-            .collect();
-        audit::append_all(tx, org, drafts).await?;
+        audit::append_all(tx, org, decision_drafts(&mine)).await?;
         for d in mine.iter().filter(|d| !d.rec.allowed) {
             crate::webhooks::enqueue(
                 tx,
@@ -913,12 +942,44 @@ async fn record_decided(tx: &mut Tx, decided: &[Decided<'_>]) -> Result<(), Stor
     Ok(())
 }
 
+/// The `gate.decision` events of one organization's decisions, in order.
+fn decision_drafts<'d>(mine: &[&'d Decided<'_>]) -> Vec<(Draft, &'d Ctx)> {
+    mine.iter()
+        .map(|d| {
+            (
+                Draft {
+                    actor: d.actor.audit_ref(),
+                    action: "gate.decision",
+                    target: audit::target("dial_check", &d.id),
+                    details: audit_details(&d.rec),
+                },
+                d.ctx,
+            )
+        })
+        .collect()
+}
+
+/// The start of an insert of decisions; seven placeholders per row follow:
+/// id, org, campaign, lead, allowed, the decision's JSON, created at.
+const INSERT_CHECKS: &str = "INSERT INTO dial_checks (id, org_id, campaign_id, lead_id, allowed, decision, created_at) VALUES ";
+
+/// The start of an insert of attempts; six placeholders per row follow:
+/// org, number hash, campaign, lead, check, attempted at.
+const INSERT_ATTEMPTS: &str = "INSERT INTO dial_attempts (org_id, number_hash, campaign_id, lead_id, check_id, attempted_at) VALUES ";
+
+/// Whether an organization has an enabled webhook endpoint subscribed to
+/// `gate.decision.denied`: the endpoints `webhooks::enqueue` would queue a
+/// denial's message for. `$1` org. Only the SQLite direct path asks
+/// ([`group_direct`]): when it is true for an organization with a denial in
+/// the group, the group runs again through sqlx, where the webhook store
+/// writes the messages.
+const DENIAL_SUBSCRIBERS: &str = "SELECT EXISTS (SELECT 1 FROM webhook_endpoints e \
+     JOIN webhook_endpoint_events t ON t.endpoint_id = e.id AND t.org_id = e.org_id \
+     WHERE e.org_id = $1 AND t.event_type = 'gate.decision.denied' AND e.enabled)";
+
 async fn insert_checks(tx: &mut Tx, decided: &[&Decided<'_>]) -> Result<(), StoreError> {
     for chunk in decided.chunks(INSERT_ROWS) {
-        let sql = format!(
-            "INSERT INTO dial_checks (id, org_id, campaign_id, lead_id, allowed, decision, created_at) VALUES {}",
-            values_list(tx, chunk.len(), 7)
-        );
+        let sql = format!("{INSERT_CHECKS}{}", values_list(tx, chunk.len(), 7));
         macro_rules! bind_checks {
             ($q:expr) => {{
                 let mut q = $q;
@@ -955,10 +1016,7 @@ async fn insert_attempts(tx: &mut Tx, decided: &[&Decided<'_>]) -> Result<(), St
         .filter_map(|d| d.attempt.as_ref().map(|a| (*d, a)))
         .collect();
     for chunk in rows.chunks(INSERT_ROWS) {
-        let sql = format!(
-            "INSERT INTO dial_attempts (org_id, number_hash, campaign_id, lead_id, check_id, attempted_at) VALUES {}",
-            values_list(tx, chunk.len(), 6)
-        );
+        let sql = format!("{INSERT_ATTEMPTS}{}", values_list(tx, chunk.len(), 6));
         macro_rules! bind_attempts {
             ($q:expr) => {{
                 let mut q = $q;
@@ -987,6 +1045,167 @@ async fn insert_attempts(tx: &mut Tx, decided: &[&Decided<'_>]) -> Result<(), St
     }
     Ok(())
 }
+
+/// [`record_decided`] over rusqlite, in the dial group's transaction on
+/// SQLite (ADR 0010): the same rows and the same chain, one prepared
+/// statement per table executed row by row (no hand-off per statement, so
+/// multi-row statements would save nothing). The caller has checked that
+/// no denial of the group has a webhook subscriber ([`DENIAL_SUBSCRIBERS`]),
+/// so `webhooks::enqueue` would write nothing for them.
+fn record_direct(conn: &rusqlite::Connection, decided: &[Decided<'_>]) -> Result<(), StoreError> {
+    use std::sync::LazyLock;
+    static CHECK: LazyLock<String> =
+        LazyLock::new(|| format!("{INSERT_CHECKS}{}", placeholders(false, 1, 7)));
+    static ATTEMPT: LazyLock<String> =
+        LazyLock::new(|| format!("{INSERT_ATTEMPTS}{}", placeholders(false, 1, 6)));
+    let mut orgs: Vec<&str> = decided.iter().map(|d| d.org).collect();
+    orgs.sort_unstable();
+    orgs.dedup();
+    for org in orgs {
+        let mine: Vec<&Decided> = decided.iter().filter(|d| d.org == org).collect();
+        let mut check = conn.prepare_cached(&CHECK)?;
+        for d in &mine {
+            check.execute(rusqlite::params![
+                d.id.as_str(),
+                d.org,
+                d.rec.campaign_id,
+                d.rec.lead_id,
+                d.rec.allowed,
+                d.json,
+                d.ctx.now.0,
+            ])?;
+        }
+        let mut attempt = conn.prepare_cached(&ATTEMPT)?;
+        for d in &mine {
+            if let Some(a) = &d.attempt {
+                attempt.execute(rusqlite::params![
+                    a.org,
+                    a.number_hash,
+                    a.campaign_id,
+                    a.lead_id,
+                    d.id.as_str(),
+                    a.at,
+                ])?;
+            }
+        }
+        crate::audit_sqlite::append_all(conn, org, decision_drafts(&mine))?;
+    }
+    Ok(())
+}
+
+/// A dial group on SQLite, whole, on the rusqlite write connection
+/// (ADR 0010): one `BEGIN IMMEDIATE` transaction reads every job's facts,
+/// decides the jobs in the group's order, writes the decisions, attempts
+/// and `gate.decision` events and commits, in one hand-off to the writer
+/// thread, with the `api.call` records queued meanwhile
+/// ([`crate::audit_sqlite::CallQueue`]). Per job as in
+/// [`crate::Store::dial_checks`]: a job whose reads
+/// fail is an `Err` of its own; an error after that fails the group, and
+/// the transaction rolls back (nothing of the group is written).
+///
+/// `Ok(None)`: a denial's organization has a webhook subscriber, or the
+/// queued `api.call` records could not be written; the transaction rolled
+/// back and the group must run through sqlx.
+fn group_direct(
+    conn: &mut rusqlite::Connection,
+    jobs: &[DialJob],
+    order: &[usize],
+    numbers: &crate::gate::NumberHasher,
+    cache: &crate::gate_cache::GateCache,
+    calls: &crate::audit_sqlite::CallQueue,
+) -> Result<Option<GroupResults>, StoreError> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let mut out: GroupResults = (0..jobs.len()).map(|_| None).collect();
+    let mut decided: Vec<(usize, Decided)> = Vec::with_capacity(order.len());
+    let mut pending = Pending::default();
+    for &i in order {
+        let job = &jobs[i];
+        let org = job.actor.org_id.as_str();
+        let d =
+            campaign_gate_direct(&tx, cache, org, job.req.campaign_id.as_str()).and_then(|gate| {
+                let facts = load_direct(&tx, numbers, &LoadInput::new(org, &job.req, &gate))?;
+                decide_loaded(job, &pending, &gate, facts)
+            });
+        settle(i, d, &mut pending, &mut decided, &mut out);
+    }
+    // Some failures end SQLite's transaction by themselves (an I/O error,
+    // a full disk); the writes below must never run outside it.
+    if tx.is_autocommit() {
+        return Err(StoreError::Config(
+            "the dial group's transaction ended before its writes".into(),
+        ));
+    }
+    let mut denied: Vec<&str> = decided
+        .iter()
+        .filter(|(_, d)| !d.rec.allowed)
+        .map(|(_, d)| d.org)
+        .collect();
+    denied.sort_unstable();
+    denied.dedup();
+    for org in denied {
+        let subscribed = tx
+            .prepare_cached(DENIAL_SUBSCRIBERS)
+            .and_then(|mut q| q.query_row(rusqlite::named_params! {"$1": org}, |r| r.get(0)));
+        // Unknown (an error) counts as subscribed: the sqlx path decides.
+        if !matches!(subscribed, Ok(false)) {
+            return Ok(None);
+        }
+    }
+    let (index, decided): (Vec<usize>, Vec<Decided>) = decided.into_iter().unzip();
+    // The `api.call` records waiting for the writer share this commit. If
+    // they cannot be written (their callers retry), the transaction rolls
+    // back and the group runs through sqlx, without them.
+    let Ok(waiters) = calls.append_queued(&tx) else {
+        return Ok(None);
+    };
+    let written = record_direct(&tx, &decided).and_then(|()| Ok(tx.commit()?));
+    waiters.finish(written.as_ref().map(|_| ()));
+    written?;
+    for (i, d) in index.into_iter().zip(decided) {
+        out[i] = Some(Ok(RecordedCheck {
+            check: d.rec,
+            json: d.json,
+        }));
+    }
+    Ok(Some(out))
+}
+
+/// Decides job `job` of a group from its loaded facts, after the group's
+/// `pending` attempts, with its JSON document.
+fn decide_loaded<'a>(
+    job: &'a DialJob,
+    pending: &Pending,
+    gate: &CampaignGate,
+    facts: Loaded,
+) -> Result<Decided<'a>, StoreError> {
+    let mut d = assemble(
+        &job.actor, &job.req, &job.dnc, &job.ctx, pending, gate, facts,
+    )?;
+    d.json = serde_json::to_string(&d.rec).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(d)
+}
+
+/// Adds job `i`'s outcome to its group: a decision, whose attempt the
+/// later jobs count, or its own failure.
+fn settle<'a>(
+    i: usize,
+    d: Result<Decided<'a>, StoreError>,
+    pending: &mut Pending,
+    decided: &mut Vec<(usize, Decided<'a>)>,
+    out: &mut GroupResults,
+) {
+    match d {
+        Ok(d) => {
+            pending.attempts.extend(d.attempt.clone());
+            decided.push((i, d));
+        }
+        Err(e) => out[i] = Some(Err(e)),
+    }
+}
+
+/// Per job of a group, in the jobs' order: its decision, its own failure,
+/// or `None` when the group failed before deciding it.
+type GroupResults = Vec<Option<Result<RecordedCheck, StoreError>>>;
 
 /// The thin `gate.decision.denied` payload: ids and reason codes, never the
 /// number (not even masked).
@@ -1035,10 +1254,10 @@ async fn insert_check(
     ctx: &Ctx,
 ) -> Result<(), StoreError> {
     let json = serde_json::to_string(rec).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let sql = format!("{INSERT_CHECKS}{}", values_list(tx, 1, 7));
     exec!(
         tx,
-        "INSERT INTO dial_checks (id, org_id, campaign_id, lead_id, allowed, decision, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        &sql,
         id.as_str(),
         org,
         rec.campaign_id.clone(),
@@ -1073,7 +1292,7 @@ impl crate::Store {
     /// Per job: `Err(NotFound)` for a campaign or lead the organization does
     /// not have; every other failure, including a failed commit, becomes a
     /// recorded `internal_error` denial, as in [`OrgScope::dial_check`].
-    pub async fn dial_checks(&self, jobs: &[DialJob]) -> Vec<Result<RecordedCheck, StoreError>> {
+    pub async fn dial_checks(&self, jobs: Vec<DialJob>) -> Vec<Result<RecordedCheck, StoreError>> {
         let mut order: Vec<usize> = (0..jobs.len()).collect();
         order.sort_by(|&a, &b| {
             jobs[a]
@@ -1082,58 +1301,29 @@ impl crate::Store {
                 .as_str()
                 .cmp(jobs[b].actor.org_id.as_str())
         });
-        let mut out: Vec<Option<Result<RecordedCheck, StoreError>>> =
-            (0..jobs.len()).map(|_| None).collect();
-        let group = async {
-            let mut tx = self.pool.write().await?;
-            // On PostgreSQL a failed statement poisons the transaction, so
-            // each check's reads run in a savepoint there; SQLite needs none
-            // (a check writes nothing until the group is recorded).
-            let savepoints = matches!(tx, Tx::Postgres(_));
-            let mut decided: Vec<(usize, Decided)> = Vec::with_capacity(jobs.len());
-            if let (Some(readers), Tx::Sqlite(_)) = (&self.readers, &tx) {
-                self.decide_direct(&mut tx, readers, jobs, &order, &mut decided, &mut out)
+        let jobs: Arc<[DialJob]> = jobs.into();
+        let mut out: GroupResults = (0..jobs.len()).map(|_| None).collect();
+        let committed = async {
+            // SQLite: the whole group on the rusqlite write connection,
+            // unless a denial must queue a webhook message.
+            if let Some(direct) = &self.audit_direct {
+                let numbers = self
+                    .numbers
+                    .clone()
+                    .ok_or_else(|| StoreError::Config("no number-hash key configured".into()))?;
+                let (group, order, cache) = (jobs.clone(), order.clone(), self.gate.clone());
+                let calls = direct.calls();
+                let done = direct
+                    .write(move |conn| group_direct(conn, &group, &order, &numbers, &cache, &calls))
                     .await?;
-            } else {
-                let mut pending = Pending::default();
-                for &i in &order {
-                    let job = &jobs[i];
-                    if savepoints {
-                        exec!(&mut tx, "SAVEPOINT dial_check")?;
-                    }
-                    let d = decide_in(
-                        &mut tx, self, &job.actor, &job.req, &job.dnc, &job.ctx, &pending,
-                    )
-                    .await;
-                    match d {
-                        Ok(d) => {
-                            pending.attempts.extend(d.attempt.clone());
-                            decided.push((i, d));
-                        }
-                        Err(e) => {
-                            if savepoints {
-                                exec!(&mut tx, "ROLLBACK TO SAVEPOINT dial_check")?;
-                            }
-                            out[i] = Some(Err(e));
-                        }
-                    }
-                    if savepoints {
-                        exec!(&mut tx, "RELEASE SAVEPOINT dial_check")?;
-                    }
+                if let Some(results) = done {
+                    out = results;
+                    return Ok(());
                 }
             }
-            let (index, decided): (Vec<usize>, Vec<Decided>) = decided.into_iter().unzip();
-            record_decided(&mut tx, &decided).await?;
-            tx.commit().await?;
-            for (i, d) in index.into_iter().zip(decided) {
-                out[i] = Some(Ok(RecordedCheck {
-                    check: d.rec,
-                    json: d.json,
-                }));
-            }
-            Ok::<(), StoreError>(())
-        };
-        let committed = group.await;
+            self.group_sqlx(&jobs, &order, &mut out).await
+        }
+        .await;
         let mut results = Vec::with_capacity(jobs.len());
         for (job, r) in jobs.iter().zip(out) {
             let scope = self.scope(&job.actor);
@@ -1162,7 +1352,66 @@ impl crate::Store {
 }
 
 impl crate::Store {
-    /// The SQLite half of [`crate::Store::dial_checks`] (ADR 0010): each
+    /// A dial group through sqlx: PostgreSQL's path, and SQLite's when a
+    /// denial must queue a webhook message in the group's transaction
+    /// (the webhook store writes through sqlx). On SQLite the reads still
+    /// run over rusqlite ([`crate::Store::decide_direct`]).
+    async fn group_sqlx<'a>(
+        &self,
+        jobs: &'a [DialJob],
+        order: &[usize],
+        out: &mut GroupResults,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.write().await?;
+        // On PostgreSQL a failed statement poisons the transaction, so
+        // each check's reads run in a savepoint there; SQLite needs none
+        // (a check writes nothing until the group is recorded).
+        let savepoints = matches!(tx, Tx::Postgres(_));
+        let mut decided: Vec<(usize, Decided<'a>)> = Vec::with_capacity(jobs.len());
+        if let (Some(readers), Tx::Sqlite(_)) = (&self.readers, &tx) {
+            self.decide_direct(&mut tx, readers, jobs, order, &mut decided, out)
+                .await?;
+        } else {
+            let mut pending = Pending::default();
+            for &i in order {
+                let job = &jobs[i];
+                if savepoints {
+                    exec!(&mut tx, "SAVEPOINT dial_check")?;
+                }
+                let d = decide_in(
+                    &mut tx, self, &job.actor, &job.req, &job.dnc, &job.ctx, &pending,
+                )
+                .await;
+                match d {
+                    Ok(d) => {
+                        pending.attempts.extend(d.attempt.clone());
+                        decided.push((i, d));
+                    }
+                    Err(e) => {
+                        if savepoints {
+                            exec!(&mut tx, "ROLLBACK TO SAVEPOINT dial_check")?;
+                        }
+                        out[i] = Some(Err(e));
+                    }
+                }
+                if savepoints {
+                    exec!(&mut tx, "RELEASE SAVEPOINT dial_check")?;
+                }
+            }
+        }
+        let (index, decided): (Vec<usize>, Vec<Decided>) = decided.into_iter().unzip();
+        record_decided(&mut tx, &decided).await?;
+        tx.commit().await?;
+        for (i, d) in index.into_iter().zip(decided) {
+            out[i] = Some(Ok(RecordedCheck {
+                check: d.rec,
+                json: d.json,
+            }));
+        }
+        Ok(())
+    }
+
+    /// The SQLite half of [`crate::Store::group_sqlx`] (ADR 0010): each
     /// job's campaign (cached, or read in `tx`), then every job's reads in
     /// one hand-off to the blocking pool over rusqlite, then the decisions
     /// in the group's order. `tx` holds SQLite's write lock and has written
@@ -1175,7 +1424,7 @@ impl crate::Store {
         jobs: &'a [DialJob],
         order: &[usize],
         decided: &mut Vec<(usize, Decided<'a>)>,
-        out: &mut [Option<Result<RecordedCheck, StoreError>>],
+        out: &mut GroupResults,
     ) -> Result<(), StoreError> {
         let mut gates = Vec::with_capacity(order.len());
         let mut inputs = Vec::with_capacity(order.len());
@@ -1211,20 +1460,9 @@ impl crate::Store {
                 let facts = loaded.next().ok_or_else(|| {
                     StoreError::Config("a dial check's reads are missing".into())
                 })??;
-                let mut d = assemble(
-                    &job.actor, &job.req, &job.dnc, &job.ctx, &pending, &gate, facts,
-                )?;
-                d.json = serde_json::to_string(&d.rec)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                Ok(d)
+                decide_loaded(job, &pending, &gate, facts)
             });
-            match d {
-                Ok(d) => {
-                    pending.attempts.extend(d.attempt.clone());
-                    decided.push((i, d));
-                }
-                Err(e) => out[i] = Some(Err(e)),
-            }
+            settle(i, d, &mut pending, decided, out);
         }
         Ok(())
     }
