@@ -449,20 +449,32 @@ async fn failures_are_retried_on_schedule_and_410_disables_the_endpoint() {
     assert_eq!(all.len(), 2);
     assert!(all[1].timestamp - first.timestamp >= 4, "retried too soon");
     assert!(verifies(&secret, &all[1]));
-    let (_, page) = server
-        .call(
-            &org.key,
-            Method::GET,
-            &format!("/v1/webhook-endpoints/{id}/deliveries"),
-            None,
-        )
-        .await;
-    let statuses: Vec<i64> = page["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["status"].as_i64().unwrap())
-        .collect();
+    // An attempt is recorded after its response arrives (the recorder
+    // commits attempts in groups), so the receiver can see the retry before
+    // the deliveries page lists it.
+    let mut page = Value::Null;
+    let mut statuses: Vec<i64> = Vec::new();
+    for _ in 0..200 {
+        page = server
+            .call(
+                &org.key,
+                Method::GET,
+                &format!("/v1/webhook-endpoints/{id}/deliveries"),
+                None,
+            )
+            .await
+            .1;
+        statuses = page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["status"].as_i64().unwrap())
+            .collect();
+        if statuses.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert_eq!(statuses, vec![200, 503], "{page}");
 
     // 410 Gone: the endpoint is disabled, audited, and shown with a reason.
