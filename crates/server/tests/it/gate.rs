@@ -894,12 +894,7 @@ async fn api_call_records_that_fail_leave_the_dial_decisions_and_the_chain_intac
     dial(&server, &org, body).await;
     server.state.audit.flush().await;
 
-    let actor = server
-        .store()
-        .authenticate_api_key(&org.key, server.state.now())
-        .await
-        .unwrap();
-    let chain = server.store().scope(&actor).audit_chain().await.unwrap();
+    let chain = server.audit_chain(&org).await;
     let total = chain.len() as i64;
     let decisions = chain
         .iter()

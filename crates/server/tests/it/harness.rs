@@ -339,6 +339,18 @@ impl TestServer {
         events.reverse();
         events
     }
+
+    /// The organization's whole audit chain as stored (with each event's
+    /// stored hash), read through the store as the organization's API key.
+    pub async fn audit_chain(&self, org: &TestOrg) -> Vec<tollgate_store::StoredEvent> {
+        self.state.audit.flush().await;
+        let actor = self
+            .store()
+            .authenticate_api_key(&org.key, self.state.now())
+            .await
+            .unwrap();
+        self.store().scope(&actor).audit_chain().await.unwrap()
+    }
 }
 
 pub fn extract_token(text: &str, prefix: &str) -> Option<String> {

@@ -309,12 +309,7 @@ async fn changes_are_audited_in_a_verifiable_chain() {
         "a token reached the audit log"
     );
 
-    let actor = server
-        .store()
-        .authenticate_api_key(&org.key, server.state.now())
-        .await
-        .unwrap();
-    let chain = server.store().scope(&actor).audit_chain().await.unwrap();
+    let chain = server.audit_chain(&org).await;
     let total = chain.len() as i64;
     let (count, _) =
         verify_chain(chain.into_iter().map(|e| (e.event, e.raw_hash))).expect("the chain verifies");
