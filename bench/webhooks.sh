@@ -12,9 +12,8 @@
 #   PG_ANALYZE_SECS=N also runs ANALYZE on the webhook tables every N
 #   seconds during the run, as the owner: what autovacuum does for a live
 #   database, but whose first pass on a new one comes after this benchmark
-#   is over. Without statistics PostgreSQL plans a batch's lookups through
-#   the organization's index (row-level security's condition); see
-#   docs/benchmarks.md, Webhooks.
+#   is over. Without it the run measures a database with no statistics
+#   yet (see docs/benchmarks.md, Webhooks, for why that once mattered).
 #
 # ENDPOINTS endpoints (default 20) subscribe to `webhook.test`, all served
 # by one receiver (endpoint N at /hook/N, each with its own secret).

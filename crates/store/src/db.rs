@@ -426,7 +426,9 @@ impl<'a> Sql<'a> {
     /// than ten ids (`... AND id IN (...)`) it would search the `org_id`
     /// index instead of the primary key and read the organization's whole
     /// history for every batch. Its unary `+` keeps a term out of index
-    /// selection (the documented way); PostgreSQL plans from statistics.
+    /// selection (the documented way). PostgreSQL gets the plain condition
+    /// (row-level security adds the same one anyway); there [`Sql::id_in`]
+    /// is what keeps a list of ids on the primary key.
     pub(crate) fn org_id_filter(&mut self, org: &'a str) -> &mut Self {
         self.push(if self.numbered {
             "org_id = "

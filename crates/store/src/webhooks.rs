@@ -1236,7 +1236,8 @@ impl crate::Store {
 }
 
 // The statements that reach deliveries by a list of ids. Each finds its
-// rows by primary key; the organization is a filter (`Sql::org_id_filter`),
+// rows by primary key with the organization as a filter (on SQLite through
+// `Sql::org_id_filter`, on PostgreSQL through `Sql::id_in`'s one array),
 // so a batch costs its own size, not the organization's history.
 
 /// The deliveries of `ids` with what an attempt needs. Looked up by primary
