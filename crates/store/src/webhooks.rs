@@ -251,6 +251,20 @@ fn body(event_type: &str, data: &serde_json::Value, now: UnixMicros) -> String {
     .to_string()
 }
 
+/// Which endpoints an event is queued for: the enabled endpoints of
+/// organization `$1` subscribed to event type `$2` (as `e`). A macro so that
+/// other statements can be built from it with `concat!`: the dial gate's
+/// SQLite path asks whether a denial would be queued anywhere before it
+/// writes a group without this module.
+macro_rules! subscribers {
+    () => {
+        "FROM webhook_endpoints e JOIN webhook_endpoint_events t \
+           ON t.endpoint_id = e.id AND t.org_id = e.org_id \
+         WHERE e.org_id = $1 AND t.event_type = $2 AND e.enabled"
+    };
+}
+pub(crate) use subscribers;
+
 /// Enqueues an event for every enabled endpoint of `org` that subscribes to
 /// `event_type`, in the caller's transaction `tx` (already bound to `org`):
 /// the event exists if and only if the caller commits.
@@ -273,9 +287,7 @@ pub(crate) async fn enqueue(
     let endpoints = fetch_all!(
         &mut *tx,
         (String, String),
-        "SELECT e.id, e.payload FROM webhook_endpoints e JOIN webhook_endpoint_events t \
-           ON t.endpoint_id = e.id AND t.org_id = e.org_id \
-         WHERE e.org_id = $1 AND t.event_type = $2 AND e.enabled ORDER BY e.id",
+        concat!("SELECT e.id, e.payload ", subscribers!(), " ORDER BY e.id"),
         org,
         event_type
     )?;

@@ -969,13 +969,15 @@ const INSERT_ATTEMPTS: &str = "INSERT INTO dial_attempts (org_id, number_hash, c
 
 /// Whether an organization has an enabled webhook endpoint subscribed to
 /// `gate.decision.denied`: the endpoints `webhooks::enqueue` would queue a
-/// denial's message for. `$1` org. Only the SQLite direct path asks
-/// ([`group_direct`]): when it is true for an organization with a denial in
-/// the group, the group runs again through sqlx, where the webhook store
-/// writes the messages.
-const DENIAL_SUBSCRIBERS: &str = "SELECT EXISTS (SELECT 1 FROM webhook_endpoints e \
-     JOIN webhook_endpoint_events t ON t.endpoint_id = e.id AND t.org_id = e.org_id \
-     WHERE e.org_id = $1 AND t.event_type = 'gate.decision.denied' AND e.enabled)";
+/// denial's message for. `$1` org, `$2` the event type. Only the SQLite
+/// direct path asks ([`group_direct`]): when it is true for an organization
+/// with a denial in the group, the group runs again through sqlx, where the
+/// webhook store writes the messages.
+const DENIAL_SUBSCRIBERS: &str = concat!(
+    "SELECT EXISTS (SELECT 1 ",
+    crate::webhooks::subscribers!(),
+    ")"
+);
 
 async fn insert_checks(tx: &mut Tx, decided: &[&Decided<'_>]) -> Result<(), StoreError> {
     for chunk in decided.chunks(INSERT_ROWS) {
@@ -1143,9 +1145,12 @@ fn group_direct(
     denied.sort_unstable();
     denied.dedup();
     for org in denied {
-        let subscribed = tx
-            .prepare_cached(DENIAL_SUBSCRIBERS)
-            .and_then(|mut q| q.query_row(rusqlite::named_params! {"$1": org}, |r| r.get(0)));
+        let subscribed = tx.prepare_cached(DENIAL_SUBSCRIBERS).and_then(|mut q| {
+            q.query_row(
+                rusqlite::named_params! {"$1": org, "$2": "gate.decision.denied"},
+                |r| r.get(0),
+            )
+        });
         // Unknown (an error) counts as subscribed: the sqlx path decides.
         if !matches!(subscribed, Ok(false)) {
             return Ok(None);
