@@ -10,12 +10,14 @@ use serde_json::{Value, json};
 
 use crate::harness::{TestOrg, TestServer};
 
-/// The newest outbox message to `to`, decoded from quoted-printable.
-async fn mail_to(server: &TestServer, to: &str, after: usize) -> String {
-    let dir = server.data_dir.path().join("outbox");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let mut found: Vec<(std::path::PathBuf, String)> = std::fs::read_dir(&dir)
+/// Outbox messages to `to` that carry a sign-in link (sign-in and
+/// invitation mails), oldest first, decoded from quoted-printable. Other
+/// mail to the same person (a disabled webhook endpoint's notice, for one)
+/// can land at any moment from a background task, so counting every mail
+/// would make "the next mail" a race.
+fn link_mails(server: &TestServer, to: &str) -> Vec<String> {
+    let mut found: Vec<(std::path::PathBuf, String)> =
+        std::fs::read_dir(server.data_dir.path().join("outbox"))
             .map(|d| {
                 d.filter_map(|e| e.ok())
                     .map(|e| e.path())
@@ -24,18 +26,30 @@ async fn mail_to(server: &TestServer, to: &str, after: usize) -> String {
                         Some((p, text))
                     })
                     .filter(|(_, t)| t.contains(&format!("To: {to}")))
+                    .map(|(p, t)| (p, qp_decode(&t)))
+                    .filter(|(_, t)| t.contains("/auth/link/"))
                     .collect()
             })
             .unwrap_or_default();
-        found.sort();
+    // File names start with the millisecond they were written.
+    found.sort();
+    found.into_iter().map(|(_, t)| t).collect()
+}
+
+/// The newest link mail to `to` once there are more than `after` of them.
+async fn mail_to(server: &TestServer, to: &str, after: usize) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut found = link_mails(server, to);
         if found.len() > after {
-            return qp_decode(&found.last().unwrap().1);
+            return found.pop().unwrap();
         }
         assert!(Instant::now() < deadline, "no email to {to}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
+/// Every outbox message to `to`, of any kind.
 fn mails_to(server: &TestServer, to: &str) -> usize {
     std::fs::read_dir(server.data_dir.path().join("outbox"))
         .map(|d| {
@@ -147,7 +161,7 @@ impl<'a> Browser<'a> {
 
     /// The whole email sign-in: request, read the email, confirm.
     pub async fn sign_in(&mut self, email: &str) -> String {
-        let before = mails_to(self.server, email);
+        let before = link_mails(self.server, email).len();
         let (s, body, _) = self.post("/auth/sign-in", &[("email", email)]).await;
         assert_eq!(s, StatusCode::OK, "{body}");
         let mail = mail_to(self.server, email, before).await;
