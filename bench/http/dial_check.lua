@@ -15,3 +15,12 @@ request = function()
     ids[(i % #ids) + 1], campaign, planned)
   return wrk.format("POST", "/v1/dial-checks", nil, body)
 end
+
+-- With DELAY_MS set, each connection pauses that long between an answer
+-- and its next request: a paced load (the fixed-rate phase of gate.sh).
+local pause = tonumber(os.getenv("DELAY_MS") or "")
+if pause then
+  delay = function()
+    return pause
+  end
+end

@@ -6,7 +6,7 @@
 //! docs/permissions.md is generated from this table (a test keeps it current).
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::header;
+use axum::http::{HeaderName, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tollgate_core::access::authorize;
@@ -560,10 +560,14 @@ fn secs_ceil(micros: i64) -> i64 {
 /// `RateLimit-Limit`, `-Remaining` and `-Reset` (seconds), as in the IETF
 /// RateLimit header fields draft and the common `X-RateLimit-*` practice.
 fn set_rate_headers(h: &mut axum::http::HeaderMap, v: &tollgate_core::rate_limit::Verdict) {
+    // Static names: a `&str` name is parsed and validated on every insert.
+    const LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
+    const REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
+    const RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
     for (name, value) in [
-        ("ratelimit-limit", i64::from(v.limit)),
-        ("ratelimit-remaining", i64::from(v.remaining)),
-        ("ratelimit-reset", secs_ceil(v.reset_after)),
+        (LIMIT, i64::from(v.limit)),
+        (REMAINING, i64::from(v.remaining)),
+        (RESET, secs_ceil(v.reset_after)),
     ] {
         h.insert(name, axum::http::HeaderValue::from(value));
     }

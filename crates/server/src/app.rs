@@ -486,8 +486,7 @@ async fn request_context(mut req: Request, next: Next) -> Response {
         .filter(|v| acceptable_request_id(v) && !crate::api::redaction::holds_sensitive(v))
         .map(str::to_owned)
         .unwrap_or_else(|| {
-            let mut r = [0u8; 10];
-            let _ = getrandom::fill(&mut r);
+            let r = tollgate_store::id_random().unwrap_or_default();
             format!("req_{}", tollgate_core::base32::encode(&r))
         });
     if let Some(ConnectInfo(addr)) = req.extensions().get::<ConnectInfo<SocketAddr>>().copied() {

@@ -42,6 +42,11 @@ fn open(path: &Path, read_only: bool) -> rusqlite::Result<Connection> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(
+        None,
+        "wal_autocheckpoint",
+        crate::checkpointer::BACKSTOP_PAGES,
+    )?;
     if read_only {
         conn.pragma_update(None, "query_only", "ON")?;
     } else {
@@ -59,6 +64,8 @@ pub(crate) struct Direct {
     writer: Mutex<Option<mpsc::Sender<Job>>>,
     /// `api.call` events handed over and not yet in a transaction.
     calls: Arc<CallQueue>,
+    /// Checkpoints the log off the writer thread while this lives.
+    checkpointer: crate::checkpointer::Checkpointer,
 }
 
 /// `api.call` events waiting for the writer thread, each batch with the
@@ -152,6 +159,7 @@ impl Direct {
     pub(crate) fn for_pool(pool: &sqlx::SqlitePool) -> Option<Direct> {
         let path = pool.connect_options().get_filename().to_path_buf();
         (!path.as_os_str().is_empty() && path != Path::new(":memory:")).then(|| Direct {
+            checkpointer: crate::checkpointer::Checkpointer::start(&path),
             path,
             writer: Mutex::new(None),
             calls: Arc::default(),
@@ -161,6 +169,7 @@ impl Direct {
     /// Stops the writer thread after the jobs already queued; the next
     /// append starts a new one.
     pub(crate) fn close(&self) {
+        self.checkpointer.stop();
         self.writer.lock().unwrap_or_else(|e| e.into_inner()).take();
     }
 

@@ -148,6 +148,11 @@ impl Pool {
                     .journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Full)
                     .foreign_keys(true)
+                    // Checkpoints run on a thread of their own (`checkpointer`).
+                    .pragma(
+                        "wal_autocheckpoint",
+                        crate::checkpointer::BACKSTOP_PAGES.to_string(),
+                    )
                     .busy_timeout(Duration::from_secs(10));
                 let pool = SqlitePoolOptions::new()
                     .max_connections(settings.max_connections)

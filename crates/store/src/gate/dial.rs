@@ -568,16 +568,19 @@ const CAMPAIGN_GATE: &str = "SELECT c.id, c.name, c.purpose, c.channel, c.voice,
 
 /// The facts read every time, never cached: the suppression list's
 /// version, the number's suppression and internal-DNC flags, the lead's
-/// attempts in this campaign. `$1` org, `$2` campaign, `$3` number hash,
-/// `$4` lead (`NULL`, which counts nothing, when the campaign has no
-/// per-lead cap).
+/// attempts in this campaign (found among its number's attempts, through
+/// the one index attempts keep: ADR 0012). `$1` org, `$2` campaign, `$3` number hash,
+/// `$4` lead (`NULL` when the campaign has no per-lead cap: then nothing
+/// is counted, and a number dialed thousands of times costs nothing more).
 const FRESH: &str = "SELECT (SELECT s.suppression_version FROM gate_settings s WHERE s.org_id = $1) \
         AS suppression_version, \
     EXISTS (SELECT 1 FROM suppressions x WHERE x.org_id = $1 AND x.number_hash = $3 \
             AND x.list = 'suppression' AND x.removed_at IS NULL) AS suppressed, \
     EXISTS (SELECT 1 FROM suppressions x WHERE x.org_id = $1 AND x.number_hash = $3 \
             AND x.list = 'internal_dnc' AND x.removed_at IS NULL) AS internal_dnc, \
-    (SELECT COUNT(*) FROM dial_attempts a WHERE a.org_id = $1 AND a.lead_id = $4 AND a.campaign_id = $2) \
+    CASE WHEN $4 IS NULL THEN 0 ELSE \
+        (SELECT COUNT(*) FROM dial_attempts a WHERE a.org_id = $1 AND a.number_hash = $3 \
+            AND a.lead_id = $4 AND a.campaign_id = $2) END \
         AS lead_attempts";
 
 /// The number's most recent attempts in the cap window, newest first. A
@@ -1470,5 +1473,40 @@ impl crate::Store {
             settle(i, d, &mut pending, decided, out);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every read of attempts goes through the number's index, the one
+    /// index attempts keep (migration 0021): a lead's count included, so
+    /// it never scans the table.
+    #[tokio::test]
+    async fn attempts_are_read_through_the_number_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let _store = crate::vault::tests::store(dir.path(), &[7]).await;
+        let conn = rusqlite::Connection::open(dir.path().join("t.db")).unwrap();
+        for (name, sql) in [("fresh", FRESH), ("recent", RECENT)] {
+            let mut q = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let nulls = vec![rusqlite::types::Null; q.parameter_count()];
+            let plan: Vec<String> = q
+                .query_map(rusqlite::params_from_iter(nulls), |r| r.get::<_, String>(3))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            let on_attempts: Vec<&String> = plan
+                .iter()
+                .filter(|s| s.contains("dial_attempts"))
+                .collect();
+            assert!(
+                !on_attempts.is_empty()
+                    && on_attempts
+                        .iter()
+                        .all(|s| s.contains("INDEX dial_attempts_number (")),
+                "{name}: {plan:?}"
+            );
+        }
     }
 }
