@@ -15,7 +15,7 @@
 //! Small and frequent on purpose: the copy's writes and its fsync share
 //! the disk with the writers' log syncs, and a checkpoint every 50 ms (a
 //! few megabytes at the gate's peak) made those syncs wait, p99 at peak
-//! 20-25 ms against 7-8 ms at 3 ms (docs/benchmarks.md).
+//! 20-25 ms against 6.8-10.4 ms at 3 ms (docs/benchmarks.md).
 //!
 //! Durability does not change: a commit is durable once its WAL frames are
 //! synced (`synchronous = FULL`), checkpointed or not, and a crash
