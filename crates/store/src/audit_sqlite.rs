@@ -167,7 +167,8 @@ impl Direct {
     }
 
     /// Stops the writer thread after the jobs already queued; the next
-    /// append starts a new one.
+    /// append starts a new one. The checkpoint thread stops for good (the
+    /// store is closing): the writers' backstop still bounds the log.
     pub(crate) fn close(&self) {
         self.checkpointer.stop();
         self.writer.lock().unwrap_or_else(|e| e.into_inner()).take();
