@@ -10,12 +10,9 @@ use serde_json::{Value, json};
 
 use crate::harness::{TestOrg, TestServer};
 
-/// Outbox messages to `to` that carry a sign-in link (sign-in and
-/// invitation mails), oldest first, decoded from quoted-printable. Other
-/// mail to the same person (a disabled webhook endpoint's notice, for one)
-/// can land at any moment from a background task, so counting every mail
-/// would make "the next mail" a race.
-fn link_mails(server: &TestServer, to: &str) -> Vec<String> {
+/// Every outbox message to `to`, oldest first, decoded from
+/// quoted-printable.
+fn mails(server: &TestServer, to: &str) -> Vec<String> {
     let mut found: Vec<(std::path::PathBuf, String)> =
         std::fs::read_dir(server.data_dir.path().join("outbox"))
             .map(|d| {
@@ -26,14 +23,22 @@ fn link_mails(server: &TestServer, to: &str) -> Vec<String> {
                         Some((p, text))
                     })
                     .filter(|(_, t)| t.contains(&format!("To: {to}")))
-                    .map(|(p, t)| (p, qp_decode(&t)))
-                    .filter(|(_, t)| t.contains("/auth/link/"))
                     .collect()
             })
             .unwrap_or_default();
     // File names start with the millisecond they were written.
     found.sort();
-    found.into_iter().map(|(_, t)| t).collect()
+    found.into_iter().map(|(_, t)| qp_decode(&t)).collect()
+}
+
+/// The messages to `to` that carry a sign-in link (sign-in and invitation
+/// mails). Other mail to the same person (a disabled webhook endpoint's
+/// notice, for one) can land at any moment from a background task, so
+/// counting every mail would make "the next mail" a race.
+fn link_mails(server: &TestServer, to: &str) -> Vec<String> {
+    let mut found = mails(server, to);
+    found.retain(|t| t.contains("/auth/link/"));
+    found
 }
 
 /// The newest link mail to `to` once there are more than `after` of them.
@@ -49,18 +54,9 @@ async fn mail_to(server: &TestServer, to: &str, after: usize) -> String {
     }
 }
 
-/// Every outbox message to `to`, of any kind.
+/// How many outbox messages there are to `to`, of any kind.
 fn mails_to(server: &TestServer, to: &str) -> usize {
-    std::fs::read_dir(server.data_dir.path().join("outbox"))
-        .map(|d| {
-            d.filter_map(|e| e.ok())
-                .filter(|e| {
-                    std::fs::read_to_string(e.path())
-                        .is_ok_and(|t| t.contains(&format!("To: {to}")))
-                })
-                .count()
-        })
-        .unwrap_or(0)
+    mails(server, to).len()
 }
 
 fn qp_decode(text: &str) -> String {

@@ -599,8 +599,8 @@ struct CapWindow {
     hi: i64,
     newest: u32,
     /// Whether the campaign caps attempts per lead: only then is the lead's
-    /// count read (it counts every attempt of the lead, so a lead dialed
-    /// for years without a cap would make every check slower).
+    /// count read (it scans the number's attempts, so a number dialed
+    /// thousands of times without a cap would make every check slower).
     per_lead: bool,
 }
 
