@@ -49,19 +49,23 @@ access=$(curl -fsS -X POST "http://127.0.0.1:$tp/oauth/token" -u "$cid:$csecret"
 oauth="Authorization: Bearer $access"
 
 ceiling=$(wrk -t1 -c32 -d"$dur" "http://127.0.0.1:$bp/ping" | rps)
-# Server CPU (user + system, clock ticks) around the GET run: robust to a
-# loaded machine where requests/s is not.
+# Server CPU (user + system, clock ticks) around a wrk run, per request:
+# robust to a loaded machine where requests/s is not. Prints
+# "requests/s µs-per-request" (0 for a run that sent nothing).
 cpu() { awk '{print $14 + $15}' "/proc/${pids[1]}/stat"; }
 tck=$(getconf CLK_TCK)
-c0=$(cpu)
-gout=$(wrk -t1 -c32 -d"$dur" -H "$auth" "http://127.0.0.1:$tp/v1/me")
-c1=$(cpu)
-get=$(printf '%s\n' "$gout" | rps)
-greqs=$(printf '%s\n' "$gout" | awk '/requests in/ {print $1}')
-get_cpu=$(( (c1 - c0) * 1000000 / tck / (greqs > 0 ? greqs : 1) ))
+measured() {
+  local c0 c1 out reqs
+  c0=$(cpu)
+  out=$(wrk -t1 -c32 -d"$dur" "$@")
+  c1=$(cpu)
+  reqs=$(printf '%s\n' "$out" | awk '/requests in/ {print $1}')
+  echo "$(printf '%s\n' "$out" | rps | grep . || echo 0) $(( (c1 - c0) * 1000000 / tck / (${reqs:-0} > 0 ? ${reqs:-0} : 1) ))"
+}
+read -r get get_cpu < <(measured -H "$auth" "http://127.0.0.1:$tp/v1/me")
 post=$(wrk -t1 -c32 -d"$dur" -H "$auth" -H "Content-Type: application/json" -s bench/http/post_member.lua "http://127.0.0.1:$tp/v1/members" | rps)
 get_p99=$(p99_at "http://127.0.0.1:$tp/v1/me" $(( get / 2 )) -H "$auth")
-oget=$(wrk -t1 -c32 -d"$dur" -H "$oauth" "http://127.0.0.1:$tp/v1/me" | rps)
+read -r oget oget_cpu < <(measured -H "$oauth" "http://127.0.0.1:$tp/v1/me")
 # About one run in four, this wrk (right after hey) sends nothing at all:
 # "0 requests", no socket errors, while curl to the same URL with the same
 # token answers 200 at once. The generator, not the server; run it again,
@@ -69,9 +73,9 @@ oget=$(wrk -t1 -c32 -d"$dur" -H "$oauth" "http://127.0.0.1:$tp/v1/me" | rps)
 if [ "${oget:-0}" -eq 0 ]; then
   echo "the OAuth wrk phase sent no request; running it again" >&2
   sleep 1
-  oget=$(wrk -t1 -c32 -d"$dur" -H "$oauth" "http://127.0.0.1:$tp/v1/me" | rps)
+  read -r oget oget_cpu < <(measured -H "$oauth" "http://127.0.0.1:$tp/v1/me")
 fi
 limits=${REDIS_URL:+redis}
-echo "| limits | bare axum req/s | GET /v1/me, API key (% of bare) | server CPU per GET | GET /v1/me, OAuth token (% of bare) | p99 at 50% of GET peak | POST /v1/members req/s |"
-echo "|---|---|---|---|---|---|---|"
-echo "| ${limits:-in-process} | $ceiling | $get ($(( get * 100 / ceiling ))%) | $get_cpu µs | $oget ($(( oget * 100 / ceiling ))%) | $get_p99 ms | $post |"
+echo "| limits | bare axum req/s | GET /v1/me, API key (% of bare) | server CPU per GET | GET /v1/me, OAuth token (% of bare) | server CPU per OAuth GET | p99 at 50% of GET peak | POST /v1/members req/s |"
+echo "|---|---|---|---|---|---|---|---|"
+echo "| ${limits:-in-process} | $ceiling | $get ($(( get * 100 / ceiling ))%) | $get_cpu µs | $oget ($(( oget * 100 / ceiling ))%) | $oget_cpu µs | $get_p99 ms | $post |"

@@ -159,7 +159,7 @@ pub struct Store {
 
 /// The per-node cache of API key and OAuth token rows.
 pub(crate) type Credentials =
-    credential_cache::CredentialCache<Arc<auth::KeyAuth>, Arc<oauth::OrgTokenRow>>;
+    credential_cache::CredentialCache<Arc<auth::KeyAuth>, Arc<oauth::TokenAuth>>;
 
 pub use credential_cache::DEFAULT_TTL as CREDENTIAL_CACHE_TTL;
 pub use gate_cache::DEFAULT_TTL as GATE_CACHE_TTL;

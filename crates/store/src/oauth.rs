@@ -228,6 +228,80 @@ impl Store {
     }
 }
 
+/// An access token's row as the node's credential cache holds it, with
+/// what can be worked out from the row alone done once per read: the stored
+/// hash and the actor (parsing the identifiers and scopes on every request
+/// was a measurable share of its CPU, as for API keys: `auth::KeyAuth`).
+/// Revocation, expiry and the presented secret are still checked on every
+/// request.
+pub(crate) struct TokenAuth {
+    row: TokenRow,
+    stored: TokenHash,
+    /// `None` when the client's member is gone: such a token never
+    /// authenticates.
+    actor: Option<Actor>,
+}
+
+impl TokenAuth {
+    fn from_row(OrgTokenRow { org_id, row }: OrgTokenRow) -> Result<TokenAuth, StoreError> {
+        let actor = valid_token(&row)?.map(|valid| {
+            Ok::<_, StoreError>(Actor {
+                org_id: OrgId::parse(&org_id)?,
+                principal: Principal::OAuthClient {
+                    client_id: valid.info.client_id,
+                    on_behalf_of: valid.info.on_behalf_of,
+                },
+                user_id: valid.user_id,
+                role: valid.role,
+                scopes: Some(valid.info.scopes),
+            })
+        });
+        Ok(TokenAuth {
+            stored: stored_hash(&row)?,
+            actor: actor.transpose()?,
+            row,
+        })
+    }
+}
+
+fn stored_hash(row: &TokenRow) -> Result<TokenHash, StoreError> {
+    Ok(TokenHash {
+        key_id: row.hash_key_id.clone(),
+        mac: mac_array(row.hash.clone())?,
+    })
+}
+
+/// Whether the token, its secret already checked, is still usable at `now`.
+fn check_live(row: &TokenRow, now: UnixMicros) -> Result<(), AuthFailure> {
+    if row.revoked_at.is_some() || row.client_revoked_at.is_some() {
+        return Err(AuthFailure::Revoked);
+    }
+    if row.expires_at <= now.0 {
+        return Err(AuthFailure::Expired);
+    }
+    Ok(())
+}
+
+/// What the token grants, parsed; `None` when its member left (their
+/// clients were revoked with them, but a token without a member behind it
+/// never authenticates either way).
+fn valid_token(row: &TokenRow) -> Result<Option<ValidToken>, StoreError> {
+    let Some((role, member)) = bound_member(row.role.as_deref(), row.member_id.as_deref())? else {
+        return Ok(None);
+    };
+    Ok(Some(ValidToken {
+        info: TokenInfo {
+            client_id: OAuthClientId::parse(&row.client_id)?,
+            on_behalf_of: member,
+            scopes: parse_scopes(&row.scopes)?,
+            issued_at: UnixMicros(row.issued_at),
+            expires_at: UnixMicros(row.expires_at),
+        },
+        user_id: UserId::parse(&row.created_by)?,
+        role,
+    }))
+}
+
 impl Store {
     /// Checks a token row against the presented plaintext and `now`.
     fn validate_token(
@@ -236,36 +310,11 @@ impl Store {
         presented: &str,
         now: UnixMicros,
     ) -> Result<ValidToken, AuthFailure> {
-        let stored = TokenHash {
-            key_id: row.hash_key_id.clone(),
-            mac: mac_array(row.hash.clone())?,
-        };
-        if !self.hasher.verify(&stored, presented) {
+        if !self.hasher.verify(&stored_hash(row)?, presented) {
             return Err(AuthFailure::Unknown);
         }
-        if row.revoked_at.is_some() || row.client_revoked_at.is_some() {
-            return Err(AuthFailure::Revoked);
-        }
-        if row.expires_at <= now.0 {
-            return Err(AuthFailure::Expired);
-        }
-        // The member left: their clients were revoked with them, but a token
-        // without a member behind it never authenticates either way.
-        let Some((role, member)) = bound_member(row.role.as_deref(), row.member_id.as_deref())?
-        else {
-            return Err(AuthFailure::Revoked);
-        };
-        Ok(ValidToken {
-            info: TokenInfo {
-                client_id: OAuthClientId::parse(&row.client_id).map_err(StoreError::from)?,
-                on_behalf_of: member,
-                scopes: parse_scopes(&row.scopes)?,
-                issued_at: UnixMicros(row.issued_at),
-                expires_at: UnixMicros(row.expires_at),
-            },
-            user_id: UserId::parse(&row.created_by).map_err(StoreError::from)?,
-            role,
-        })
+        check_live(row, now)?;
+        valid_token(row)?.ok_or(AuthFailure::Revoked)
     }
 
     /// Authenticates an OAuth access token presented as a bearer.
@@ -280,27 +329,23 @@ impl Store {
             Some(cached) => cached,
             None => {
                 let ticket = self.credentials.ticket();
-                let row = Arc::new(
-                    self.token_row_by_lookup(lookup)
-                        .await?
-                        .ok_or(AuthFailure::Unknown)?,
-                );
+                let row = self
+                    .token_row_by_lookup(lookup)
+                    .await?
+                    .ok_or(AuthFailure::Unknown)?;
+                let auth = Arc::new(TokenAuth::from_row(row)?);
                 self.credentials
-                    .put_oauth_token(ticket, lookup, row.clone());
-                row
+                    .put_oauth_token(ticket, lookup, auth.clone());
+                auth
             }
         };
-        let valid = self.validate_token(&cached.row, presented, now)?;
-        Ok(Actor {
-            org_id: OrgId::parse(&cached.org_id).map_err(StoreError::from)?,
-            principal: Principal::OAuthClient {
-                client_id: valid.info.client_id,
-                on_behalf_of: valid.info.on_behalf_of,
-            },
-            user_id: valid.user_id,
-            role: valid.role,
-            scopes: Some(valid.info.scopes),
-        })
+        // The presented secret is checked against the stored hash on every
+        // request, cached row or not.
+        if !self.hasher.verify(&cached.stored, presented) {
+            return Err(AuthFailure::Unknown);
+        }
+        check_live(&cached.row, now)?;
+        cached.actor.clone().ok_or(AuthFailure::Revoked)
     }
 
     /// Any bearer credential: an API key or an OAuth access token, told

@@ -363,6 +363,25 @@ pub fn extract_token(text: &str, prefix: &str) -> Option<String> {
     )
 }
 
+/// A well-formed token of `kind` with `token`'s lookup id and another
+/// secret: found by its lookup, refused by its hash.
+pub fn same_lookup_other_secret(kind: tollgate_core::token::TokenKind, token: &str) -> String {
+    let lookup = tollgate_core::token::parse(kind, token)
+        .unwrap()
+        .bytes()
+        .map(|c| u128::from(tollgate_core::base32::digit(c).unwrap()))
+        .fold(0u128, |acc, d| (acc << 5) | d);
+    let lookup: [u8; 10] = lookup.to_be_bytes()[6..].try_into().unwrap();
+    let forged = tollgate_core::token::mint(kind, lookup, &[9; 32])
+        .plaintext
+        .as_str()
+        .to_owned();
+    let prefix = kind.prefix().len() + 16;
+    assert_eq!(forged[..prefix], token[..prefix], "same lookup id");
+    assert_ne!(forged, token);
+    forged
+}
+
 pub fn unique_email(label: &str) -> String {
     let mut r = [0u8; 6];
     getrandom::fill(&mut r).unwrap();

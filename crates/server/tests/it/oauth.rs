@@ -63,6 +63,16 @@ async fn both_client_authentication_methods_issue_a_token_that_works_like_a_key(
     assert_eq!(me["actor_id"], id.as_str());
     assert_eq!(me["on_behalf_of"], org.owner_id.as_str());
     assert_eq!(me["org_id"], org.id.as_str());
+    // The node now holds the token's row in its cache; the presented secret
+    // is still checked against the stored hash on every request.
+    let forged = crate::harness::same_lookup_other_secret(
+        tollgate_core::token::TokenKind::OAuthAccessToken,
+        &token,
+    );
+    let (s, _) = server.call(&forged, Method::GET, "/v1/me", None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let (s, _) = server.call(&token, Method::GET, "/v1/me", None).await;
+    assert_eq!(s, StatusCode::OK);
 
     // client_secret_post
     let (s, v, _) = form_post(
