@@ -428,6 +428,20 @@ async fn decide_in<'a>(
     let org = actor.org_id.as_str();
     tx.bind_org(org).await?;
     tx.lock_org(org).await?;
+    decide_bound(tx, store, actor, req, dnc, ctx, pending).await
+}
+
+/// [`decide_in`] in a transaction already bound to `actor`'s organization
+/// and holding its lock.
+async fn decide_bound<'a>(
+    tx: &mut Tx,
+    store: &crate::Store,
+    actor: &'a crate::Actor,
+    req: &DialRequest,
+    dnc: &DncAnswer,
+    ctx: &'a Ctx,
+    pending: &Pending,
+) -> Result<Decided<'a>, StoreError> {
     let mut d = judge(tx, store, actor, req, dnc, ctx, pending).await?;
     d.json = serde_json::to_string(&d.rec).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     Ok(d)
@@ -1381,12 +1395,24 @@ impl crate::Store {
                 .await?;
         } else {
             let mut pending = Pending::default();
+            let mut bound: Option<&str> = None;
             for &i in order {
                 let job = &jobs[i];
+                // Jobs come grouped by organization: each organization is
+                // bound and locked once (on PostgreSQL each is a round trip,
+                // and the group's reads are all round trips in a row),
+                // outside the savepoint, so a job rolled back to it keeps
+                // both.
+                let org = job.actor.org_id.as_str();
+                if bound != Some(org) {
+                    tx.bind_org(org).await?;
+                    tx.lock_org(org).await?;
+                    bound = Some(org);
+                }
                 if savepoints {
                     exec!(&mut tx, "SAVEPOINT dial_check")?;
                 }
-                let d = decide_in(
+                let d = decide_bound(
                     &mut tx, self, &job.actor, &job.req, &job.dnc, &job.ctx, &pending,
                 )
                 .await;
