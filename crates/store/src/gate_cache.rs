@@ -4,7 +4,8 @@
 //!
 //! What is cached is configuration: the campaign (purpose, channel, voice,
 //! calling windows, attempt limit, caps, its pause switch) and the
-//! organization's pause switch and running-without-DNC acknowledgment.
+//! organization's pause switch, running-without-DNC acknowledgment and
+//! choice of DNC provider (read before every dial's DNC lookup).
 //! Never a fact about a number or a lead: suppression, the internal DNC
 //! list, the suppression list's version and attempt counts are read at
 //! decision time, in the decision's transaction. Only campaigns that exist
@@ -46,6 +47,9 @@ pub(crate) struct GateCache {
     ttl: Duration,
     generation: Generation,
     campaigns: TtlCache<Arc<CampaignGate>>,
+    /// Each organization's DNC provider credential, by organization id
+    /// (`None`: the deployment's registry index answers).
+    providers: TtlCache<Option<String>>,
 }
 
 impl GateCache {
@@ -54,6 +58,7 @@ impl GateCache {
             ttl,
             generation: Generation::default(),
             campaigns: TtlCache::new(),
+            providers: TtlCache::new(),
         }
     }
 
@@ -78,12 +83,27 @@ impl GateCache {
         }
     }
 
+    /// The organization's DNC provider choice, when cached.
+    pub(crate) fn provider(&self, org: &str) -> Option<Option<String>> {
+        if self.ttl.is_zero() {
+            return None;
+        }
+        self.providers.get(org, self.ttl)
+    }
+
+    pub(crate) fn put_provider(&self, ticket: Ticket, org: &str, provider: Option<String>) {
+        if !self.ttl.is_zero() && self.generation.is_current(ticket) {
+            self.providers.put(org, provider, ticket.at, self.ttl);
+        }
+    }
+
     /// Forgets every entry, after a committed change to a campaign or to an
     /// organization's gate settings. Such changes are rare; forgetting
     /// everything is simpler than finding the entries a change touched.
     pub(crate) fn invalidate(&self) {
         self.generation.bump();
         self.campaigns.clear();
+        self.providers.clear();
     }
 }
 
@@ -126,6 +146,22 @@ mod tests {
         assert!(cache.get("org_a", "c").is_some());
         std::thread::sleep(Duration::from_millis(40));
         assert!(cache.get("org_a", "c").is_none());
+    }
+
+    #[test]
+    fn a_provider_choice_is_per_organization_and_forgotten_on_a_change() {
+        let cache = GateCache::new(DEFAULT_TTL);
+        assert_eq!(cache.provider("org_a"), None);
+        cache.put_provider(cache.ticket(), "org_a", Some("pcr_1".into()));
+        cache.put_provider(cache.ticket(), "org_b", None);
+        assert_eq!(cache.provider("org_a"), Some(Some("pcr_1".into())));
+        assert_eq!(cache.provider("org_b"), Some(None));
+        let before = cache.ticket();
+        cache.invalidate();
+        assert_eq!(cache.provider("org_a"), None);
+        cache.put_provider(before, "org_a", Some("pcr_1".into()));
+        assert_eq!(cache.provider("org_a"), None, "read before the change");
+        assert_eq!(GateCache::new(Duration::ZERO).provider("org_a"), None);
     }
 
     #[test]

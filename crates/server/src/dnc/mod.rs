@@ -202,14 +202,14 @@ impl Dnc {
         candidates: &Candidates,
         now: UnixMicros,
     ) -> DncAnswer {
-        let settings = match store.scope(actor).gate_settings().await {
-            Ok(s) => s,
+        let provider = match store.scope(actor).dnc_provider().await {
+            Ok(p) => p,
             Err(e) => {
                 tracing::error!(error = %e, "could not read the gate settings for the DNC lookup");
                 return self.unavailable();
             }
         };
-        match settings.dnc_provider_credential_id {
+        match provider {
             Some(id) => self.provider_lookup(store, actor, &id, number, now).await,
             None => {
                 self.local_lookup(store, actor.org_id(), number, candidates, now)

@@ -127,6 +127,22 @@ impl OrgScope<'_> {
         load(&mut tx, self.org()).await
     }
 
+    /// The organization's DNC provider credential (`None`: the registry
+    /// index), which every dial's DNC lookup needs first: from this node's
+    /// gate cache when it has it, at most its time to live old, like the
+    /// pause switch and the acknowledgment the decision reads
+    /// ([`crate::gate_cache`]); a change through this node applies at once.
+    pub async fn dnc_provider(&self) -> Result<Option<String>, StoreError> {
+        let cache = self.store.gate_cache();
+        if let Some(provider) = cache.provider(self.org()) {
+            return Ok(provider);
+        }
+        let ticket = cache.ticket();
+        let provider = self.gate_settings().await?.dnc_provider_credential_id;
+        cache.put_provider(ticket, self.org(), provider.clone());
+        Ok(provider)
+    }
+
     pub async fn update_gate_settings(
         &self,
         patch: GateSettingsPatch,
