@@ -480,31 +480,28 @@ pub async fn enforce(
         tollgate_store::Principal::Operator { on_behalf_of } => on_behalf_of.as_str(),
         tollgate_store::Principal::Session { session_id, .. } => session_id.as_str(),
     };
-    let per_key = match state
+    // Both limits in one call (one round trip to Redis in scale-out mode);
+    // a refused per-key limit leaves the organization's untouched.
+    let verdicts = match state
         .limiter
-        .admit(&format!("cred:{credential}"), limits.per_key(), now)
+        .admit_chain(
+            &[
+                (&format!("cred:{credential}"), limits.per_key()),
+                (&format!("org:{}", actor.org_id()), limits.per_org()),
+            ],
+            now,
+        )
         .await
     {
         Ok(v) => v,
         Err(e) => return limiter_down(e),
     };
-    let verdict = if per_key.allowed {
-        let per_org = match state
-            .limiter
-            .admit(&format!("org:{}", actor.org_id()), limits.per_org(), now)
-            .await
-        {
-            Ok(v) => v,
-            Err(e) => return limiter_down(e),
-        };
-        // Report whichever limit is closer to refusing.
-        if !per_org.allowed || per_org.remaining < per_key.remaining {
-            per_org
-        } else {
-            per_key
-        }
-    } else {
-        per_key
+    // Report whichever limit is closer to refusing (the refused one, if any).
+    let verdict = match verdicts[..] {
+        [per_key, per_org] if per_org.allowed && per_org.remaining >= per_key.remaining => per_key,
+        [_, per_org] => per_org,
+        [per_key] => per_key,
+        _ => return limiter_down(crate::rate_limit::LimiterDown::new("no verdict")),
     };
     let mut response = if !verdict.allowed {
         too_many(verdict)

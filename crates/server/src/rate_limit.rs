@@ -26,6 +26,12 @@ const REDIS_TIMEOUT: Duration = Duration::from_millis(500);
 #[error("rate-limit store unavailable: {0}")]
 pub struct LimiterDown(String);
 
+impl LimiterDown {
+    pub(crate) fn new(why: &str) -> LimiterDown {
+        LimiterDown(why.to_owned())
+    }
+}
+
 #[derive(Clone)]
 pub enum Limiter {
     Local(Arc<[Mutex<HashMap<String, i64>>; SHARDS]>),
@@ -42,22 +48,35 @@ impl Default for Limiter {
     }
 }
 
+/// GCRA over one or more keys in order (KEYS[i] with ARGV[2i] the emission
+/// interval and ARGV[2i+1] the tolerance; ARGV[1] is '1' to peek): each
+/// admitted key spends one request, and the first refusal ends the chain,
+/// so later keys spend nothing. Returns a triple per key judged.
 const GCRA_LUA: &str = r#"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local interval = tonumber(ARGV[1])
-local tolerance = tonumber(ARGV[2])
-local tat = tonumber(redis.call('GET', KEYS[1]) or now)
-if tat < now then tat = now end
-local new_tat = tat + interval
-local allow_at = new_tat - tolerance - interval
-if now < allow_at then
-  return {0, tat - now, allow_at - now}
+local out = {}
+for i, key in ipairs(KEYS) do
+  local interval = tonumber(ARGV[2 * i])
+  local tolerance = tonumber(ARGV[2 * i + 1])
+  local tat = tonumber(redis.call('GET', key) or now)
+  if tat < now then tat = now end
+  local new_tat = tat + interval
+  local allow_at = new_tat - tolerance - interval
+  if now < allow_at then
+    table.insert(out, 0)
+    table.insert(out, tat - now)
+    table.insert(out, allow_at - now)
+    return out
+  end
+  if ARGV[1] ~= '1' then
+    redis.call('SET', key, new_tat, 'PX', math.ceil((new_tat - now) / 1000) + 1)
+  end
+  table.insert(out, 1)
+  table.insert(out, new_tat - now)
+  table.insert(out, 0)
 end
-if ARGV[3] ~= '1' then
-  redis.call('SET', KEYS[1], new_tat, 'PX', math.ceil((new_tat - now) / 1000) + 1)
-end
-return {1, new_tat - now, 0}
+return out
 "#;
 
 impl Limiter {
@@ -91,7 +110,19 @@ impl Limiter {
         quota: Quota,
         now: UnixMicros,
     ) -> Result<Verdict, LimiterDown> {
-        self.decide(key, quota, now, false).await
+        let verdicts = self.decide(&[(key, quota)], now, false).await?;
+        first(verdicts)
+    }
+
+    /// [`Limiter::admit`] for several limits in order, the first refusal
+    /// ending the chain (later limits spend nothing and have no verdict):
+    /// one round trip to Redis instead of one per limit.
+    pub async fn admit_chain(
+        &self,
+        limits: &[(&str, Quota)],
+        now: UnixMicros,
+    ) -> Result<Vec<Verdict>, LimiterDown> {
+        self.decide(limits, now, false).await
     }
 
     /// Whether `key` would be admitted now, without spending anything.
@@ -101,7 +132,7 @@ impl Limiter {
         quota: Quota,
         now: UnixMicros,
     ) -> Result<Verdict, LimiterDown> {
-        self.decide(key, quota, now, true).await
+        first(self.decide(&[(key, quota)], now, true).await?)
     }
 
     /// Whether the limit store answers (for /readyz).
@@ -119,30 +150,35 @@ impl Limiter {
 
     async fn decide(
         &self,
-        key: &str,
-        quota: Quota,
+        limits: &[(&str, Quota)],
         now: UnixMicros,
         peek: bool,
-    ) -> Result<Verdict, LimiterDown> {
+    ) -> Result<Vec<Verdict>, LimiterDown> {
+        let mut verdicts = Vec::with_capacity(limits.len());
         match self {
             Limiter::Local(shards) => {
-                let shard = &shards[(fnv(key) % SHARDS as u64) as usize];
-                let mut map = shard.lock().unwrap_or_else(|p| p.into_inner());
-                let (verdict, tat) = check(quota, map.get(key).copied(), now);
-                if verdict.allowed && !peek {
-                    // A known key (every request of a busy client) is
-                    // updated in place, without copying the key.
-                    if let Some(t) = map.get_mut(key) {
-                        *t = tat;
-                    } else {
-                        if map.len() >= SWEEP_AT {
-                            // A state whose TAT has passed is the same as no state.
-                            map.retain(|_, t| *t > now.0);
+                for &(key, quota) in limits {
+                    let shard = &shards[(fnv(key) % SHARDS as u64) as usize];
+                    let mut map = shard.lock().unwrap_or_else(|p| p.into_inner());
+                    let (verdict, tat) = check(quota, map.get(key).copied(), now);
+                    if verdict.allowed && !peek {
+                        // A known key (every request of a busy client) is
+                        // updated in place, without copying the key.
+                        if let Some(t) = map.get_mut(key) {
+                            *t = tat;
+                        } else {
+                            if map.len() >= SWEEP_AT {
+                                // A state whose TAT has passed is the same as no state.
+                                map.retain(|_, t| *t > now.0);
+                            }
+                            map.insert(key.to_owned(), tat);
                         }
-                        map.insert(key.to_owned(), tat);
+                    }
+                    verdicts.push(verdict);
+                    if !verdict.allowed {
+                        break;
                     }
                 }
-                Ok(verdict)
             }
             Limiter::Redis {
                 conn,
@@ -150,23 +186,51 @@ impl Limiter {
                 prefix,
             } => {
                 let mut conn = conn.clone();
-                let hashed = format!("{prefix}:rl:{}", hex16(&Sha256::digest(key.as_bytes())));
-                let mut call = script.key(hashed);
-                call.arg(quota.emission_interval())
-                    .arg(quota.tolerance())
-                    .arg(if peek { "1" } else { "0" });
+                let mut call = script.prepare_invoke();
+                call.arg(if peek { "1" } else { "0" });
+                for &(key, quota) in limits {
+                    call.key(format!(
+                        "{prefix}:rl:{}",
+                        hex16(&Sha256::digest(key.as_bytes()))
+                    ))
+                    .arg(quota.emission_interval())
+                    .arg(quota.tolerance());
+                }
                 let reply: Vec<i64> =
                     tokio::time::timeout(REDIS_TIMEOUT, call.invoke_async(&mut conn))
                         .await
                         .map_err(|_| LimiterDown("timed out".into()))?
                         .map_err(|e| LimiterDown(e.to_string()))?;
-                let [allowed, reset_after, retry_after] = reply[..] else {
+                // A triple per key judged: all of them, or up to the refusal.
+                let judged = reply.chunks_exact(3);
+                if !judged.remainder().is_empty()
+                    || reply.is_empty()
+                    || reply.len() > 3 * limits.len()
+                {
                     return Err(LimiterDown("unexpected reply".into()));
-                };
-                Ok(verdict_from(quota, allowed == 1, reset_after, retry_after))
+                }
+                for (triple, &(_, quota)) in judged.zip(limits) {
+                    let &[allowed, reset_after, retry_after] = triple else {
+                        return Err(LimiterDown("unexpected reply".into()));
+                    };
+                    verdicts.push(verdict_from(quota, allowed == 1, reset_after, retry_after));
+                }
+                let refused = verdicts.iter().position(|v| !v.allowed);
+                if refused.map_or(verdicts.len() != limits.len(), |i| i + 1 != verdicts.len()) {
+                    return Err(LimiterDown("unexpected reply".into()));
+                }
             }
         }
+        Ok(verdicts)
     }
+}
+
+/// The verdict of a one-limit chain.
+fn first(verdicts: Vec<Verdict>) -> Result<Verdict, LimiterDown> {
+    verdicts
+        .into_iter()
+        .next()
+        .ok_or_else(|| LimiterDown("no verdict".into()))
 }
 
 /// The same verdict the in-process arithmetic gives, from Redis's answer.
@@ -220,6 +284,42 @@ mod tests {
         assert!(
             l.admit(&b, Q, now).await.unwrap().allowed,
             "another key has its own budget"
+        );
+        chain(l, prefix).await;
+    }
+
+    /// A chain spends each admitted limit and stops at the first refusal.
+    async fn chain(l: &Limiter, prefix: &str) {
+        const ONE: Quota = Quota {
+            rate: 60,
+            period_secs: 60,
+            burst: 1,
+        };
+        let now = UnixMicros(1_000_000);
+        let (k, o, spare) = (
+            format!("{prefix}:key"),
+            format!("{prefix}:org"),
+            format!("{prefix}:spare"),
+        );
+        let allowed = |v: Vec<Verdict>| v.iter().map(|v| v.allowed).collect::<Vec<_>>();
+        let both = [(k.as_str(), Q), (o.as_str(), ONE)];
+        assert_eq!(
+            allowed(l.admit_chain(&both, now).await.unwrap()),
+            [true, true]
+        );
+        // The second limit refuses; the first was spent all the same.
+        assert_eq!(
+            allowed(l.admit_chain(&both, now).await.unwrap()),
+            [true, false]
+        );
+        // Now the first refuses, and the one after it is never judged.
+        let first_refuses = [(k.as_str(), Q), (spare.as_str(), ONE)];
+        let v = l.admit_chain(&first_refuses, now).await.unwrap();
+        assert_eq!(allowed(v.clone()), [false]);
+        assert!(v[0].retry_after > 0);
+        assert!(
+            l.admit(&spare, ONE, now).await.unwrap().allowed,
+            "a limit after a refusal spent nothing"
         );
     }
 
