@@ -1385,10 +1385,16 @@ impl crate::Store {
         out: &mut GroupResults,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.write().await?;
-        // On PostgreSQL a failed statement poisons the transaction, so
-        // each check's reads run in a savepoint there; SQLite needs none
-        // (a check writes nothing until the group is recorded).
-        let savepoints = matches!(tx, Tx::Postgres(_));
+        // No savepoint per check on PostgreSQL: a check's reads are point
+        // SELECTs, and what makes one of them fail there (a lost
+        // connection, a timeout) fails every later statement of the
+        // transaction too. Such a failure poisons the transaction, the
+        // group's writes then fail, and every check of the group is denied
+        // (`internal_error`), as for a failed commit. What concerns one
+        // check alone (an unknown lead or campaign, a row that does not
+        // decode) is found on this side and leaves the transaction usable.
+        // A savepoint and its release were two of the seven round trips
+        // each check made in the group's serial path.
         let mut decided: Vec<(usize, Decided<'a>)> = Vec::with_capacity(jobs.len());
         if let (Some(readers), Tx::Sqlite(_)) = (&self.readers, &tx) {
             self.decide_direct(&mut tx, readers, jobs, order, &mut decided, out)
@@ -1399,18 +1405,12 @@ impl crate::Store {
             for &i in order {
                 let job = &jobs[i];
                 // Jobs come grouped by organization: each organization is
-                // bound and locked once (on PostgreSQL each is a round trip,
-                // and the group's reads are all round trips in a row),
-                // outside the savepoint, so a job rolled back to it keeps
-                // both.
+                // bound and locked once (on PostgreSQL each is a round trip).
                 let org = job.actor.org_id.as_str();
                 if bound != Some(org) {
                     tx.bind_org(org).await?;
                     tx.lock_org(org).await?;
                     bound = Some(org);
-                }
-                if savepoints {
-                    exec!(&mut tx, "SAVEPOINT dial_check")?;
                 }
                 let d = decide_bound(
                     &mut tx, self, &job.actor, &job.req, &job.dnc, &job.ctx, &pending,
@@ -1421,15 +1421,7 @@ impl crate::Store {
                         pending.attempts.extend(d.attempt.clone());
                         decided.push((i, d));
                     }
-                    Err(e) => {
-                        if savepoints {
-                            exec!(&mut tx, "ROLLBACK TO SAVEPOINT dial_check")?;
-                        }
-                        out[i] = Some(Err(e));
-                    }
-                }
-                if savepoints {
-                    exec!(&mut tx, "RELEASE SAVEPOINT dial_check")?;
+                    Err(e) => out[i] = Some(Err(e)),
                 }
             }
         }
