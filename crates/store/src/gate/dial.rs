@@ -230,7 +230,9 @@ impl OrgScope<'_> {
         ctx: &Ctx,
     ) -> Result<DialCheck, StoreError> {
         let mut tx = self.write().await?;
-        let decided = decide_in(
+        tx.bind_org(self.org()).await?;
+        tx.lock_org(self.org()).await?;
+        let decided = decide_bound(
             &mut tx,
             self.store,
             self.actor,
@@ -330,7 +332,7 @@ struct Decided<'a> {
     id: DialCheckId,
     rec: DialCheck,
     /// `rec` serialized once, for its row and for the answer
-    /// ([`decide_in`] fills it; a scrub stores nothing and leaves it empty).
+    /// ([`decide_bound`] fills it; a scrub stores nothing and leaves it empty).
     json: String,
     attempt: Option<Attempt>,
     org: &'a str,
@@ -414,25 +416,9 @@ pub fn lead_location(number: &E164, state: Option<&str>, zip: Option<&str>) -> L
     }
 }
 
-/// Binds and locks `actor`'s organization in `tx`, then judges; writes
-/// nothing (see [`record_decided`]).
-async fn decide_in<'a>(
-    tx: &mut Tx,
-    store: &crate::Store,
-    actor: &'a crate::Actor,
-    req: &DialRequest,
-    dnc: &DncAnswer,
-    ctx: &'a Ctx,
-    pending: &Pending,
-) -> Result<Decided<'a>, StoreError> {
-    let org = actor.org_id.as_str();
-    tx.bind_org(org).await?;
-    tx.lock_org(org).await?;
-    decide_bound(tx, store, actor, req, dnc, ctx, pending).await
-}
-
-/// [`decide_in`] in a transaction already bound to `actor`'s organization
-/// and holding its lock.
+/// Judges in `tx`, already bound to `actor`'s organization and holding its
+/// lock, and serializes the decision; writes nothing (see
+/// [`record_decided`]).
 async fn decide_bound<'a>(
     tx: &mut Tx,
     store: &crate::Store,
