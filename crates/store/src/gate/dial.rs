@@ -11,7 +11,9 @@
 //! exactly as if they had been written one by one. Each check reads its
 //! facts in three statements (the lead; the suppression flags, the
 //! suppression list's version and the lead's attempt count; the number's
-//! recent attempts), plus the campaign and gate settings when this node has
+//! recent attempts; on PostgreSQL the last two are one statement, since
+//! there every statement is a round trip in the group's serial path), plus
+//! the campaign and gate settings when this node has
 //! not cached them ([`crate::gate_cache`]). On PostgreSQL they run in the
 //! group's transaction; on SQLite, where every sqlx statement is a hand-off
 //! to a connection thread, the whole group's reads run over rusqlite in one
