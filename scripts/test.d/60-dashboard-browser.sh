@@ -92,7 +92,13 @@ TEST_DATA_DIR="$work/data" \
 TEST_PYTHON="$venv/bin/python" \
 TEST_SECRETS_FILE="$work/secrets.txt" \
 TEST_CHROMIUM="$chromium" \
-  timeout 300 node --test --test-reporter=spec "$e2e/dashboard.test.mjs"
+  timeout 300 node --test --test-reporter=spec "$e2e/dashboard.test.mjs" || {
+  # The server's own account of a failed step (its log is removed with
+  # the working directory), tokens masked all the same.
+  echo "server log (last 60 lines, tokens masked):"
+  tail -n 60 "$work/err.txt" | sed -E 's/tg_[a-z]+_[A-Za-z0-9_]+/tg_[masked]/g'
+  exit 1
+}
 
 # Nothing secret that the browser saw reached the server's output.
 if grep -E 'tg_(live|sil|ses)_[a-z0-9]{16}_' "$work/out.txt" "$work/err.txt"; then
