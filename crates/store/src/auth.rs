@@ -67,32 +67,52 @@ pub(crate) struct KeyAuth {
 
 impl KeyAuth {
     fn from_row(row: KeyAuthRow) -> Result<KeyAuth, StoreError> {
-        let stored = TokenHash {
-            key_id: row.hash_key_id.clone(),
-            mac: mac_array(row.hash.clone())?,
-        };
-        let actor = match (row.role.as_deref(), row.member_id.as_deref()) {
-            (Some(r), Some(m)) => Some(Actor {
+        let stored = stored_hash(&row.hash_key_id, &row.hash)?;
+        // The creator left; their keys were revoked with them, but a key
+        // without a member behind it never authenticates either way.
+        let actor = match bound_member(row.role.as_deref(), row.member_id.as_deref())? {
+            Some((role, member)) => Some(Actor {
                 org_id: OrgId::parse(&row.org_id)?,
                 principal: Principal::ApiKey {
                     key_id: ApiKeyId::parse(&row.id)?,
-                    on_behalf_of: MemberId::parse(m)?,
+                    on_behalf_of: member,
                 },
                 user_id: UserId::parse(&row.created_by)?,
-                role: r
-                    .parse()
-                    .map_err(|()| StoreError::Corrupt(format!("role `{r}`")))?,
-                scopes: Some(
-                    ScopeSet::parse_text(&row.scopes)
-                        .map_err(|s| StoreError::Corrupt(format!("scope `{s}`")))?,
-                ),
+                role,
+                scopes: Some(parse_scopes(&row.scopes)?),
             }),
-            // The creator left; their keys were revoked with them, but a key
-            // without a member behind it never authenticates either way.
-            _ => None,
+            None => None,
         };
         Ok(KeyAuth { row, stored, actor })
     }
+}
+
+/// A credential's stored hash, from its two columns.
+pub(crate) fn stored_hash(key_id: &str, hash: &[u8]) -> Result<TokenHash, StoreError> {
+    Ok(TokenHash {
+        key_id: key_id.to_owned(),
+        mac: mac_array(hash.to_vec())?,
+    })
+}
+
+/// The creator's membership, joined at every use rather than trusted:
+/// `None` when they are no longer a member.
+pub(crate) fn bound_member(
+    role: Option<&str>,
+    member_id: Option<&str>,
+) -> Result<Option<(Role, MemberId)>, StoreError> {
+    match (role, member_id) {
+        (Some(r), Some(m)) => Ok(Some((
+            r.parse()
+                .map_err(|()| StoreError::Corrupt(format!("role `{r}`")))?,
+            MemberId::parse(m)?,
+        ))),
+        _ => Ok(None),
+    }
+}
+
+pub(crate) fn parse_scopes(text: &str) -> Result<ScopeSet, StoreError> {
+    ScopeSet::parse_text(text).map_err(|s| StoreError::Corrupt(format!("scope `{s}`")))
 }
 
 impl Store {

@@ -18,7 +18,7 @@ use tollgate_core::token::{self, NewToken, TokenHash, TokenKind};
 use tollgate_core::{MemberId, OAuthClientId, OrgId, Role, ScopeSet, UnixMicros, UserId};
 
 use crate::audit::{self, Draft};
-use crate::auth::AuthFailure;
+use crate::auth::{AuthFailure, bound_member, parse_scopes, stored_hash};
 use crate::db::{Pool, Tx, exec, fetch_all, fetch_optional};
 use crate::scope::{Actor, Ctx, OrgScope, Principal};
 use crate::{Store, StoreError, mac_array, new_id, random_bytes};
@@ -111,25 +111,6 @@ async fn client_by_id(
     )?
     .ok_or(StoreError::NotFound)?
     .into_client()
-}
-
-/// The creator's membership, joined at every use rather than trusted.
-fn bound_member(
-    role: Option<&str>,
-    member_id: Option<&str>,
-) -> Result<Option<(Role, MemberId)>, StoreError> {
-    match (role, member_id) {
-        (Some(r), Some(m)) => Ok(Some((
-            r.parse()
-                .map_err(|()| StoreError::Corrupt(format!("role `{r}`")))?,
-            MemberId::parse(m)?,
-        ))),
-        _ => Ok(None),
-    }
-}
-
-fn parse_scopes(text: &str) -> Result<ScopeSet, StoreError> {
-    ScopeSet::parse_text(text).map_err(|s| StoreError::Corrupt(format!("scope `{s}`")))
 }
 
 #[derive(sqlx::FromRow)]
@@ -257,18 +238,11 @@ impl TokenAuth {
             })
         });
         Ok(TokenAuth {
-            stored: stored_hash(&row)?,
+            stored: stored_hash(&row.hash_key_id, &row.hash)?,
             actor: actor.transpose()?,
             row,
         })
     }
-}
-
-fn stored_hash(row: &TokenRow) -> Result<TokenHash, StoreError> {
-    Ok(TokenHash {
-        key_id: row.hash_key_id.clone(),
-        mac: mac_array(row.hash.clone())?,
-    })
 }
 
 /// Whether the token, its secret already checked, is still usable at `now`.
@@ -310,7 +284,10 @@ impl Store {
         presented: &str,
         now: UnixMicros,
     ) -> Result<ValidToken, AuthFailure> {
-        if !self.hasher.verify(&stored_hash(row)?, presented) {
+        if !self
+            .hasher
+            .verify(&stored_hash(&row.hash_key_id, &row.hash)?, presented)
+        {
             return Err(AuthFailure::Unknown);
         }
         check_live(row, now)?;
