@@ -70,7 +70,7 @@ cpu() { awk '{print $14 + $15}' "/proc/${pids[0]}/stat"; }
 tck=$(getconf CLK_TCK)
 c0=$(cpu)
 out=$(LEADS_FILE="$work/leads.txt" PLANNED_AT="$planned" CAMPAIGN_ID="$campaign" \
-  wrk -t1 -c32 -d"$dur" --latency "${json[@]:0:2}" -H 'Content-Type: application/json' -s bench/http/dial_check.lua "http://127.0.0.1:$tp/v1/dial-checks")
+  wrk -t1 -c"${CONNS:-32}" -d"$dur" --latency "${json[@]:0:2}" -H 'Content-Type: application/json' -s bench/http/dial_check.lua "http://127.0.0.1:$tp/v1/dial-checks")
 rps=$(printf '%s\n' "$out" | awk '/^Requests\/sec/ {print int($2)}')
 c1=$(cpu)
 reqs=$(printf '%s\n' "$out" | awk '/requests in/ {print $1}')

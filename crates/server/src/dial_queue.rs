@@ -4,9 +4,11 @@
 //! is an fsync: one per request would cap the gate near a thousand decisions
 //! a second. Requests hand their check to a bounded channel instead; one
 //! writer task takes whatever has queued (up to [`BATCH`]) and decides the
-//! group in one transaction ([`tollgate_store::Store::dial_checks`]), then
-//! answers each request with its decision and the JSON stored for it. A
-//! lone request waits for no one: the writer never sleeps to fill a batch.
+//! group in one transaction ([`tollgate_store::Store::commit_dial_checks`]).
+//! As soon as that transaction has committed, the task takes the next
+//! group; each request of the first is answered with its decision and the
+//! JSON stored for it once the commit is on disk (ADR 0013). A lone
+//! request waits for no one: the writer never sleeps to fill a batch.
 
 use tokio::sync::{mpsc, oneshot};
 use tollgate_store::{DialJob, RecordedCheck, Store, StoreError};
@@ -46,10 +48,14 @@ async fn write_loop(store: Store, mut rx: mpsc::Receiver<(DialJob, Reply)>) {
     let mut inbox = Vec::with_capacity(BATCH);
     while rx.recv_many(&mut inbox, BATCH).await > 0 {
         let (jobs, replies): (Vec<DialJob>, Vec<Reply>) = inbox.drain(..).unzip();
-        let results = store.dial_checks(jobs).await;
-        for (reply, result) in replies.into_iter().zip(results) {
-            // The request may have timed out and gone; its decision stands.
-            let _ = reply.send(result);
-        }
+        let group = store.commit_dial_checks(jobs).await;
+        // The next group is taken as soon as this one has committed; this
+        // one is answered once its commit is on disk (ADR 0013).
+        tokio::spawn(async move {
+            for (reply, result) in replies.into_iter().zip(group.durable().await) {
+                // The request may have timed out and gone; its decision stands.
+                let _ = reply.send(result);
+            }
+        });
     }
 }

@@ -31,8 +31,11 @@ use crate::audit::Segment;
 use crate::{StoreError, mac_array};
 
 /// The connection settings of the sqlx pool (`db::Pool::open`), repeated:
-/// `synchronous` and `foreign_keys` are per connection, and FULL is what
-/// makes a committed audit event survive power loss.
+/// `synchronous` and `foreign_keys` are per connection. The pool's `FULL`
+/// syncs the log inside every commit; the writer here commits with
+/// `NORMAL` (no sync) and the [`Syncer`] syncs the log before any result
+/// of the commit is delivered, which makes a delivered commit as durable
+/// as `FULL` does.
 fn open(path: &Path, read_only: bool) -> rusqlite::Result<Connection> {
     let conn = Connection::open_with_flags(
         path,
@@ -40,7 +43,11 @@ fn open(path: &Path, read_only: bool) -> rusqlite::Result<Connection> {
     )?;
     conn.busy_timeout(Duration::from_secs(10))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(
+        None,
+        "synchronous",
+        if read_only { "FULL" } else { "NORMAL" },
+    )?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.pragma_update(
         None,
@@ -58,10 +65,79 @@ fn open(path: &Path, read_only: bool) -> rusqlite::Result<Connection> {
 
 type Job = Box<dyn FnOnce(&mut Option<Connection>) + Send>;
 
+/// Syncs the write-ahead log after the writer thread's commits, on a thread
+/// of its own (ADR 0013). The writer connection commits with `synchronous =
+/// NORMAL`: the commit writes its frames to the log and releases SQLite's
+/// write lock without waiting for the disk. [`Direct::write`] delivers no
+/// job's result before this thread has synced the log after that job, so a
+/// caller told "committed" holds a commit on disk, as with `FULL`; in the
+/// meantime the writer thread runs the next job instead of waiting on the
+/// disk. One sync covers every commit written before it started, so under
+/// load the syncs group themselves.
+struct Syncer {
+    wal: PathBuf,
+    rx: mpsc::Receiver<oneshot::Sender<Result<(), String>>>,
+}
+
+impl Syncer {
+    fn start(db: &Path) -> mpsc::Sender<oneshot::Sender<Result<(), String>>> {
+        let (tx, rx) = mpsc::channel();
+        let mut wal = db.as_os_str().to_owned();
+        wal.push("-wal");
+        let syncer = Syncer {
+            wal: wal.into(),
+            rx,
+        };
+        std::thread::Builder::new()
+            .name("wal-sync".into())
+            .spawn(move || syncer.run())
+            .expect("spawning the WAL sync thread");
+        tx
+    }
+
+    /// Ends when every sender is gone (the store closed).
+    fn run(self) {
+        while let Ok(first) = self.rx.recv() {
+            let mut waiting = vec![first];
+            waiting.extend(self.rx.try_iter());
+            // Opened for each sync: a descriptor kept open would go on
+            // naming a log SQLite had deleted and created anew. Any
+            // descriptor of the file syncs the file's data.
+            let synced = std::fs::File::open(&self.wal)
+                .and_then(|f| f.sync_data())
+                .map_err(|e| format!("syncing the write-ahead log: {e}"));
+            if let Err(e) = &synced {
+                tracing::error!(error = %e, "the write-ahead log could not be synced");
+            }
+            for w in waiting {
+                let _ = w.send(synced.clone());
+            }
+        }
+    }
+}
+
+/// A commit of the writer thread on its way to the disk: resolves once the
+/// log has been synced after it ([`Direct::write_unsynced`]).
+#[must_use]
+pub(crate) struct Synced(oneshot::Receiver<Result<(), String>>);
+
+impl Synced {
+    /// `Err` when the sync failed: what the commit wrote may not survive a
+    /// power loss, and it must not be reported as done.
+    pub(crate) async fn wait(self) -> Result<(), StoreError> {
+        self.0
+            .await
+            .map_err(|_| StoreError::Config("the WAL sync thread stopped".into()))?
+            .map_err(StoreError::Config)
+    }
+}
+
 /// The database file, and the writer thread once the first append starts it.
 pub(crate) struct Direct {
     path: PathBuf,
     writer: Mutex<Option<mpsc::Sender<Job>>>,
+    /// The writer thread's commits, to be synced ([`Syncer`]).
+    syncer: mpsc::Sender<oneshot::Sender<Result<(), String>>>,
     /// `api.call` events handed over and not yet in a transaction.
     calls: Arc<CallQueue>,
     /// Checkpoints the log off the writer thread while this lives.
@@ -160,6 +236,7 @@ impl Direct {
         let path = pool.connect_options().get_filename().to_path_buf();
         (!path.as_os_str().is_empty() && path != Path::new(":memory:")).then(|| Direct {
             checkpointer: crate::checkpointer::Checkpointer::start(&path),
+            syncer: Syncer::start(&path),
             path,
             writer: Mutex::new(None),
             calls: Arc::default(),
@@ -178,12 +255,27 @@ impl Direct {
     /// connection, with this process's write turn at the file: blocking
     /// SQLite calls never run on a tokio worker. The audit log's `api.call`
     /// groups and the dial gate's groups (ADR 0010) both write here.
+    /// Returns once what `f` committed is on disk.
     pub(crate) async fn write<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
+        let (value, synced) = self.write_unsynced(f).await?;
+        synced.wait().await?;
+        Ok(value)
+    }
+
+    /// [`Direct::write`], returning as soon as `f` has run, with what tells
+    /// when its commit is on disk: nothing of the value may be reported as
+    /// done before [`Synced::wait`] succeeds. The writer thread and the
+    /// write turn are free again as soon as this returns.
+    pub(crate) async fn write_unsynced<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<(T, Synced), StoreError> {
         let (done, wait) = oneshot::channel();
         let path = self.path.clone();
+        let syncer = self.syncer.clone();
         // This process's turn at the file first (`db::write_turns`), so the
         // sqlx writers and this one hand the lock over instead of sleeping
         // in SQLite's busy handler. Taken here, with the same timeout as
@@ -198,6 +290,14 @@ impl Direct {
                     Err(e) => Err(e.into()),
                 },
             };
+            // Asked after `f` returned, so the sync starts after its commit.
+            let result = result.and_then(|value| {
+                let (synced, on_disk) = oneshot::channel();
+                syncer
+                    .send(synced)
+                    .map_err(|_| StoreError::Config("the WAL sync thread stopped".into()))?;
+                Ok((value, Synced(on_disk)))
+            });
             let _ = done.send(result);
         });
         {
@@ -490,4 +590,33 @@ fn append_rows(conn: &Connection, groups: &[(String, Vec<ApiCallRow>)]) -> Resul
         set_head(conn, org, &prev)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A commit is reported done only after a sync that succeeded: a log
+    /// that cannot be synced is an error, never a silent success.
+    #[tokio::test]
+    async fn the_syncer_reports_each_sync_and_its_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("t.db");
+        let syncer = Syncer::start(&db);
+        let ask = || {
+            let (tx, rx) = oneshot::channel();
+            syncer.send(tx).unwrap();
+            Synced(rx)
+        };
+        let missing = ask().wait().await;
+        assert!(
+            matches!(&missing, Err(StoreError::Config(m)) if m.contains("write-ahead log")),
+            "{missing:?}"
+        );
+        std::fs::write(dir.path().join("t.db-wal"), b"frames").unwrap();
+        let (a, b) = (ask(), ask());
+        a.wait().await.unwrap();
+        b.wait().await.unwrap();
+        drop(syncer);
+    }
 }

@@ -2,6 +2,8 @@
 //! past decisions, and the organization's gate settings (pause switch,
 //! running-without-DNC acknowledgment).
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
@@ -152,22 +154,37 @@ pub async fn create_dial_check(
         }
     };
     let at = planned_at(input.planned_at.as_deref(), ctx.now)?;
+    let not_found = |e: StoreError| match e {
+        StoreError::NotFound => ApiError::not_found("campaign or lead"),
+        other => other.into(),
+    };
+    // Read once: the DNC lookup needs its number and place, and the check
+    // decides on the same row instead of reading it again in the group.
+    let lead = match &lead_id {
+        Some(id) => Some(Arc::new(
+            state
+                .store
+                .scope(&actor)
+                .get_lead(id)
+                .await
+                .map_err(not_found)?,
+        )),
+        None => None,
+    };
     let dnc = state
         .dnc
-        .answer_for(
+        .answer_for_read(
             &state.store,
             &actor,
-            lead_id.as_ref(),
+            lead.as_deref(),
             number.as_ref(),
             ctx.now,
         )
         .await
-        .map_err(|e| match e {
-            StoreError::NotFound => ApiError::not_found("campaign or lead"),
-            other => other.into(),
-        })?;
+        .map_err(not_found)?;
     let req = DialRequest {
         lead_id,
+        lead,
         number,
         campaign_id,
         channel,
@@ -183,10 +200,7 @@ pub async fn create_dial_check(
             ctx,
         })
         .await
-        .map_err(|e| match e {
-            StoreError::NotFound => ApiError::not_found("campaign or lead"),
-            other => other.into(),
-        })?;
+        .map_err(not_found)?;
     // The document stored for the decision is the answer (a
     // `DialCheckView`, field for field; a test keeps them the same), so it
     // is sent as stored instead of being serialized a second time.

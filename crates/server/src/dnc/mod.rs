@@ -119,17 +119,33 @@ impl Dnc {
         number: Option<&E164>,
         now: UnixMicros,
     ) -> Result<DncAnswer, tollgate_store::StoreError> {
-        let (subject, place) = match (lead_id, number) {
-            (Some(id), _) => {
-                let lead = store.scope(actor).get_lead(id).await?;
-                let place = tollgate_store::lead_location(
+        let lead = match lead_id {
+            Some(id) => Some(store.scope(actor).get_lead(id).await?),
+            None => None,
+        };
+        self.answer_for_read(store, actor, lead.as_ref(), number, now)
+            .await
+    }
+
+    /// [`Dnc::answer_for`] for a lead the caller has already read.
+    pub async fn answer_for_read(
+        &self,
+        store: &Store,
+        actor: &Actor,
+        lead: Option<&tollgate_store::Lead>,
+        number: Option<&E164>,
+        now: UnixMicros,
+    ) -> Result<DncAnswer, tollgate_store::StoreError> {
+        let (subject, place) = match (lead, number) {
+            (Some(lead), _) => (
+                &lead.phone,
+                tollgate_store::lead_location(
                     &lead.phone,
                     lead.state.as_deref(),
                     lead.zip.as_deref(),
-                );
-                (lead.phone, place)
-            }
-            (None, Some(n)) => (n.clone(), tollgate_store::lead_location(n, None, None)),
+                ),
+            ),
+            (None, Some(n)) => (n, tollgate_store::lead_location(n, None, None)),
             (None, None) => {
                 return Err(tollgate_store::StoreError::Invalid(
                     "a lead or a number is required".into(),
@@ -137,7 +153,7 @@ impl Dnc {
             }
         };
         let candidates = tollgate_rules::rules().candidates(&place);
-        Ok(self.lookup(store, actor, &subject, &candidates, now).await)
+        Ok(self.lookup(store, actor, subject, &candidates, now).await)
     }
 
     /// Judges a batch the way the gate judges a dial (the same DNC lookup,

@@ -556,6 +556,7 @@ async fn a_failing_gate_denies_internal_error_and_records_it() {
     };
     let req = tollgate_store::DialRequest {
         lead_id: None,
+        lead: None,
         number: Some(tollgate_gate::parse_nanp("212 555 0100").unwrap()),
         campaign_id: tollgate_core::id::CampaignId::parse(&cmp).unwrap(),
         channel: tollgate_gate::DialChannel::Voice,
@@ -641,6 +642,7 @@ async fn a_pause_reaches_this_node_at_once_and_another_within_the_gate_cache_win
         actor: actor.clone(),
         req: tollgate_store::DialRequest {
             lead_id: None,
+            lead: None,
             number: Some(tollgate_gate::parse_nanp("415 555 0123").unwrap()),
             campaign_id: tollgate_core::id::CampaignId::parse(&cmp).unwrap(),
             channel: tollgate_gate::DialChannel::Voice,
@@ -692,6 +694,80 @@ async fn a_pause_reaches_this_node_at_once_and_another_within_the_gate_cache_win
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
     }
+}
+
+/// A lead handed to the check already read (the handler reads it for the
+/// DNC lookup) is decided on only when it is the lead the request names;
+/// any other is ignored and the named lead is read.
+#[tokio::test]
+async fn a_lead_read_beforehand_counts_only_for_the_lead_it_is() {
+    let server = TestServer::start().await;
+    let org = server.new_org("ReadOnce").await;
+    acknowledge_no_dnc(&server, &org).await;
+    let cmp = campaign(
+        &server,
+        &org,
+        json!({"name": "once", "purpose": "informational", "channel": "voice", "voice": "ai"}),
+    )
+    .await;
+    let consented = new_lead(&server, &org, "212 555 0150", "form-once").await;
+    let (s, bare) = server
+        .call(
+            &org.key,
+            Method::POST,
+            "/v1/leads",
+            Some(json!({"phone": "212 555 0151"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{bare}");
+    let actor = server
+        .store()
+        .authenticate_api_key(&org.key, server.state.now())
+        .await
+        .unwrap();
+    let id = |l: &Value| tollgate_core::id::LeadId::parse(l["id"].as_str().unwrap()).unwrap();
+    let read = |l: &Value| {
+        let (store, actor, id) = (server.store(), actor.clone(), id(l));
+        async move { std::sync::Arc::new(store.scope(&actor).get_lead(&id).await.unwrap()) }
+    };
+    let (consented_row, bare_row) = (read(&consented).await, read(&bare).await);
+    let job =
+        |named: &Value, carried: &std::sync::Arc<tollgate_store::Lead>| tollgate_store::DialJob {
+            actor: actor.clone(),
+            req: tollgate_store::DialRequest {
+                lead_id: Some(id(named)),
+                lead: Some(carried.clone()),
+                number: None,
+                campaign_id: tollgate_core::id::CampaignId::parse(&cmp).unwrap(),
+                channel: tollgate_gate::DialChannel::Voice,
+                at: jiff::Timestamp::now(),
+                safety_margin_minutes: 0,
+            },
+            dnc: tollgate_store::DncAnswer::not_configured(),
+            ctx: tollgate_store::Ctx {
+                now: server.state.now(),
+                request: Default::default(),
+            },
+        };
+    let group = server
+        .store()
+        .dial_checks(vec![
+            job(&consented, &bare_row),
+            job(&bare, &consented_row),
+            job(&bare, &bare_row),
+        ])
+        .await;
+    let decided: Vec<Value> = group
+        .into_iter()
+        .map(|r| serde_json::from_str(&r.unwrap().json).unwrap())
+        .collect();
+    let no_consent = |d: &Value| codes(d).contains(&"no_consent".to_owned());
+    // The consented lead is judged as itself, whatever row was carried.
+    assert!(!no_consent(&decided[0]), "{}", decided[0]);
+    assert_eq!(decided[0]["lead_id"], consented["id"]);
+    assert!(no_consent(&decided[1]), "{}", decided[1]);
+    assert!(no_consent(&decided[2]), "{}", decided[2]);
+    assert_eq!(decided[2]["lead_id"], bare["id"]);
 }
 
 /// Runs `sql` on the test database as its owner (the file itself on
@@ -788,6 +864,7 @@ async fn a_write_failing_mid_group_denies_every_check_and_leaves_nothing() {
         actor: actor.clone(),
         req: tollgate_store::DialRequest {
             lead_id: Some(tollgate_core::id::LeadId::parse(lead["id"].as_str().unwrap()).unwrap()),
+            lead: None,
             number: None,
             campaign_id: tollgate_core::id::CampaignId::parse(&cmp).unwrap(),
             channel: tollgate_gate::DialChannel::Voice,

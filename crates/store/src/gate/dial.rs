@@ -49,6 +49,14 @@ pub const MAX_CAP_WINDOW_HOURS: u32 = 31 * 24;
 pub struct DialRequest {
     /// Exactly one of `lead_id` and `number`.
     pub lead_id: Option<LeadId>,
+    /// The lead `lead_id` names, when the caller has already read it (for
+    /// the DNC lookup, through the same organization's scope): the check
+    /// decides on it instead of reading it again. What the decision reads
+    /// of a lead (number, place, consent, eligibility) never changes after
+    /// intake, and leads are never deleted, so a lead read before the
+    /// transaction is the lead the transaction would read. Ignored unless
+    /// its id is `lead_id`.
+    pub lead: Option<Arc<super::Lead>>,
     pub number: Option<E164>,
     pub campaign_id: CampaignId,
     pub channel: DialChannel,
@@ -69,6 +77,16 @@ pub struct DncAnswer {
     /// `NotConfigured` unless the deployment asks its provider.
     pub litigator: ListStatus,
     pub litigator_version: Option<String>,
+}
+
+impl DialRequest {
+    /// The lead read beforehand, when it is the one `lead_id` names.
+    fn known_lead(&self) -> Option<Arc<super::Lead>> {
+        match (&self.lead, &self.lead_id) {
+            (Some(lead), Some(id)) if lead.id == *id => Some(lead.clone()),
+            _ => None,
+        }
+    }
 }
 
 impl DncAnswer {
@@ -450,13 +468,16 @@ async fn judge<'a>(
 ) -> Result<Decided<'a>, StoreError> {
     let numbers = store.numbers()?;
     let org = actor.org_id.as_str();
-    let lead = match &req.lead_id {
-        Some(id) => Some(super::leads::by_id(&mut *tx, org, id.as_str()).await?),
-        None => None,
+    let lead = match (&req.lead_id, req.known_lead()) {
+        (_, Some(known)) => Some(known),
+        (Some(id), None) => Some(Arc::new(
+            super::leads::by_id(&mut *tx, org, id.as_str()).await?,
+        )),
+        (None, None) => None,
     };
     let gate = campaign_gate_for(tx, store, org, &req.campaign_id).await?;
     let window = CapWindow::of(req, &gate);
-    let number = dialed(lead.as_ref(), req.number.as_ref())?;
+    let number = dialed(lead.as_deref(), req.number.as_ref())?;
     let hash = numbers.hash(&number);
     let counted = window.per_lead.then_some(lead.as_ref()).flatten();
     let counted = counted.map(|l| l.id.to_string());
@@ -671,6 +692,8 @@ impl CapWindow {
 struct LoadInput {
     org: String,
     lead_id: Option<String>,
+    /// The lead, when the request carries it already read.
+    lead: Option<Arc<super::Lead>>,
     number: Option<E164>,
     campaign_id: String,
     window: CapWindow,
@@ -681,6 +704,7 @@ impl LoadInput {
         LoadInput {
             org: org.to_owned(),
             lead_id: req.lead_id.as_ref().map(|l| l.to_string()),
+            lead: req.known_lead(),
             number: req.number.clone(),
             campaign_id: req.campaign_id.to_string(),
             window: CapWindow::of(req, gate),
@@ -699,7 +723,7 @@ fn dialed(lead: Option<&super::Lead>, number: Option<&E164>) -> Result<E164, Sto
 
 /// The stored facts of one dial check.
 struct Loaded {
-    lead: Option<super::Lead>,
+    lead: Option<Arc<super::Lead>>,
     number: E164,
     hash: Vec<u8>,
     fresh: FreshRow,
@@ -716,11 +740,12 @@ fn load_direct(
     numbers: &crate::gate::NumberHasher,
     input: &LoadInput,
 ) -> Result<Loaded, StoreError> {
-    let lead = match &input.lead_id {
-        Some(id) => Some(super::leads::by_id_direct(conn, &input.org, id)?),
-        None => None,
+    let lead = match (&input.lead_id, &input.lead) {
+        (_, Some(known)) => Some(known.clone()),
+        (Some(id), None) => Some(Arc::new(super::leads::by_id_direct(conn, &input.org, id)?)),
+        (None, None) => None,
     };
-    let number = dialed(lead.as_ref(), input.number.as_ref())?;
+    let number = dialed(lead.as_deref(), input.number.as_ref())?;
     let hash = numbers.hash(&number);
     let counted = input
         .window
@@ -899,6 +924,7 @@ impl OrgScope<'_> {
             for row in rows {
                 let req = DialRequest {
                     lead_id: row.lead_id.clone(),
+                    lead: None,
                     number: row.number.clone(),
                     campaign_id: campaign_id.clone(),
                     channel,
@@ -1340,6 +1366,14 @@ impl crate::Store {
     /// not have; every other failure, including a failed commit, becomes a
     /// recorded `internal_error` denial, as in [`OrgScope::dial_check`].
     pub async fn dial_checks(&self, jobs: Vec<DialJob>) -> Vec<Result<RecordedCheck, StoreError>> {
+        self.commit_dial_checks(jobs).await.durable().await
+    }
+
+    /// [`crate::Store::dial_checks`] up to the group's commit: returns as
+    /// soon as the transaction has committed, on SQLite before its log has
+    /// reached the disk, so the next group can run while this one's log is
+    /// synced (ADR 0013). Its answers are [`CommittedGroup::durable`].
+    pub async fn commit_dial_checks(&self, jobs: Vec<DialJob>) -> CommittedGroup {
         let mut order: Vec<usize> = (0..jobs.len()).collect();
         order.sort_by(|&a, &b| {
             jobs[a]
@@ -1350,6 +1384,7 @@ impl crate::Store {
         });
         let jobs: Arc<[DialJob]> = jobs.into();
         let mut out: GroupResults = (0..jobs.len()).map(|_| None).collect();
+        let mut synced = None;
         let committed = async {
             // SQLite: the whole group on the rusqlite write connection,
             // unless a denial must queue a webhook message.
@@ -1360,20 +1395,62 @@ impl crate::Store {
                     .ok_or_else(|| StoreError::Config("no number-hash key configured".into()))?;
                 let (group, order, cache) = (jobs.clone(), order.clone(), self.gate.clone());
                 let calls = direct.calls();
-                let done = direct
-                    .write(move |conn| group_direct(conn, &group, &order, &numbers, &cache, &calls))
+                let (done, on_disk) = direct
+                    .write_unsynced(move |conn| {
+                        group_direct(conn, &group, &order, &numbers, &cache, &calls)
+                    })
                     .await?;
                 if let Some(results) = done {
                     out = results;
+                    synced = Some(on_disk);
                     return Ok(());
                 }
+                // Rolled back: nothing of it to wait for.
+                drop(on_disk);
             }
             self.group_sqlx(&jobs, &order, &mut out).await
         }
         .await;
+        CommittedGroup {
+            store: self.clone(),
+            jobs,
+            out,
+            committed,
+            synced,
+        }
+    }
+}
+
+/// A dial group whose transaction has ended ([`crate::Store::commit_dial_checks`]).
+#[must_use]
+pub struct CommittedGroup {
+    store: crate::Store,
+    jobs: Arc<[DialJob]>,
+    out: GroupResults,
+    committed: Result<(), StoreError>,
+    /// On SQLite's direct path: the commit's way to the disk.
+    synced: Option<crate::audit_sqlite::Synced>,
+}
+
+impl CommittedGroup {
+    /// Per job, in the jobs' order, once the group's commit is on disk:
+    /// `Err(NotFound)` for a campaign or lead the organization does not
+    /// have; every other failure, a failed commit or sync included, is a
+    /// recorded `internal_error` denial.
+    pub async fn durable(self) -> Vec<Result<RecordedCheck, StoreError>> {
+        let CommittedGroup {
+            store,
+            jobs,
+            out,
+            mut committed,
+            synced,
+        } = self;
+        if let (Ok(()), Some(synced)) = (&committed, synced) {
+            committed = synced.wait().await;
+        }
         let mut results = Vec::with_capacity(jobs.len());
         for (job, r) in jobs.iter().zip(out) {
-            let scope = self.scope(&job.actor);
+            let scope = store.scope(&job.actor);
             results.push(match (&committed, r) {
                 (_, Some(Err(StoreError::NotFound))) => Err(StoreError::NotFound),
                 (Ok(()), Some(Ok(rec))) => Ok(rec),

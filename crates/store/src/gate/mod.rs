@@ -18,8 +18,8 @@ use zeroize::Zeroizing;
 
 pub use campaigns::{Campaign, CampaignPatch, CampaignSpec, DayWindows, WEEKDAYS, hhmm};
 pub use dial::{
-    DialCheck, DialJob, DialRequest, DncAnswer, ListVersionRecord, MAX_CAP_WINDOW_HOURS,
-    ReasonRecord, RecordedCheck, ScrubRow, lead_location,
+    CommittedGroup, DialCheck, DialJob, DialRequest, DncAnswer, ListVersionRecord,
+    MAX_CAP_WINDOW_HOURS, ReasonRecord, RecordedCheck, ScrubRow, lead_location,
 };
 pub use leads::{ImportChunk, ImportTotals, Lead, NewLead};
 pub use settings::{GateSettings, GateSettingsPatch};
