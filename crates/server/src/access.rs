@@ -15,6 +15,7 @@ use tollgate_core::{Access, Role, Scope};
 
 use crate::app::{AppState, ClientIp};
 use crate::error::{ApiError, Code};
+use crate::rate_limit::Limit;
 
 /// Who a route serves, which decides how a request proves who it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -431,34 +432,53 @@ pub async fn enforce(
         }
         return next.run(req).await;
     };
-    // A client that keeps presenting bad credentials is refused before any
-    // credential is looked up or hashed.
+    // A client that keeps presenting bad credentials is refused before its
+    // credential is looked up in the database. A credential this node has
+    // cached costs no lookup: then the budget is only looked at in the same
+    // call as the request's limits below (one round trip to Redis, not two).
     let failures = format!("ip:{ip}:auth-failures");
-    let standing = match state
-        .limiter
-        .would_admit(&failures, limits.auth_failures(), now)
-        .await
-    {
-        Ok(v) => v,
-        Err(e) => return limiter_down(e),
-    };
-    if !standing.allowed {
-        return too_many(standing);
-    }
     let Some(token) = bearer(&req) else {
-        return ApiError::new(Code::Unauthenticated).into_response();
+        return match state
+            .limiter
+            .would_admit(&failures, limits.auth_failures(), now)
+            .await
+        {
+            Ok(v) if !v.allowed => too_many(v),
+            Ok(_) => ApiError::new(Code::Unauthenticated).into_response(),
+            Err(e) => limiter_down(e),
+        };
     };
+    let cached = state.store.bearer_is_cached(token);
+    if !cached {
+        let standing = match state
+            .limiter
+            .would_admit(&failures, limits.auth_failures(), now)
+            .await
+        {
+            Ok(v) => v,
+            Err(e) => return limiter_down(e),
+        };
+        if !standing.allowed {
+            return too_many(standing);
+        }
+    }
     // An API key or an OAuth access token; either is checked against the
     // database here, so a revocation anywhere takes effect on this request.
     let actor = match state.store.authenticate_bearer(token, now).await {
         Ok(actor) => actor,
         Err(e) => {
             if !matches!(e, tollgate_store::AuthFailure::Store(_)) {
-                // Counting the failure is best effort: the request is refused anyway.
-                let _ = state
+                // Counting the failure: a client past its budget is told so
+                // (429), as the look before the lookup would have.
+                match state
                     .limiter
                     .admit(&failures, limits.auth_failures(), now)
-                    .await;
+                    .await
+                {
+                    Ok(v) if !v.allowed => return too_many(v),
+                    // Best effort otherwise: the request is refused anyway.
+                    _ => {}
+                }
             }
             let oauth = token.starts_with(TokenKind::OAuthAccessToken.prefix());
             return match e {
@@ -480,22 +500,45 @@ pub async fn enforce(
         tollgate_store::Principal::Operator { on_behalf_of } => on_behalf_of.as_str(),
         tollgate_store::Principal::Session { session_id, .. } => session_id.as_str(),
     };
-    // Both limits in one call (one round trip to Redis in scale-out mode);
-    // a refused per-key limit leaves the organization's untouched.
-    let verdicts = match state
-        .limiter
-        .admit_chain(
-            &[
-                (&format!("cred:{credential}"), limits.per_key()),
-                (&format!("org:{}", actor.org_id()), limits.per_org()),
-            ],
-            now,
-        )
-        .await
-    {
+    // Both limits in one call (one round trip to Redis in scale-out mode),
+    // after the failure budget when it was not looked at yet; a refusal
+    // ends the chain, so a refused per-key limit leaves the
+    // organization's untouched.
+    let (per_key, per_org) = (
+        format!("cred:{credential}"),
+        format!("org:{}", actor.org_id()),
+    );
+    let chain = [
+        Limit {
+            key: &failures,
+            quota: limits.auth_failures(),
+            spend: false,
+        },
+        Limit {
+            key: &per_key,
+            quota: limits.per_key(),
+            spend: true,
+        },
+        Limit {
+            key: &per_org,
+            quota: limits.per_org(),
+            spend: true,
+        },
+    ];
+    let chain = if cached { &chain[..] } else { &chain[1..] };
+    let mut verdicts = match state.limiter.chain(chain, now).await {
         Ok(v) => v,
         Err(e) => return limiter_down(e),
     };
+    if cached {
+        match verdicts.first() {
+            Some(standing) if !standing.allowed => return too_many(*standing),
+            Some(_) => {
+                verdicts.remove(0);
+            }
+            None => return limiter_down(crate::rate_limit::LimiterDown::new("no verdict")),
+        }
+    }
     // Report whichever limit is closer to refusing (the refused one, if any).
     let verdict = match verdicts[..] {
         [per_key, per_org] if per_org.allowed && per_org.remaining >= per_key.remaining => per_key,

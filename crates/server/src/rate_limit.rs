@@ -48,17 +48,18 @@ impl Default for Limiter {
     }
 }
 
-/// GCRA over one or more keys in order (KEYS[i] with ARGV[2i] the emission
-/// interval and ARGV[2i+1] the tolerance; ARGV[1] is '1' to peek): each
-/// admitted key spends one request, and the first refusal ends the chain,
-/// so later keys spend nothing. Returns a triple per key judged.
+/// GCRA over one or more keys in order (KEYS[i] with ARGV[3i-2] the
+/// emission interval, ARGV[3i-1] the tolerance and ARGV[3i] '1' to spend or
+/// '0' to only look): each admitted key that spends spends one request, and
+/// the first refusal ends the chain, so later keys spend nothing. Returns a
+/// triple per key judged.
 const GCRA_LUA: &str = r#"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local out = {}
 for i, key in ipairs(KEYS) do
-  local interval = tonumber(ARGV[2 * i])
-  local tolerance = tonumber(ARGV[2 * i + 1])
+  local interval = tonumber(ARGV[3 * i - 2])
+  local tolerance = tonumber(ARGV[3 * i - 1])
   local tat = tonumber(redis.call('GET', key) or now)
   if tat < now then tat = now end
   local new_tat = tat + interval
@@ -69,7 +70,7 @@ for i, key in ipairs(KEYS) do
     table.insert(out, allow_at - now)
     return out
   end
-  if ARGV[1] ~= '1' then
+  if ARGV[3 * i] == '1' then
     redis.call('SET', key, new_tat, 'PX', math.ceil((new_tat - now) / 1000) + 1)
   end
   table.insert(out, 1)
@@ -78,6 +79,17 @@ for i, key in ipairs(KEYS) do
 end
 return out
 "#;
+
+/// One limit of a chain ([`Limiter::chain`]): judged, and when admitted
+/// spent, or only looked at.
+#[derive(Debug, Clone, Copy)]
+pub struct Limit<'a> {
+    pub key: &'a str,
+    pub quota: Quota,
+    /// `false`: judged without spending (a budget of failures, say, which
+    /// only a failure spends).
+    pub spend: bool,
+}
 
 impl Limiter {
     /// Connects to Redis (scale-out). Fails when Redis does not answer, so a
@@ -110,19 +122,19 @@ impl Limiter {
         quota: Quota,
         now: UnixMicros,
     ) -> Result<Verdict, LimiterDown> {
-        let verdicts = self.decide(&[(key, quota)], now, false).await?;
-        first(verdicts)
+        let spend = true;
+        first(self.chain(&[Limit { key, quota, spend }], now).await?)
     }
 
-    /// [`Limiter::admit`] for several limits in order, the first refusal
-    /// ending the chain (later limits spend nothing and have no verdict):
-    /// one round trip to Redis instead of one per limit.
-    pub async fn admit_chain(
+    /// Several limits in order, the first refusal ending the chain (later
+    /// limits spend nothing and have no verdict): one round trip to Redis
+    /// instead of one per limit.
+    pub async fn chain(
         &self,
-        limits: &[(&str, Quota)],
+        limits: &[Limit<'_>],
         now: UnixMicros,
     ) -> Result<Vec<Verdict>, LimiterDown> {
-        self.decide(limits, now, false).await
+        self.decide(limits, now).await
     }
 
     /// Whether `key` would be admitted now, without spending anything.
@@ -132,7 +144,8 @@ impl Limiter {
         quota: Quota,
         now: UnixMicros,
     ) -> Result<Verdict, LimiterDown> {
-        first(self.decide(&[(key, quota)], now, true).await?)
+        let spend = false;
+        first(self.chain(&[Limit { key, quota, spend }], now).await?)
     }
 
     /// Whether the limit store answers (for /readyz).
@@ -150,18 +163,17 @@ impl Limiter {
 
     async fn decide(
         &self,
-        limits: &[(&str, Quota)],
+        limits: &[Limit<'_>],
         now: UnixMicros,
-        peek: bool,
     ) -> Result<Vec<Verdict>, LimiterDown> {
         let mut verdicts = Vec::with_capacity(limits.len());
         match self {
             Limiter::Local(shards) => {
-                for &(key, quota) in limits {
+                for &Limit { key, quota, spend } in limits {
                     let shard = &shards[(fnv(key) % SHARDS as u64) as usize];
                     let mut map = shard.lock().unwrap_or_else(|p| p.into_inner());
                     let (verdict, tat) = check(quota, map.get(key).copied(), now);
-                    if verdict.allowed && !peek {
+                    if verdict.allowed && spend {
                         // A known key (every request of a busy client) is
                         // updated in place, without copying the key.
                         if let Some(t) = map.get_mut(key) {
@@ -187,14 +199,14 @@ impl Limiter {
             } => {
                 let mut conn = conn.clone();
                 let mut call = script.prepare_invoke();
-                call.arg(if peek { "1" } else { "0" });
-                for &(key, quota) in limits {
+                for &Limit { key, quota, spend } in limits {
                     call.key(format!(
                         "{prefix}:rl:{}",
                         hex16(&Sha256::digest(key.as_bytes()))
                     ))
                     .arg(quota.emission_interval())
-                    .arg(quota.tolerance());
+                    .arg(quota.tolerance())
+                    .arg(if spend { "1" } else { "0" });
                 }
                 let reply: Vec<i64> =
                     tokio::time::timeout(REDIS_TIMEOUT, call.invoke_async(&mut conn))
@@ -209,7 +221,7 @@ impl Limiter {
                 {
                     return Err(LimiterDown("unexpected reply".into()));
                 }
-                for (triple, &(_, quota)) in judged.zip(limits) {
+                for (triple, &Limit { quota, .. }) in judged.zip(limits) {
                     let &[allowed, reset_after, retry_after] = triple else {
                         return Err(LimiterDown("unexpected reply".into()));
                     };
@@ -302,25 +314,58 @@ mod tests {
             format!("{prefix}:spare"),
         );
         let allowed = |v: Vec<Verdict>| v.iter().map(|v| v.allowed).collect::<Vec<_>>();
-        let both = [(k.as_str(), Q), (o.as_str(), ONE)];
-        assert_eq!(
-            allowed(l.admit_chain(&both, now).await.unwrap()),
-            [true, true]
-        );
+        let both = [spend(&k, Q), spend(&o, ONE)];
+        assert_eq!(allowed(l.chain(&both, now).await.unwrap()), [true, true]);
         // The second limit refuses; the first was spent all the same.
-        assert_eq!(
-            allowed(l.admit_chain(&both, now).await.unwrap()),
-            [true, false]
-        );
+        assert_eq!(allowed(l.chain(&both, now).await.unwrap()), [true, false]);
         // Now the first refuses, and the one after it is never judged.
-        let first_refuses = [(k.as_str(), Q), (spare.as_str(), ONE)];
-        let v = l.admit_chain(&first_refuses, now).await.unwrap();
+        let first_refuses = [spend(&k, Q), spend(&spare, ONE)];
+        let v = l.chain(&first_refuses, now).await.unwrap();
         assert_eq!(allowed(v.clone()), [false]);
         assert!(v[0].retry_after > 0);
         assert!(
             l.admit(&spare, ONE, now).await.unwrap().allowed,
             "a limit after a refusal spent nothing"
         );
+        look_only(l, prefix).await;
+    }
+
+    /// A limit only looked at in a chain spends nothing when admitted, and
+    /// its refusal ends the chain like any other.
+    async fn look_only(l: &Limiter, prefix: &str) {
+        const ONE: Quota = Quota {
+            rate: 60,
+            period_secs: 60,
+            burst: 1,
+        };
+        let now = UnixMicros(1_000_000);
+        let (budget, key) = (format!("{prefix}:budget"), format!("{prefix}:k2"));
+        let look = Limit {
+            key: &budget,
+            quota: ONE,
+            spend: false,
+        };
+        for _ in 0..2 {
+            let v = l.chain(&[look], now).await.unwrap();
+            assert!(v[0].allowed, "looking spends nothing");
+        }
+        // Spent once (a failure): it refuses now, and ends the chain.
+        assert!(l.admit(&budget, ONE, now).await.unwrap().allowed);
+        let v = l.chain(&[look, spend(&key, Q)], now).await.unwrap();
+        assert_eq!(v.len(), 1);
+        assert!(!v[0].allowed);
+        // The key after the refusal spent nothing: both of its two are left.
+        assert!(l.admit(&key, Q, now).await.unwrap().allowed);
+        assert!(l.admit(&key, Q, now).await.unwrap().allowed);
+        assert!(!l.admit(&key, Q, now).await.unwrap().allowed);
+    }
+
+    fn spend(key: &str, quota: Quota) -> Limit<'_> {
+        Limit {
+            key,
+            quota,
+            spend: true,
+        }
     }
 
     #[tokio::test]

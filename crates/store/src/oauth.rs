@@ -339,6 +339,20 @@ impl Store {
         }
     }
 
+    /// Whether this node's credential cache holds the row `presented`
+    /// names, so that authenticating it reads nothing from the database
+    /// (the secret, revocation and expiry are still checked). Says nothing
+    /// about whether `presented` is valid.
+    pub fn bearer_is_cached(&self, presented: &str) -> bool {
+        if presented.starts_with(TokenKind::OAuthAccessToken.prefix()) {
+            token::parse(TokenKind::OAuthAccessToken, presented)
+                .is_ok_and(|lookup| self.credentials.oauth_token(lookup).is_some())
+        } else {
+            token::parse(TokenKind::ApiKey, presented)
+                .is_ok_and(|lookup| self.credentials.api_key(lookup).is_some())
+        }
+    }
+
     /// Client authentication at the token, introspection and revocation
     /// endpoints. The actor carries the client's scopes and its member's
     /// current role.
