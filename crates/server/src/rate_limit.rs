@@ -386,6 +386,36 @@ mod tests {
         exercise(&limiter, &hex16(&Sha256::digest(r))).await;
     }
 
+    /// Concurrent requests on one key through Redis are judged exactly: of
+    /// 200 requests at once against a burst of 50, 50 pass.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_requests_through_redis_are_judged_exactly() {
+        let Ok(url) = std::env::var("TOLLGATE_TEST_REDIS_URL") else {
+            return;
+        };
+        let limiter = Limiter::redis(&url, "test").await.unwrap();
+        let mut r = [0u8; 8];
+        getrandom::fill(&mut r).unwrap();
+        let key = hex16(&Sha256::digest(r));
+        // One request an hour after the burst: none comes back in the test.
+        let quota = Quota {
+            rate: 1,
+            period_secs: 3600,
+            burst: 50,
+        };
+        let tasks: Vec<_> = (0..200)
+            .map(|_| {
+                let (l, k) = (limiter.clone(), key.clone());
+                tokio::spawn(async move { l.admit(&k, quota, UnixMicros(0)).await.unwrap() })
+            })
+            .collect();
+        let mut allowed = 0;
+        for t in tasks {
+            allowed += usize::from(t.await.unwrap().allowed);
+        }
+        assert_eq!(allowed, 50);
+    }
+
     #[test]
     fn redis_answers_map_to_the_same_verdicts_as_in_process() {
         let now = UnixMicros(5_000_000);
