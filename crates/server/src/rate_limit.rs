@@ -283,6 +283,11 @@ mod tests {
         period_secs: 60,
         burst: 2,
     };
+    const ONE: Quota = Quota {
+        rate: 60,
+        period_secs: 60,
+        burst: 1,
+    };
 
     async fn exercise(l: &Limiter, prefix: &str) {
         let now = UnixMicros(1_000_000);
@@ -302,11 +307,6 @@ mod tests {
 
     /// A chain spends each admitted limit and stops at the first refusal.
     async fn chain(l: &Limiter, prefix: &str) {
-        const ONE: Quota = Quota {
-            rate: 60,
-            period_secs: 60,
-            burst: 1,
-        };
         let now = UnixMicros(1_000_000);
         let (k, o, spare) = (
             format!("{prefix}:key"),
@@ -333,11 +333,6 @@ mod tests {
     /// A limit only looked at in a chain spends nothing when admitted, and
     /// its refusal ends the chain like any other.
     async fn look_only(l: &Limiter, prefix: &str) {
-        const ONE: Quota = Quota {
-            rate: 60,
-            period_secs: 60,
-            burst: 1,
-        };
         let now = UnixMicros(1_000_000);
         let (budget, key) = (format!("{prefix}:budget"), format!("{prefix}:k2"));
         let look = Limit {

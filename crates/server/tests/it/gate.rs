@@ -696,6 +696,34 @@ async fn a_pause_reaches_this_node_at_once_and_another_within_the_gate_cache_win
     }
 }
 
+/// A voice check of `lead` in campaign `cmp` at `at`, without a DNC
+/// provider, for the store's group path.
+fn lead_job(
+    server: &TestServer,
+    actor: &tollgate_store::Actor,
+    cmp: &str,
+    lead: &Value,
+    at: jiff::Timestamp,
+) -> tollgate_store::DialJob {
+    tollgate_store::DialJob {
+        actor: actor.clone(),
+        req: tollgate_store::DialRequest {
+            lead_id: Some(tollgate_core::id::LeadId::parse(lead["id"].as_str().unwrap()).unwrap()),
+            lead: None,
+            number: None,
+            campaign_id: tollgate_core::id::CampaignId::parse(cmp).unwrap(),
+            channel: tollgate_gate::DialChannel::Voice,
+            at,
+            safety_margin_minutes: 0,
+        },
+        dnc: tollgate_store::DncAnswer::not_configured(),
+        ctx: tollgate_store::Ctx {
+            now: server.state.now(),
+            request: Default::default(),
+        },
+    }
+}
+
 /// A lead handed to the check already read (the handler reads it for the
 /// DNC lookup) is decided on only when it is the lead the request names;
 /// any other is ignored and the named lead is read.
@@ -731,24 +759,11 @@ async fn a_lead_read_beforehand_counts_only_for_the_lead_it_is() {
         async move { std::sync::Arc::new(store.scope(&actor).get_lead(&id).await.unwrap()) }
     };
     let (consented_row, bare_row) = (read(&consented).await, read(&bare).await);
-    let job =
-        |named: &Value, carried: &std::sync::Arc<tollgate_store::Lead>| tollgate_store::DialJob {
-            actor: actor.clone(),
-            req: tollgate_store::DialRequest {
-                lead_id: Some(id(named)),
-                lead: Some(carried.clone()),
-                number: None,
-                campaign_id: tollgate_core::id::CampaignId::parse(&cmp).unwrap(),
-                channel: tollgate_gate::DialChannel::Voice,
-                at: jiff::Timestamp::now(),
-                safety_margin_minutes: 0,
-            },
-            dnc: tollgate_store::DncAnswer::not_configured(),
-            ctx: tollgate_store::Ctx {
-                now: server.state.now(),
-                request: Default::default(),
-            },
-        };
+    let job = |named: &Value, carried: &std::sync::Arc<tollgate_store::Lead>| {
+        let mut job = lead_job(&server, &actor, &cmp, named, jiff::Timestamp::now());
+        job.req.lead = Some(carried.clone());
+        job
+    };
     let group = server
         .store()
         .dial_checks(vec![
@@ -860,23 +875,7 @@ async fn a_write_failing_mid_group_denies_every_check_and_leaves_nothing() {
         .authenticate_api_key(&org.key, server.state.now())
         .await
         .unwrap();
-    let job = |lead: &Value| tollgate_store::DialJob {
-        actor: actor.clone(),
-        req: tollgate_store::DialRequest {
-            lead_id: Some(tollgate_core::id::LeadId::parse(lead["id"].as_str().unwrap()).unwrap()),
-            lead: None,
-            number: None,
-            campaign_id: tollgate_core::id::CampaignId::parse(&cmp).unwrap(),
-            channel: tollgate_gate::DialChannel::Voice,
-            at: at.parse().unwrap(),
-            safety_margin_minutes: 0,
-        },
-        dnc: tollgate_store::DncAnswer::not_configured(),
-        ctx: tollgate_store::Ctx {
-            now: server.state.now(),
-            request: Default::default(),
-        },
-    };
+    let job = |lead: &Value| lead_job(&server, &actor, &cmp, lead, at.parse().unwrap());
     let group = server
         .store()
         .dial_checks(leads.iter().map(job).collect())
