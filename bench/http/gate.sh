@@ -68,13 +68,19 @@ printf '%s' "$check" | python3 -c 'import json,sys; d=json.load(sys.stdin); asse
 # loaded machine where requests/s is not.
 cpu() { awk '{print $14 + $15}' "/proc/${pids[0]}/stat"; }
 tck=$(getconf CLK_TCK)
+# Bytes the server sent to the disk (the log, then the checkpoints' copy):
+# unlike requests/s, the same on a slow or a fast minute of the machine.
+written() { awk '/^write_bytes/ {print $2}' "/proc/${pids[0]}/io"; }
+w0=$(written)
 c0=$(cpu)
 out=$(LEADS_FILE="$work/leads.txt" PLANNED_AT="$planned" CAMPAIGN_ID="$campaign" \
   wrk -t1 -c"${CONNS:-32}" -d"$dur" --latency "${json[@]:0:2}" -H 'Content-Type: application/json' -s bench/http/dial_check.lua "http://127.0.0.1:$tp/v1/dial-checks")
 rps=$(printf '%s\n' "$out" | awk '/^Requests\/sec/ {print int($2)}')
 c1=$(cpu)
+w1=$(written)
 reqs=$(printf '%s\n' "$out" | awk '/requests in/ {print $1}')
 cpu_us=$(( (c1 - c0) * 1000000 / tck / (reqs > 0 ? reqs : 1) ))
+disk_kb=$(awk -v b=$(( w1 - w0 )) -v n="${reqs:-0}" 'BEGIN {printf "%.1f", (n > 0 ? b / n / 1024 : 0)}')
 p99=$(printf '%s\n' "$out" | awk '$1 == "99%" {print $2}')
 non2xx=$(printf '%s\n' "$out" | awk '/Non-2xx/ {print $NF}')
 body="{\"lead_id\":\"$first\",\"campaign_id\":\"$campaign\",\"channel\":\"voice\",\"planned_at\":\"$planned\"}"
@@ -96,6 +102,6 @@ fixed_rps=$(printf '%s\n' "$fixed" | awk '/^Requests\/sec/ {print int($2)}')
 fixed_p99=$(printf '%s\n' "$fixed" | awk '$1 == "99%" {print $2}')
 allowed=$(api POST /v1/dial-checks "$body" | python3 -c 'import json,sys; print(json.load(sys.stdin)["allowed"])')
 backend=${PG_APP_URL:+postgres}
-echo "| backend | dial checks/s (wrk, 32 conns) | server CPU per check | p99 at peak (wrk) | p99 at 50% of peak (hey) | paced ($paced_conns conns, ${PAUSE_MS:-3} ms pauses): checks/s, p99 | non-2xx | last answer allowed |"
-echo "|---|---|---|---|---|---|---|---|"
-echo "| ${backend:-sqlite} | $rps | $cpu_us µs | $p99 | $p99_half | $fixed_rps/s, $fixed_p99 | ${non2xx:-0} | $allowed |"
+echo "| backend | dial checks/s (wrk, ${CONNS:-32} conns) | server CPU per check | disk written per check | p99 at peak (wrk) | p99 at 50% of peak (hey) | paced ($paced_conns conns, ${PAUSE_MS:-3} ms pauses): checks/s, p99 | non-2xx | last answer allowed |"
+echo "|---|---|---|---|---|---|---|---|---|"
+echo "| ${backend:-sqlite} | $rps | $cpu_us µs | $disk_kb KB | $p99 | $p99_half | $fixed_rps/s, $fixed_p99 | ${non2xx:-0} | $allowed |"
