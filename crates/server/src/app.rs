@@ -517,14 +517,57 @@ async fn request_context(mut req: Request, next: Next) -> Response {
             "request"
         )
     });
-    metrics::counter!("tollgate_http_requests_total", "method" => method.to_string(), "route" => route.clone(), "status" => status.to_string())
-        .increment(1);
-    metrics::histogram!("tollgate_http_request_duration_seconds", "method" => method.to_string(), "route" => route)
-        .record(elapsed.as_secs_f64());
+    let (count, duration) = request_metrics(&method, &route, status);
+    count.increment(1);
+    duration.record(elapsed.as_secs_f64());
     if let Ok(v) = HeaderValue::from_str(&id) {
         res.headers_mut().insert("x-request-id", v);
     }
     res
+}
+
+/// The request counter and duration histogram of a method, route template
+/// and status. Registering a labelled metric allocates and hashes its
+/// labels; every request did that (about 2% of a GET's CPU), so each
+/// handle is registered once and kept. Routes are templates and statuses
+/// few, so the map stays small.
+fn request_metrics(
+    method: &axum::http::Method,
+    route: &str,
+    status: u16,
+) -> (metrics::Counter, metrics::Histogram) {
+    type Handles = Vec<(
+        axum::http::Method,
+        u16,
+        metrics::Counter,
+        metrics::Histogram,
+    )>;
+    static KNOWN: OnceLock<std::sync::RwLock<std::collections::HashMap<String, Handles>>> =
+        OnceLock::new();
+    let known = KNOWN.get_or_init(Default::default);
+    let find = |handles: &Handles| {
+        handles
+            .iter()
+            .find(|(m, s, ..)| m == method && *s == status)
+            .map(|(.., c, h)| (c.clone(), h.clone()))
+    };
+    if let Some(found) = known
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(route)
+        .and_then(find)
+    {
+        return found;
+    }
+    let counter = metrics::counter!("tollgate_http_requests_total", "method" => method.to_string(), "route" => route.to_owned(), "status" => status.to_string());
+    let histogram = metrics::histogram!("tollgate_http_request_duration_seconds", "method" => method.to_string(), "route" => route.to_owned());
+    known
+        .write()
+        .unwrap_or_else(|p| p.into_inner())
+        .entry(route.to_owned())
+        .or_default()
+        .push((method.clone(), status, counter.clone(), histogram.clone()));
+    (counter, histogram)
 }
 
 fn metrics_handle() -> Option<PrometheusHandle> {
