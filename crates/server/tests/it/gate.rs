@@ -725,8 +725,9 @@ fn lead_job(
 }
 
 /// A lead handed to the check already read (the handler reads it for the
-/// DNC lookup) is decided on only when it is the lead the request names;
-/// any other is ignored and the named lead is read.
+/// DNC lookup) is decided on only when it is the lead the request names,
+/// read for the same organization; any other is ignored and the named lead
+/// is read.
 #[tokio::test]
 async fn a_lead_read_beforehand_counts_only_for_the_lead_it_is() {
     let server = TestServer::start().await;
@@ -783,6 +784,32 @@ async fn a_lead_read_beforehand_counts_only_for_the_lead_it_is() {
     assert!(no_consent(&decided[1]), "{}", decided[1]);
     assert!(no_consent(&decided[2]), "{}", decided[2]);
     assert_eq!(decided[2]["lead_id"], bare["id"]);
+
+    // Another organization's lead, handed over with its own id: never used
+    // for this organization's check, which does not have that lead (404).
+    let other = server.new_org("ReadOnceOther").await;
+    let theirs = new_lead(&server, &other, "212 555 0152", "form-other").await;
+    let their_actor = server
+        .store()
+        .authenticate_api_key(&other.key, server.state.now())
+        .await
+        .unwrap();
+    let their_row = std::sync::Arc::new(
+        server
+            .store()
+            .scope(&their_actor)
+            .get_lead(&id(&theirs))
+            .await
+            .unwrap(),
+    );
+    let group = server
+        .store()
+        .dial_checks(vec![job(&theirs, &their_row)])
+        .await;
+    assert!(
+        matches!(group[..], [Err(tollgate_store::StoreError::NotFound)]),
+        "{group:?}"
+    );
 }
 
 /// Runs `sql` on the test database as its owner (the file itself on

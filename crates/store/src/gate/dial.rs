@@ -50,12 +50,12 @@ pub struct DialRequest {
     /// Exactly one of `lead_id` and `number`.
     pub lead_id: Option<LeadId>,
     /// The lead `lead_id` names, when the caller has already read it (for
-    /// the DNC lookup, through the same organization's scope): the check
-    /// decides on it instead of reading it again. What the decision reads
-    /// of a lead (number, place, consent, eligibility) never changes after
-    /// intake, and leads are never deleted, so a lead read before the
-    /// transaction is the lead the transaction would read. Ignored unless
-    /// its id is `lead_id`.
+    /// the DNC lookup): the check decides on it instead of reading it
+    /// again. What the decision reads of a lead (number, place, consent,
+    /// eligibility) never changes after intake, and leads are never
+    /// deleted, so a lead read before the transaction is the lead the
+    /// transaction would read. Ignored unless its id is `lead_id` and it
+    /// was read for the checking actor's organization.
     pub lead: Option<Arc<super::Lead>>,
     pub number: Option<E164>,
     pub campaign_id: CampaignId,
@@ -80,10 +80,12 @@ pub struct DncAnswer {
 }
 
 impl DialRequest {
-    /// The lead read beforehand, when it is the one `lead_id` names.
-    fn known_lead(&self) -> Option<Arc<super::Lead>> {
+    /// The lead read beforehand, when it is the one `lead_id` names and
+    /// was read for `org`: another organization's lead is never used,
+    /// whoever handed it over.
+    fn known_lead(&self, org: &str) -> Option<Arc<super::Lead>> {
         match (&self.lead, &self.lead_id) {
-            (Some(lead), Some(id)) if lead.id == *id => Some(lead.clone()),
+            (Some(lead), Some(id)) if lead.id == *id && lead.org == org => Some(lead.clone()),
             _ => None,
         }
     }
@@ -468,7 +470,7 @@ async fn judge<'a>(
 ) -> Result<Decided<'a>, StoreError> {
     let numbers = store.numbers()?;
     let org = actor.org_id.as_str();
-    let lead = match (&req.lead_id, req.known_lead()) {
+    let lead = match (&req.lead_id, req.known_lead(org)) {
         (_, Some(known)) => Some(known),
         (Some(id), None) => Some(Arc::new(
             super::leads::by_id(&mut *tx, org, id.as_str()).await?,
@@ -704,7 +706,7 @@ impl LoadInput {
         LoadInput {
             org: org.to_owned(),
             lead_id: req.lead_id.as_ref().map(|l| l.to_string()),
-            lead: req.known_lead(),
+            lead: req.known_lead(org),
             number: req.number.clone(),
             campaign_id: req.campaign_id.to_string(),
             window: CapWindow::of(req, gate),

@@ -44,6 +44,11 @@ pub struct Lead {
     /// The DNC check at intake (`checked_at`, `reasons`, `list_versions`),
     /// when it ran.
     pub intake_dnc: Option<serde_json::Value>,
+    /// The organization it was read for. Private to the store, so a `Lead`
+    /// is only ever one the store read through an organization's handle,
+    /// and a dial check uses a lead handed to it only for that
+    /// organization (`DialRequest::lead`).
+    pub(crate) org: String,
 }
 
 /// What one chunk of a CSV import wrote.
@@ -86,7 +91,7 @@ pub(crate) struct Row {
 }
 
 impl Row {
-    pub(crate) fn into_lead(self) -> Result<Lead, StoreError> {
+    pub(crate) fn into_lead(self, org: &str) -> Result<Lead, StoreError> {
         let bad = |w: &str| StoreError::Corrupt(format!("lead {w}"));
         Ok(Lead {
             id: LeadId::parse(&self.id)?,
@@ -121,6 +126,7 @@ impl Row {
                 .map(serde_json::from_str)
                 .transpose()
                 .map_err(|_| bad("intake DNC check"))?,
+            org: org.to_owned(),
         })
     }
 }
@@ -330,7 +336,7 @@ const BY_ID: &str = "SELECT id, campaign_id, phone, state, zip, name, fields, co
 pub(crate) async fn by_id(tx: &mut Tx, org: &str, id: &str) -> Result<Lead, StoreError> {
     fetch_optional!(tx, Row, BY_ID, org, id)?
         .ok_or(StoreError::NotFound)?
-        .into_lead()
+        .into_lead(org)
 }
 
 /// [`by_id`] over rusqlite on SQLite (ADR 0010): the same statement.
@@ -367,7 +373,7 @@ pub(crate) fn by_id_direct(
         })
         .optional()?
         .ok_or(StoreError::NotFound)?
-        .into_lead()
+        .into_lead(org)
 }
 
 impl OrgScope<'_> {
@@ -598,6 +604,6 @@ impl OrgScope<'_> {
             after.map(|a| a.to_string()).unwrap_or_default(),
             i64::from(limit)
         )?;
-        rows.into_iter().map(Row::into_lead).collect()
+        rows.into_iter().map(|r| r.into_lead(self.org())).collect()
     }
 }
