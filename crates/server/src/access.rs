@@ -437,34 +437,34 @@ pub async fn enforce(
     // cached costs no lookup: then the budget is only looked at in the same
     // call as the request's limits below (one round trip to Redis, not two).
     let failures = format!("ip:{ip}:auth-failures");
-    let Some(token) = bearer(&req) else {
-        return match state
-            .limiter
-            .would_admit(&failures, limits.auth_failures(), now)
-            .await
-        {
-            Ok(v) if !v.allowed => too_many(v),
-            Ok(_) => ApiError::new(Code::Unauthenticated).into_response(),
-            Err(e) => limiter_down(e),
-        };
+    let token = bearer(&req);
+    let from_cache = match token {
+        Some(t) => state.store.authenticate_cached_bearer(t, now).await,
+        None => None,
     };
-    let cached = state.store.bearer_is_cached(token);
+    let cached = from_cache.is_some();
     if !cached {
-        let standing = match state
+        match state
             .limiter
             .would_admit(&failures, limits.auth_failures(), now)
             .await
         {
-            Ok(v) => v,
+            Ok(v) if !v.allowed => return too_many(v),
+            Ok(_) => {}
             Err(e) => return limiter_down(e),
-        };
-        if !standing.allowed {
-            return too_many(standing);
         }
     }
+    let Some(token) = token else {
+        return ApiError::new(Code::Unauthenticated).into_response();
+    };
     // An API key or an OAuth access token; either is checked against the
-    // database here, so a revocation anywhere takes effect on this request.
-    let actor = match state.store.authenticate_bearer(token, now).await {
+    // database (or this node's cache of it, at most a second old), so a
+    // revocation anywhere takes effect within that second.
+    let authenticated = match from_cache {
+        Some(result) => result,
+        None => state.store.authenticate_bearer(token, now).await,
+    };
+    let actor = match authenticated {
         Ok(actor) => actor,
         Err(e) => {
             if !matches!(e, tollgate_store::AuthFailure::Store(_)) {

@@ -132,6 +132,17 @@ impl Store {
                 key
             }
         };
+        self.check_api_key(lookup, &key, presented, now).await
+    }
+
+    /// Checks a presented API key against its row, cached or just read.
+    pub(crate) async fn check_api_key(
+        &self,
+        lookup: &str,
+        key: &KeyAuth,
+        presented: &str,
+        now: UnixMicros,
+    ) -> Result<Actor, AuthFailure> {
         // The presented secret is checked against the stored hash on every
         // request, cached row or not.
         if !self.hasher.verify(&key.stored, presented) {

@@ -316,13 +316,23 @@ impl Store {
                 auth
             }
         };
+        self.check_token(&cached, presented, now)
+    }
+
+    /// Checks a presented access token against its row, cached or just read.
+    fn check_token(
+        &self,
+        auth: &TokenAuth,
+        presented: &str,
+        now: UnixMicros,
+    ) -> Result<Actor, AuthFailure> {
         // The presented secret is checked against the stored hash on every
         // request, cached row or not.
-        if !self.hasher.verify(&cached.stored, presented) {
+        if !self.hasher.verify(&auth.stored, presented) {
             return Err(AuthFailure::Unknown);
         }
-        check_live(&cached.row, now)?;
-        cached.actor.clone().ok_or(AuthFailure::Revoked)
+        check_live(&auth.row, now)?;
+        auth.actor.clone().ok_or(AuthFailure::Revoked)
     }
 
     /// Any bearer credential: an API key or an OAuth access token, told
@@ -339,17 +349,23 @@ impl Store {
         }
     }
 
-    /// Whether this node's credential cache holds the row `presented`
-    /// names, so that authenticating it reads nothing from the database
-    /// (the secret, revocation and expiry are still checked). Says nothing
-    /// about whether `presented` is valid.
-    pub fn bearer_is_cached(&self, presented: &str) -> bool {
+    /// [`Store::authenticate_bearer`] when this node's credential cache
+    /// holds the row `presented` names; `None`, having read nothing from
+    /// the database, when it does not (or `presented` is malformed). The
+    /// secret, revocation and expiry are checked as on every request.
+    pub async fn authenticate_cached_bearer(
+        &self,
+        presented: &str,
+        now: UnixMicros,
+    ) -> Option<Result<Actor, AuthFailure>> {
         if presented.starts_with(TokenKind::OAuthAccessToken.prefix()) {
-            token::parse(TokenKind::OAuthAccessToken, presented)
-                .is_ok_and(|lookup| self.credentials.oauth_token(lookup).is_some())
+            let lookup = token::parse(TokenKind::OAuthAccessToken, presented).ok()?;
+            let auth = self.credentials.oauth_token(lookup)?;
+            Some(self.check_token(&auth, presented, now))
         } else {
-            token::parse(TokenKind::ApiKey, presented)
-                .is_ok_and(|lookup| self.credentials.api_key(lookup).is_some())
+            let lookup = token::parse(TokenKind::ApiKey, presented).ok()?;
+            let key = self.credentials.api_key(lookup)?;
+            Some(self.check_api_key(lookup, &key, presented, now).await)
         }
     }
 
