@@ -628,6 +628,13 @@ pub async fn prepare(config: Config) -> anyhow::Result<Prepared> {
     let audit = crate::audit_sink::AuditSink::start(store.clone());
     let mailer = Arc::new(crate::mail::Mailer::from_config(&config)?);
     tracing::info!(mail = %mailer.describe(), "outgoing email");
+    // On SQLite the gate counts attempts in memory (ADR 0014): read them
+    // now rather than in the first dial check.
+    let took = store
+        .load_dial_attempts()
+        .await
+        .context("reading the dial attempts")?;
+    tracing::info!(ms = took.as_millis() as u64, "dial attempts read");
     let dial = crate::dial_queue::DialQueue::start(store.clone());
     let dnc = crate::dnc::Dnc::start(&config, &store)
         .await

@@ -156,6 +156,8 @@ pub struct Store {
     audit_direct: Option<Arc<audit_sqlite::Direct>>,
     /// SQLite only: the dial gate's point reads over rusqlite (ADR 0010).
     readers: Option<Arc<sqlite_read::Readers>>,
+    /// SQLite only: the dial attempts' index, in memory (ADR 0014).
+    attempts: Option<Arc<gate::AttemptIndex>>,
 }
 
 /// The per-node cache of API key and OAuth token rows.
@@ -176,6 +178,7 @@ impl Store {
         Ok(Store {
             audit_direct: pool.audit_direct(),
             readers: pool.readers(),
+            attempts: matches!(pool, db::Pool::Sqlite(_)).then(Default::default),
             pool,
             hasher,
             vault: None,
@@ -196,6 +199,7 @@ impl Store {
         Ok(Store {
             audit_direct: pool.audit_direct(),
             readers: pool.readers(),
+            attempts: self.attempts.clone(),
             pool,
             hasher: self.hasher.clone(),
             vault: self.vault.clone(),

@@ -63,6 +63,26 @@ async fn acknowledge_no_dnc(server: &TestServer, org: &TestOrg) {
     assert_eq!(s, StatusCode::OK, "{v}");
 }
 
+/// An instant inside calling hours for a voice call to `phone`'s area in
+/// campaign `cmp`: now, or the next one the gate names. It asks with a
+/// lead of its own, whose attempt counts for no other number or lead.
+async fn inside_hours(server: &TestServer, org: &TestOrg, cmp: &str, phone: &str) -> String {
+    let probe = new_lead(server, org, phone, "form-probe").await;
+    let c = dial(
+        server,
+        org,
+        json!({"lead_id": probe["id"], "campaign_id": cmp, "channel": "voice"}),
+    )
+    .await;
+    match c["next_allowed"].as_str() {
+        Some(t) => t.to_owned(),
+        None => {
+            assert_eq!(c["allowed"], true, "{c}");
+            c["at"].as_str().unwrap().to_owned()
+        }
+    }
+}
+
 #[tokio::test]
 async fn leads_are_normalized_and_judged_at_intake() {
     let server = TestServer::start().await;
@@ -417,18 +437,7 @@ async fn concurrent_checks_count_attempts_exactly() {
     .await;
     let lead = new_lead(&server, &org, "305 555 0177", "form-b").await;
     let lead_id = lead["id"].as_str().unwrap().to_owned();
-    // A planned instant inside Florida's hours, found with another lead.
-    let other = new_lead(&server, &org, "305 555 0100", "form-p").await;
-    let probe = dial(
-        &server,
-        &org,
-        json!({"lead_id": other["id"], "campaign_id": cmp, "channel": "voice"}),
-    )
-    .await;
-    let at = match probe["next_allowed"].as_str() {
-        Some(t) => t.to_owned(),
-        None => probe["at"].as_str().unwrap().to_owned(),
-    };
+    let at = inside_hours(&server, &org, &cmp, "305 555 0100").await;
     let body =
         json!({"lead_id": lead_id, "campaign_id": cmp, "channel": "voice", "planned_at": at});
     let calls = (0..12).map(|_| {
@@ -475,16 +484,7 @@ async fn a_campaigns_attempts_per_lead_are_counted_exactly_and_only_where_capped
     // per-lead limit can refuse these.
     let lead = new_lead(&server, &org, "212 555 0177", "form-l").await;
     let lead_id = lead["id"].as_str().unwrap().to_owned();
-    let probe = dial(
-        &server,
-        &org,
-        json!({"number": "212 555 0100", "campaign_id": open, "channel": "voice"}),
-    )
-    .await;
-    let at = match probe["next_allowed"].as_str() {
-        Some(t) => t.to_owned(),
-        None => probe["at"].as_str().unwrap().to_owned(),
-    };
+    let at = inside_hours(&server, &org, &open, "212 555 0100").await;
     let body = |cmp: &str| json!({"lead_id": lead_id, "campaign_id": cmp, "channel": "voice", "planned_at": at});
     let calls = (0..6).map(|_| {
         server.call(
@@ -1013,4 +1013,65 @@ async fn api_call_records_that_fail_leave_the_dial_decisions_and_the_chain_intac
         last_is_call,
         "records written after the failure extend the chain"
     );
+}
+
+/// Attempts count whoever wrote them. On SQLite each store keeps its own
+/// index of attempts in memory (ADR 0014): a second store opened on the
+/// same database (as another process would) and a store opened afresh (a
+/// restart) must both count every attempt written before, and the first
+/// must count the second's.
+#[tokio::test]
+async fn attempts_written_by_another_store_or_before_a_restart_count() {
+    let server = TestServer::start().await;
+    let org = server.new_org("Elsewhere").await;
+    acknowledge_no_dnc(&server, &org).await;
+    let cmp = campaign(
+        &server,
+        &org,
+        json!({"name": "capped", "purpose": "informational", "channel": "voice", "voice": "live",
+               "caps": [{"max_attempts": 3, "window_hours": 24}]}),
+    )
+    .await;
+    let lead = new_lead(&server, &org, "212 555 0188", "form-e").await;
+    let at = inside_hours(&server, &org, &cmp, "212 555 0100").await;
+    let body =
+        json!({"lead_id": lead["id"], "campaign_id": cmp, "channel": "voice", "planned_at": at});
+    let actor = server
+        .store()
+        .authenticate_api_key(&org.key, server.state.now())
+        .await
+        .unwrap();
+    let elsewhere = || async {
+        tollgate_server::open_store(&server.state.config, false)
+            .await
+            .unwrap()
+            .store
+    };
+    let on = |store: tollgate_store::Store| {
+        let job = lead_job(&server, &actor, &cmp, &lead, at.parse().unwrap());
+        async move {
+            let check = store.dial_checks(vec![job]).await.remove(0).unwrap();
+            serde_json::from_str::<Value>(&check.json).unwrap()
+        }
+    };
+    let allowed = |c: &Value| c["allowed"] == true;
+    let capped = |c: &Value| codes(c) == ["frequency_cap"];
+    let other = elsewhere().await;
+    let c = dial(&server, &org, body.clone()).await;
+    assert!(allowed(&c), "{c}");
+    let c = on(other.clone()).await;
+    assert!(allowed(&c), "the second store's first: {c}");
+    // The server counts the second store's attempt: this is the third.
+    let c = dial(&server, &org, body.clone()).await;
+    assert!(allowed(&c), "{c}");
+    let c = dial(&server, &org, body.clone()).await;
+    assert!(capped(&c), "the fourth, two here and one elsewhere: {c}");
+    // The second store counts the server's attempts.
+    let c = on(other).await;
+    assert!(capped(&c), "{c}");
+    // A store opened afresh reads them all.
+    let restarted = elsewhere().await;
+    restarted.load_dial_attempts().await.unwrap();
+    let c = on(restarted).await;
+    assert!(capped(&c), "{c}");
 }

@@ -5,6 +5,7 @@
 //! Numbers are matched across tables by a keyed hash ([`NumberHasher`]), so
 //! the suppression list and the attempt counts never hold a number.
 
+mod attempts;
 mod campaigns;
 mod dial;
 mod leads;
@@ -16,6 +17,7 @@ use sha2::{Digest, Sha256};
 use tollgate_gate::E164;
 use zeroize::Zeroizing;
 
+pub(crate) use attempts::AttemptIndex;
 pub use campaigns::{Campaign, CampaignPatch, CampaignSpec, DayWindows, WEEKDAYS, hhmm};
 pub use dial::{
     CommittedGroup, DialCheck, DialJob, DialRequest, DncAnswer, ListVersionRecord,

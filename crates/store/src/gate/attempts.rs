@@ -1,0 +1,503 @@
+//! The embedded node's index of dial attempts, in memory (ADR 0014).
+//!
+//! On SQLite the `dial_attempts` table keeps no index: every allowed dial
+//! inserted into a B-tree keyed by a random number hash, one random page
+//! written, synced and checkpointed per dial, about half of everything a
+//! dial check wrote. The table stays the truth, append-only in insertion
+//! order; this index is derived from it and answers the two questions the
+//! gate asks: a number's attempts in a cap window, and a lead's attempts in
+//! a campaign.
+//!
+//! Exactness across processes and connections rests on three rules:
+//! - the index records the highest table `rowid` it holds (`covered`);
+//!   rows are never deleted, and SQLite gives each new row the highest
+//!   rowid plus one, so rows it lacks are exactly those above `covered`;
+//! - a dial group, holding SQLite's write lock, first reads the rows above
+//!   `covered` ([`catch_up`]): attempts committed by another connection or
+//!   process are counted before anything is decided;
+//! - a group adds its own attempts before its commit ([`AttemptIndex::add`])
+//!   and removes them again if the commit fails, so no reader ever misses
+//!   a committed attempt; a crash between the two only over-counts, the
+//!   stricter reading, until the process restarts and reads the table.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use crate::StoreError;
+
+/// Attempts older than this (before the instant judged) never count for a
+/// rolling cap, so the index forgets them: the longest cap window, plus the
+/// five minutes a planned instant may lie in the past, plus a day of
+/// margin for the clock.
+const KEEP_MICROS: i64 = (super::MAX_CAP_WINDOW_HOURS as i64 + 24) * 3_600_000_000;
+
+/// How often forgotten attempts are swept from numbers not dialed since.
+const SWEEP_EVERY_MICROS: i64 = 3_600_000_000;
+
+/// One attempt, as stored.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AttemptRow<'a> {
+    pub org: &'a str,
+    pub number_hash: &'a [u8],
+    pub campaign: &'a str,
+    pub lead: Option<&'a str>,
+    pub at: i64,
+}
+
+#[derive(Default)]
+pub(crate) struct AttemptIndex {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    /// Organization and campaign ids, each stored once.
+    names: HashMap<Box<str>, u32>,
+    /// Per organization and number hash: the attempts' instants (micros)
+    /// not yet forgotten, ascending.
+    numbers: HashMap<(u32, [u8; 32]), Vec<i64>>,
+    /// Per organization and campaign, per lead: every attempt ever (a
+    /// campaign's per-lead cap has no window).
+    leads: HashMap<(u32, u32), HashMap<Box<str>, u32>>,
+    /// The highest `dial_attempts` rowid held.
+    covered: i64,
+    last_sweep: i64,
+}
+
+impl Inner {
+    fn name(&mut self, s: &str) -> u32 {
+        if let Some(&n) = self.names.get(s) {
+            return n;
+        }
+        let n = self.names.len() as u32;
+        self.names.insert(s.into(), n);
+        n
+    }
+
+    fn add(&mut self, row: &AttemptRow<'_>, now: i64) -> Result<(), StoreError> {
+        let org = self.name(row.org);
+        let hash = number_key(row.number_hash)?;
+        if row.at > now - KEEP_MICROS {
+            let times = self.numbers.entry((org, hash)).or_default();
+            let at = times.partition_point(|&t| t <= row.at);
+            times.insert(at, row.at);
+        }
+        if let Some(lead) = row.lead {
+            let campaign = self.name(row.campaign);
+            *self
+                .leads
+                .entry((org, campaign))
+                .or_default()
+                .entry(lead.into())
+                .or_default() += 1;
+        }
+        Ok(())
+    }
+
+    /// Undoes [`Inner::add`] for one row (its values, not its identity:
+    /// equal instants of one number are interchangeable).
+    fn remove(&mut self, row: &AttemptRow<'_>) {
+        let (Some(&org), Ok(hash)) = (self.names.get(row.org), number_key(row.number_hash)) else {
+            return;
+        };
+        if let Some(times) = self.numbers.get_mut(&(org, hash))
+            && let Some(i) = times.iter().rposition(|&t| t == row.at)
+        {
+            times.remove(i);
+            if times.is_empty() {
+                self.numbers.remove(&(org, hash));
+            }
+        }
+        if let (Some(lead), Some(&campaign)) = (row.lead, self.names.get(row.campaign))
+            && let Some(n) = self
+                .leads
+                .get_mut(&(org, campaign))
+                .and_then(|m| m.get_mut(lead))
+        {
+            *n = n.saturating_sub(1);
+        }
+    }
+
+    /// All of `rows` or, on an error, none of them.
+    fn add_all<'a>(
+        &mut self,
+        rows: impl IntoIterator<Item = AttemptRow<'a>>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let mut added = Vec::new();
+        for row in rows {
+            if let Err(e) = self.add(&row, now) {
+                for r in &added {
+                    self.remove(r);
+                }
+                return Err(e);
+            }
+            added.push(row);
+        }
+        self.sweep(now);
+        Ok(())
+    }
+
+    fn sweep(&mut self, now: i64) {
+        if now - self.last_sweep < SWEEP_EVERY_MICROS {
+            return;
+        }
+        self.last_sweep = now;
+        let cutoff = now - KEEP_MICROS;
+        self.numbers.retain(|_, times| {
+            let old = times.partition_point(|&t| t <= cutoff);
+            times.drain(..old);
+            !times.is_empty()
+        });
+    }
+}
+
+fn number_key(hash: &[u8]) -> Result<[u8; 32], StoreError> {
+    hash.try_into()
+        .map_err(|_| StoreError::Corrupt("a dial attempt's number hash is not 32 bytes".into()))
+}
+
+impl AttemptIndex {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A panic while holding the lock leaves at worst an attempt added
+        // twice or not removed: an over-count, the stricter reading.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The number's attempts at `lo < t <= hi`, newest first, at most
+    /// `newest` of them: what the `RECENT` statement returns from the table.
+    pub(crate) fn recent(
+        &self,
+        org: &str,
+        number_hash: &[u8],
+        lo: i64,
+        hi: i64,
+        newest: u32,
+    ) -> Vec<i64> {
+        let inner = self.lock();
+        let (Some(&org), Ok(hash)) = (inner.names.get(org), number_key(number_hash)) else {
+            return Vec::new();
+        };
+        let Some(times) = inner.numbers.get(&(org, hash)) else {
+            return Vec::new();
+        };
+        let start = times.partition_point(|&t| t <= lo);
+        let end = times.partition_point(|&t| t <= hi);
+        times[start..end.max(start)]
+            .iter()
+            .rev()
+            .take(newest as usize)
+            .copied()
+            .collect()
+    }
+
+    /// Every attempt of `lead` in `campaign`.
+    pub(crate) fn lead_attempts(&self, org: &str, campaign: &str, lead: &str) -> i64 {
+        let inner = self.lock();
+        let (Some(&org), Some(&campaign)) = (inner.names.get(org), inner.names.get(campaign))
+        else {
+            return 0;
+        };
+        inner
+            .leads
+            .get(&(org, campaign))
+            .and_then(|m| m.get(lead))
+            .map_or(0, |&n| i64::from(n))
+    }
+
+    /// The highest rowid held.
+    pub(crate) fn covered(&self) -> i64 {
+        self.lock().covered
+    }
+
+    /// Adds rows that end at rowid `upto` (committed rows read from the
+    /// table, or a group's own before its commit) and returns the rowid
+    /// covered before, for [`AttemptIndex::remove`].
+    pub(crate) fn add<'a>(
+        &self,
+        rows: impl IntoIterator<Item = AttemptRow<'a>>,
+        upto: i64,
+        now: i64,
+    ) -> Result<i64, StoreError> {
+        let mut inner = self.lock();
+        let before = inner.covered;
+        inner.add_all(rows, now)?;
+        inner.covered = inner.covered.max(upto);
+        Ok(before)
+    }
+
+    /// [`AttemptIndex::add`] of rows read from the table above `expected`,
+    /// unless the index no longer ends there (someone added them, or more,
+    /// meanwhile): then it adds nothing and answers `false`.
+    fn add_after<'a>(
+        &self,
+        expected: i64,
+        rows: impl IntoIterator<Item = AttemptRow<'a>>,
+        upto: i64,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let mut inner = self.lock();
+        if inner.covered != expected {
+            return Ok(false);
+        }
+        inner.add_all(rows, now)?;
+        inner.covered = upto;
+        Ok(true)
+    }
+
+    /// Takes back rows added by a group whose commit failed.
+    pub(crate) fn remove<'a>(&self, rows: impl IntoIterator<Item = AttemptRow<'a>>, covered: i64) {
+        let mut inner = self.lock();
+        for row in rows {
+            inner.remove(&row);
+        }
+        inner.covered = covered;
+    }
+
+    /// Forgets everything (the table's rowids moved: read it again).
+    fn reset(&self) {
+        *self.lock() = Inner::default();
+    }
+}
+
+/// Reads the rows above what `index` holds into it.
+///
+/// `locked`: SQLite's write lock is held (a dial group's transaction,
+/// before it writes), so every committed attempt is visible and none can be
+/// committed meanwhile; a table holding fewer rows than the index then
+/// means its rowids were renumbered (`VACUUM`), and it is read again. A
+/// caller without the lock (a scrub) only adds what it read, and only if
+/// no one advanced the index meanwhile: fewer rows than held is then a
+/// group's own attempts, added before its commit.
+pub(crate) fn catch_up(
+    conn: &rusqlite::Connection,
+    index: &AttemptIndex,
+    now: i64,
+    locked: bool,
+) -> Result<(), StoreError> {
+    let max: i64 = conn
+        .prepare_cached("SELECT coalesce(max(rowid), 0) FROM dial_attempts")?
+        .query_row([], |r| r.get(0))?;
+    let mut covered = index.covered();
+    if max < covered && locked {
+        // Rows are never deleted, so only a rebuild of the table gets here.
+        tracing::warn!("dial attempts were renumbered; reading them again");
+        index.reset();
+        covered = 0;
+    }
+    if max <= covered {
+        return Ok(());
+    }
+    let mut q = conn.prepare_cached(
+        "SELECT rowid, org_id, number_hash, campaign_id, lead_id, attempted_at \
+         FROM dial_attempts WHERE rowid > ?1 AND rowid <= ?2 ORDER BY rowid",
+    )?;
+    let mut rows = q.query(rusqlite::params![covered, max])?;
+    // In chunks: a start-up read of millions of rows never holds them all
+    // at once, nor the index's lock for long.
+    let mut chunk: Vec<Stored> = Vec::with_capacity(CATCH_UP_CHUNK);
+    let (mut upto, mut done) = (covered, false);
+    while !done {
+        let last = match rows.next()? {
+            Some(r) => {
+                chunk.push(Stored {
+                    org: r.get(1)?,
+                    number_hash: r.get(2)?,
+                    campaign: r.get(3)?,
+                    lead: r.get(4)?,
+                    at: r.get(5)?,
+                });
+                if chunk.len() < CATCH_UP_CHUNK {
+                    continue;
+                }
+                r.get(0)?
+            }
+            None => {
+                done = true;
+                max
+            }
+        };
+        if !index.add_after(upto, chunk.iter().map(Stored::row), last, now)? {
+            // Someone else read these rows into the index meanwhile.
+            return Ok(());
+        }
+        upto = last;
+        chunk.clear();
+    }
+    Ok(())
+}
+
+/// Rows read per step of [`catch_up`].
+const CATCH_UP_CHUNK: usize = 4_096;
+
+/// One attempt as read from the table.
+struct Stored {
+    org: String,
+    number_hash: Vec<u8>,
+    campaign: String,
+    lead: Option<String>,
+    at: i64,
+}
+
+impl Stored {
+    fn row(&self) -> AttemptRow<'_> {
+        AttemptRow {
+            org: &self.org,
+            number_hash: &self.number_hash,
+            campaign: &self.campaign,
+            lead: self.lead.as_deref(),
+            at: self.at,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOUR: i64 = 3_600_000_000;
+
+    fn row<'a>(hash: &'a [u8], lead: Option<&'a str>, at: i64) -> AttemptRow<'a> {
+        AttemptRow {
+            org: "org_a",
+            number_hash: hash,
+            campaign: "cmp_a",
+            lead,
+            at,
+        }
+    }
+
+    #[test]
+    fn a_window_is_open_below_closed_above_and_newest_first() {
+        let ix = AttemptIndex::default();
+        let h = [1u8; 32];
+        let now = 1_000 * HOUR;
+        ix.add([10, 30, 20, 40].map(|t| row(&h, None, now + t)), 4, now)
+            .unwrap();
+        assert_eq!(
+            ix.recent("org_a", &h, now + 10, now + 30, 10),
+            vec![now + 30, now + 20]
+        );
+        assert_eq!(
+            ix.recent("org_a", &h, now, now + 40, 2),
+            vec![now + 40, now + 30]
+        );
+        assert!(ix.recent("org_a", &h, now + 40, now + 50, 10).is_empty());
+        assert!(ix.recent("org_b", &h, now, now + 50, 10).is_empty());
+        assert!(ix.recent("org_a", &[2u8; 32], now, now + 50, 10).is_empty());
+        assert_eq!(ix.covered(), 4);
+    }
+
+    #[test]
+    fn lead_counts_have_no_window_and_a_failed_commit_takes_its_rows_back() {
+        let ix = AttemptIndex::default();
+        let h = [1u8; 32];
+        let now = 1_000 * HOUR;
+        let old = now - 400 * 24 * HOUR;
+        ix.add(
+            [row(&h, Some("lead_1"), old), row(&h, Some("lead_1"), now)],
+            2,
+            now,
+        )
+        .unwrap();
+        assert_eq!(ix.lead_attempts("org_a", "cmp_a", "lead_1"), 2);
+        assert_eq!(ix.lead_attempts("org_a", "cmp_b", "lead_1"), 0);
+        // The year-old attempt counts for the lead, never for a window.
+        assert_eq!(ix.recent("org_a", &h, i64::MIN, now, 10), vec![now]);
+        let staged = [row(&h, Some("lead_1"), now + 5)];
+        let before = ix.add(staged, 3, now).unwrap();
+        assert_eq!(ix.lead_attempts("org_a", "cmp_a", "lead_1"), 3);
+        ix.remove(staged, before);
+        assert_eq!(ix.lead_attempts("org_a", "cmp_a", "lead_1"), 2);
+        assert_eq!(ix.recent("org_a", &h, i64::MIN, now + 10, 10), vec![now]);
+        assert_eq!(ix.covered(), 2);
+    }
+
+    #[test]
+    fn forgotten_attempts_are_outside_every_window() {
+        let ix = AttemptIndex::default();
+        let (h, g) = ([1u8; 32], [2u8; 32]);
+        let now = 10_000 * HOUR;
+        let window = i64::from(crate::MAX_CAP_WINDOW_HOURS) * HOUR;
+        ix.add(
+            [row(&h, None, now - window - 10 * HOUR), row(&g, None, now)],
+            2,
+            now,
+        )
+        .unwrap();
+        // Later (a sweep is due) the old one is gone: it lies outside the
+        // longest window of any instant a check may judge from then on.
+        ix.add([row(&g, None, now + HOUR)], 3, now + 20 * HOUR)
+            .unwrap();
+        assert!(!ix.lock().numbers.contains_key(&(0, h)));
+        assert_eq!(ix.recent("org_a", &g, i64::MIN, i64::MAX, 10).len(), 2);
+    }
+
+    #[test]
+    fn a_malformed_hash_adds_nothing() {
+        let ix = AttemptIndex::default();
+        let now = 1_000 * HOUR;
+        let good = [1u8; 32];
+        let err = ix.add(
+            [row(&good, Some("l"), now), row(&[1, 2], Some("l"), now)],
+            2,
+            now,
+        );
+        assert!(err.is_err());
+        assert_eq!(ix.lead_attempts("org_a", "cmp_a", "l"), 0);
+        assert!(ix.recent("org_a", &good, i64::MIN, i64::MAX, 10).is_empty());
+        assert_eq!(ix.covered(), 0);
+    }
+
+    #[test]
+    fn catch_up_reads_only_the_rows_above_what_is_held() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE dial_attempts (org_id TEXT, number_hash BLOB, campaign_id TEXT, \
+             lead_id TEXT, check_id TEXT, attempted_at INTEGER)",
+        )
+        .unwrap();
+        let insert = |at: i64| {
+            conn.execute(
+                "INSERT INTO dial_attempts VALUES ('org_a', ?1, 'cmp_a', 'lead_1', 'dck', ?2)",
+                rusqlite::params![vec![1u8; 32], at],
+            )
+            .unwrap();
+        };
+        let ix = AttemptIndex::default();
+        let now = 1_000 * HOUR;
+        insert(now);
+        insert(now + 1);
+        catch_up(&conn, &ix, now, true).unwrap();
+        assert_eq!(ix.lead_attempts("org_a", "cmp_a", "lead_1"), 2);
+        catch_up(&conn, &ix, now, true).unwrap();
+        assert_eq!(ix.lead_attempts("org_a", "cmp_a", "lead_1"), 2);
+        insert(now + 2);
+        catch_up(&conn, &ix, now, true).unwrap();
+        assert_eq!(ix.lead_attempts("org_a", "cmp_a", "lead_1"), 3);
+        assert_eq!(ix.covered(), 3);
+        // Without the write lock, fewer rows than held are a group's own,
+        // not yet committed: nothing to read.
+        ix.add([row(&[1u8; 32], Some("lead_1"), now + 3)], 4, now)
+            .unwrap();
+        catch_up(&conn, &ix, now, false).unwrap();
+        assert_eq!(ix.lead_attempts("org_a", "cmp_a", "lead_1"), 4);
+        ix.remove([row(&[1u8; 32], Some("lead_1"), now + 3)], 3);
+        // Many rows are read in several steps, none lost or read twice.
+        for i in 0..(2 * CATCH_UP_CHUNK as i64 + 5) {
+            insert(now + 10 + i);
+        }
+        catch_up(&conn, &ix, now, true).unwrap();
+        assert_eq!(
+            ix.lead_attempts("org_a", "cmp_a", "lead_1"),
+            3 + 2 * CATCH_UP_CHUNK as i64 + 5
+        );
+        conn.execute("DELETE FROM dial_attempts WHERE rowid > 3", [])
+            .unwrap();
+        // Renumbered (fewer rows than held): read again from the start.
+        conn.execute("DELETE FROM dial_attempts WHERE rowid = 3", [])
+            .unwrap();
+        catch_up(&conn, &ix, now, true).unwrap();
+        assert_eq!(ix.lead_attempts("org_a", "cmp_a", "lead_1"), 2);
+    }
+}
