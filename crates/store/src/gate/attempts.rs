@@ -84,12 +84,13 @@ impl Inner {
         }
         if let Some(lead) = row.lead {
             let campaign = self.name(row.campaign);
-            *self
-                .leads
-                .entry((org, campaign))
-                .or_default()
-                .entry(lead.into())
-                .or_default() += 1;
+            let counts = self.leads.entry((org, campaign)).or_default();
+            match counts.get_mut(lead) {
+                Some(n) => *n += 1,
+                None => {
+                    counts.insert(lead.into(), 1);
+                }
+            }
         }
         Ok(())
     }
@@ -226,25 +227,6 @@ impl AttemptIndex {
         Ok(before)
     }
 
-    /// [`AttemptIndex::add`] of rows read from the table above `expected`,
-    /// unless the index no longer ends there (someone added them, or more,
-    /// meanwhile): then it adds nothing and answers `false`.
-    fn add_after<'a>(
-        &self,
-        expected: i64,
-        rows: impl IntoIterator<Item = AttemptRow<'a>>,
-        upto: i64,
-        now: i64,
-    ) -> Result<bool, StoreError> {
-        let mut inner = self.lock();
-        if inner.covered != expected {
-            return Ok(false);
-        }
-        inner.add_all(rows, now)?;
-        inner.covered = upto;
-        Ok(true)
-    }
-
     /// Takes back rows added by a group whose commit failed.
     pub(crate) fn remove<'a>(&self, rows: impl IntoIterator<Item = AttemptRow<'a>>, covered: i64) {
         let mut inner = self.lock();
@@ -252,11 +234,6 @@ impl AttemptIndex {
             inner.remove(&row);
         }
         inner.covered = covered;
-    }
-
-    /// Forgets everything (the table's rowids moved: read it again).
-    fn reset(&self) {
-        *self.lock() = Inner::default();
     }
 }
 
@@ -278,77 +255,63 @@ pub(crate) fn catch_up(
     let max: i64 = conn
         .prepare_cached("SELECT coalesce(max(rowid), 0) FROM dial_attempts")?
         .query_row([], |r| r.get(0))?;
-    let mut covered = index.covered();
-    if max < covered && locked {
+    // Held for the whole read: rows are added as they are read (no copy of
+    // them, which at start-up would be millions), and no one else can add
+    // the same rows meanwhile.
+    let mut inner = index.lock();
+    if max < inner.covered && locked {
         // Rows are never deleted, so only a rebuild of the table gets here.
         tracing::warn!("dial attempts were renumbered; reading them again");
-        index.reset();
-        covered = 0;
+        *inner = Inner::default();
     }
-    if max <= covered {
+    if max <= inner.covered {
         return Ok(());
     }
+    let read = read_rows(conn, &mut inner, max, now);
+    if read.is_err() {
+        // Some rows may be in and `covered` was not moved: start over next
+        // time rather than count them twice.
+        *inner = Inner::default();
+    }
+    read
+}
+
+fn text(v: rusqlite::types::ValueRef<'_>) -> Result<&str, StoreError> {
+    v.as_str()
+        .map_err(|e| StoreError::Corrupt(format!("dial attempt: {e}")))
+}
+
+fn read_rows(
+    conn: &rusqlite::Connection,
+    inner: &mut Inner,
+    max: i64,
+    now: i64,
+) -> Result<(), StoreError> {
     let mut q = conn.prepare_cached(
-        "SELECT rowid, org_id, number_hash, campaign_id, lead_id, attempted_at \
-         FROM dial_attempts WHERE rowid > ?1 AND rowid <= ?2 ORDER BY rowid",
+        "SELECT org_id, number_hash, campaign_id, lead_id, attempted_at FROM dial_attempts \
+         WHERE rowid > ?1 AND rowid <= ?2",
     )?;
-    let mut rows = q.query(rusqlite::params![covered, max])?;
-    // In chunks: a start-up read of millions of rows never holds them all
-    // at once, nor the index's lock for long.
-    let mut chunk: Vec<Stored> = Vec::with_capacity(CATCH_UP_CHUNK);
-    let (mut upto, mut done) = (covered, false);
-    while !done {
-        let last = match rows.next()? {
-            Some(r) => {
-                chunk.push(Stored {
-                    org: r.get(1)?,
-                    number_hash: r.get(2)?,
-                    campaign: r.get(3)?,
-                    lead: r.get(4)?,
-                    at: r.get(5)?,
-                });
-                if chunk.len() < CATCH_UP_CHUNK {
-                    continue;
-                }
-                r.get(0)?
-            }
-            None => {
-                done = true;
-                max
-            }
+    let mut rows = q.query(rusqlite::params![inner.covered, max])?;
+    while let Some(r) = rows.next()? {
+        let lead = r.get_ref(3)?;
+        let row = AttemptRow {
+            org: text(r.get_ref(0)?)?,
+            number_hash: r
+                .get_ref(1)?
+                .as_blob()
+                .map_err(|e| StoreError::Corrupt(format!("dial attempt: {e}")))?,
+            campaign: text(r.get_ref(2)?)?,
+            lead: match lead {
+                rusqlite::types::ValueRef::Null => None,
+                v => Some(text(v)?),
+            },
+            at: r.get(4)?,
         };
-        if !index.add_after(upto, chunk.iter().map(Stored::row), last, now)? {
-            // Someone else read these rows into the index meanwhile.
-            return Ok(());
-        }
-        upto = last;
-        chunk.clear();
+        inner.add(&row, now)?;
     }
+    inner.covered = max;
+    inner.sweep(now);
     Ok(())
-}
-
-/// Rows read per step of [`catch_up`].
-const CATCH_UP_CHUNK: usize = 4_096;
-
-/// One attempt as read from the table.
-struct Stored {
-    org: String,
-    number_hash: Vec<u8>,
-    campaign: String,
-    lead: Option<String>,
-    at: i64,
-}
-
-impl Stored {
-    fn row(&self) -> AttemptRow<'_> {
-        AttemptRow {
-            org: &self.org,
-            number_hash: &self.number_hash,
-            campaign: &self.campaign,
-            lead: self.lead.as_deref(),
-            at: self.at,
-        }
-    }
 }
 
 #[cfg(test)]
@@ -483,19 +446,29 @@ mod tests {
         catch_up(&conn, &ix, now, false).unwrap();
         assert_eq!(ix.lead_attempts("org_a", "cmp_a", "lead_1"), 4);
         ix.remove([row(&[1u8; 32], Some("lead_1"), now + 3)], 3);
-        // Many rows are read in several steps, none lost or read twice.
-        for i in 0..(2 * CATCH_UP_CHUNK as i64 + 5) {
+        // Many rows at once (as at start-up), none lost or read twice.
+        for i in 0..10_000 {
             insert(now + 10 + i);
         }
         catch_up(&conn, &ix, now, true).unwrap();
-        assert_eq!(
-            ix.lead_attempts("org_a", "cmp_a", "lead_1"),
-            3 + 2 * CATCH_UP_CHUNK as i64 + 5
-        );
+        assert_eq!(ix.lead_attempts("org_a", "cmp_a", "lead_1"), 3 + 10_000);
         conn.execute("DELETE FROM dial_attempts WHERE rowid > 3", [])
             .unwrap();
         // Renumbered (fewer rows than held): read again from the start.
         conn.execute("DELETE FROM dial_attempts WHERE rowid = 3", [])
+            .unwrap();
+        catch_up(&conn, &ix, now, true).unwrap();
+        assert_eq!(ix.lead_attempts("org_a", "cmp_a", "lead_1"), 2);
+        // A row that cannot be read fails the read and leaves nothing half
+        // counted: the next read starts over.
+        conn.execute(
+            "INSERT INTO dial_attempts VALUES ('org_a', x'0102', 'cmp_a', 'lead_1', 'dck', 1)",
+            [],
+        )
+        .unwrap();
+        assert!(catch_up(&conn, &ix, now, true).is_err());
+        assert_eq!(ix.covered(), 0);
+        conn.execute("DELETE FROM dial_attempts WHERE number_hash = x'0102'", [])
             .unwrap();
         catch_up(&conn, &ix, now, true).unwrap();
         assert_eq!(ix.lead_attempts("org_a", "cmp_a", "lead_1"), 2);
