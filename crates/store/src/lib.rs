@@ -49,11 +49,11 @@ pub use auth::AuthFailure;
 pub use bootstrap::{BootstrapInput, BootstrapOutcome, BootstrapState};
 pub use db::{Backend, PoolSettings};
 pub use gate::{
-    Campaign, CampaignPatch, CampaignSpec, CommittedGroup, DayWindows, DialCheck, DialJob,
-    DialRequest, DncAnswer, GateSettings, GateSettingsPatch, ImportChunk, ImportTotals, Lead,
-    ListVersionRecord, MAX_CAP_WINDOW_HOURS, NewLead, NewSuppression, NumberHasher, ReasonRecord,
-    RecordedCheck, ScrubRow, Suppression, SuppressionList, SuppressionSource, WEEKDAYS, hhmm,
-    lead_location,
+    AttemptsHeld, Campaign, CampaignPatch, CampaignSpec, CommittedGroup, DayWindows, DialCheck,
+    DialJob, DialRequest, DncAnswer, GateSettings, GateSettingsPatch, ImportChunk, ImportTotals,
+    Lead, ListVersionRecord, MAX_CAP_WINDOW_HOURS, NewLead, NewSuppression, NumberHasher,
+    ReasonRecord, RecordedCheck, ScrubRow, Suppression, SuppressionList, SuppressionSource,
+    WEEKDAYS, hhmm, lead_location,
 };
 pub use idempotency::IdempotencyClaim;
 pub use keys::{KeyCheck, recorded_key_purposes};

@@ -68,14 +68,23 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 #[utoipa::path(get, path = "/metrics", tag = "meta", responses((status = 200, description = "Success", content_type = "text/plain", body = String)))]
 pub async fn metrics(State(state): State<AppState>) -> Response {
     match (&state.metrics, state.config.server.metrics) {
-        (Some(handle), true) => (
-            [(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-            )],
-            handle.render(),
-        )
-            .into_response(),
+        (Some(handle), true) => {
+            // The embedded node's attempts index grows with the traffic
+            // (ADR 0014): its size, read when scraped.
+            if let Some(held) = state.store.dial_attempts_held() {
+                metrics::gauge!("tollgate_gate_attempts_in_memory").set(held.attempts as f64);
+                metrics::gauge!("tollgate_gate_numbers_in_memory").set(held.numbers as f64);
+                metrics::gauge!("tollgate_gate_lead_counts_in_memory").set(held.lead_counts as f64);
+            }
+            (
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+                )],
+                handle.render(),
+            )
+                .into_response()
+        }
         _ => ApiError::new(Code::NotFound).into_response(),
     }
 }

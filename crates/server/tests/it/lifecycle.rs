@@ -333,6 +333,10 @@ async fn metadata_endpoints_answer_without_credentials() {
     let (s, body, _) = server.raw(None, Method::GET, "/metrics", None).await;
     assert_eq!(s, StatusCode::OK);
     assert!(body.contains("tollgate_http_requests_total"), "{body}");
+    // The embedded node's attempts index reports its size (ADR 0014).
+    if server.store().dial_attempts_held().is_some() {
+        assert!(body.contains("tollgate_gate_attempts_in_memory"), "{body}");
+    }
     let (s, body, _) = server.raw(None, Method::GET, "/openapi.json", None).await;
     assert_eq!(s, StatusCode::OK);
     assert!(

@@ -62,6 +62,21 @@ struct Inner {
     /// The highest `dial_attempts` rowid held.
     covered: i64,
     last_sweep: i64,
+    /// Instants held in `numbers`, and lead counts in `leads`: the
+    /// index's size, for the operator (it grows with the traffic).
+    instants: usize,
+    lead_counts: usize,
+}
+
+/// What the index holds: the figures behind its memory (ADR 0014).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttemptsHeld {
+    /// Attempts of the last 32 days, each an instant at its number.
+    pub attempts: usize,
+    /// Numbers with such attempts.
+    pub numbers: usize,
+    /// Lead and campaign pairs ever counted.
+    pub lead_counts: usize,
 }
 
 impl Inner {
@@ -81,6 +96,7 @@ impl Inner {
             let times = self.numbers.entry((org, hash)).or_default();
             let at = times.partition_point(|&t| t <= row.at);
             times.insert(at, row.at);
+            self.instants += 1;
         }
         if let Some(lead) = row.lead {
             let campaign = self.name(row.campaign);
@@ -89,6 +105,7 @@ impl Inner {
                 Some(n) => *n += 1,
                 None => {
                     counts.insert(lead.into(), 1);
+                    self.lead_counts += 1;
                 }
             }
         }
@@ -105,6 +122,7 @@ impl Inner {
             && let Some(i) = times.iter().rposition(|&t| t == row.at)
         {
             times.remove(i);
+            self.instants -= 1;
             if times.is_empty() {
                 self.numbers.remove(&(org, hash));
             }
@@ -145,11 +163,14 @@ impl Inner {
         }
         self.last_sweep = now;
         let cutoff = now - KEEP_MICROS;
+        let mut forgotten = 0;
         self.numbers.retain(|_, times| {
             let old = times.partition_point(|&t| t <= cutoff);
             times.drain(..old);
+            forgotten += old;
             !times.is_empty()
         });
+        self.instants -= forgotten;
     }
 }
 
@@ -204,6 +225,16 @@ impl AttemptIndex {
             .get(&(org, campaign))
             .and_then(|m| m.get(lead))
             .map_or(0, |&n| i64::from(n))
+    }
+
+    /// What the index holds.
+    pub(crate) fn held(&self) -> AttemptsHeld {
+        let inner = self.lock();
+        AttemptsHeld {
+            attempts: inner.instants,
+            numbers: inner.numbers.len(),
+            lead_counts: inner.lead_counts,
+        }
     }
 
     /// The highest rowid held.
@@ -370,8 +401,17 @@ mod tests {
         let staged = [row(&h, Some("lead_1"), now + 5)];
         let before = ix.add(staged, 3, now).unwrap();
         assert_eq!(ix.lead_attempts("org_a", "cmp_a", "lead_1"), 3);
+        assert_eq!(ix.held().attempts, 2);
         ix.remove(staged, before);
         assert_eq!(ix.lead_attempts("org_a", "cmp_a", "lead_1"), 2);
+        assert_eq!(
+            ix.held(),
+            AttemptsHeld {
+                attempts: 1,
+                numbers: 1,
+                lead_counts: 1
+            }
+        );
         assert_eq!(ix.recent("org_a", &h, i64::MIN, now + 10, 10), vec![now]);
         assert_eq!(ix.covered(), 2);
     }
@@ -394,6 +434,14 @@ mod tests {
             .unwrap();
         assert!(!ix.lock().numbers.contains_key(&(0, h)));
         assert_eq!(ix.recent("org_a", &g, i64::MIN, i64::MAX, 10).len(), 2);
+        assert_eq!(
+            ix.held(),
+            AttemptsHeld {
+                attempts: 2,
+                numbers: 1,
+                lead_counts: 0
+            }
+        );
     }
 
     #[test]

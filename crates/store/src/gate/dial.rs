@@ -1575,6 +1575,11 @@ impl crate::Store {
         Ok(started.elapsed())
     }
 
+    /// What SQLite's attempts index holds; `None` on PostgreSQL.
+    pub fn dial_attempts_held(&self) -> Option<super::AttemptsHeld> {
+        self.attempts.as_ref().map(|a| a.held())
+    }
+
     /// Commits a transaction that wrote `decided`'s attempts: on SQLite,
     /// they join the index first and leave it again if the commit fails.
     async fn commit_with_attempts(

@@ -18,6 +18,7 @@ use tollgate_gate::E164;
 use zeroize::Zeroizing;
 
 pub(crate) use attempts::AttemptIndex;
+pub use attempts::AttemptsHeld;
 pub use campaigns::{Campaign, CampaignPatch, CampaignSpec, DayWindows, WEEKDAYS, hhmm};
 pub use dial::{
     CommittedGroup, DialCheck, DialJob, DialRequest, DncAnswer, ListVersionRecord,
