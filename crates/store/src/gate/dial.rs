@@ -385,8 +385,8 @@ fn stage_attempts(
     let rows = attempt_rows(decided);
     let covered = index.covered();
     if last - covered != rows.len() as i64 {
-        // Someone wrote attempts the group did not read: never decide on
-        // counts that may miss some.
+        // Attempts the group did not read were written: never commit
+        // decisions made on counts that may have missed some.
         return Err(StoreError::Corrupt(format!(
             "dial attempts {} to {last} do not match the group's {} attempts",
             covered + 1,
