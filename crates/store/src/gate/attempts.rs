@@ -25,8 +25,8 @@ use std::sync::Mutex;
 
 use crate::StoreError;
 
-/// Attempts older than this (before the instant judged) never count for a
-/// rolling cap, so the index forgets them: the longest cap window, plus the
+/// Attempts older than this (before now) never count for a rolling cap,
+/// so the index forgets them: the longest cap window, plus the
 /// five minutes a planned instant may lie in the past, plus a day of
 /// margin for the clock.
 const KEEP_MICROS: i64 = (super::MAX_CAP_WINDOW_HOURS as i64 + 24) * 3_600_000_000;
@@ -274,9 +274,9 @@ impl AttemptIndex {
 /// before it writes), so every committed attempt is visible and none can be
 /// committed meanwhile; a table holding fewer rows than the index then
 /// means its rowids were renumbered (`VACUUM`), and it is read again. A
-/// caller without the lock (a scrub) only adds what it read, and only if
-/// no one advanced the index meanwhile: fewer rows than held is then a
-/// group's own attempts, added before its commit.
+/// caller without the lock (a scrub) adds what it reads, which is only ever
+/// committed rows; fewer rows than held is then a group's own attempts,
+/// added before its commit, and nothing is read.
 pub(crate) fn catch_up(
     conn: &rusqlite::Connection,
     index: &AttemptIndex,
