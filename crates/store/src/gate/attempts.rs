@@ -268,6 +268,9 @@ impl AttemptIndex {
     }
 }
 
+/// The highest rowid of `dial_attempts` (0 when empty).
+pub(crate) const LAST_ATTEMPT: &str = "SELECT coalesce(max(rowid), 0) FROM dial_attempts";
+
 /// Reads the rows above what `index` holds into it.
 ///
 /// `locked`: SQLite's write lock is held (a dial group's transaction,
@@ -284,7 +287,7 @@ pub(crate) fn catch_up(
     locked: bool,
 ) -> Result<(), StoreError> {
     let max: i64 = conn
-        .prepare_cached("SELECT coalesce(max(rowid), 0) FROM dial_attempts")?
+        .prepare_cached(LAST_ATTEMPT)?
         .query_row([], |r| r.get(0))?;
     // Held for the whole read: rows are added as they are read (no copy of
     // them, which at start-up would be millions), and no one else can add

@@ -38,7 +38,7 @@ use tollgate_gate::{
 };
 use tollgate_rules::{AreaCode, LeadLocation, RollingCap, State, WeeklyWindow, Zip3, rules};
 
-use super::attempts::{AttemptIndex, catch_up};
+use super::attempts::{AttemptIndex, LAST_ATTEMPT, catch_up};
 use super::{micros, ts};
 use crate::audit::{self, Draft};
 use crate::db::{Tx, exec, fetch_one, fetch_optional, placeholders, values_list};
@@ -258,6 +258,7 @@ impl OrgScope<'_> {
         let mut tx = self.write().await?;
         tx.bind_org(self.org()).await?;
         tx.lock_org(self.org()).await?;
+        self.store.catch_up_attempts(ctx.now.0).await?;
         let decided = decide_bound(
             &mut tx,
             self.store,
@@ -360,6 +361,12 @@ impl Attempt {
     }
 }
 
+/// The latest request instant of a group: the attempts index forgets
+/// attempts older than its windows as of then.
+fn group_now(jobs: &[DialJob]) -> i64 {
+    jobs.iter().map(|j| j.ctx.now.0).max().unwrap_or(0)
+}
+
 /// The attempts of a group's decisions, as the index takes them.
 fn attempt_rows<'d>(decided: &'d [Decided<'_>]) -> Vec<super::attempts::AttemptRow<'d>> {
     decided
@@ -368,9 +375,6 @@ fn attempt_rows<'d>(decided: &'d [Decided<'_>]) -> Vec<super::attempts::AttemptR
         .map(Attempt::row)
         .collect()
 }
-
-/// The highest rowid of `dial_attempts`.
-const LAST_ATTEMPT: &str = "SELECT coalesce(max(rowid), 0) FROM dial_attempts";
 
 /// Adds a group's attempts, just written in its transaction (rows
 /// `covered + 1 ..= last`), to the index before the commit (ADR 0014);
@@ -512,7 +516,9 @@ async fn decide_bound<'a>(
 /// Loads the facts of one dial in `tx` (already bound to `actor`'s
 /// organization) and decides: the one path from stored facts to
 /// [`decide`], shared by the dial check and the bulk scrub, so they can
-/// never disagree. Writes nothing.
+/// never disagree. Writes nothing. On SQLite the caller has read the
+/// committed attempts into the index ([`crate::Store::catch_up_attempts`])
+/// when its transaction began.
 async fn judge<'a>(
     tx: &mut Tx,
     store: &crate::Store,
@@ -552,8 +558,9 @@ async fn judge<'a>(
             .await?;
         (row.fresh, row.recent)
     } else {
-        // SQLite: attempts are counted in memory (ADR 0014).
-        let attempts = store.caught_up_attempts(ctx.now.0).await?;
+        // SQLite: attempts are counted in memory (ADR 0014), caught up by
+        // the caller when its transaction began.
+        let attempts = store.attempt_index()?;
         let mut fresh = fetch_one!(
             &mut *tx,
             FreshRow,
@@ -972,6 +979,9 @@ impl OrgScope<'_> {
         {
             let mut tx = self.read().await?;
             super::campaigns::by_id(&mut tx, self.org(), campaign_id.as_str()).await?;
+            // Once for the batch: nothing is recorded, so the rows need no
+            // more than the attempts committed when it starts.
+            self.store.catch_up_attempts(ctx.now.0).await?;
             for row in rows {
                 let req = DialRequest {
                     lead_id: row.lead_id.clone(),
@@ -1237,7 +1247,7 @@ fn group_direct(
     attempts: &AttemptIndex,
 ) -> Result<Option<GroupResults>, StoreError> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let now = jobs.iter().map(|j| j.ctx.now.0).max().unwrap_or(0);
+    let now = group_now(jobs);
     catch_up(&tx, attempts, now, true)?;
     let mut out: GroupResults = (0..jobs.len()).map(|_| None).collect();
     let mut decided: Vec<(usize, Decided)> = Vec::with_capacity(order.len());
@@ -1549,18 +1559,19 @@ impl crate::Store {
             .ok_or_else(|| StoreError::Config("no dial-attempt index on this store".into()))
     }
 
-    /// SQLite's attempts index with every committed attempt read into it.
-    async fn caught_up_attempts(&self, now: i64) -> Result<Arc<AttemptIndex>, StoreError> {
-        let attempts = self.attempt_index()?;
+    /// On SQLite, reads every committed attempt into the attempts index
+    /// ([`judge`] counts from it); nothing on PostgreSQL.
+    async fn catch_up_attempts(&self, now: i64) -> Result<(), StoreError> {
+        let Some(attempts) = self.attempts.clone() else {
+            return Ok(());
+        };
         let readers = self
             .readers
             .clone()
             .ok_or_else(|| StoreError::Config("no SQLite readers on this store".into()))?;
-        let index = attempts.clone();
-        tokio::task::spawn_blocking(move || readers.with(|c| catch_up(c, &index, now, false)))
+        tokio::task::spawn_blocking(move || readers.with(|c| catch_up(c, &attempts, now, false)))
             .await
-            .map_err(|_| StoreError::Config("the dial-attempt read stopped".into()))??;
-        Ok(attempts)
+            .map_err(|_| StoreError::Config("the dial-attempt read stopped".into()))?
     }
 
     /// Reads the dial attempts into memory on SQLite (ADR 0014), so the
@@ -1568,10 +1579,8 @@ impl crate::Store {
     /// Returns how long it took.
     pub async fn load_dial_attempts(&self) -> Result<std::time::Duration, StoreError> {
         let started = std::time::Instant::now();
-        if self.attempts.is_some() {
-            let now = jiff::Timestamp::now().as_microsecond();
-            self.caught_up_attempts(now).await?;
-        }
+        self.catch_up_attempts(jiff::Timestamp::now().as_microsecond())
+            .await?;
         Ok(started.elapsed())
     }
 
@@ -1697,7 +1706,7 @@ impl crate::Store {
             .ok_or_else(|| StoreError::Config("no number-hash key configured".into()))?;
         let readers = readers.clone();
         let attempts = self.attempt_index()?;
-        let now = jobs.iter().map(|j| j.ctx.now.0).max().unwrap_or(0);
+        let now = group_now(jobs);
         let loaded = tokio::task::spawn_blocking(move || {
             readers.with(|c| {
                 // `tx` holds the write lock: every attempt is visible.
