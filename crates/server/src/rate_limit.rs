@@ -126,17 +126,6 @@ impl Limiter {
         first(self.chain(&[Limit { key, quota, spend }], now).await?)
     }
 
-    /// Several limits in order, the first refusal ending the chain (later
-    /// limits spend nothing and have no verdict): one round trip to Redis
-    /// instead of one per limit.
-    pub async fn chain(
-        &self,
-        limits: &[Limit<'_>],
-        now: UnixMicros,
-    ) -> Result<Vec<Verdict>, LimiterDown> {
-        self.decide(limits, now).await
-    }
-
     /// Whether `key` would be admitted now, without spending anything.
     pub async fn would_admit(
         &self,
@@ -161,7 +150,10 @@ impl Limiter {
         }
     }
 
-    async fn decide(
+    /// Several limits in order, the first refusal ending the chain (later
+    /// limits spend nothing and have no verdict): one round trip to Redis
+    /// instead of one per limit.
+    pub async fn chain(
         &self,
         limits: &[Limit<'_>],
         now: UnixMicros,

@@ -65,6 +65,10 @@ fn open(path: &Path, read_only: bool) -> rusqlite::Result<Connection> {
 
 type Job = Box<dyn FnOnce(&mut Option<Connection>) + Send>;
 
+/// A request for a sync of the log, answered once it is done (or failed).
+type SyncRequest = oneshot::Sender<Result<(), String>>;
+type SyncRequests = mpsc::Sender<SyncRequest>;
+
 /// Syncs the write-ahead log after the writer thread's commits, on a thread
 /// of its own (ADR 0013). The writer connection commits with `synchronous =
 /// NORMAL`: the commit writes its frames to the log and releases SQLite's
@@ -76,11 +80,11 @@ type Job = Box<dyn FnOnce(&mut Option<Connection>) + Send>;
 /// load the syncs group themselves.
 struct Syncer {
     wal: PathBuf,
-    rx: mpsc::Receiver<oneshot::Sender<Result<(), String>>>,
+    rx: mpsc::Receiver<SyncRequest>,
 }
 
 impl Syncer {
-    fn start(db: &Path) -> mpsc::Sender<oneshot::Sender<Result<(), String>>> {
+    fn start(db: &Path) -> SyncRequests {
         let (tx, rx) = mpsc::channel();
         let mut wal = db.as_os_str().to_owned();
         wal.push("-wal");
@@ -137,7 +141,7 @@ pub(crate) struct Direct {
     path: PathBuf,
     writer: Mutex<Option<mpsc::Sender<Job>>>,
     /// The writer thread's commits, to be synced ([`Syncer`]).
-    syncer: mpsc::Sender<oneshot::Sender<Result<(), String>>>,
+    syncer: SyncRequests,
     /// `api.call` events handed over and not yet in a transaction.
     calls: Arc<CallQueue>,
     /// Checkpoints the log off the writer thread while this lives.
