@@ -6,6 +6,14 @@
 //! enforces one shared limit whatever its own clock says. Redis keys are
 //! hashes of ours (which contain client IPs), so Redis holds no personal
 //! data, and they expire when the bucket would be full again.
+//!
+//! A busy key is not a round trip per request: a node takes several of its
+//! requests from Redis at once (a lease, [`Held`]) and hands them out
+//! itself. Leased requests are spent in Redis when they are taken, so all
+//! nodes together never admit more than the limit; a lease a node does not
+//! use up is forfeited, which only refuses sooner. Small limits (bursts
+//! under 32) and keys seen for the first time are leased one request at a
+//! time, which is the exact behaviour of one script call per request.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -39,7 +47,74 @@ pub enum Limiter {
         conn: redis::aio::ConnectionManager,
         script: Arc<redis::Script>,
         prefix: Arc<str>,
+        held: Arc<[Mutex<HashMap<String, Held>>; SHARDS]>,
     },
+}
+
+/// Leased requests stay usable this long (microseconds); then they are
+/// forfeited.
+const LEASE_TTL: i64 = UnixMicros::SECOND;
+/// At most this many requests are leased at once.
+const MAX_LEASE: u32 = 64;
+/// An admitting look at a limit that only failures spend (the per-address
+/// failure budget) answers from this node for this long (microseconds). A
+/// failure counted on this node ends it at once; one counted on another
+/// node is seen within this time.
+const LOOK_TTL: i64 = 100_000;
+
+/// What this node holds of one Redis limit.
+#[derive(Debug, Default)]
+pub struct Held {
+    /// Leased requests not handed out yet.
+    tokens: u32,
+    /// The size of the last lease asked for: doubled while leases run out
+    /// within [`LEASE_TTL`], back to one when they do not.
+    size: u32,
+    granted_at: i64,
+    /// The bucket's remaining requests and reset right after the grant.
+    remaining: u32,
+    reset_after: i64,
+    /// An admitting look and until when it answers.
+    look: Option<(Verdict, i64)>,
+}
+
+impl Held {
+    fn live(&self, now: i64) -> bool {
+        self.tokens > 0 && now - self.granted_at < LEASE_TTL
+    }
+
+    /// How many requests to lease next for a limit of `quota`.
+    fn next_size(&self, quota: Quota, now: i64) -> u32 {
+        // A sixteenth of the burst at most: a node's unused lease is a
+        // small part of what the key may spend.
+        let cap = (quota.burst / 16).clamp(1, MAX_LEASE);
+        // Requests that find the lease empty while another ask is out ask
+        // too, each for the full size: the requests behind them use what
+        // they bring back. Asking for one instead meant a round trip per
+        // request whenever a key had requests in flight.
+        if self.size > 0 && self.tokens == 0 && now - self.granted_at < LEASE_TTL {
+            (self.size * 2).min(cap)
+        } else {
+            1
+        }
+    }
+
+    /// The verdict of a request handed out from the lease.
+    fn leased(&self, quota: Quota, now: i64) -> Verdict {
+        Verdict {
+            allowed: true,
+            limit: quota.burst,
+            remaining: self.remaining.saturating_add(self.tokens).min(quota.burst),
+            reset_after: (self.reset_after - (now - self.granted_at)).max(0),
+            retry_after: 0,
+        }
+    }
+}
+
+fn lock<'a, T>(shards: &'a [Mutex<T>; SHARDS], key: &str) -> std::sync::MutexGuard<'a, T> {
+    shards[(fnv(key) % SHARDS as u64) as usize]
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
 }
 
 impl Default for Limiter {
@@ -49,10 +124,11 @@ impl Default for Limiter {
 }
 
 /// GCRA over one or more keys in order (KEYS[i] with ARGV[3i-2] the
-/// emission interval, ARGV[3i-1] the tolerance and ARGV[3i] '1' to spend or
-/// '0' to only look): each admitted key that spends spends one request, and
-/// the first refusal ends the chain, so later keys spend nothing. Returns a
-/// triple per key judged.
+/// emission interval, ARGV[3i-1] the tolerance and ARGV[3i] how many
+/// requests to take, 0 to only look): each admitted key grants up to that
+/// many (at least one, or it refuses), and the first refusal ends the
+/// chain, so later keys spend nothing. Returns a quadruple per key judged:
+/// admitted, reset after, retry after, granted.
 const GCRA_LUA: &str = r#"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -60,22 +136,28 @@ local out = {}
 for i, key in ipairs(KEYS) do
   local interval = tonumber(ARGV[3 * i - 2])
   local tolerance = tonumber(ARGV[3 * i - 1])
+  local ask = tonumber(ARGV[3 * i])
   local tat = tonumber(redis.call('GET', key) or now)
   if tat < now then tat = now end
-  local new_tat = tat + interval
-  local allow_at = new_tat - tolerance - interval
-  if now < allow_at then
+  -- The n-th request from now is admitted while tat + n * interval -
+  -- tolerance - interval <= now.
+  local room = math.floor((now - tat + tolerance + interval) / interval)
+  if room < 1 then
     table.insert(out, 0)
     table.insert(out, tat - now)
-    table.insert(out, allow_at - now)
+    table.insert(out, tat - tolerance - now)
+    table.insert(out, 0)
     return out
   end
-  if ARGV[3 * i] == '1' then
+  local granted = math.min(ask, room)
+  local new_tat = tat + math.max(granted, 1) * interval
+  if granted > 0 then
     redis.call('SET', key, new_tat, 'PX', math.ceil((new_tat - now) / 1000) + 1)
   end
   table.insert(out, 1)
   table.insert(out, new_tat - now)
   table.insert(out, 0)
+  table.insert(out, granted)
 end
 return out
 "#;
@@ -105,6 +187,7 @@ impl Limiter {
             conn,
             script: Arc::new(redis::Script::new(GCRA_LUA)),
             prefix: prefix.into(),
+            held: Arc::default(),
         })
     }
 
@@ -188,45 +271,161 @@ impl Limiter {
                 conn,
                 script,
                 prefix,
-            } => {
-                let mut conn = conn.clone();
-                let mut call = script.prepare_invoke();
-                for &Limit { key, quota, spend } in limits {
-                    call.key(format!(
-                        "{prefix}:rl:{}",
-                        hex16(&Sha256::digest(key.as_bytes()))
-                    ))
-                    .arg(quota.emission_interval())
-                    .arg(quota.tolerance())
-                    .arg(if spend { "1" } else { "0" });
-                }
-                let reply: Vec<i64> =
-                    tokio::time::timeout(REDIS_TIMEOUT, call.invoke_async(&mut conn))
-                        .await
-                        .map_err(|_| LimiterDown("timed out".into()))?
-                        .map_err(|e| LimiterDown(e.to_string()))?;
-                // A triple per key judged: all of them, or up to the refusal.
-                let judged = reply.chunks_exact(3);
-                if !judged.remainder().is_empty()
-                    || reply.is_empty()
-                    || reply.len() > 3 * limits.len()
-                {
-                    return Err(LimiterDown("unexpected reply".into()));
-                }
-                for (triple, &Limit { quota, .. }) in judged.zip(limits) {
-                    let &[allowed, reset_after, retry_after] = triple else {
-                        return Err(LimiterDown("unexpected reply".into()));
-                    };
-                    verdicts.push(verdict_from(quota, allowed == 1, reset_after, retry_after));
-                }
-                let refused = verdicts.iter().position(|v| !v.allowed);
-                if refused.map_or(verdicts.len() != limits.len(), |i| i + 1 != verdicts.len()) {
-                    return Err(LimiterDown("unexpected reply".into()));
-                }
-            }
+                held,
+            } => return redis_chain(conn, script, prefix, held, limits, now).await,
         }
         Ok(verdicts)
     }
+}
+
+/// [`Limiter::chain`] through Redis: what this node holds answers first
+/// (leased requests, an admitting look); the rest is one script call,
+/// which also leases requests for busy keys.
+async fn redis_chain(
+    conn: &redis::aio::ConnectionManager,
+    script: &redis::Script,
+    prefix: &str,
+    held: &[Mutex<HashMap<String, Held>>; SHARDS],
+    limits: &[Limit<'_>],
+    now: UnixMicros,
+) -> Result<Vec<Verdict>, LimiterDown> {
+    let mut verdicts: Vec<Option<Verdict>> = vec![None; limits.len()];
+    // (index in the chain, requests asked for; 0 to look)
+    let mut remote: Vec<(usize, u32)> = Vec::new();
+    for (i, &Limit { key, quota, spend }) in limits.iter().enumerate() {
+        let mut map = lock(held, key);
+        let h = map.get_mut(key);
+        if !spend {
+            match h.and_then(|h| h.look) {
+                Some((v, until)) if now.0 < until => verdicts[i] = Some(v),
+                _ => remote.push((i, 0)),
+            }
+            continue;
+        }
+        let h = match h {
+            Some(h) => h,
+            None => {
+                if map.len() >= SWEEP_AT {
+                    map.retain(|_, h| h.live(now.0));
+                }
+                map.entry(key.to_owned()).or_default()
+            }
+        };
+        // Spending ends any look: this node's own count is seen at once.
+        h.look = None;
+        if h.live(now.0) {
+            h.tokens -= 1;
+            verdicts[i] = Some(h.leased(quota, now.0));
+        } else {
+            let size = h.next_size(quota, now.0);
+            h.tokens = 0;
+            remote.push((i, size));
+        }
+    }
+    if remote.is_empty() {
+        return Ok(verdicts.into_iter().flatten().collect());
+    }
+    let mut conn = conn.clone();
+    let mut call = script.prepare_invoke();
+    for &(i, size) in &remote {
+        let Limit { key, quota, .. } = limits[i];
+        call.key(format!(
+            "{prefix}:rl:{}",
+            hex16(&Sha256::digest(key.as_bytes()))
+        ))
+        .arg(quota.emission_interval())
+        .arg(quota.tolerance())
+        .arg(size);
+    }
+    let reply: Result<Vec<i64>, LimiterDown> =
+        match tokio::time::timeout(REDIS_TIMEOUT, call.invoke_async(&mut conn)).await {
+            Err(_) => Err(LimiterDown("timed out".into())),
+            Ok(r) => r.map_err(|e| LimiterDown(e.to_string())),
+        };
+    // Requests taken from leases for limits that now have no verdict (after
+    // a refusal, or when Redis cannot answer) go back to their leases.
+    let give_back = |verdicts: &[Option<Verdict>], from: usize| {
+        for (i, v) in verdicts.iter().enumerate().skip(from) {
+            let Limit { key, spend, .. } = limits[i];
+            if v.is_some()
+                && spend
+                && let Some(h) = lock(held, key).get_mut(key)
+            {
+                h.tokens += 1;
+            }
+        }
+    };
+    let reply = match reply {
+        Ok(r) => r,
+        Err(e) => {
+            give_back(&verdicts, 0);
+            return Err(e);
+        }
+    };
+    // A quadruple per key judged: all of them, or up to the refusal.
+    let judged = reply.chunks_exact(4);
+    if !judged.remainder().is_empty() || reply.is_empty() || reply.len() > 4 * remote.len() {
+        give_back(&verdicts, 0);
+        return Err(LimiterDown("unexpected reply".into()));
+    }
+    let judged_count = judged.len();
+    let mut refused_at = None;
+    for (quad, &(i, size)) in judged.zip(&remote) {
+        let &[allowed, reset_after, retry_after, granted] = quad else {
+            unreachable!("chunks of four");
+        };
+        let Limit { key, quota, spend } = limits[i];
+        let mut v = verdict_from(quota, allowed == 1, reset_after, retry_after);
+        if allowed == 1 && spend {
+            let granted = u32::try_from(granted).unwrap_or(0);
+            if granted == 0 || granted > size {
+                give_back(&verdicts, 0);
+                return Err(LimiterDown("unexpected reply".into()));
+            }
+            let mut map = lock(held, key);
+            let h = map.entry(key.to_owned()).or_default();
+            // One of the grant is this request's; the rest is the lease.
+            h.tokens += granted - 1;
+            h.size = size;
+            h.granted_at = now.0;
+            h.remaining = v.remaining;
+            h.reset_after = v.reset_after;
+            v = h.leased(quota, now.0);
+        } else if allowed == 1 {
+            let mut map = lock(held, key);
+            if let Some(h) = map.get_mut(key) {
+                h.look = Some((v, now.0 + LOOK_TTL));
+            } else if map.len() < SWEEP_AT {
+                map.insert(
+                    key.to_owned(),
+                    Held {
+                        look: Some((v, now.0 + LOOK_TTL)),
+                        ..Held::default()
+                    },
+                );
+            }
+        }
+        verdicts[i] = Some(v);
+        if allowed != 1 {
+            refused_at = Some(i);
+            break;
+        }
+    }
+    match refused_at {
+        Some(i) => {
+            give_back(&verdicts, i + 1);
+            verdicts.truncate(i + 1);
+        }
+        None if judged_count != remote.len() => {
+            give_back(&verdicts, 0);
+            return Err(LimiterDown("unexpected reply".into()));
+        }
+        None => {}
+    }
+    verdicts
+        .into_iter()
+        .map(|v| v.ok_or_else(|| LimiterDown("no verdict".into())))
+        .collect()
 }
 
 /// The verdict of a one-limit chain.
@@ -374,7 +573,9 @@ mod tests {
     }
 
     /// Concurrent requests on one key through Redis are judged exactly: of
-    /// 200 requests at once against a burst of 50, 50 pass.
+    /// 200 requests at once against a burst of 50, 50 are granted by Redis,
+    /// and each of them is either admitted or still held by this node (a
+    /// lease that came back after the requests that could use it).
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_requests_through_redis_are_judged_exactly() {
         let Ok(url) = std::env::var("TOLLGATE_TEST_REDIS_URL") else {
@@ -400,7 +601,84 @@ mod tests {
         for t in tasks {
             allowed += usize::from(t.await.unwrap().allowed);
         }
-        assert_eq!(allowed, 50);
+        let Limiter::Redis { held, .. } = &limiter else {
+            unreachable!()
+        };
+        let left = lock(held, &key).get(&key).map_or(0, |h| h.tokens as usize);
+        assert_eq!(allowed + left, 50, "{allowed} admitted, {left} held");
+        assert!(allowed >= 50 - 3 * 4, "{allowed} admitted");
+    }
+
+    /// Two nodes leasing from one busy key: together they never admit more
+    /// than its burst, they leave at most a lease each unused, and they do
+    /// lease (not a round trip per request).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn leases_of_two_nodes_never_admit_more_than_the_limit() {
+        let Ok(url) = std::env::var("TOLLGATE_TEST_REDIS_URL") else {
+            return;
+        };
+        let nodes = [
+            Limiter::redis(&url, "test").await.unwrap(),
+            Limiter::redis(&url, "test").await.unwrap(),
+        ];
+        let mut r = [0u8; 8];
+        getrandom::fill(&mut r).unwrap();
+        let key = hex16(&Sha256::digest(r));
+        let quota = Quota {
+            rate: 1,
+            period_secs: 3600,
+            burst: 1_000,
+        };
+        let cap = (quota.burst / 16).min(MAX_LEASE) as usize;
+        let mut admitted = 0;
+        for n in 0..1_500 {
+            let node = &nodes[usize::from(n % 3 == 0)];
+            let v = node
+                .admit(&key, quota, UnixMicros(i64::from(n)))
+                .await
+                .unwrap();
+            admitted += usize::from(v.allowed);
+        }
+        assert!(admitted <= 1_000, "{admitted} admitted");
+        assert!(admitted >= 1_000 - 2 * cap, "{admitted} admitted");
+        for node in &nodes {
+            let Limiter::Redis { held, .. } = node else {
+                unreachable!()
+            };
+            assert!(lock(held, &key)[&key].size > 1, "the key was leased");
+        }
+    }
+
+    #[test]
+    fn leases_grow_while_they_run_out_and_start_over_when_they_do_not() {
+        let q = Quota {
+            rate: 1,
+            period_secs: 1,
+            burst: 1_000,
+        };
+        let now = 10 * LEASE_TTL;
+        let mut h = Held::default();
+        assert_eq!(h.next_size(q, now), 1, "a key seen for the first time");
+        h.size = 1;
+        h.granted_at = now - 1;
+        let mut sizes = vec![];
+        for _ in 0..8 {
+            h.size = h.next_size(q, now);
+            sizes.push(h.size);
+        }
+        assert_eq!(
+            sizes,
+            [2, 4, 8, 16, 32, 62, 62, 62],
+            "a sixteenth of the burst"
+        );
+        h.tokens = 3;
+        assert_eq!(h.next_size(q, now), 1, "a lease that was not used up");
+        h.tokens = 0;
+        h.granted_at = now - LEASE_TTL;
+        assert_eq!(h.next_size(q, now), 1, "a lease that ran out slowly");
+        let small = Quota { burst: 31, ..q };
+        h.granted_at = now - 1;
+        assert_eq!(h.next_size(small, now), 1, "small limits are exact");
     }
 
     #[test]
