@@ -71,7 +71,7 @@ impl KeyAuth {
         // The creator left; their keys were revoked with them, but a key
         // without a member behind it never authenticates either way.
         let actor = match bound_member(row.role.as_deref(), row.member_id.as_deref())? {
-            Some((role, member)) => Some(Actor {
+            Some((role, member)) => Some(Actor::new(crate::scope::ActorData {
                 org_id: OrgId::parse(&row.org_id)?,
                 principal: Principal::ApiKey {
                     key_id: ApiKeyId::parse(&row.id)?,
@@ -80,7 +80,7 @@ impl KeyAuth {
                 user_id: UserId::parse(&row.created_by)?,
                 role,
                 scopes: Some(parse_scopes(&row.scopes)?),
-            }),
+            })),
             None => None,
         };
         Ok(KeyAuth { row, stored, actor })
@@ -260,7 +260,7 @@ impl Store {
         let role: Role = role
             .parse()
             .map_err(|()| StoreError::Corrupt(format!("role `{role}`")))?;
-        Ok(Actor {
+        Ok(Actor::new(crate::scope::ActorData {
             org_id: org_id.clone(),
             principal: Principal::Operator {
                 on_behalf_of: member_id.clone(),
@@ -268,6 +268,6 @@ impl Store {
             user_id: UserId::parse(&user_id)?,
             role,
             scopes: None,
-        })
+        }))
     }
 }

@@ -500,7 +500,7 @@ mod tests {
     const WORDS: &[&str] = &["zanzibarquokka", "marmaladeheron", "vermilionotter"];
 
     fn actor(org: &str) -> Actor {
-        Actor {
+        Actor::new(crate::scope::ActorData {
             org_id: OrgId::parse(org).unwrap(),
             user_id: UserId::generate(1, [1; 10]),
             principal: Principal::Operator {
@@ -508,7 +508,7 @@ mod tests {
             },
             role: Role::Owner,
             scopes: None,
-        }
+        })
     }
 
     static NEXT: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(1);

@@ -178,7 +178,7 @@ mod tests {
     use crate::vault::tests::{ORG_A, ORG_B, store};
 
     fn actor(org: &str) -> Actor {
-        Actor {
+        Actor::new(crate::scope::ActorData {
             org_id: OrgId::parse(org).unwrap(),
             user_id: UserId::generate(1, [1; 10]),
             principal: Principal::Operator {
@@ -186,7 +186,7 @@ mod tests {
             },
             role: Role::Owner,
             scopes: None,
-        }
+        })
     }
 
     const BODY: &[u8] = br#"{"turns":[{"speaker":"caller","text":"periwinkle narwhal"}]}"#;

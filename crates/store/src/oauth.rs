@@ -226,7 +226,7 @@ pub(crate) struct TokenAuth {
 impl TokenAuth {
     fn from_row(OrgTokenRow { org_id, row }: OrgTokenRow) -> Result<TokenAuth, StoreError> {
         let actor = valid_token(&row)?.map(|valid| {
-            Ok::<_, StoreError>(Actor {
+            Ok::<_, StoreError>(Actor::new(crate::scope::ActorData {
                 org_id: OrgId::parse(&org_id)?,
                 principal: Principal::OAuthClient {
                     client_id: valid.info.client_id,
@@ -235,7 +235,7 @@ impl TokenAuth {
                 user_id: valid.user_id,
                 role: valid.role,
                 scopes: Some(valid.info.scopes),
-            })
+            }))
         });
         Ok(TokenAuth {
             stored: stored_hash(&row.hash_key_id, &row.hash)?,
@@ -414,7 +414,7 @@ impl Store {
         else {
             return Err(AuthFailure::Revoked);
         };
-        Ok(Actor {
+        Ok(Actor::new(crate::scope::ActorData {
             org_id: OrgId::parse(&org).map_err(StoreError::from)?,
             principal: Principal::OAuthClient {
                 client_id: OAuthClientId::parse(&row.id).map_err(StoreError::from)?,
@@ -423,7 +423,7 @@ impl Store {
             user_id: UserId::parse(&row.created_by).map_err(StoreError::from)?,
             role,
             scopes: Some(parse_scopes(&row.scopes)?),
-        })
+        }))
     }
 }
 

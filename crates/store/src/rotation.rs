@@ -756,7 +756,7 @@ mod tests {
     use crate::{NewProviderCredential, ProviderCredential, SecretFields};
 
     fn actor(org: &str) -> Actor {
-        Actor {
+        Actor::new(crate::scope::ActorData {
             org_id: OrgId::parse(org).unwrap(),
             user_id: UserId::generate(1, [1; 10]),
             principal: Principal::Operator {
@@ -764,7 +764,7 @@ mod tests {
             },
             role: Role::Owner,
             scopes: None,
-        }
+        })
     }
 
     fn secret(value: &str) -> SecretFields {

@@ -738,7 +738,7 @@ impl Store {
             .map_err(|_| StoreError::Corrupt(format!("role {role}")))?;
         let must_enroll = require && role >= Role::Admin && enrolled == 0;
         Ok(Some((
-            Actor {
+            Actor::new(crate::scope::ActorData {
                 org_id: org.clone(),
                 user_id: session.user_id.clone(),
                 principal: Principal::Session {
@@ -747,7 +747,7 @@ impl Store {
                 },
                 role,
                 scopes: None,
-            },
+            }),
             must_enroll,
         )))
     }
