@@ -97,11 +97,7 @@ pub fn request_ctx(parts: &Parts, state: &AppState) -> Ctx {
         .headers
         .get(axum::http::header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
-        .map(|s| {
-            // Kept in audit events: redacted like everything else a client sends.
-            let s: String = s.chars().take(256).collect();
-            super::redaction::scrub(&s)
-        });
+        .map(user_agent);
     Ctx {
         now: state.now(),
         request: RequestMeta {
@@ -115,6 +111,26 @@ pub fn request_ctx(parts: &Parts, state: &AppState) -> Ctx {
                 .map(|m| m.as_str().to_owned()),
         },
     }
+}
+
+/// A client's `User-Agent` as audit events keep it: cut to 256 characters
+/// and redacted like everything else a client sends. A client sends the
+/// same one on every request, and redacting it costs thousands of
+/// instructions, so each worker thread remembers the last one it redacted.
+fn user_agent(raw: &str) -> String {
+    thread_local! {
+        static LAST: std::cell::RefCell<(String, String)> = const {
+            std::cell::RefCell::new((String::new(), String::new()))
+        };
+    }
+    LAST.with_borrow_mut(|(seen, redacted)| {
+        if seen != raw {
+            let cut: String = raw.chars().take(256).collect();
+            *redacted = super::redaction::scrub(&cut);
+            raw.clone_into(seen);
+        }
+        redacted.clone()
+    })
 }
 
 /// Largest body accepted where call words are submitted (transcripts,
@@ -237,5 +253,20 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    /// The remembered user agent is only ever the one just asked for,
+    /// redacted, whatever came before it.
+    #[test]
+    fn user_agents_are_redacted_and_remembered_only_for_themselves() {
+        let sensitive = "bot/1.0 (contact jane.doe@example.com, +1 415 555 0134)";
+        for _ in 0..2 {
+            let kept = user_agent(sensitive);
+            assert!(kept.starts_with("bot/1.0"), "{kept}");
+            assert!(!kept.contains("jane.doe") && !kept.contains("555"), "{kept}");
+        }
+        assert_eq!(user_agent("curl/8.5.0"), "curl/8.5.0");
+        assert_eq!(user_agent(sensitive), user_agent(sensitive));
+        assert_eq!(user_agent(&"a".repeat(300)).len(), 256);
     }
 }
