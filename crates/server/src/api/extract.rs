@@ -263,7 +263,10 @@ mod tests {
         for _ in 0..2 {
             let kept = user_agent(sensitive);
             assert!(kept.starts_with("bot/1.0"), "{kept}");
-            assert!(!kept.contains("jane.doe") && !kept.contains("555"), "{kept}");
+            assert!(
+                !kept.contains("jane.doe") && !kept.contains("555"),
+                "{kept}"
+            );
         }
         assert_eq!(user_agent("curl/8.5.0"), "curl/8.5.0");
         assert_eq!(user_agent(sensitive), user_agent(sensitive));
