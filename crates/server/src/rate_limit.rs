@@ -473,14 +473,21 @@ async fn redis_chain(
         .collect()
 }
 
-/// A request of `limit` from this node's lease, waiting while asks of
-/// other requests for it are out; `None` when none brings one back.
+/// A request of `limit` from this node's lease, waiting for the asks of
+/// other requests for it that are out now; `None` when none brings one
+/// back. Only those: under a stream of refusals new asks keep starting,
+/// and waiting for them too would hold a refused request until the
+/// timeout.
 async fn from_late_lease(
     held: &[Mutex<HashMap<String, Held>>; SHARDS],
     limit: Limit<'_>,
     now: UnixMicros,
 ) -> Option<Verdict> {
     let deadline = tokio::time::Instant::now() + REDIS_TIMEOUT;
+    // Asks end one at a time, each waking the waiters: after as many
+    // wakes as there were asks out, each of those has ended (or as many
+    // newer ones, which only means giving up sooner).
+    let mut waits: Option<u32> = None;
     loop {
         let asked = {
             let mut map = lock(held, limit.key);
@@ -489,9 +496,11 @@ async fn from_late_lease(
                 h.tokens -= 1;
                 return Some(h.leased(limit.quota, now.0));
             }
-            if h.asking == 0 {
+            let left = waits.get_or_insert(h.asking);
+            if h.asking == 0 || *left == 0 {
                 return None;
             }
+            *left -= 1;
             h.asked.clone()
         };
         let woken = asked.notified();
