@@ -65,11 +65,11 @@ measured() {
 read -r get get_cpu < <(measured -H "$auth" "http://127.0.0.1:$tp/v1/me")
 post=$(wrk -t1 -c32 -d"$dur" -H "$auth" -H "Content-Type: application/json" -s bench/http/post_member.lua "http://127.0.0.1:$tp/v1/members" | rps)
 read -r oget oget_cpu < <(measured -H "$oauth" "http://127.0.0.1:$tp/v1/me")
-# The p99 phase (hey) runs last: about one run in four, a wrk run right
-# after hey sent nothing at all ("0 requests", no socket errors, while curl
-# to the same URL with the same token answered 200 at once). The
-# generator, not the server; if it shows again, run the phase again and
-# say so.
+# The p99 phase (hey) runs last. A phase that delivers almost nothing
+# (at most 16,384 responses: the audit sink's queue) is a server stall,
+# not the generator: the audit writer waiting on a SQLite write lock that
+# another connection holds (docs/benchmarks.md, seventh session). It has
+# followed the POST phase; it is reported and the phase is run again.
 get_p99=$(p99_at "http://127.0.0.1:$tp/v1/me" $(( get / 2 )) -H "$auth")
 if [ "${oget:-0}" -eq 0 ]; then
   echo "the OAuth wrk phase sent no request; running it again" >&2
