@@ -489,7 +489,8 @@ async fn from_late_lease(
     // newer ones, which only means giving up sooner).
     let mut waits: Option<u32> = None;
     loop {
-        let asked = {
+        let asked;
+        let mut woken = {
             let mut map = lock(held, limit.key);
             let h = map.get_mut(limit.key)?;
             if h.live(now.0) {
@@ -501,21 +502,17 @@ async fn from_late_lease(
                 return None;
             }
             *left -= 1;
-            h.asked.clone()
+            asked = h.asked.clone();
+            // Registered while the lock is held: an ask ends (and wakes its
+            // waiters) under the same lock, so none is missed.
+            let mut woken = Box::pin(asked.notified());
+            woken.as_mut().enable();
+            woken
         };
-        let woken = asked.notified();
-        tokio::pin!(woken);
-        // Registered before the look below, so an ask that ends between the
-        // look and the wait still wakes this one.
-        woken.as_mut().enable();
+        if tokio::time::timeout_at(deadline, woken.as_mut())
+            .await
+            .is_err()
         {
-            let map = lock(held, limit.key);
-            let h = map.get(limit.key)?;
-            if h.live(now.0) || h.asking == 0 {
-                continue;
-            }
-        }
-        if tokio::time::timeout_at(deadline, woken).await.is_err() {
             return None;
         }
     }
