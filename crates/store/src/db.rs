@@ -157,6 +157,24 @@ impl Pool {
                 let pool = SqlitePoolOptions::new()
                     .max_connections(settings.max_connections)
                     .acquire_timeout(settings.acquire_timeout)
+                    // A connection handed out inside a transaction nobody
+                    // owns (see `Pool::write`: sqlx can leave one so) would
+                    // hold its locks for as long as the pool keeps it.
+                    // Closed instead, SQLite rolls the transaction back.
+                    .before_acquire(|conn, _| {
+                        Box::pin(async move {
+                            use sqlx::TransactionManager;
+                            let depth =
+                                sqlx::sqlite::SqliteTransactionManager::get_transaction_depth(conn);
+                            if depth > 0 {
+                                tracing::error!(
+                                    depth,
+                                    "a pooled SQLite connection was left inside a transaction; closing it"
+                                );
+                            }
+                            Ok(depth == 0)
+                        })
+                    })
                     .connect_with(opts)
                     .await?;
                 Ok(Pool::Sqlite(pool))
@@ -206,10 +224,25 @@ impl Pool {
         Ok(match self {
             Pool::Sqlite(p) => {
                 let turn = write_turn(p.connect_options().get_filename()).await?;
-                Tx::Sqlite(SqliteTx {
-                    tx: p.begin_with("BEGIN IMMEDIATE").await?,
-                    _turn: turn,
-                })
+                // On a task of its own, so that it always runs to its end.
+                // sqlx (0.8) checks a custom BEGIN after SQLite has run it,
+                // at an await of its own; a caller dropped there (a client
+                // that hung up) never gets the `Transaction` whose drop rolls
+                // back, and the connection goes back to the pool inside the
+                // transaction, holding the write lock with nothing to end
+                // it: every writer of the file stalled, the audit log's
+                // first. A finished begin nobody awaits any more is a
+                // `Transaction` dropped, which rolls back.
+                let p = p.clone();
+                let begin = tokio::spawn(async move {
+                    Ok::<_, sqlx::Error>(SqliteTx {
+                        tx: p.begin_with("BEGIN IMMEDIATE").await?,
+                        _turn: turn,
+                    })
+                });
+                Tx::Sqlite(begin.await.map_err(|e| {
+                    StoreError::Config(format!("beginning a write transaction: {e}"))
+                })??)
             }
             Pool::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
@@ -520,5 +553,113 @@ impl<'a> Sql<'a> {
                     .await?
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+
+    async fn pool_of_two(path: &std::path::Path) -> Pool {
+        let url = format!("sqlite://{}", path.display());
+        let settings = PoolSettings {
+            max_connections: 2,
+            acquire_timeout: Duration::from_secs(2),
+        };
+        let pool = Pool::open(&url, &settings).await.unwrap();
+        let mut tx = pool.write().await.unwrap();
+        exec!(&mut tx, "CREATE TABLE IF NOT EXISTS t (n INTEGER NOT NULL)").unwrap();
+        tx.commit().await.unwrap();
+        pool
+    }
+
+    /// Polls `begin` `polls` times, giving the connection's worker thread
+    /// time to answer in between, then drops it (and whatever it returned).
+    async fn drop_after<T>(begin: impl Future<Output = T>, polls: usize) {
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut begin = std::pin::pin!(begin);
+        for _ in 0..polls {
+            if let Poll::Ready(out) = begin.as_mut().poll(&mut cx) {
+                drop(out);
+                return;
+            }
+            tokio::time::sleep(Duration::from_micros(300)).await;
+        }
+    }
+
+    /// Whether another process could take the write lock within a second
+    /// (SQLite's busy handler waits out a rollback still on its way).
+    async fn lock_is_free(path: &std::path::Path) -> rusqlite::Result<()> {
+        let p = path.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let c = rusqlite::Connection::open(p)?;
+            c.busy_timeout(Duration::from_secs(1))?;
+            c.execute_batch("BEGIN IMMEDIATE; ROLLBACK")
+        })
+        .await
+        .unwrap()
+    }
+
+    /// A request whose client hangs up while its write transaction begins
+    /// drops `Pool::write` at whatever await it had reached. None of those
+    /// points may leave SQLite's write lock held: a pooled connection left
+    /// inside `BEGIN IMMEDIATE` stalls every writer of the process, the
+    /// audit log's first.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_write_dropped_while_it_begins_leaves_no_lock_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.db");
+        let pool = pool_of_two(&path).await;
+        // Rounds stop at each point of the begin, many times over: how far
+        // a poll gets depends on the worker thread's timing.
+        for polls in (1..=8).cycle().take(160) {
+            drop_after(pool.write(), polls).await;
+            let free = lock_is_free(&path).await;
+            assert!(
+                free.is_ok(),
+                "dropped after {polls} polls, the write lock stayed held: {free:?}"
+            );
+            // This pool's writers still work, on either connection.
+            for _ in 0..2 {
+                let mut tx = tokio::time::timeout(Duration::from_secs(5), pool.write())
+                    .await
+                    .expect("a writer waited for a lock nobody releases")
+                    .unwrap_or_else(|e| panic!("dropped after {polls} polls: {e}"));
+                exec!(&mut tx, "INSERT INTO t (n) VALUES ($1)", polls as i64).unwrap();
+                tx.commit().await.unwrap();
+            }
+        }
+    }
+
+    /// The pool's backstop: sqlx's own `begin_with` dropped at its second
+    /// await leaves a connection inside `BEGIN IMMEDIATE` (the defect
+    /// `Pool::write` steps around); the next time the pool would hand that
+    /// connection out, it closes it instead, which ends the transaction.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_pool_closes_a_connection_left_inside_a_transaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("b.db");
+        let pool = pool_of_two(&path).await;
+        let Pool::Sqlite(p) = &pool else {
+            unreachable!()
+        };
+        let mut leaked = false;
+        for polls in (1..=8).cycle().take(160) {
+            drop_after(p.begin_with("BEGIN IMMEDIATE"), polls).await;
+            if lock_is_free(&path).await.is_err() {
+                leaked = true;
+                break;
+            }
+        }
+        assert!(
+            leaked,
+            "sqlx no longer leaves a cancelled begin open; the workaround in Pool::write can go"
+        );
+        // Both connections handed out at once: one of them was the leaked one.
+        let (a, b) = (pool.read().await.unwrap(), pool.read().await.unwrap());
+        drop((a, b));
+        lock_is_free(&path).await.unwrap();
     }
 }
