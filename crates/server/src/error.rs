@@ -166,6 +166,10 @@ impl From<StoreError> for ApiError {
                 tracing::error!(error = %e, "database pool exhausted");
                 ApiError::new(Code::Unavailable)
             }
+            StoreError::Unavailable(_) => {
+                tracing::error!(error = %e, "database unavailable");
+                ApiError::new(Code::Unavailable)
+            }
             other => {
                 tracing::error!(error = %other, "store error");
                 ApiError::internal()

@@ -178,9 +178,15 @@ impl Waiters {
         for done in self.0 {
             let _ = done.send(match committed {
                 Ok(()) => Ok(()),
-                Err(e) => Err(StoreError::Config(format!(
-                    "the api.call records' transaction failed: {e}"
-                ))),
+                Err(e) => {
+                    let told = format!("the api.call records' transaction failed: {e}");
+                    // The audit sink tries a transient failure again.
+                    Err(if e.is_transient() {
+                        StoreError::Unavailable(told)
+                    } else {
+                        StoreError::Config(told)
+                    })
+                }
             });
         }
     }

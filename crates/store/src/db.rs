@@ -662,4 +662,27 @@ mod tests {
         drop((a, b));
         lock_is_free(&path).await.unwrap();
     }
+
+    /// What the audit sink tries again until it passes, and what it gives
+    /// up on: a lock held elsewhere is transient, a broken constraint is not.
+    #[tokio::test]
+    async fn a_busy_database_is_transient_and_a_broken_constraint_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let pool = pool_of_two(&path).await;
+        let holder = rusqlite::Connection::open(&path).unwrap();
+        holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let other = rusqlite::Connection::open(&path).unwrap();
+        other.busy_timeout(Duration::ZERO).unwrap();
+        let busy = StoreError::from(other.execute_batch("BEGIN IMMEDIATE").unwrap_err());
+        assert!(busy.is_transient(), "{busy:?}");
+        holder.execute_batch("ROLLBACK").unwrap();
+
+        let mut tx = pool.write().await.unwrap();
+        let broken =
+            StoreError::from(exec!(&mut tx, "INSERT INTO t (n) VALUES (NULL)").unwrap_err());
+        assert!(!broken.is_transient(), "{broken:?}");
+        assert!(StoreError::Db(sqlx::Error::PoolTimedOut).is_transient());
+        assert!(!StoreError::Config("a bug".into()).is_transient());
+    }
 }

@@ -112,6 +112,10 @@ pub enum StoreError {
     /// A sealed value did not open, or a key could not be wrapped.
     #[error("encryption: {0}")]
     Sealed(tollgate_core::envelope::SealError),
+    /// A transient database failure ([`StoreError::is_transient`]) as told
+    /// to a caller other than the one that met it.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
 }
 
 /// A domain rule that refused an otherwise well-formed change.
@@ -129,6 +133,49 @@ impl std::fmt::Display for Refusal {
             Refusal::LastOwner => "the last owner cannot be removed or demoted",
             Refusal::OwnerOnly => "only an owner may grant, change or remove the owner role",
         })
+    }
+}
+
+impl StoreError {
+    /// Whether the same operation may succeed when tried again unchanged:
+    /// the database was busy (a lock held elsewhere), out of reach, out of
+    /// space or memory, or the pool had no connection free. Everything else
+    /// (a constraint, a trigger's refusal, a bug) would fail the same way.
+    pub fn is_transient(&self) -> bool {
+        use rusqlite::ErrorCode as C;
+        match self {
+            StoreError::Unavailable(_) => true,
+            StoreError::Db(e) => match e {
+                sqlx::Error::PoolTimedOut
+                | sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::WorkerCrashed => true,
+                sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+                    // SQLite's primary result codes (the low byte of an
+                    // extended one); PostgreSQL's SQLSTATE classes:
+                    // connection (08), rollback on a conflict (40),
+                    // resources (53), lock not available (55P03), operator
+                    // intervention (57), system (58).
+                    let sqlite = code.parse::<i32>().ok().map(|c| c & 0xff);
+                    matches!(sqlite, Some(5 | 6 | 7 | 10 | 13 | 14))
+                        || ["08", "40", "53", "57", "58"]
+                            .iter()
+                            .any(|c| code.starts_with(c))
+                        || code == "55P03"
+                }),
+                _ => false,
+            },
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => matches!(
+                e.code,
+                C::DatabaseBusy
+                    | C::DatabaseLocked
+                    | C::OutOfMemory
+                    | C::SystemIoFailure
+                    | C::DiskFull
+                    | C::CannotOpen
+            ),
+            _ => false,
+        }
     }
 }
 

@@ -28,17 +28,22 @@ pub struct Readiness {
     pub migrations: &'static str,
     /// Where rate limits are kept (`memory` or `redis`) and whether it answers.
     pub rate_limits: String,
+    /// `ok`, or `failing` while the records of API calls cannot be written
+    /// (they are kept and tried again; requests queue behind them).
+    pub audit_log: &'static str,
 }
 
-/// Readiness: the database answers and its schema is the one this binary expects.
+/// Readiness: the database answers, its schema is the one this binary
+/// expects, the rate limits' store answers and the audit log takes records.
 #[utoipa::path(get, path = "/readyz", tag = "meta", responses(
     (status = 200, description = "Success", body = Readiness),
-    (status = 503, body = Readiness, description = "Database or rate-limit store unreachable, or migrations not current")))]
+    (status = 503, body = Readiness, description = "Database or rate-limit store unreachable, migrations not current, or the audit log failing")))]
 pub async fn readyz(State(state): State<AppState>) -> Response {
     let database = state.store.ping().await.is_ok();
     let migrations = database && matches!(state.store.migrations_current().await, Ok(true));
     let limits_ok = state.limiter.ping().await;
-    let ready = migrations && limits_ok;
+    let audit_ok = !state.audit.failing();
+    let ready = migrations && limits_ok && audit_ok;
     let body = Readiness {
         status: if ready { "ready" } else { "not_ready" },
         backend: state.store.backend().as_str(),
@@ -55,6 +60,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
             state.limiter.backend(),
             if limits_ok { "ok" } else { "unreachable" }
         ),
+        audit_log: if audit_ok { "ok" } else { "failing" },
     };
     let status = if ready {
         StatusCode::OK
