@@ -838,8 +838,14 @@ pub async fn serve(
     if let Some(w) = workers {
         w.shutdown(grace).await;
     }
-    // Every request answered so far has its record written before we exit.
-    audit.flush().await;
+    // Every request answered so far has its record written before we exit,
+    // unless the database cannot take them within another grace period (the
+    // sink tries a transient failure again for as long as it lasts).
+    if tokio::time::timeout(grace, audit.flush()).await.is_err() {
+        tracing::error!(
+            "the audit log did not take the last API call records within the grace period; stopping without them"
+        );
+    }
     store.close().await;
     Ok(())
 }
