@@ -67,9 +67,10 @@ post=$(wrk -t1 -c32 -d"$dur" -H "$auth" -H "Content-Type: application/json" -s b
 read -r oget oget_cpu < <(measured -H "$oauth" "http://127.0.0.1:$tp/v1/me")
 # The p99 phase (hey) runs last. A phase that delivers almost nothing
 # (at most 16,384 responses: the audit sink's queue) is a server stall,
-# not the generator: the audit writer waiting on a SQLite write lock that
-# another connection holds (docs/benchmarks.md, seventh session). It has
-# followed the POST phase; it is reported and the phase is run again.
+# not the generator. One such stall followed the POST phase until
+# 22fa71e: a POST cut off as wrk closed its connections left SQLite's
+# write lock held (docs/benchmarks.md, eighth session). A phase that
+# sent nothing is reported and run again.
 get_p99=$(p99_at "http://127.0.0.1:$tp/v1/me" $(( get / 2 )) -H "$auth")
 if [ "${oget:-0}" -eq 0 ]; then
   echo "the OAuth wrk phase sent no request; running it again" >&2
