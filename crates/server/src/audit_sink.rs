@@ -147,9 +147,9 @@ async fn write<T, A: Append<T>>(sink: &A, batch: &mut Vec<T>, failing: &AtomicBo
         };
         tries += 1;
         metrics::counter!("tollgate_audit_write_failures_total").increment(1);
-        // Any other failure gets one more try, then the group is given
-        // up, loudly: the same answer is expected, and waiting on it would
-        // stop every API call for good.
+        // A failure that is not transient gets one more try, then the
+        // group is given up, loudly: the same answer is expected, and
+        // waiting on it would stop every API call for good.
         if !e.is_transient() && tries > 1 {
             tracing::error!(error = %e, lost = batch.len(), "could not write API call records to the audit log; given up");
             metrics::counter!("tollgate_audit_records_lost_total").increment(batch.len() as u64);
@@ -162,7 +162,7 @@ async fn write<T, A: Append<T>>(sink: &A, batch: &mut Vec<T>, failing: &AtomicBo
         wait = (wait * 2).min(RETRY_AT_MOST);
     }
     if failing.swap(false, Ordering::Relaxed) {
-        tracing::warn!("the audit log takes API call records again");
+        tracing::warn!("the audit log is no longer failing");
     }
     batch.clear();
 }
