@@ -638,9 +638,9 @@ mod tests {
 
     /// A key no other run has used, in the one Redis the tests share.
     fn random_key() -> String {
-        let mut r = [0u8; 8];
+        let mut r = [0u8; 16];
         getrandom::fill(&mut r).unwrap();
-        hex16(&Sha256::digest(r))
+        hex16(&r)
     }
 
     fn spend(key: &str, quota: Quota) -> Limit<'_> {

@@ -485,31 +485,19 @@ async fn transcript_row(
 
 #[cfg(test)]
 mod tests {
+    use tollgate_core::OrgId;
     use tollgate_core::envelope;
-    use tollgate_core::{OrgId, Role, UserId};
     use tollgate_redact::Policy;
 
     use super::*;
     use crate::db::fetch_one;
     use crate::redacted::Speaker;
-    use crate::scope::{Actor, Principal};
+    use crate::scope::test_owner as actor;
     use crate::vault::tests::{ORG_A, ORG_B, kek, store};
 
     /// Words that survive redaction (none is a sensitive kind), so they
     /// are stored: only encryption keeps them out of the file.
     const WORDS: &[&str] = &["zanzibarquokka", "marmaladeheron", "vermilionotter"];
-
-    fn actor(org: &str) -> Actor {
-        Actor::new(crate::scope::ActorData {
-            org_id: OrgId::parse(org).unwrap(),
-            user_id: UserId::generate(1, [1; 10]),
-            principal: Principal::Operator {
-                on_behalf_of: tollgate_core::MemberId::generate(1, [2; 10]),
-            },
-            role: Role::Owner,
-            scopes: None,
-        })
-    }
 
     static NEXT: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(1);
 

@@ -170,24 +170,12 @@ impl OrgScope<'_> {
 
 #[cfg(test)]
 mod tests {
-    use tollgate_core::{MemberId, OrgId, Role, UserId};
+    use tollgate_core::OrgId;
 
     use super::*;
     use crate::db::fetch_one;
-    use crate::scope::{Actor, Principal};
+    use crate::scope::test_owner as actor;
     use crate::vault::tests::{ORG_A, ORG_B, store};
-
-    fn actor(org: &str) -> Actor {
-        Actor::new(crate::scope::ActorData {
-            org_id: OrgId::parse(org).unwrap(),
-            user_id: UserId::generate(1, [1; 10]),
-            principal: Principal::Operator {
-                on_behalf_of: MemberId::generate(1, [2; 10]),
-            },
-            role: Role::Owner,
-            scopes: None,
-        })
-    }
 
     const BODY: &[u8] = br#"{"turns":[{"speaker":"caller","text":"periwinkle narwhal"}]}"#;
 

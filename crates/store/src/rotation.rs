@@ -747,25 +747,12 @@ mod tests {
     use std::collections::BTreeMap;
 
     use tollgate_core::id::ProviderCredentialId;
-    use tollgate_core::{MemberId, Role, UserId};
     use zeroize::Zeroizing;
 
     use super::*;
-    use crate::scope::{Actor, Principal};
+    use crate::scope::test_owner as actor;
     use crate::vault::tests::{ORG_A, ORG_B, kek, store};
     use crate::{NewProviderCredential, ProviderCredential, SecretFields};
-
-    fn actor(org: &str) -> Actor {
-        Actor::new(crate::scope::ActorData {
-            org_id: OrgId::parse(org).unwrap(),
-            user_id: UserId::generate(1, [1; 10]),
-            principal: Principal::Operator {
-                on_behalf_of: MemberId::generate(1, [2; 10]),
-            },
-            role: Role::Owner,
-            scopes: None,
-        })
-    }
 
     fn secret(value: &str) -> SecretFields {
         SecretFields::new(BTreeMap::from([(

@@ -60,6 +60,21 @@ pub enum Principal {
     },
 }
 
+/// An owner acting through the operator CLI in `org`, for the store's
+/// own tests.
+#[cfg(test)]
+pub(crate) fn test_owner(org: &str) -> Actor {
+    Actor::new(ActorData {
+        org_id: OrgId::parse(org).unwrap(),
+        user_id: UserId::generate(1, [1; 10]),
+        principal: Principal::Operator {
+            on_behalf_of: MemberId::generate(1, [2; 10]),
+        },
+        role: Role::Owner,
+        scopes: None,
+    })
+}
+
 impl Actor {
     pub(crate) fn new(data: ActorData) -> Actor {
         Actor(Arc::new(data))
