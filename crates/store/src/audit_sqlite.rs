@@ -16,7 +16,7 @@
 //! lock. Every other audit event is still written by sqlx inside its own
 //! change's transaction.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -28,14 +28,14 @@ use tokio::sync::oneshot;
 use tollgate_core::audit::{Details, EventView};
 
 use crate::audit::Segment;
+use crate::sqlite_file::{SqliteFile, Synced};
 use crate::{StoreError, mac_array};
 
 /// The connection settings of the sqlx pool (`db::Pool::open`), repeated:
-/// `synchronous` and `foreign_keys` are per connection. The pool's `FULL`
-/// syncs the log inside every commit; the writer here commits with
-/// `NORMAL` (no sync) and the [`Syncer`] syncs the log before any result
-/// of the commit is delivered, which makes a delivered commit as durable
-/// as `FULL` does.
+/// `synchronous` and `foreign_keys` are per connection. Writers commit with
+/// `NORMAL` (no sync) and the file's syncer syncs the log before any result
+/// of the commit is delivered (`sqlite_file`), which makes a delivered
+/// commit as durable as `FULL` does.
 fn open(path: &Path, read_only: bool) -> rusqlite::Result<Connection> {
     let conn = Connection::open_with_flags(
         path,
@@ -65,83 +65,11 @@ fn open(path: &Path, read_only: bool) -> rusqlite::Result<Connection> {
 
 type Job = Box<dyn FnOnce(&mut Option<Connection>) + Send>;
 
-/// A request for a sync of the log, answered once it is done (or failed).
-type SyncRequest = oneshot::Sender<Result<(), String>>;
-type SyncRequests = mpsc::Sender<SyncRequest>;
-
-/// Syncs the write-ahead log after the writer thread's commits, on a thread
-/// of its own (ADR 0013). The writer connection commits with `synchronous =
-/// NORMAL`: the commit writes its frames to the log and releases SQLite's
-/// write lock without waiting for the disk. [`Direct::write`] delivers no
-/// job's result before this thread has synced the log after that job, so a
-/// caller told "committed" holds a commit on disk, as with `FULL`; in the
-/// meantime the writer thread runs the next job instead of waiting on the
-/// disk. One sync covers every commit written before it started, so under
-/// load the syncs group themselves.
-struct Syncer {
-    wal: PathBuf,
-    rx: mpsc::Receiver<SyncRequest>,
-}
-
-impl Syncer {
-    fn start(db: &Path) -> SyncRequests {
-        let (tx, rx) = mpsc::channel();
-        let mut wal = db.as_os_str().to_owned();
-        wal.push("-wal");
-        let syncer = Syncer {
-            wal: wal.into(),
-            rx,
-        };
-        std::thread::Builder::new()
-            .name("wal-sync".into())
-            .spawn(move || syncer.run())
-            .expect("spawning the WAL sync thread");
-        tx
-    }
-
-    /// Ends when every sender is gone (the store closed).
-    fn run(self) {
-        while let Ok(first) = self.rx.recv() {
-            let mut waiting = vec![first];
-            waiting.extend(self.rx.try_iter());
-            // Opened for each sync: a descriptor kept open would go on
-            // naming a log SQLite had deleted and created anew. Any
-            // descriptor of the file syncs the file's data.
-            let synced = std::fs::File::open(&self.wal)
-                .and_then(|f| f.sync_data())
-                .map_err(|e| format!("syncing the write-ahead log: {e}"));
-            if let Err(e) = &synced {
-                tracing::error!(error = %e, "the write-ahead log could not be synced");
-            }
-            for w in waiting {
-                let _ = w.send(synced.clone());
-            }
-        }
-    }
-}
-
-/// A commit of the writer thread on its way to the disk: resolves once the
-/// log has been synced after it ([`Direct::write_unsynced`]).
-#[must_use]
-pub(crate) struct Synced(oneshot::Receiver<Result<(), String>>);
-
-impl Synced {
-    /// `Err` when the sync failed: what the commit wrote may not survive a
-    /// power loss, and it must not be reported as done.
-    pub(crate) async fn wait(self) -> Result<(), StoreError> {
-        self.0
-            .await
-            .map_err(|_| StoreError::Config("the WAL sync thread stopped".into()))?
-            .map_err(StoreError::Config)
-    }
-}
-
 /// The database file, and the writer thread once the first append starts it.
 pub(crate) struct Direct {
-    path: PathBuf,
+    /// The file's write turn and the syncer of its log.
+    file: Arc<SqliteFile>,
     writer: Mutex<Option<mpsc::Sender<Job>>>,
-    /// The writer thread's commits, to be synced ([`Syncer`]).
-    syncer: SyncRequests,
     /// `api.call` events handed over and not yet in a transaction.
     calls: Arc<CallQueue>,
     /// Checkpoints the log off the writer thread while this lives.
@@ -241,16 +169,13 @@ impl CallQueue {
 }
 
 impl Direct {
-    /// `None` for a database that is not a file (nothing here uses one).
-    pub(crate) fn for_pool(pool: &sqlx::SqlitePool) -> Option<Direct> {
-        let path = pool.connect_options().get_filename().to_path_buf();
-        (!path.as_os_str().is_empty() && path != Path::new(":memory:")).then(|| Direct {
-            checkpointer: crate::checkpointer::Checkpointer::start(&path),
-            syncer: Syncer::start(&path),
-            path,
+    pub(crate) fn for_file(file: Arc<SqliteFile>) -> Direct {
+        Direct {
+            checkpointer: crate::checkpointer::Checkpointer::start(file.path()),
+            file,
             writer: Mutex::new(None),
             calls: Arc::default(),
-        })
+        }
     }
 
     /// Stops the writer thread after the jobs already queued; the next
@@ -284,30 +209,23 @@ impl Direct {
         f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<(T, Synced), StoreError> {
         let (done, wait) = oneshot::channel();
-        let path = self.path.clone();
-        let syncer = self.syncer.clone();
-        // This process's turn at the file first (`db::write_turns`), so the
-        // sqlx writers and this one hand the lock over instead of sleeping
-        // in SQLite's busy handler. Taken here, with the same timeout as
-        // theirs, and held by the job until it ends.
-        let turn = crate::db::write_turn(&path).await?;
+        let file = self.file.clone();
+        // This process's turn at the file first (`SqliteFile::turn`), so
+        // the sqlx writers and this one hand the lock over instead of
+        // sleeping in SQLite's busy handler. Taken here, with the same
+        // timeout as theirs, and held by the job until it ends.
+        let turn = file.turn().await?;
         let job: Job = Box::new(move |conn: &mut Option<Connection>| {
             let _turn = turn;
             let result = match conn {
                 Some(c) => f(c),
-                None => match open(&path, false) {
+                None => match open(file.path(), false) {
                     Ok(c) => f(conn.insert(c)),
                     Err(e) => Err(e.into()),
                 },
             };
             // Asked after `f` returned, so the sync starts after its commit.
-            let result = result.and_then(|value| {
-                let (synced, on_disk) = oneshot::channel();
-                syncer
-                    .send(synced)
-                    .map_err(|_| StoreError::Config("the WAL sync thread stopped".into()))?;
-                Ok((value, Synced(on_disk)))
-            });
+            let result = result.and_then(|value| Ok((value, file.sync()?)));
             let _ = done.send(result);
         });
         {
@@ -379,7 +297,7 @@ impl Direct {
         hi: i64,
         segment: &mut Segment,
     ) -> Result<(), StoreError> {
-        let mut conn = open(&self.path, true)?;
+        let mut conn = open(self.file.path(), true)?;
         // One read transaction: a snapshot for the whole range.
         let tx = conn.transaction()?;
         // `org_id` is not read back: `org_id = ?1` under the column's BINARY
@@ -600,33 +518,4 @@ fn append_rows(conn: &Connection, groups: &[(String, Vec<ApiCallRow>)]) -> Resul
         set_head(conn, org, &prev)?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A commit is reported done only after a sync that succeeded: a log
-    /// that cannot be synced is an error, never a silent success.
-    #[tokio::test]
-    async fn the_syncer_reports_each_sync_and_its_failure() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("t.db");
-        let syncer = Syncer::start(&db);
-        let ask = || {
-            let (tx, rx) = oneshot::channel();
-            syncer.send(tx).unwrap();
-            Synced(rx)
-        };
-        let missing = ask().wait().await;
-        assert!(
-            matches!(&missing, Err(StoreError::Config(m)) if m.contains("write-ahead log")),
-            "{missing:?}"
-        );
-        std::fs::write(dir.path().join("t.db-wal"), b"frames").unwrap();
-        let (a, b) = (ask(), ask());
-        a.wait().await.unwrap();
-        b.wait().await.unwrap();
-        drop(syncer);
-    }
 }

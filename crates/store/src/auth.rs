@@ -200,7 +200,7 @@ impl Store {
         // around a single read would triple them. PostgreSQL's row-level
         // security needs the organization bound before the key can be read,
         // so there the index is read first.
-        if let Pool::Sqlite(pool) = &self.pool {
+        if let Pool::Sqlite(pool, _) = &self.pool {
             return Ok(sqlx::query_as::<_, KeyAuthRow>(
                 "SELECT k.org_id, k.id, k.scopes, k.hash_key_id, k.hash, k.created_by, k.expires_at, k.last_used_at, k.revoked_at, \
                         m.role, m.id AS member_id \

@@ -922,7 +922,7 @@ mod tests {
             "{replay:?}"
         );
         // The upgrade procedure's last step (docs/crypto.md).
-        let crate::db::Pool::Sqlite(pool) = &store.pool else {
+        let crate::db::Pool::Sqlite(pool, _) = &store.pool else {
             unreachable!("SQLite test")
         };
         sqlx::query("VACUUM").execute(pool).await.unwrap();

@@ -9,6 +9,7 @@
 //! two hand-kept copies of every query.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -16,54 +17,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool};
 
 use crate::StoreError;
-
-/// How long a writer waits for this process's turn at a SQLite file before
-/// failing as SQLite's busy timeout would.
-const WRITE_TURN_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// One write turn per SQLite file per process, shared by the sqlx pool's
-/// writers and the audit log's rusqlite writer (ADR 0008).
-///
-/// SQLite lets one writer in at a time and makes the others poll: its busy
-/// handler sleeps 1, 2, 5, 10, 15, 20, 25 ms... between tries, so a writer
-/// that arrives while a commit's fsync runs typically sleeps 8 ms or more
-/// after the lock is free. Under load the two group-committing writers (the
-/// dial gate's and the API-call records') kept meeting each other's locks,
-/// which set the gate's p99. Queueing on an in-process lock first hands the
-/// write lock over the moment it is released. Other processes (the CLI
-/// beside a running server) still meet SQLite's own lock and busy handler.
-fn write_turns(path: &std::path::Path) -> Option<std::sync::Arc<tokio::sync::Mutex<()>>> {
-    use std::collections::HashMap;
-    use std::sync::{Arc, LazyLock, Mutex, Weak};
-    type Turns = Mutex<HashMap<std::path::PathBuf, Weak<tokio::sync::Mutex<()>>>>;
-    static TURNS: LazyLock<Turns> = LazyLock::new(Default::default);
-    if path.as_os_str().is_empty() || path == std::path::Path::new(":memory:") {
-        return None;
-    }
-    let mut turns = TURNS.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(turn) = turns.get(path).and_then(Weak::upgrade) {
-        return Some(turn);
-    }
-    turns.retain(|_, w| w.strong_count() > 0);
-    let turn = Arc::new(tokio::sync::Mutex::new(()));
-    turns.insert(path.to_path_buf(), Arc::downgrade(&turn));
-    Some(turn)
-}
-
-/// Waits for this process's write turn at `path` (`None` for a database
-/// that is not a file), failing after [`WRITE_TURN_TIMEOUT`] as SQLite's own
-/// busy timeout would.
-pub(crate) async fn write_turn(
-    path: &std::path::Path,
-) -> Result<Option<tokio::sync::OwnedMutexGuard<()>>, StoreError> {
-    match write_turns(path) {
-        None => Ok(None),
-        Some(turns) => tokio::time::timeout(WRITE_TURN_TIMEOUT, turns.lock_owned())
-            .await
-            .map(Some)
-            .map_err(|_| StoreError::Db(sqlx::Error::PoolTimedOut)),
-    }
-}
+use crate::sqlite_file::SqliteFile;
 
 /// A SQLite transaction, with this process's write turn when it writes.
 /// Dereferences to the connection, as `sqlx::Transaction` does.
@@ -71,7 +25,14 @@ pub(crate) struct SqliteTx {
     // Fields drop in order: the transaction (rolled back if not committed)
     // before the turn is handed on.
     tx: sqlx::Transaction<'static, Sqlite>,
-    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+    write: Option<WriteTurn>,
+}
+
+/// A write transaction's turn at its file, and the file whose log is synced
+/// before its commit is reported ([`Tx::commit`]).
+struct WriteTurn {
+    turn: tokio::sync::OwnedMutexGuard<()>,
+    file: Arc<SqliteFile>,
 }
 
 impl std::ops::Deref for SqliteTx {
@@ -116,7 +77,8 @@ impl Backend {
 
 #[derive(Clone)]
 pub(crate) enum Pool {
-    Sqlite(SqlitePool),
+    /// With the file's shared state (`None` for `:memory:`).
+    Sqlite(SqlitePool, Option<Arc<SqliteFile>>),
     Postgres(PgPool),
 }
 
@@ -140,13 +102,16 @@ impl Pool {
     pub(crate) async fn open(url: &str, settings: &PoolSettings) -> Result<Pool, StoreError> {
         match Backend::for_url(url) {
             Some(Backend::Sqlite) => {
-                // WAL lets readers proceed while one writer commits; FULL
-                // synchronous makes every committed decision and audit event
-                // survive power loss, not just a process crash.
+                // WAL lets readers proceed while one writer commits. A
+                // commit does not wait for the disk (`NORMAL`): `Tx::commit`
+                // reports it only once the file's syncer has synced the log
+                // after it, so a reported commit survives power loss, as
+                // with `FULL`, and the next writer need not wait for the
+                // disk meanwhile (ADR 0016).
                 let opts = SqliteConnectOptions::from_str(url)?
                     .create_if_missing(true)
                     .journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Full)
+                    .synchronous(SqliteSynchronous::Normal)
                     .foreign_keys(true)
                     // Checkpoints run on a thread of their own (`checkpointer`).
                     .pragma(
@@ -177,7 +142,8 @@ impl Pool {
                     })
                     .connect_with(opts)
                     .await?;
-                Ok(Pool::Sqlite(pool))
+                let file = SqliteFile::for_path(pool.connect_options().get_filename());
+                Ok(Pool::Sqlite(pool, file))
             }
             Some(Backend::Postgres) => {
                 let opts = PgConnectOptions::from_str(url)?.application_name("tollgate");
@@ -197,7 +163,9 @@ impl Pool {
     /// The audit log's rusqlite access to the same SQLite file (ADR 0008).
     pub(crate) fn audit_direct(&self) -> Option<std::sync::Arc<crate::audit_sqlite::Direct>> {
         match self {
-            Pool::Sqlite(p) => crate::audit_sqlite::Direct::for_pool(p).map(std::sync::Arc::new),
+            Pool::Sqlite(_, file) => file
+                .clone()
+                .map(|f| Arc::new(crate::audit_sqlite::Direct::for_file(f))),
             Pool::Postgres(_) => None,
         }
     }
@@ -205,14 +173,14 @@ impl Pool {
     /// The dial gate's rusqlite readers of the same SQLite file (ADR 0010).
     pub(crate) fn readers(&self) -> Option<std::sync::Arc<crate::sqlite_read::Readers>> {
         match self {
-            Pool::Sqlite(p) => crate::sqlite_read::Readers::for_pool(p).map(std::sync::Arc::new),
+            Pool::Sqlite(p, _) => crate::sqlite_read::Readers::for_pool(p).map(Arc::new),
             Pool::Postgres(_) => None,
         }
     }
 
     pub(crate) fn backend(&self) -> Backend {
         match self {
-            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Sqlite(..) => Backend::Sqlite,
             Pool::Postgres(_) => Backend::Postgres,
         }
     }
@@ -222,8 +190,14 @@ impl Pool {
     /// of one failing when it upgrades a read lock.
     pub(crate) async fn write(&self) -> Result<Tx, StoreError> {
         Ok(match self {
-            Pool::Sqlite(p) => {
-                let turn = write_turn(p.connect_options().get_filename()).await?;
+            Pool::Sqlite(p, file) => {
+                let write = match file {
+                    Some(file) => Some(WriteTurn {
+                        turn: file.turn().await?,
+                        file: file.clone(),
+                    }),
+                    None => None,
+                };
                 // On a task of its own, so that it always runs to its end.
                 // sqlx (0.8) checks a custom BEGIN after SQLite has run it,
                 // at an await of its own; a caller dropped there (a client
@@ -237,7 +211,7 @@ impl Pool {
                 let begin = tokio::spawn(async move {
                     Ok::<_, sqlx::Error>(SqliteTx {
                         tx: p.begin_with("BEGIN IMMEDIATE").await?,
-                        _turn: turn,
+                        write,
                     })
                 });
                 Tx::Sqlite(begin.await.map_err(|e| {
@@ -250,17 +224,26 @@ impl Pool {
 
     pub(crate) async fn read(&self) -> Result<Tx, StoreError> {
         Ok(match self {
-            Pool::Sqlite(p) => Tx::Sqlite(SqliteTx {
+            Pool::Sqlite(p, _) => Tx::Sqlite(SqliteTx {
                 tx: p.begin().await?,
-                _turn: None,
+                write: None,
             }),
             Pool::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
     }
 
+    /// Waits until every commit made so far on this pool is on disk, for
+    /// writes that did not go through [`Tx::commit`] (the migrations).
+    pub(crate) async fn sync(&self) -> Result<(), StoreError> {
+        match self {
+            Pool::Sqlite(_, Some(file)) => file.sync()?.wait().await,
+            Pool::Sqlite(_, None) | Pool::Postgres(_) => Ok(()),
+        }
+    }
+
     pub(crate) async fn close(&self) {
         match self {
-            Pool::Sqlite(p) => p.close().await,
+            Pool::Sqlite(p, _) => p.close().await,
             Pool::Postgres(p) => p.close().await,
         }
     }
@@ -276,7 +259,15 @@ pub(crate) enum Tx {
 impl Tx {
     pub(crate) async fn commit(self) -> Result<(), StoreError> {
         match self {
-            Tx::Sqlite(t) => t.tx.commit().await?,
+            Tx::Sqlite(SqliteTx { tx, write }) => {
+                tx.commit().await?;
+                if let Some(WriteTurn { turn, file }) = write {
+                    // The next writer goes on while this commit's frames
+                    // go to the disk; nothing is reported before they are.
+                    drop(turn);
+                    file.sync()?.wait().await?;
+                }
+            }
             Tx::Postgres(t) => t.commit().await?,
         }
         Ok(())
@@ -642,7 +633,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("b.db");
         let pool = pool_of_two(&path).await;
-        let Pool::Sqlite(p) = &pool else {
+        let Pool::Sqlite(p, _) = &pool else {
             unreachable!()
         };
         let mut leaked = false;
@@ -661,6 +652,34 @@ mod tests {
         let (a, b) = (pool.read().await.unwrap(), pool.read().await.unwrap());
         drop((a, b));
         lock_is_free(&path).await.unwrap();
+    }
+
+    /// A write's commit does not sync the log itself (`NORMAL`, so the
+    /// next writer need not wait for the disk) and is reported only after
+    /// the file's syncer has synced it (ADR 0016). A read syncs nothing.
+    #[tokio::test]
+    async fn a_write_is_reported_once_the_log_is_synced_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let pool = pool_of_two(&path).await;
+        let Pool::Sqlite(_, Some(file)) = &pool else {
+            unreachable!()
+        };
+        for n in 0..3_i64 {
+            let before = file.syncs();
+            let mut tx = pool.write().await.unwrap();
+            let (mode,) = fetch_one!(&mut tx, (i64,), "PRAGMA synchronous").unwrap();
+            assert_eq!(mode, 1, "the connection would sync inside its commit");
+            exec!(&mut tx, "INSERT INTO t (n) VALUES ($1)", n).unwrap();
+            tx.commit().await.unwrap();
+            assert!(file.syncs() > before, "commit {n} was reported unsynced");
+        }
+        let before = file.syncs();
+        let mut tx = pool.read().await.unwrap();
+        let (count,) = fetch_one!(&mut tx, (i64,), "SELECT count(*) FROM t").unwrap();
+        assert_eq!(count, 3);
+        tx.commit().await.unwrap();
+        assert_eq!(file.syncs(), before);
     }
 
     /// What the audit sink tries again until it passes, and what it gives

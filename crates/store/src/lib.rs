@@ -26,6 +26,7 @@ mod provider_credentials;
 mod rotation;
 mod scope;
 mod sign_in;
+mod sqlite_file;
 mod sqlite_read;
 mod vault;
 // Issue 9: redaction on every write path.
@@ -225,7 +226,7 @@ impl Store {
         Ok(Store {
             audit_direct: pool.audit_direct(),
             readers: pool.readers(),
-            attempts: matches!(pool, db::Pool::Sqlite(_)).then(Default::default),
+            attempts: matches!(pool, db::Pool::Sqlite(..)).then(Default::default),
             pool,
             hasher,
             vault: None,

@@ -50,9 +50,11 @@ pub async fn migrate(
     let backend = pool.backend();
     let before = applied_versions(&pool).await.unwrap_or_default().len();
     match &pool {
-        Pool::Sqlite(p) => SQLITE.run(p).await?,
+        Pool::Sqlite(p, _) => SQLITE.run(p).await?,
         Pool::Postgres(p) => POSTGRES.run(p).await?,
     }
+    // The migrator commits on its own, not through `Tx::commit`.
+    pool.sync().await?;
     let granted_to = match (&pool, app_role) {
         (Pool::Postgres(p), Some(role)) => {
             grant(p, role).await?;

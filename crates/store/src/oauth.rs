@@ -178,7 +178,7 @@ impl Store {
     /// security needs the organization bound first, so there the index is
     /// read first.
     async fn token_row_by_lookup(&self, lookup: &str) -> Result<Option<OrgTokenRow>, StoreError> {
-        if let Pool::Sqlite(pool) = &self.pool {
+        if let Pool::Sqlite(pool, _) = &self.pool {
             return Ok(sqlx::query_as::<_, OrgTokenRow>(
                 "SELECT ci.org_id, t.client_id, t.scopes, t.hash_key_id, t.hash, t.issued_at, t.expires_at, t.revoked_at, \
                         c.revoked_at AS client_revoked_at, c.created_by, m.role, m.id AS member_id \

@@ -1505,7 +1505,7 @@ pub struct CommittedGroup {
     out: GroupResults,
     committed: Result<(), StoreError>,
     /// On SQLite's direct path: the commit's way to the disk.
-    synced: Option<crate::audit_sqlite::Synced>,
+    synced: Option<crate::sqlite_file::Synced>,
 }
 
 impl CommittedGroup {
