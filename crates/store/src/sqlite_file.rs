@@ -12,7 +12,7 @@
 //! takes the lock while the last one's frames go to the disk.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
@@ -40,6 +40,13 @@ pub(crate) struct SqliteFile {
     turn: Arc<tokio::sync::Mutex<()>>,
     /// The [`Syncer`] thread; it ends when this is dropped.
     syncer: Mutex<mpsc::Sender<SyncRequest>>,
+    /// Set for good once a sync of the log failed. After a failed
+    /// `fdatasync` the kernel may have dropped the pages it could not
+    /// write and a later sync can succeed without them, so no later sync
+    /// proves anything: every writer is refused until the process restarts
+    /// and SQLite recovers the file from what is on disk (PostgreSQL
+    /// likewise stops on a failed fsync).
+    failed: Arc<AtomicBool>,
     /// Syncs that succeeded, for tests.
     #[cfg(test)]
     synced: Arc<AtomicU64>,
@@ -62,10 +69,12 @@ impl SqliteFile {
         }
         files.retain(|_, w| w.strong_count() > 0);
         let synced = Arc::new(AtomicU64::new(0));
+        let failed = Arc::new(AtomicBool::new(false));
         let file = Arc::new(SqliteFile {
             path: path.to_path_buf(),
             turn: Arc::default(),
-            syncer: Mutex::new(Syncer::start(path, synced.clone())),
+            syncer: Mutex::new(Syncer::start(path, synced.clone(), failed.clone())),
+            failed,
             #[cfg(test)]
             synced,
         });
@@ -78,11 +87,25 @@ impl SqliteFile {
     }
 
     /// Waits for this process's write turn at the file, failing after
-    /// [`WRITE_TURN_TIMEOUT`] as SQLite's own busy timeout would.
+    /// [`WRITE_TURN_TIMEOUT`] as SQLite's own busy timeout would, and at
+    /// once when a sync of the log has failed ([`SqliteFile::failed`]).
     pub(crate) async fn turn(&self) -> Result<tokio::sync::OwnedMutexGuard<()>, StoreError> {
-        tokio::time::timeout(WRITE_TURN_TIMEOUT, self.turn.clone().lock_owned())
+        self.refuse_if_failed()?;
+        let turn = tokio::time::timeout(WRITE_TURN_TIMEOUT, self.turn.clone().lock_owned())
             .await
-            .map_err(|_| StoreError::Db(sqlx::Error::PoolTimedOut))
+            .map_err(|_| StoreError::Db(sqlx::Error::PoolTimedOut))?;
+        // A sync may have failed while this writer waited.
+        self.refuse_if_failed()?;
+        Ok(turn)
+    }
+
+    fn refuse_if_failed(&self) -> Result<(), StoreError> {
+        if self.failed.load(Ordering::SeqCst) {
+            return Err(StoreError::Unavailable(
+                "a sync of the write-ahead log failed; writes resume after a restart".into(),
+            ));
+        }
+        Ok(())
     }
 
     /// Asks for a sync of the log, to start after every commit this
@@ -111,10 +134,15 @@ struct Syncer {
     wal: PathBuf,
     rx: mpsc::Receiver<SyncRequest>,
     synced: Arc<AtomicU64>,
+    failed: Arc<AtomicBool>,
 }
 
 impl Syncer {
-    fn start(db: &Path, synced: Arc<AtomicU64>) -> mpsc::Sender<SyncRequest> {
+    fn start(
+        db: &Path,
+        synced: Arc<AtomicU64>,
+        failed: Arc<AtomicBool>,
+    ) -> mpsc::Sender<SyncRequest> {
         let (tx, rx) = mpsc::channel();
         let mut wal = db.as_os_str().to_owned();
         wal.push("-wal");
@@ -122,6 +150,7 @@ impl Syncer {
             wal: wal.into(),
             rx,
             synced,
+            failed,
         };
         std::thread::Builder::new()
             .name("wal-sync".into())
@@ -135,12 +164,7 @@ impl Syncer {
         while let Ok(first) = self.rx.recv() {
             let mut waiting = vec![first];
             waiting.extend(self.rx.try_iter());
-            // Opened for each sync: a descriptor kept open would go on
-            // naming a log SQLite had deleted and created anew. Any
-            // descriptor of the file syncs the file's data.
-            let synced = std::fs::File::open(&self.wal)
-                .and_then(|f| f.sync_data())
-                .map_err(|e| format!("syncing the write-ahead log: {e}"));
+            let synced = self.sync();
             match &synced {
                 Ok(()) => {
                     self.synced.fetch_add(1, Ordering::SeqCst);
@@ -151,6 +175,24 @@ impl Syncer {
                 let _ = w.send(synced.clone());
             }
         }
+    }
+}
+
+impl Syncer {
+    fn sync(&self) -> Result<(), String> {
+        if self.failed.load(Ordering::SeqCst) {
+            return Err("syncing the write-ahead log: an earlier sync failed".into());
+        }
+        // Opened for each sync: a descriptor kept open would go on naming a
+        // log SQLite had deleted and created anew. Any descriptor of the
+        // file syncs the file's data. A log that cannot be opened (too many
+        // open files) fails this sync alone: nothing was lost yet.
+        let wal = std::fs::File::open(&self.wal)
+            .map_err(|e| format!("opening the write-ahead log to sync it: {e}"))?;
+        wal.sync_data().map_err(|e| {
+            self.failed.store(true, Ordering::SeqCst);
+            format!("syncing the write-ahead log: {e}")
+        })
     }
 }
 
@@ -175,21 +217,43 @@ mod tests {
     use super::*;
 
     /// A commit is reported done only after a sync that succeeded: a log
-    /// that cannot be synced is an error, never a silent success.
+    /// that cannot be opened fails that sync alone; a log whose sync
+    /// failed refuses every writer from then on, and no later sync passes.
     #[tokio::test]
-    async fn the_syncer_reports_each_sync_and_its_failure() {
+    async fn a_failed_sync_is_reported_and_stops_the_writers() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("t.db");
+        let wal = dir.path().join("t.db-wal");
         let file = SqliteFile::for_path(&db).unwrap();
         let missing = file.sync().unwrap().wait().await;
         assert!(
-            matches!(&missing, Err(StoreError::Config(m)) if m.contains("write-ahead log")),
+            matches!(&missing, Err(StoreError::Config(m)) if m.contains("opening the write-ahead log")),
             "{missing:?}"
         );
-        std::fs::write(dir.path().join("t.db-wal"), b"frames").unwrap();
+        std::fs::write(&wal, b"frames").unwrap();
         let (a, b) = (file.sync().unwrap(), file.sync().unwrap());
         a.wait().await.unwrap();
         b.wait().await.unwrap();
+        drop(file.turn().await.unwrap());
+
+        // fdatasync of a character device fails (EINVAL), as a disk's
+        // failed write would.
+        std::fs::remove_file(&wal).unwrap();
+        std::os::unix::fs::symlink("/dev/null", &wal).unwrap();
+        let failed = file.sync().unwrap().wait().await;
+        assert!(
+            matches!(&failed, Err(StoreError::Config(m)) if m.starts_with("syncing the write-ahead log")),
+            "{failed:?}"
+        );
+        let refused = file.turn().await.map(drop);
+        assert!(
+            matches!(&refused, Err(StoreError::Unavailable(_))),
+            "{refused:?}"
+        );
+        std::fs::remove_file(&wal).unwrap();
+        std::fs::write(&wal, b"frames").unwrap();
+        let later = file.sync().unwrap().wait().await;
+        assert!(later.is_err(), "a sync after a failed one proved nothing");
     }
 
     /// Two pools of one file share one turn; the state goes when the last
