@@ -122,6 +122,11 @@ impl Pool {
                 let pool = SqlitePoolOptions::new()
                     .max_connections(settings.max_connections)
                     .acquire_timeout(settings.acquire_timeout)
+                    // sqlx pings a connection before handing it out, by
+                    // default: on SQLite a round trip to the connection's
+                    // thread per transaction, to check a local file that
+                    // cannot have gone away.
+                    .test_before_acquire(false)
                     // A connection handed out inside a transaction nobody
                     // owns (see `Pool::write`: sqlx can leave one so) would
                     // hold its locks for as long as the pool keeps it.
