@@ -38,8 +38,9 @@ pub(crate) struct SqliteFile {
     /// (the CLI beside a running server) still meet SQLite's own lock and
     /// busy handler.
     turn: Arc<tokio::sync::Mutex<()>>,
-    /// The [`Syncer`] thread; it ends when this is dropped.
-    syncer: Mutex<mpsc::Sender<SyncRequest>>,
+    /// The [`Syncer`] thread; it ends when this is dropped. (`Sender` is
+    /// `Sync`: every commit asks without a lock.)
+    syncer: mpsc::Sender<SyncRequest>,
     /// Set for good once a sync of the log failed. After a failed
     /// `fdatasync` the kernel may have dropped the pages it could not
     /// write and a later sync can succeed without them, so no later sync
@@ -73,7 +74,7 @@ impl SqliteFile {
         let file = Arc::new(SqliteFile {
             path: path.to_path_buf(),
             turn: Arc::default(),
-            syncer: Mutex::new(Syncer::start(path, synced.clone(), failed.clone())),
+            syncer: Syncer::start(path, synced.clone(), failed.clone()),
             failed,
             #[cfg(test)]
             synced,
@@ -113,8 +114,6 @@ impl SqliteFile {
     pub(crate) fn sync(&self) -> Result<Synced, StoreError> {
         let (asked, on_disk) = oneshot::channel();
         self.syncer
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
             .send(asked)
             .map_err(|_| StoreError::Config("the WAL sync thread stopped".into()))?;
         Ok(Synced(on_disk))
@@ -176,9 +175,7 @@ impl Syncer {
             }
         }
     }
-}
 
-impl Syncer {
     fn sync(&self) -> Result<(), String> {
         if self.failed.load(Ordering::SeqCst) {
             return Err("syncing the write-ahead log: an earlier sync failed".into());
